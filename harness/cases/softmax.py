@@ -1,0 +1,2 @@
+"""Case generators (being written)."""
+CASES = {}

@@ -1,0 +1,9 @@
+"""Slow, readable numpy twins of qsim.kernels: the executable spec.
+
+Same module, function and argument names as qsim/kernels. Written like the C's plain branch (and,
+for path="dsp", like the DSP branch where the bytes differ), with Python ints. Never imports numba
+or qsim.kernels.
+"""
+from qsim.registry import collect
+
+KERNELS_REF = collect(__name__)

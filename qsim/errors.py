@@ -1,0 +1,49 @@
+"""qsim's exceptions and warnings: every user mistake becomes one of these, never a traceback."""
+
+
+class QsimError(Exception):
+    """Base class: the CLI prints these as one clean message and exits with status 2."""
+
+
+class KernelArgumentError(QsimError, ValueError):
+    """A kernel argument the C would reject (ARM_MATH_SIZE_MISMATCH) or that is undefined in C."""
+
+
+class ShapeError(QsimError, ValueError):
+    """An array whose shape or size does not match what the function or layer expects."""
+
+
+class UnsupportedOpError(QsimError):
+    """An op, attribute or geometry qsim (or the chosen CMSIS-NN path) cannot run."""
+
+
+class CalibrationError(QsimError):
+    """Calibration data missing, empty or of the wrong shape."""
+
+
+class QuantizationError(QsimError):
+    """No legal fixed-point format or shift for a tensor or layer."""
+
+
+class ModelFormatError(QsimError):
+    """A model file that is not what it claims to be (not ONNX, truncated, NaN weights...)."""
+
+
+class CmsisNotFound(QsimError):
+    """No usable CMSIS_5 checkout at CMSIS_PATH / --cmsis."""
+
+
+class BuildError(QsimError):
+    """Compiling C (CMSIS-NN, generated code, harness) failed."""
+
+
+class ToolchainMissing(QsimError):
+    """A required external program (gcc, arm-none-eabi-gcc, qemu-system-arm, espeak-ng) is absent."""
+
+
+class SaturationWarning(UserWarning):
+    """Values were clipped to the representable range of a fixed-point format."""
+
+
+class OverflowWarning(UserWarning):
+    """An int32 accumulator wrapped around (real CMSIS-NN behaviour, usually a bad format choice)."""

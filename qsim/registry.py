@@ -1,0 +1,35 @@
+"""The kernel module list and the name -> function collector shared by qsim.kernels and kernels_ref."""
+import importlib
+
+from .cmsis_signatures import SIGNATURES
+
+KERNEL_MODULES = (
+    "arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_fast", "arm_convolve_HWC_q7_fast_nonsquare",
+    "arm_convolve_1x1_HWC_q7_fast_nonsquare", "arm_convolve_HWC_q7_RGB", "arm_convolve_HWC_q15_basic",
+    "arm_convolve_HWC_q15_fast", "arm_convolve_HWC_q15_fast_nonsquare",
+    "arm_depthwise_separable_conv_HWC_q7", "arm_depthwise_separable_conv_HWC_q7_nonsquare",
+    "arm_fully_connected_q7", "arm_fully_connected_q7_opt", "arm_fully_connected_q15",
+    "arm_fully_connected_q15_opt", "arm_fully_connected_mat_q7_vec_q15",
+    "arm_fully_connected_mat_q7_vec_q15_opt",
+    "arm_relu_q7", "arm_relu_q15", "arm_nn_activations_q7", "arm_nn_activations_q15",
+    "arm_pool_q7_HWC", "arm_softmax_q7", "arm_softmax_q15", "arm_softmax_with_batch_q7",
+    "arm_nn_mult_q7", "arm_nn_mult_q15", "arm_nn_add_q7", "arm_nn_accumulate_q7_to_q15",
+    "arm_q7_to_q15_no_shift",
+)
+
+
+def collect(package):
+    found = {}
+    for mod_name in KERNEL_MODULES:
+        try:
+            mod = importlib.import_module(f"{package}.{mod_name}")
+        except ModuleNotFoundError as e:  # TODO(lead): drop once every module exists
+            if e.name != f"{package}.{mod_name}":
+                raise
+            continue
+        for name in SIGNATURES:
+            if hasattr(mod, name):
+                found[name] = getattr(mod, name)
+    return found
+
+
