@@ -30,7 +30,20 @@ def tdiv(a, b):
     return q if (a < 0) == (b < 0) else -q
 
 
-def requant(acc, bias, bias_shift, out_shift, bits, truncate=False):
-    """sat(asr(wrap32((bias << bias_shift) + NN_ROUND + acc), out_shift)); Python >> is arithmetic."""
-    total = wrap32(wrap32(int(bias) << bias_shift) + nn_round(out_shift, truncate) + int(acc))
+def requant(acc, bias, bias_shift, out_shift, bits, truncate=False, version="5.7.0"):
+    """sat(asr(wrap32((bias << bias_shift) + NN_ROUND + acc), out_shift)); Python >> is arithmetic.
+
+    NN_ROUND is the release's constant (nn_round_release): 5.9.0 differs only at out_shift 31.
+    """
+    total = wrap32(wrap32(int(bias) << bias_shift) + nn_round_release(out_shift, version, truncate)
+                   + int(acc))
     return sat(total >> out_shift, bits)
+
+
+def nn_round_release(out_shift, version, truncate=False):
+    """NN_ROUND of a release: 5.7.0 `(1u << s) >> 1` (unsigned); 5.9.0 `(1 << s) >> 1` in int32."""
+    if truncate:
+        return 0
+    if version == "5.9.0":
+        return wrap32(1 << out_shift) >> 1
+    return ((1 << out_shift) % 2**32) >> 1

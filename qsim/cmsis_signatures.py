@@ -26,6 +26,7 @@ class CArg:
     ctype: str                       # element type without '*' or const
     role: str
     size: Optional[Callable] = None  # element count from the scalar-args dict (arrays only)
+    c_const: Optional[bool] = None   # pointer constness in the C prototype when it differs from the role's
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class CFunc:
             if a.role == "scalar":
                 parts.append(f"{a.ctype} {a.name}")
             else:
-                const = "const " if a.role in ("batched", "const") else ""
+                is_const = a.role in ("batched", "const") if a.c_const is None else a.c_const
+                const = "const " if is_const else ""
                 parts.append(f"{const}{a.ctype} *{a.name}")
         return f"{self.returns} {self.name}({', '.join(parts)});"
 
@@ -169,14 +171,14 @@ _FUNCS = [
           + (CArg("p_out", "q7_t", "out", lambda a: a["nb_batches"] * a["dim_vec"]),),
           lambda a: (a["nb_batches"], a["dim_vec"]), "SoftmaxFunctions/arm_softmax_with_batch_q7.c"),
     CFunc("arm_nn_mult_q7", "void",
-          (CArg("pSrcA", "q7_t", "batched", lambda a: a["blockSize"]),
-           CArg("pSrcB", "q7_t", "batched", lambda a: a["blockSize"]),
+          (CArg("pSrcA", "q7_t", "batched", lambda a: a["blockSize"], c_const=False),
+           CArg("pSrcB", "q7_t", "batched", lambda a: a["blockSize"], c_const=False),
            CArg("pDst", "q7_t", "out", lambda a: a["blockSize"]))
           + _s("out_shift") + _s("blockSize", ctype="uint32_t"),
           lambda a: (a["blockSize"],), "NNSupportFunctions/arm_nn_mult_q7.c"),
     CFunc("arm_nn_mult_q15", "void",
-          (CArg("pSrcA", "q15_t", "batched", lambda a: a["blockSize"]),
-           CArg("pSrcB", "q15_t", "batched", lambda a: a["blockSize"]),
+          (CArg("pSrcA", "q15_t", "batched", lambda a: a["blockSize"], c_const=False),
+           CArg("pSrcB", "q15_t", "batched", lambda a: a["blockSize"], c_const=False),
            CArg("pDst", "q15_t", "out", lambda a: a["blockSize"]))
           + _s("out_shift") + _s("blockSize", ctype="uint32_t"),
           lambda a: (a["blockSize"],), "NNSupportFunctions/arm_nn_mult_q15.c"),

@@ -41,6 +41,10 @@ class ToolchainMissing(QsimError):
     """A required external program (gcc, arm-none-eabi-gcc, qemu-system-arm, espeak-ng) is absent."""
 
 
+class AudioError(QsimError):
+    """An audio file that cannot be read, is empty, or cannot be converted to 16 kHz mono int16."""
+
+
 class SaturationWarning(UserWarning):
     """Values were clipped to the representable range of a fixed-point format."""
 

@@ -151,3 +151,17 @@ def requantize(acc, bias_shifted, out_shift, bits, truncate):
 def bias_init(bias, bias_shift):
     """int32(bias) << bias_shift with int32 wrap-around (gcc behaviour)."""
     return wrap_i32(bias << bias_shift)
+
+
+def round_constant(out_shift, truncate, version):
+    """NN_ROUND(out_shift) as the given release computes it; plain Python, call once per layer.
+
+    5.7.0: unsigned (1u << s) >> 1 = 2**(s-1). 5.9.0: signed (1 << s) >> 1, which at s = 31 is
+    INT_MIN >> 1 = -2**30 with gcc and on Cortex-M (measured on the 5.9.0 sources). Both are 0 at
+    s = 0 and under -DARM_NN_TRUNCATE. `nn_round` above is the 5.7.0 form.
+    """
+    if truncate or out_shift == 0:
+        return 0
+    if version == "5.9.0" and out_shift == 31:
+        return -(1 << 30)
+    return 1 << (out_shift - 1)

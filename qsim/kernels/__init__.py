@@ -3,7 +3,26 @@
 One module per CMSIS source file, named after it; every public function takes the C arguments in
 C order minus outputs and scratch buffers, with a leading batch axis on data inputs, plus the
 keyword options path="ref"|"dsp", version="5.7.0"|"5.9.0" and truncate (ARM_NN_TRUNCATE).
+
+INTERLEAVE maps each `_opt` fully connected function to the function that turns the logical
+(num_of_rows, dim_vec) weight matrix into the flat array it reads (doc §2.1-2.3); DEINTERLEAVE
+holds the inverses, called as f(stored, num_of_rows, dim_vec).
 """
 from ..registry import collect
+from .arm_fully_connected_mat_q7_vec_q15_opt import (deinterleave_mat_q7_vec_q15_opt,
+                                                     interleave_mat_q7_vec_q15_opt)
+from .arm_fully_connected_q7_opt import deinterleave_q7_opt, interleave_q7_opt
+from .arm_fully_connected_q15_opt import deinterleave_q15_opt, interleave_q15_opt
 
 KERNELS = collect(__name__)
+
+INTERLEAVE = {
+    "arm_fully_connected_q7_opt": interleave_q7_opt,
+    "arm_fully_connected_q15_opt": interleave_q15_opt,
+    "arm_fully_connected_mat_q7_vec_q15_opt": interleave_mat_q7_vec_q15_opt,
+}
+DEINTERLEAVE = {
+    "arm_fully_connected_q7_opt": deinterleave_q7_opt,
+    "arm_fully_connected_q15_opt": deinterleave_q15_opt,
+    "arm_fully_connected_mat_q7_vec_q15_opt": deinterleave_mat_q7_vec_q15_opt,
+}

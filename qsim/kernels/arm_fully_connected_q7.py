@@ -1,21 +1,8 @@
 """Mirror of CMSIS/NN/Source/FullyConnectedFunctions/arm_fully_connected_q7.c (CMSIS_5 5.7.0, 5.9.0)."""
 import numpy as np
-from numba import njit, prange
 
-from ..fixedpoint import bias_init, requantize
-from ..kernel_args import bind, out_array
-
-
-@njit(cache=True, parallel=True)
-def fc_rows(vec, mat, bias, bias_shift, out_shift, bits, truncate, out):
-    """out[n, i] = requantize(sum_j vec[n, j] * mat[i, j]) for row-major mat; exact int64 sums."""
-    rows, dim = mat.shape
-    for n in prange(vec.shape[0]):
-        for i in range(rows):
-            acc = 0
-            for j in range(dim):
-                acc += np.int64(vec[n, j]) * np.int64(mat[i, j])
-            out[n, i] = requantize(acc, bias_init(np.int64(bias[i]), bias_shift), out_shift, bits, truncate)
+from ..kernel_args import bind
+from ._fc import fully_connected
 
 
 def arm_fully_connected_q7(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
@@ -33,7 +20,8 @@ def arm_fully_connected_q7(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, 
     pM : (num_of_rows, dim_vec) int8, row-major
     bias : (num_of_rows,) int8
     bias_shift, out_shift : 0..31
-    path, version : identical results on both paths and in both releases.
+    path : identical results on both paths.
+    version : identical except at out_shift == 31, where 5.9.0's signed NN_ROUND is -2**30.
     truncate : model a build with -DARM_NN_TRUNCATE (NN_ROUND = 0).
 
     Returns
@@ -44,7 +32,4 @@ def arm_fully_connected_q7(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, 
     """
     b = bind("arm_fully_connected_q7", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
              path=path, version=version, truncate=truncate)
-    out = out_array(b, np.int8)
-    fc_rows(b["pV"], b["pM"].reshape(num_of_rows, dim_vec), b["bias"], bias_shift, out_shift, 8,
-            b.truncate, out)
-    return out
+    return fully_connected(b, b["pM"].reshape(num_of_rows, dim_vec), 8, np.int8)

@@ -1,0 +1,14 @@
+"""Readable twin of CMSIS/NN/Source/ActivationFunctions/arm_relu_q7.c (REF branch)."""
+import numpy as np
+
+from qsim.kernel_args import bind
+
+
+def arm_relu_q7(data, size, *, path="ref", version="5.7.0", truncate=False):
+    b = bind("arm_relu_q7", (data, size), {}, path=path, version=version, truncate=truncate)
+    out = b["data"].copy()
+    for n in range(b.n):
+        for i in range(size):
+            if out[n, i] < 0:
+                out[n, i] = 0
+    return out

@@ -1,0 +1,67 @@
+"""Read audio files as the KWS front end expects them: 16 kHz mono int16, exactly one clip long."""
+import math
+
+import numpy as np
+import scipy.signal
+
+from .errors import AudioError
+
+CLIP_SECONDS = 1.0
+
+
+def to_int16(x):
+    """float audio in [-1, 1) -> int16 (x * 32768 rounded, saturated); int16 passes through."""
+    x = np.asarray(x)
+    if x.dtype == np.int16:
+        return x
+    return np.clip(np.round(np.asarray(x, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def resample(x, rate_in, rate_out):
+    """Polyphase resampling of float audio along the last axis (scipy.signal.resample_poly)."""
+    if rate_in == rate_out:
+        return np.asarray(x, np.float64)
+    g = math.gcd(int(rate_in), int(rate_out))
+    return scipy.signal.resample_poly(np.asarray(x, np.float64), rate_out // g, rate_in // g, axis=-1)
+
+
+def fix_length(x, length):
+    """Zero-pad at the end or trim the last axis to `length` samples."""
+    x = np.asarray(x)
+    if x.shape[-1] >= length:
+        return x[..., :length]
+    pad = [(0, 0)] * (x.ndim - 1) + [(0, length - x.shape[-1])]
+    return np.pad(x, pad)
+
+
+def load_wav(path, sample_rate=16000, clip_seconds=CLIP_SECONDS):
+    """Read an audio file as mono int16 at `sample_rate`, padded or trimmed to one clip.
+
+    Parameters
+    ----------
+    path : str or Path, any format libsndfile reads (WAV, FLAC, OGG...).
+    sample_rate : target rate; other rates are resampled with scipy.signal.resample_poly.
+    clip_seconds : clip length (1 s -> 16000 samples at 16 kHz); None keeps the full length.
+
+    Returns
+    -------
+    (samples,) int16. Channels are averaged.
+
+    Raises
+    ------
+    AudioError if the file is missing, unreadable or holds no samples.
+    """
+    import soundfile as sf
+
+    try:
+        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
+    except (RuntimeError, OSError, sf.LibsndfileError) as e:
+        raise AudioError(f"cannot read audio file {path}: {e}. help: give a WAV/FLAC/OGG file "
+                         "(convert others with `ffmpeg -i in.mp3 -ar 16000 -ac 1 out.wav`)") from None
+    if data.size == 0:
+        raise AudioError(f"audio file {path} holds no samples. help: re-record or drop it from "
+                         "the dataset")
+    mono = resample(data.mean(axis=1), rate, sample_rate)
+    if clip_seconds is not None:
+        mono = fix_length(mono, int(round(clip_seconds * sample_rate)))
+    return to_int16(mono)

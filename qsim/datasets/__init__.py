@@ -1,0 +1,1 @@
+"""Datasets qsim can synthesize or load (KWS)."""

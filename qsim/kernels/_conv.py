@@ -1,0 +1,168 @@
+"""Engine shared by the eleven legacy convolutions (semantics doc §0.4, §0.5, §1).
+
+Every regular conv runs through one numba loop, `conv`, parallel over the batch: per output pixel
+it gathers the (ky, kx, c) taps into an int16 column (zeros for padding; column order = the OHWI
+weight order), then for each output channel takes an int32 dot product with that weight row and
+applies §0.4: out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
+init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)). Summing in wrapping int32
+is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15.
+(An im2col + float64 BLAS product was tried first: on the KWS shapes it was slower than this
+vectorised int16 reduction and fought numba's threads for the 2 cores.)
+
+The REF path of 5.7.0 keeps input row/column indices in a signed char in seven of these functions
+(§1.1, §8 item 4); `conv(..., quirk=True)` reproduces that: the index is wrapped to int8 before the
+bounds test and the read. The DSP path and 5.9.0 compute the true convolution.
+
+The depthwise functions (§1.10) have one tap per channel, so they run as their own direct loop.
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba import njit, prange
+
+from ..errors import KernelArgumentError
+from ..fixedpoint import bias_init, round_constant, ssat, wrap_i8, wrap_i32
+
+Geometry = namedtuple("Geometry", "in_y in_x ch_in k_y k_x pad_y pad_x stride_y stride_x out_y out_x ch_out")
+
+
+def geometry(b):
+    """The Geometry of a bound call, square (dim_im_in, ...) or _nonsquare (dim_im_in_x, ...)."""
+    if "dim_im_in" in b:
+        d, k, p, s, o = (b[n] for n in ("dim_im_in", "dim_kernel", "padding", "stride", "dim_im_out"))
+        return Geometry(d, d, b["ch_im_in"], k, k, p, p, s, s, o, o, b["ch_im_out"])
+    return Geometry(b["dim_im_in_y"], b["dim_im_in_x"], b["ch_im_in"], b["dim_kernel_y"],
+                    b["dim_kernel_x"], b["padding_y"], b["padding_x"], b["stride_y"], b["stride_x"],
+                    b["dim_im_out_y"], b["dim_im_out_x"], b["ch_im_out"])
+
+
+def size_mismatch(fn, ok, need, got, fix):
+    """Raise what the C reports as ARM_MATH_SIZE_MISMATCH (both paths, before any output)."""
+    if not ok:
+        raise KernelArgumentError(f"{fn}: needs {need}, got {got}; the C returns ARM_MATH_SIZE_MISMATCH "
+                                  f"and writes nothing. help: {fix}")
+
+
+def dsp_refuse(fn, b, ok, why, fix):
+    """Raise for a geometry the DSP path cannot compute correctly (out-of-bounds reads or writes)."""
+    if b.path == "dsp" and not ok:
+        raise KernelArgumentError(f"{fn}: path='dsp' cannot run this geometry: {why}. help: {fix}")
+
+
+def check_dsp_limits(fn, b, g):
+    """DSP bodies keep coordinates in int16_t and the column length C_in*KX*KY in a uint16_t (§0.5)."""
+    taps = g.ch_in * g.k_y * g.k_x
+    dsp_refuse(fn, b, 1 <= taps <= 65535, f"ch_im_in*kernel_x*kernel_y = {taps} is outside 1..65535 "
+               "(the DSP loops keep it in a uint16_t)", "split the layer or use path='ref'")
+    for axis, d_in, k, s, d_out in (("y", g.in_y, g.k_y, g.stride_y, g.out_y),
+                                    ("x", g.in_x, g.k_x, g.stride_x, g.out_x)):
+        reach = max(d_in, (d_out - 1) * s + k) if d_out else d_in
+        dsp_refuse(fn, b, reach < 32768, f"the {axis} coordinates reach {reach}, beyond the int16_t "
+                   "the DSP loops use", "use images and outputs below 32768 pixels per axis")
+
+
+def check_fast_geometry(fn, b, g):
+    """q7_fast DSP (§1.3): middle rows/columns skip the bounds tests; the top/left loops run `padding` times."""
+    mid_rows = g.out_y - 2 * g.pad_y > 0
+    for axis, d_in, k, p, s, d_out, needed in (
+            ("y", g.in_y, g.k_y, g.pad_y, g.stride_y, g.out_y, mid_rows),
+            ("x", g.in_x, g.k_x, g.pad_x, g.stride_x, g.out_x, mid_rows and g.out_x - 2 * g.pad_x > 0)):
+        name = "" if "dim_im_in" in b else "_" + axis
+        dsp_refuse(fn, b, p <= d_out, f"padding{name}={p} > dim_im_out{name}={d_out} (the border loop "
+                   "writes past the output)", "use padding <= output size or path='ref'")
+        ok = not needed or (p * s >= p and (d_out - p - 1) * s - p + k <= d_in)
+        dsp_refuse(fn, b, ok, f"along {axis}, (dim_im_out{name} - padding{name} - 1)*stride{name} - "
+                   f"padding{name} + dim_kernel{name} = {(d_out - p - 1) * s - p + k} > dim_im_in{name} = "
+                   f"{d_in}: the unchecked middle region would read outside the image",
+                   "use the natural output size floor((in + 2*pad - k)/stride) + 1 or path='ref'")
+
+
+def index_quirk(b):
+    """True where the C keeps indices in a signed char: the REF path of 5.7.0 (fixed in 5.8.0, §10)."""
+    return b.path == "ref" and b.version == "5.7.0"
+
+
+def init_vector(b):
+    """init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)) of the call's release."""
+    rnd = round_constant(b["out_shift"], b.truncate, b.version)
+    return np.array([wrap_i32(bias_init(int(v), b["bias_shift"]) + rnd) for v in b["bias"]], np.int64)
+
+
+@njit(cache=True, parallel=True)
+def conv(im, wmat, init, geo, quirk, out_shift, bits, out):
+    """out[n, oy, ox, o] = ssat(wrap32(init[o] + <wmat[o], column of (n, oy, ox)>) >> out_shift, bits).
+
+    The column is the pixel's (ky, kx, c) taps in int16 (zeros for padding), gathered once per pixel
+    and reused by every output channel. Dot products wrap in int32: exact modulo 2**32, which is
+    all §0.4 keeps (every q15*q15 product fits in int32).
+    """
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    c_out, taps = wmat.shape
+    for n in prange(im.shape[0]):
+        col = np.empty(taps, np.int16)
+        for oy in range(out_y):
+            for ox in range(out_x):
+                for ky in range(k_y):
+                    r = oy * s_y + ky - pad_y
+                    if quirk:
+                        r = wrap_i8(r)
+                    for kx in range(k_x):
+                        c = ox * s_x + kx - pad_x
+                        if quirk:
+                            c = wrap_i8(c)
+                        dst = (ky * k_x + kx) * ch
+                        if 0 <= r < in_y and 0 <= c < in_x:
+                            src = (r * in_x + c) * ch
+                            for j in range(ch):
+                                col[dst + j] = im[n, src + j]
+                        else:
+                            for j in range(ch):
+                                col[dst + j] = 0
+                for o in range(c_out):
+                    acc = np.int32(0)
+                    for t in range(taps):
+                        acc = np.int32(acc + np.int32(col[t]) * np.int32(wmat[o, t]))
+                    out[n, oy, ox, o] = ssat(wrap_i32(init[o] + np.int64(acc)) >> out_shift, bits)
+
+
+def conv_hwc(b, g, bits, quirk):
+    """Run §1's regular convolution for a bound call `b` with Geometry `g`; returns (N, OY, OX, C_out)."""
+    out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8 if bits == 8 else np.int16)
+    if out.size:
+        wmat = b["wt"].astype(np.int16).reshape(g.ch_out, g.ch_in * g.k_y * g.k_x)
+        conv(b["Im_in"], wmat, init_vector(b), tuple(int(v) for v in g[:11]), quirk, b["out_shift"],
+             bits, out)
+    return out
+
+
+@njit(cache=True, parallel=True)
+def depthwise(im, wt, init, geo, out_shift, out):
+    """§1.10: out[n, oy, ox, c] = sat8(wrap32(init[c] + sum over valid taps of x * w[ky, kx, c]) >> s)."""
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    for n in prange(im.shape[0]):
+        acc = np.empty(ch, np.int64)
+        for oy in range(out_y):
+            for ox in range(out_x):
+                acc[:] = 0
+                for ky in range(k_y):
+                    r = oy * s_y + ky - pad_y
+                    if r < 0 or r >= in_y:
+                        continue
+                    for kx in range(k_x):
+                        c = ox * s_x + kx - pad_x
+                        if c < 0 or c >= in_x:
+                            continue
+                        src = (r * in_x + c) * ch
+                        w0 = (ky * k_x + kx) * ch
+                        for j in range(ch):
+                            acc[j] += np.int64(im[n, src + j]) * np.int64(wt[w0 + j])
+                for j in range(ch):
+                    out[n, oy, ox, j] = ssat(wrap_i32(init[j] + acc[j]) >> out_shift, 8)
+
+
+def depthwise_hwc(b, g):
+    """Run §1.10/§1.11 for a bound call; returns (N, OY, OX, C) int8."""
+    out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8)
+    if out.size:
+        depthwise(b["Im_in"], b["wt"], init_vector(b), tuple(int(v) for v in g[:11]), b["out_shift"], out)
+    return out

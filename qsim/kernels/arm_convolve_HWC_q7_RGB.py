@@ -1,0 +1,36 @@
+"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_RGB.c (CMSIS_5 5.7.0, 5.9.0)."""
+from ..kernel_args import bind
+from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk, size_mismatch
+
+
+def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
+                            bias, bias_shift, out_shift, dim_im_out, *,
+                            path="ref", version="5.7.0", truncate=False):
+    """Q7 HWC convolution for 3-channel input, square geometry (semantics doc §1.6).
+
+    Arithmetic, options and the REF path's 5.7.0 signed-char index quirk exactly as
+    arm_convolve_HWC_q7_basic.
+
+    Parameters
+    ----------
+    Im_in : (N, dim_im_in, dim_im_in, 3) int8
+    wt : (ch_im_out, dim_kernel, dim_kernel, 3) int8, OHWI
+    bias : (ch_im_out,) int8
+    bias_shift, out_shift : 0..31
+
+    Returns
+    -------
+    (N, dim_im_out, dim_im_out, ch_im_out) int8
+
+    Constraints: ch_im_in == 3 (else ARM_MATH_SIZE_MISMATCH, both paths). Buffers (DSP): bufferA
+    6*dim_kernel**2 q15_t; the DSP im2col reads one byte past the image (give the C buffer a spare
+    byte; the value is discarded).
+    """
+    fn = "arm_convolve_HWC_q7_RGB"
+    b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
+                  bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+    g = geometry(b)
+    size_mismatch(fn, g.ch_in == 3, "ch_im_in == 3", f"ch_im_in={g.ch_in}",
+                  "use arm_convolve_HWC_q7_basic (or _fast when ch_im_in % 4 == 0) for other channel counts.")
+    check_dsp_limits(fn, b, g)
+    return conv_hwc(b, g, 8, index_quirk(b))

@@ -1,0 +1,196 @@
+"""The op catalog: for every op the IR knows, its attributes (with defaults), its parameters and
+its shape inference.
+
+Shapes never include the batch axis. In an HWC graph (the normal case) a 3-D activation is
+(H, W, C); in the transient CHW graph the ONNX importer builds before `passes.to_hwc` it is
+(C, H, W) and weights keep ONNX's layouts (conv OIHW, depthwise (C, 1, KY, KX)). `infer` handles
+both by converting CHW shapes to HWC at its boundary, so each op's geometry is written once.
+
+Geometry (all conv/pool ops, matching CMSIS-NN's legacy kernels, semantics doc §0.5):
+    out = floor((in + 2*pad - k) / stride) + 1   per axis, pads symmetric, pad < k
+Pooling sees only the valid taps: padding never contributes and is never counted (max and average).
+
+Ops and attributes (tuples are (y, x) = (rows, columns)):
+    conv            kernel_shape, strides=(1,1), pads=(0,0); weight (Co,KY,KX,Ci), bias (Co,)
+    depthwise_conv  kernel_shape, strides, pads; weight (KY,KX,C), bias (C,); multiplier 1
+    fc              weight (rows, dim_in), bias (rows,); any input whose size is dim_in (the
+                    columns follow the flattened HWC input); output (rows,)
+    relu, sigmoid, tanh                elementwise
+    maxpool, avgpool kernel_shape, strides=kernel_shape, pads=(0,0)
+    softmax         axis=-1 (non-batch axis; HWC graphs use the channel axis)
+    flatten         output (size,)
+    reshape         shape (non-batch target shape, fully resolved, no -1/0)
+    batchnorm       epsilon=1e-5; scale, bias, mean, var (C,)  (transient: removed by fold_batchnorm)
+    transpose       perm (non-batch axes) (transient: to_hwc removes the NCHW<->NHWC ones)
+"""
+from dataclasses import dataclass, field
+from math import prod
+
+from .errors import ShapeError, UnsupportedOpError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    attrs: dict = field(default_factory=dict)   # attr name -> default (REQUIRED: must be given)
+    params: tuple = ()                          # required parameter arrays
+    doc: str = ""
+
+
+_GEOM = {"kernel_shape": REQUIRED, "strides": (1, 1), "pads": (0, 0)}
+OPS = {s.name: s for s in (
+    OpSpec("conv", dict(_GEOM), ("weight", "bias"), "2-D convolution, HWC, weight OHWI"),
+    OpSpec("depthwise_conv", dict(_GEOM), ("weight", "bias"), "depthwise conv, multiplier 1"),
+    OpSpec("fc", {}, ("weight", "bias"), "fully connected, weight (rows, dim_in)"),
+    OpSpec("relu"), OpSpec("sigmoid"), OpSpec("tanh"),
+    OpSpec("maxpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0)}),
+    OpSpec("avgpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0)}),
+    OpSpec("softmax", {"axis": -1}),
+    OpSpec("flatten"),
+    OpSpec("reshape", {"shape": REQUIRED}),
+    OpSpec("batchnorm", {"epsilon": 1e-5}, ("scale", "bias", "mean", "var")),
+    OpSpec("transpose", {"perm": REQUIRED}),
+)}
+ELEMENTWISE = ("relu", "sigmoid", "tanh")
+
+
+def _where(node):
+    return f"node '{node.name}' ({node.op})"
+
+
+def _pair(node, key, value, minimum):
+    if isinstance(value, int):
+        value = (value, value)
+    try:
+        value = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ShapeError(f"{_where(node)}: attribute {key}={value!r} is not a pair of ints") from None
+    if len(value) != 2 or min(value) < minimum:
+        raise ShapeError(f"{_where(node)}: attribute {key}={value!r} must be (y, x) with both "
+                         f">= {minimum}")
+    return value
+
+
+def normalize(node):
+    """Check the node's op and attributes, fill defaults, turn lists into tuples (in place)."""
+    spec = OPS.get(node.op)
+    if spec is None:
+        raise UnsupportedOpError(f"{_where(node)}: unknown op; the IR supports {sorted(OPS)}")
+    unknown = set(node.attrs) - set(spec.attrs)
+    if unknown and not all(k.startswith("_") or k in _FREE_ATTRS for k in unknown):
+        raise UnsupportedOpError(f"{_where(node)}: unexpected attributes {sorted(unknown)}; "
+                                 f"{node.op} takes {sorted(spec.attrs) or 'none'}")
+    for key, default in spec.attrs.items():
+        if key not in node.attrs:
+            if default is REQUIRED:
+                raise ShapeError(f"{_where(node)}: missing attribute {key!r}")
+            node.attrs[key] = default
+    if "kernel_shape" in spec.attrs:
+        k = node.attrs["kernel_shape"] = _pair(node, "kernel_shape", node.attrs["kernel_shape"], 1)
+        if node.attrs["strides"] is None:
+            node.attrs["strides"] = k
+        node.attrs["strides"] = _pair(node, "strides", node.attrs["strides"], 1)
+        p = node.attrs["pads"] = _pair(node, "pads", node.attrs["pads"], 0)
+        if p[0] >= k[0] or p[1] >= k[1]:
+            raise ShapeError(f"{_where(node)}: pads {p} must be smaller than kernel_shape {k} "
+                             "(a window made only of padding has no value)")
+    for key in ("shape", "perm"):
+        if key in node.attrs:
+            node.attrs[key] = tuple(int(v) for v in node.attrs[key])
+    missing = [p for p in spec.params if p not in node.params]
+    if missing:
+        raise ShapeError(f"{_where(node)}: missing parameter arrays {missing}")
+    return node
+
+
+# Attributes later stages may attach to any node (documented in graph.py).
+_FREE_ATTRS = ("fused_relu",)
+
+
+def _out_dim(node, n, k, s, p, axis):
+    span = n + 2 * p - k
+    if span < 0:
+        raise ShapeError(f"{_where(node)}: kernel {k} with pad {p} does not fit the input "
+                         f"{axis} size {n}")
+    return span // s + 1
+
+
+def _spatial(node, shape, layout):
+    if len(shape) != 3:
+        raise ShapeError(f"{_where(node)}: needs a 3-D activation ({layout}), got shape {shape}")
+    return tuple(shape) if layout == "HWC" else (shape[1], shape[2], shape[0])
+
+
+def _back(hwc, layout):
+    return tuple(hwc) if layout == "HWC" else (hwc[2], hwc[0], hwc[1])
+
+
+def infer(node, in_shapes, layout="HWC"):
+    """Output shapes (list of tuples) of `node` for the given input shapes; raises ShapeError."""
+    normalize(node)
+    op, a, x = node.op, node.attrs, tuple(in_shapes[0])
+    if op in ELEMENTWISE:
+        return [x]
+    if op in ("conv", "depthwise_conv", "maxpool", "avgpool"):
+        h, w, c = _spatial(node, x, layout)
+        (ky, kx), (sy, sx), (py, px) = a["kernel_shape"], a["strides"], a["pads"]
+        co = c
+        if op in ("conv", "depthwise_conv"):
+            co = _check_conv_weight(node, c, layout)
+        return [_back((_out_dim(node, h, ky, sy, py, "H"), _out_dim(node, w, kx, sx, px, "W"), co),
+                      layout)]
+    if op == "fc":
+        wshape = node.params["weight"].shape
+        if len(wshape) != 2 or wshape[1] != prod(x):
+            raise ShapeError(f"{_where(node)}: weight {wshape} needs (rows, {prod(x)}) for input "
+                             f"shape {x}")
+        _check_bias(node, wshape[0])
+        return [(wshape[0],)]
+    if op == "softmax":
+        if not -len(x) <= a["axis"] < len(x):
+            raise ShapeError(f"{_where(node)}: axis {a['axis']} out of range for shape {x}")
+        return [x]
+    if op == "flatten":
+        return [(prod(x),)]
+    if op == "reshape":
+        if prod(a["shape"]) != prod(x) or min(a["shape"], default=1) < 1:
+            raise ShapeError(f"{_where(node)}: cannot reshape {x} to {a['shape']}")
+        return [a["shape"]]
+    if op == "batchnorm":
+        c = x[-1] if layout == "HWC" or len(x) == 1 else x[0]
+        for key in OPS["batchnorm"].params:
+            if node.params[key].shape != (c,):
+                raise ShapeError(f"{_where(node)}: {key} has shape {node.params[key].shape}, "
+                                 f"expected ({c},)")
+        return [x]
+    if op == "transpose":
+        if sorted(a["perm"]) != list(range(len(x))):
+            raise ShapeError(f"{_where(node)}: perm {a['perm']} does not fit shape {x}")
+        return [tuple(x[i] for i in a["perm"])]
+    raise UnsupportedOpError(f"{_where(node)}: no shape rule")  # pragma: no cover
+
+
+def _check_bias(node, n):
+    b = node.params["bias"]
+    if b.shape != (n,):
+        raise ShapeError(f"{_where(node)}: bias has shape {b.shape}, expected ({n},)")
+
+
+def _check_conv_weight(node, c, layout):
+    w = node.params["weight"].shape
+    ky, kx = node.attrs["kernel_shape"]
+    if node.op == "conv":
+        want = ("Co", ky, kx, c) if layout == "HWC" else ("Co", c, ky, kx)
+        ok = len(w) == 4 and tuple(w[1:]) == want[1:]
+        co = w[0] if ok else None
+    else:
+        want = (ky, kx, c) if layout == "HWC" else (c, 1, ky, kx)
+        ok = tuple(w) == want
+        co = c
+    if not ok:
+        raise ShapeError(f"{_where(node)}: weight shape {tuple(w)} does not match {want} "
+                         f"({layout} graph, kernel_shape {(ky, kx)}, {c} input channels)")
+    _check_bias(node, co)
+    return co

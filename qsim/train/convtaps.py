@@ -1,0 +1,78 @@
+"""Window helpers shared by the float conv and pooling layers: padding, tap slices, im2col/col2im."""
+import numpy as np
+from numba import njit, prange
+
+
+def pad_hw(x, padding, value=0):
+    """Pad H and W of an (N, H, W, C) array symmetrically by (py, px); no copy when both are 0."""
+    py, px = padding
+    if py == 0 and px == 0:
+        return x
+    return np.pad(x, ((0, 0), (py, py), (px, px), (0, 0)), constant_values=value)
+
+
+def tap_slices(padded_shape, kernel, stride):
+    """Yield ((ky, kx), index) so that padded[index] is tap (ky, kx) of every window, (N, Ho, Wo, C)."""
+    ky_n, kx_n = kernel
+    sy, sx = stride
+    ho = (padded_shape[1] - ky_n) // sy + 1
+    wo = (padded_shape[2] - kx_n) // sx + 1
+    for ky in range(ky_n):
+        for kx in range(kx_n):
+            yield (ky, kx), (slice(None), slice(ky, ky + sy * (ho - 1) + 1, sy),
+                             slice(kx, kx + sx * (wo - 1) + 1, sx), slice(None))
+
+
+@njit(cache=True, parallel=True)
+def _im2col(xp, sy, sx, cols):
+    """cols[n, i, j, ky, kx, c] = xp[n, i*sy + ky, j*sx + kx, c]; each batch item writes its own slice."""
+    n_, ho, wo, kh, kw, ch = cols.shape
+    for n in prange(n_):
+        for i in range(ho):
+            for j in range(wo):
+                for ky in range(kh):
+                    for kx in range(kw):
+                        for c in range(ch):
+                            cols[n, i, j, ky, kx, c] = xp[n, i * sy + ky, j * sx + kx, c]
+
+
+@njit(cache=True, parallel=True)
+def _col2im(dcols, sy, sx, dxp):
+    """dxp[n, i*sy + ky, j*sx + kx, c] += dcols[n, i, j, ky, kx, c]; parallel over the batch only."""
+    n_, ho, wo, kh, kw, ch = dcols.shape
+    for n in prange(n_):
+        for i in range(ho):
+            for j in range(wo):
+                for ky in range(kh):
+                    for kx in range(kw):
+                        for c in range(ch):
+                            dxp[n, i * sy + ky, j * sx + kx, c] += dcols[n, i, j, ky, kx, c]
+
+
+def im2col(x, kernel, stride, padding, workspace=None):
+    """(N, H, W, C) -> (N, Ho, Wo, KY*KX*C), each row one window in OHWI weight order (ky, kx, c).
+
+    ``workspace``: a previous result to overwrite when shape and dtype match. Large fresh arrays
+    cost a page fault per 4 KiB on first touch, which doubles the time of the copy itself.
+    """
+    xp = np.ascontiguousarray(pad_hw(x, padding))
+    (ky_n, kx_n), (sy, sx) = kernel, stride
+    ho = (xp.shape[1] - ky_n) // sy + 1
+    wo = (xp.shape[2] - kx_n) // sx + 1
+    shape = (x.shape[0], ho, wo, ky_n, kx_n, x.shape[3])
+    if workspace is not None and workspace.size == np.prod(shape) and workspace.dtype == x.dtype:
+        cols = workspace.reshape(shape)
+    else:
+        cols = np.empty(shape, x.dtype)
+    _im2col(xp, sy, sx, cols)
+    return cols.reshape(x.shape[0], ho, wo, -1)
+
+
+def col2im(dcols, x_shape, kernel, stride, padding):
+    """Adjoint of im2col: scatter-add (N, Ho, Wo, KY*KX*C) window gradients back onto (N, H, W, C)."""
+    n, h, w, c = x_shape
+    py, px = padding
+    dxp = np.zeros((n, h + 2 * py, w + 2 * px, c), dcols.dtype)
+    d6 = np.ascontiguousarray(dcols).reshape(dcols.shape[:3] + tuple(kernel) + (c,))
+    _col2im(d6, stride[0], stride[1], dxp)
+    return dxp[:, py:py + h, px:px + w]

@@ -1,0 +1,314 @@
+"""Float layers for training: one class per graph op, forward and gradient side by side (micrograd).
+
+Layouts follow the graph IR: activations (N, H, W, C) with the batch axis first, conv weight OHWI
+(ch_out, KY, KX, ch_in), depthwise weight (KY, KX, C), fc weight (rows, dim_in) over the flattened
+HWC input, bias per output channel; stride (sy, sx) and symmetric zero padding (py, px).
+
+Protocol
+--------
+``y = layer.forward(x, params)`` computes the output and caches what the gradient needs;
+``grad_in, grad_params = layer.backward(grad_out)`` uses that cache (one forward, one backward).
+``params`` is a dict by role ("weight", "bias"); ``grad_params`` has the same keys. Setting
+``need_input_grad = False`` (the trainer does it for layers fed by the graph input) skips grad_in.
+
+The arithmetic follows the dtype of the inputs: float32 for training, float64 in gradient checks.
+
+QAT hook: the fixed-point issue substitutes a subclass per op, e.g.
+``class QConv(Conv): def forward(self, x, params): y = super().forward(x, q(params)); return sim(...)``:
+the inherited ``backward`` then passes the float gradient at the quantized point (straight-through).
+``trainer.train(..., layers={**LAYERS, "conv": QConv})`` picks the subclasses by op name.
+"""
+import numpy as np
+
+from .convtaps import col2im, im2col, pad_hw, tap_slices
+
+
+class Layer:
+    """Base class: a stateless op (no params) unless ``param_names`` says otherwise."""
+
+    op = ""
+    param_names = ()
+
+    def __init__(self, name=""):
+        self.name = name
+        self.need_input_grad = True
+
+    def forward(self, x, params):
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class Conv(Layer):
+    """2-D convolution, OHWI weight, via im2col and one matrix product per direction.
+
+    The im2col buffer is kept between steps and reused for the window gradients (dcols), so a
+    training step allocates it once.
+    """
+
+    op = "conv"
+    param_names = ("weight", "bias")
+
+    def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0)):
+        super().__init__(name)  # kernel_shape is the weight's (KY, KX); accepted to take node.attrs
+        self.stride, self.padding = tuple(strides), tuple(pads)
+        self.cols = None
+
+    def forward(self, x, params):
+        w, b = params["weight"], params.get("bias")
+        self.x_shape, self.w = x.shape, w
+        self.cols = im2col(x, w.shape[1:3], self.stride, self.padding, self.cols)  # N,Ho,Wo,K
+        y = self.cols @ w.reshape(w.shape[0], -1).T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, grad_out):
+        w, co = self.w, self.w.shape[0]
+        g2 = grad_out.reshape(-1, co)
+        cols2 = self.cols.reshape(g2.shape[0], -1)
+        grads = {"weight": (g2.T @ cols2).reshape(w.shape), "bias": g2.sum(0)}
+        grad_in = None
+        if self.need_input_grad:
+            if np.result_type(g2, w) == cols2.dtype:
+                dcols = np.matmul(g2, w.reshape(co, -1), out=cols2)  # the windows are used up
+            else:
+                dcols = g2 @ w.reshape(co, -1)
+            grad_in = col2im(dcols.reshape(self.cols.shape), self.x_shape, w.shape[1:3],
+                             self.stride, self.padding)
+        return grad_in, grads
+
+
+class DepthwiseConv(Layer):
+    """Depthwise 2-D convolution (ch_out == ch_in), weight (KY, KX, C): one multiply-add per tap."""
+
+    op = "depthwise_conv"
+    param_names = ("weight", "bias")
+
+    def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0)):
+        super().__init__(name)  # kernel_shape is the weight's (KY, KX); accepted to take node.attrs
+        self.stride, self.padding = tuple(strides), tuple(pads)
+
+    def forward(self, x, params):
+        w, b = params["weight"], params.get("bias")
+        self.xp, self.w, self.x_shape = pad_hw(x, self.padding), w, x.shape
+        y = None
+        for (ky, kx), sl in tap_slices(self.xp.shape, w.shape[:2], self.stride):
+            t = self.xp[sl] * w[ky, kx]
+            y = t if y is None else y + t
+        return y if b is None else y + b
+
+    def backward(self, grad_out):
+        w, xp = self.w, self.xp
+        gw = np.empty_like(w, dtype=np.result_type(w, grad_out))
+        gxp = np.zeros_like(xp, dtype=gw.dtype) if self.need_input_grad else None
+        for (ky, kx), sl in tap_slices(xp.shape, w.shape[:2], self.stride):
+            gw[ky, kx] = np.einsum("nhwc,nhwc->c", grad_out, xp[sl])
+            if gxp is not None:
+                gxp[sl] += grad_out * w[ky, kx]
+        py, px = self.padding
+        grad_in = None if gxp is None else gxp[:, py:py + self.x_shape[1], px:px + self.x_shape[2]]
+        self.xp = None
+        return grad_in, {"weight": gw, "bias": grad_out.sum((0, 1, 2))}
+
+
+class FC(Layer):
+    """Fully connected: y = flatten_hwc(x) @ weight.T + bias."""
+
+    op = "fc"
+    param_names = ("weight", "bias")
+
+    def forward(self, x, params):
+        w, b = params["weight"], params.get("bias")
+        self.x_shape, self.x2, self.w = x.shape, x.reshape(x.shape[0], -1), w
+        y = self.x2 @ w.T
+        return y if b is None else y + b
+
+    def backward(self, grad_out):
+        grads = {"weight": grad_out.T @ self.x2, "bias": grad_out.sum(0)}
+        grad_in = (grad_out @ self.w).reshape(self.x_shape) if self.need_input_grad else None
+        return grad_in, grads
+
+
+class ReLU(Layer):
+    op = "relu"
+
+    def forward(self, x, params=None):
+        self.y = np.maximum(x, 0)
+        return self.y
+
+    def backward(self, grad_out):
+        return grad_out * (self.y > 0), {}
+
+
+class Sigmoid(Layer):
+    op = "sigmoid"
+
+    def forward(self, x, params=None):
+        # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x)).
+        self.y = 0.5 * (1 + np.tanh(0.5 * x))
+        return self.y
+
+    def backward(self, grad_out):
+        return grad_out * self.y * (1 - self.y), {}
+
+
+class Tanh(Layer):
+    op = "tanh"
+
+    def forward(self, x, params=None):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, grad_out):
+        return grad_out * (1 - self.y * self.y), {}
+
+
+class Softmax(Layer):
+    """Softmax over one non-batch axis (default the last, the channel axis of HWC).
+
+    Training replaces a softmax that produces the graph output by SoftmaxCrossEntropy.
+    """
+
+    op = "softmax"
+
+    def __init__(self, name="", axis=-1):
+        super().__init__(name)
+        self.axis = axis + 1 if axis >= 0 else axis   # the IR's axis does not count the batch
+
+    def forward(self, x, params=None):
+        e = np.exp(x - x.max(self.axis, keepdims=True))
+        self.y = e / e.sum(self.axis, keepdims=True)
+        return self.y
+
+    def backward(self, grad_out):
+        y = self.y
+        return y * (grad_out - (grad_out * y).sum(self.axis, keepdims=True)), {}
+
+
+class Reshape(Layer):
+    """Flatten / reshape of each sample; HWC order is kept, so this never moves data."""
+
+    op = "reshape"
+
+    def __init__(self, name="", shape=(-1,)):  # shape excludes the batch axis
+        super().__init__(name)
+        self.shape = tuple(shape)
+
+    def forward(self, x, params=None):
+        self.x_shape = x.shape
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def backward(self, grad_out):
+        return grad_out.reshape(self.x_shape), {}
+
+
+class Flatten(Reshape):
+    op = "flatten"
+
+    def __init__(self, name=""):
+        super().__init__(name, shape=(-1,))
+
+
+class Transpose(Layer):
+    """Permutation of the non-batch axes (transient in the IR; kept so any HWC graph trains)."""
+
+    op = "transpose"
+
+    def __init__(self, name="", perm=(0, 1, 2)):
+        super().__init__(name)
+        self.perm = (0,) + tuple(p + 1 for p in perm)
+
+    def forward(self, x, params=None):
+        return x.transpose(self.perm)
+
+    def backward(self, grad_out):
+        return grad_out.transpose(np.argsort(self.perm)), {}
+
+
+class MaxPool(Layer):
+    """Max over the valid taps of each window (padding never wins); gradient to the first maximum."""
+
+    op = "maxpool"
+
+    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0)):
+        super().__init__(name)
+        self.kernel, self.padding = tuple(kernel_shape), tuple(pads)
+        self.stride = self.kernel if strides is None else tuple(strides)
+
+    def forward(self, x, params=None):
+        self.x_shape = x.shape
+        self.xp = pad_hw(x, self.padding, value=-np.inf)
+        y = None
+        for _, sl in tap_slices(self.xp.shape, self.kernel, self.stride):
+            y = self.xp[sl].copy() if y is None else np.maximum(y, self.xp[sl])
+        self.y = y
+        return y
+
+    def backward(self, grad_out):
+        gxp = np.zeros(self.xp.shape, grad_out.dtype)
+        taken = np.zeros(self.y.shape, bool)
+        for _, sl in tap_slices(self.xp.shape, self.kernel, self.stride):
+            hit = (self.xp[sl] == self.y) & ~taken
+            gxp[sl] += np.where(hit, grad_out, 0)
+            taken |= hit
+        py, px = self.padding
+        self.xp = None
+        return gxp[:, py:py + self.x_shape[1], px:px + self.x_shape[2]], {}
+
+
+class AvgPool(Layer):
+    """Average over the valid taps of each window (padding is not counted)."""
+
+    op = "avgpool"
+
+    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0)):
+        super().__init__(name)
+        self.kernel, self.padding = tuple(kernel_shape), tuple(pads)
+        self.stride = self.kernel if strides is None else tuple(strides)
+
+    def _count(self, h, w):
+        """Number of valid taps per output position, shape (Ho, Wo, 1)."""
+        ones = pad_hw(np.ones((1, h, w, 1)), self.padding)
+        return sum(ones[sl] for _, sl in tap_slices(ones.shape, self.kernel, self.stride))[0]
+
+    def forward(self, x, params=None):
+        self.x_shape = x.shape
+        xp = pad_hw(x, self.padding)
+        self.count = self._count(x.shape[1], x.shape[2]).astype(x.dtype)
+        return sum(xp[sl] for _, sl in tap_slices(xp.shape, self.kernel, self.stride)) / self.count
+
+    def backward(self, grad_out):
+        n, h, w, c = self.x_shape
+        py, px = self.padding
+        gxp = np.zeros((n, h + 2 * py, w + 2 * px, c), grad_out.dtype)
+        g = grad_out / self.count
+        for _, sl in tap_slices(gxp.shape, self.kernel, self.stride):
+            gxp[sl] += g
+        return gxp[:, py:py + h, px:px + w], {}
+
+
+class SoftmaxCrossEntropy:
+    """Mean cross-entropy of softmax(logits) against integer labels, fused for stability.
+
+    forward(logits, labels) -> loss; backward() -> d loss / d logits = (softmax - onehot) / N.
+    """
+
+    def forward(self, logits, labels):
+        z = logits - logits.max(-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+        self.p, self.labels = np.exp(logp), np.asarray(labels)
+        return float(-logp[np.arange(len(logits)), self.labels].mean())
+
+    def backward(self):
+        g = self.p.copy()
+        g[np.arange(len(g)), self.labels] -= 1
+        return g / len(g)
+
+
+LAYERS = {cls.op: cls for cls in (Conv, DepthwiseConv, FC, ReLU, Sigmoid, Tanh, Softmax, Reshape,
+                                  Flatten, Transpose, MaxPool, AvgPool)}

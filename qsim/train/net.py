@@ -1,0 +1,85 @@
+"""A trainable view of an HWC Graph: one layer object per node, forward and backward over the DAG.
+
+The Net does not copy parameters: ``net.params`` maps "<node>/<param>" to the node's own arrays
+(cast once to the training dtype), so an optimizer updating them in place updates the Graph.
+"""
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from .layers import LAYERS
+
+_HELP = {"batchnorm": "run qsim.passes.fold_batchnorm (or the whole pipeline) before training"}
+
+
+def make_layer(node, layers=LAYERS):
+    """The layer object for ``node`` from the ``layers`` table (op name -> class)."""
+    cls = layers.get(node.op)
+    if cls is None:
+        hint = _HELP.get(node.op, f"trainable ops are {sorted(layers)}")
+        raise UnsupportedOpError(f"node '{node.name}': op '{node.op}' cannot be trained; help: {hint}")
+    attrs = {k: v for k, v in node.attrs.items() if not k.startswith("_") and k != "fused_relu"}
+    return cls(node.name, **attrs)
+
+
+class Net:
+    """Layers of ``graph`` in its node order, with per-tensor forward values and gradients.
+
+    Parameters
+    ----------
+    graph : Graph (HWC); its params are cast in place to ``dtype``.
+    layers : dict op -> Layer class; QAT passes its own classes for some ops.
+    dtype : np.float32 for training, np.float64 for gradient checks.
+    output : the tensor to train (default the graph's only output). If a softmax produces it,
+        training reads the softmax's input as logits (see ``logits``) for a fused, stable loss.
+    """
+
+    def __init__(self, graph, layers=LAYERS, dtype=np.float32, output=None):
+        graph.require_hwc("train")
+        if output is None:
+            if len(graph.outputs) != 1:
+                raise UnsupportedOpError(f"graph '{graph.name}' has outputs {graph.outputs}; "
+                                         "help: pass output= the tensor to train")
+            output = graph.outputs[0]
+        self.graph, self.dtype, self.output = graph, np.dtype(dtype), output
+        self.nodes = list(graph.nodes)
+        producer = graph.producer(output)
+        self.logits = output
+        if producer is not None and producer.op == "softmax" and producer.attrs.get("axis", -1) in (
+                -1, len(graph.tensors[output].shape) - 1):
+            self.logits = producer.inputs[0]
+            self.nodes.remove(producer)
+        self.layers = [make_layer(n, layers) for n in self.nodes]
+        self.params = {}
+        for node, layer in zip(self.nodes, self.layers):
+            layer.need_input_grad = node.inputs[0] not in graph.inputs
+            for key, p in node.params.items():
+                if p.dtype != self.dtype:
+                    node.params[key] = p = p.astype(self.dtype)
+                self.params[f"{node.name}/{key}"] = p
+
+    def forward(self, x):
+        """Logits (N, ...) for a batch ``x`` of the graph's (single) input."""
+        env = {self.graph.inputs[0]: np.asarray(x, self.dtype)}
+        for node, layer in zip(self.nodes, self.layers):
+            env[node.outputs[0]] = layer.forward(env[node.inputs[0]], node.params)
+        return env[self.logits]
+
+    def backward(self, grad_logits):
+        """Gradients of every parameter, {"<node>/<param>": array}, after one ``forward``."""
+        grads, tgrad = {}, {self.logits: grad_logits}
+        for node, layer in zip(reversed(self.nodes), reversed(self.layers)):
+            g = tgrad.pop(node.outputs[0], None)
+            if g is None:       # this node does not reach the trained output
+                continue
+            grad_in, pgrads = layer.backward(g)
+            for key, gp in pgrads.items():
+                grads[f"{node.name}/{key}"] = gp
+            if grad_in is not None:
+                src = node.inputs[0]    # a tensor read by several nodes sums their gradients
+                tgrad[src] = grad_in if src not in tgrad else tgrad[src] + grad_in
+        return grads
+
+    def predict(self, x, batch_size=1024):
+        """Logits for ``x`` in batches (same layers, so QAT layers predict in fixed point)."""
+        return np.concatenate([self.forward(x[s:s + batch_size])
+                               for s in range(0, len(x), batch_size)])

@@ -1,0 +1,52 @@
+"""Adam (Kingma & Ba 2015) with optional decoupled weight decay (AdamW, Loshchilov & Hutter 2019).
+
+Deterministic: no randomness, updates in place in the dtype of each parameter.
+"""
+import numpy as np
+
+
+class Adam:
+    """Adam over a dict of named parameter arrays, updated in place.
+
+    Parameters
+    ----------
+    params : dict[str, np.ndarray]
+        Parameters to train; the same arrays are modified by ``step``.
+    lr, betas, eps : float
+        The usual Adam settings.
+    weight_decay : float
+        Decoupled decay: each step also does ``p -= lr * weight_decay * p`` (AdamW). 0 disables it.
+    decay_filter : callable(name) -> bool, optional
+        Which parameters decay; by default every name not ending in "bias".
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                 decay_filter=None):
+        self.params = params
+        self.lr, (self.beta1, self.beta2), self.eps = lr, betas, eps
+        self.weight_decay = weight_decay
+        decays = decay_filter or (lambda name: not name.endswith("bias"))
+        self.decays = {k: decays(k) for k in params}
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        self.t = 0
+
+    def step(self, grads):
+        """Apply one update from ``grads`` (same keys as the parameters; missing keys are skipped)."""
+        self.t += 1
+        # Bias corrections folded into the step size, as in the paper's efficient form.
+        step = self.lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        for k, g in grads.items():
+            p, m, v = self.params[k], self.m[k], self.v[k]
+            m *= self.beta1
+            m += (1 - self.beta1) * g
+            v *= self.beta2
+            v += (1 - self.beta2) * (g * g)
+            if self.weight_decay and self.decays[k]:
+                p -= (self.lr * self.weight_decay) * p
+            p -= step * m / (np.sqrt(v) + self.eps)
+
+    def state(self):
+        """Copy of the moments and step count (to resume or compare runs)."""
+        return {"t": self.t, "m": {k: a.copy() for k, a in self.m.items()},
+                "v": {k: a.copy() for k, a in self.v.items()}}

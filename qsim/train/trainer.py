@@ -1,0 +1,107 @@
+"""Seeded minibatch training of a Graph's float parameters (Adam, softmax cross-entropy).
+
+Deterministic for a seed: the only randomness is the per-epoch shuffle, drawn from
+``np.random.default_rng(seed)``; BLAS and the numba loops (each batch item writes its own slice)
+give the same sums run to run on the same machine and thread count.
+"""
+import logging
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import ShapeError
+from .layers import LAYERS, SoftmaxCrossEntropy
+from .net import Net
+from .optim import Adam
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(net, X, y, batch_size=1024):
+    """(mean cross-entropy, accuracy) of ``net`` on ``X``, ``y``."""
+    logits = net.predict(X, batch_size)
+    loss = SoftmaxCrossEntropy().forward(logits.reshape(len(X), -1), y)
+    return loss, float((logits.reshape(len(X), -1).argmax(1) == y).mean())
+
+
+def _check(graph, X, y, what):
+    shape = graph.tensors[graph.inputs[0]].shape
+    if X.shape[1:] != shape:
+        raise ShapeError(f"{what}: X has shape {X.shape}, the graph input needs (N,) + {shape} (HWC)")
+    if y.shape != (len(X),):
+        raise ShapeError(f"{what}: y has shape {y.shape}, expected ({len(X)},) integer labels")
+
+
+def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3, seed=0,
+          patience=5, verbose=False, weight_decay=0.0, layers=LAYERS):
+    """Train a copy of ``graph`` to classify ``X`` as ``y``.
+
+    Parameters
+    ----------
+    graph : Graph (HWC, float); not modified.
+    X, y : (N,) + input shape floats, (N,) integer class labels.
+    X_val, y_val : validation set; with it, training stops after ``patience`` epochs without a
+        better validation accuracy (ties broken by lower validation loss) and the best epoch's
+        weights are returned. Without it, the last epoch's weights are returned.
+    epochs, batch_size, lr, weight_decay : Adam(W) settings; the last batch of an epoch may be short.
+    seed : seeds the shuffle; same seed, same data -> same weights.
+    verbose : tqdm progress bar over epochs.
+    layers : op -> Layer class (QAT substitutes fixed-point forward / STE backward classes).
+
+    Returns
+    -------
+    (graph, history): a trained copy of ``graph`` (params float32), and a dict of per-epoch lists
+    "loss", "acc" (training, averaged over batches), "val_loss", "val_acc", plus "best_epoch".
+    """
+    X, y = np.asarray(X, np.float32), np.asarray(y, np.int64)
+    _check(graph, X, y, "train")
+    has_val = X_val is not None
+    if has_val:
+        X_val, y_val = np.asarray(X_val, np.float32), np.asarray(y_val, np.int64)
+        _check(graph, X_val, y_val, "train (validation)")
+    graph = graph.copy()
+    net = Net(graph, layers=layers, dtype=np.float32)
+    opt = Adam(net.params, lr=lr, weight_decay=weight_decay)
+    loss_fn, rng = SoftmaxCrossEntropy(), np.random.default_rng(seed)
+    history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": None}
+    best, best_key, waited = None, None, 0
+    bar = tqdm(range(epochs), desc=f"train {graph.name}", disable=not verbose, unit="epoch")
+    for epoch in bar:
+        order = rng.permutation(len(X))
+        losses, hits = [], 0
+        for s in range(0, len(X), batch_size):
+            idx = order[s:s + batch_size]
+            logits = net.forward(X[idx]).reshape(len(idx), -1)
+            losses.append(loss_fn.forward(logits, y[idx]) * len(idx))
+            hits += int((logits.argmax(1) == y[idx]).sum())
+            opt.step(net.backward(loss_fn.backward().reshape(net_shape(net, len(idx)))))
+        history["loss"].append(float(np.sum(losses) / len(X)))
+        history["acc"].append(hits / len(X))
+        stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
+        if has_val:
+            val_loss, val_acc = evaluate(net, X_val, y_val)
+            history["val_loss"].append(val_loss)
+            history["val_acc"].append(val_acc)
+            stats.update(val_loss=val_loss, val_acc=val_acc)
+            key = (val_acc, -val_loss)
+            if best_key is None or key > best_key:
+                best_key, waited, history["best_epoch"] = key, 0, epoch
+                best = {k: p.copy() for k, p in net.params.items()}
+            else:
+                waited += 1
+        bar.set_postfix({k: round(v, 4) for k, v in stats.items()})
+        log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4f}" for k, v in stats.items()))
+        if has_val and waited >= patience:
+            log.info("early stop after epoch %d; best epoch %d", epoch, history["best_epoch"])
+            break
+    if best is not None:
+        for k, p in net.params.items():
+            p[...] = best[k]
+    elif epochs:
+        history["best_epoch"] = len(history["loss"]) - 1
+    return graph, history
+
+
+def net_shape(net, n):
+    """Batched shape of the trained logits tensor, (n,) + its per-sample shape."""
+    return (n,) + net.graph.tensors[net.logits].shape
