@@ -1,4 +1,5 @@
-"""Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_1x1_HWC_q7_fast_nonsquare.c (REF loops)."""
+"""Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_1x1_HWC_q7_fast_nonsquare.c
+(REF loops)."""
 from qsim.kernel_args import bind
 
 from ._conv import conv, dsp_check, dsp_limits, geometry, size_check
@@ -15,7 +16,8 @@ def arm_convolve_1x1_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_i
              dim_im_out_x, dim_im_out_y), {}, path=path, version=version, truncate=truncate)
     g = geometry(b)
     size_check(fn, g["ch_in"] % 4 == 0 and g["ch_out"] % 2 == 0, "ch_im_in % 4 == 0 and ch_im_out % 2 == 0")
-    size_check(fn, (g["k_x"], g["k_y"], g["pad_x"], g["pad_y"], g["stride_x"], g["stride_y"]) == (1, 1, 0, 0, 1, 1),
+    one_by_one = (g["k_x"], g["k_y"], g["pad_x"], g["pad_y"], g["stride_x"], g["stride_y"])
+    size_check(fn, one_by_one == (1, 1, 0, 0, 1, 1),
                "a 1x1 kernel, padding 0 and stride 1")
     dsp_limits(fn, b, g)
     dsp_check(fn, b, g["out_x"] == g["in_x"] and g["out_y"] <= g["in_y"], "output larger than input")

@@ -1,4 +1,5 @@
-"""Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_basic.c and arm_convolve_HWC_q7_basic_nonsquare.c (REF loops)."""
+"""Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_basic.c and
+arm_convolve_HWC_q7_basic_nonsquare.c (REF loops)."""
 from qsim.kernel_args import bind
 
 from ._conv import conv, dsp_limits, geometry

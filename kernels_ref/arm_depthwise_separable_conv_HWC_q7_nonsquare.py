@@ -1,4 +1,5 @@
-"""Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7_nonsquare.c (REF loops)."""
+"""Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7_nonsquare.c
+(REF loops)."""
 from qsim.kernel_args import bind
 
 from ._conv import depthwise, dsp_limits, geometry, size_check

@@ -97,7 +97,8 @@ def _batchnorm(x, node):
 
 
 def _sigmoid(x, node):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))   # overflow-free logistic
+    e = np.exp(-np.abs(x))                   # overflow-free and accurate in both tails
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
 
 
 FORWARD = {

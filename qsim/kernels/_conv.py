@@ -62,7 +62,7 @@ def check_dsp_limits(fn, b, g):
 
 
 def check_fast_geometry(fn, b, g):
-    """q7_fast DSP (§1.3): middle rows/columns skip the bounds tests; the top/left loops run `padding` times."""
+    """q7_fast DSP (§1.3): middle rows/columns skip bounds tests; the top/left loops run `padding` times."""
     mid_rows = g.out_y - 2 * g.pad_y > 0
     for axis, d_in, k, p, s, d_out, needed in (
             ("y", g.in_y, g.k_y, g.pad_y, g.stride_y, g.out_y, mid_rows),

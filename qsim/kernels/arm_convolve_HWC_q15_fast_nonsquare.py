@@ -1,4 +1,5 @@
-"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q15_fast_nonsquare.c (CMSIS_5 5.7.0, 5.9.0)."""
+"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q15_fast_nonsquare.c
+(CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
 from ._conv import conv_hwc, geometry, index_quirk
 from .arm_convolve_HWC_q15_fast import check_q15_fast

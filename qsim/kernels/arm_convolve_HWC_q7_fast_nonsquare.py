@@ -1,4 +1,5 @@
-"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_fast_nonsquare.c (CMSIS_5 5.7.0, 5.9.0)."""
+"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_fast_nonsquare.c
+(CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
 from ._conv import check_dsp_limits, check_fast_geometry, conv_hwc, geometry
 from .arm_convolve_HWC_q7_fast import check_fast_channels

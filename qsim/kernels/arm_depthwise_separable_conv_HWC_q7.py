@@ -1,4 +1,5 @@
-"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7.c (CMSIS_5 5.7.0, 5.9.0)."""
+"""Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7.c
+(CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
 from ._conv import check_dsp_limits, depthwise_hwc, geometry, size_mismatch
 

@@ -1,1 +1,14 @@
-"""Float training of a qsim Graph: per-op layers with gradients, Adam, and a seeded training loop."""
+"""Float training of a qsim Graph: per-op layers with their gradients, Adam, a seeded training loop.
+
+    from qsim.train import train
+    trained, history = train(graph, X, y, X_val, y_val, epochs=20, batch_size=64, lr=1e-3, seed=0)
+
+Modules: layers (one class per op, forward + backward), convtaps (im2col / col2im helpers),
+net (a Graph as a list of layers), optim (Adam), trainer (the loop, early stopping).
+"""
+from .layers import LAYERS, Layer, SoftmaxCrossEntropy
+from .net import Net
+from .optim import Adam
+from .trainer import evaluate, train
+
+__all__ = ["LAYERS", "Layer", "SoftmaxCrossEntropy", "Net", "Adam", "evaluate", "train"]

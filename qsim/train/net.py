@@ -65,8 +65,12 @@ class Net:
         return env[self.logits]
 
     def backward(self, grad_logits):
-        """Gradients of every parameter, {"<node>/<param>": array}, after one ``forward``."""
-        grads, tgrad = {}, {self.logits: grad_logits}
+        """Gradients of every parameter, {"<node>/<param>": array}, after one ``forward``.
+
+        ``grad_logits`` may come flattened to (N, -1) (as from SoftmaxCrossEntropy).
+        """
+        shape = (len(grad_logits),) + self.graph.tensors[self.logits].shape
+        grads, tgrad = {}, {self.logits: grad_logits.reshape(shape)}
         for node, layer in zip(reversed(self.nodes), reversed(self.layers)):
             g = tgrad.pop(node.outputs[0], None)
             if g is None:       # this node does not reach the trained output

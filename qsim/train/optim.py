@@ -34,8 +34,8 @@ class Adam:
     def step(self, grads):
         """Apply one update from ``grads`` (same keys as the parameters; missing keys are skipped)."""
         self.t += 1
-        # Bias corrections folded into the step size, as in the paper's efficient form.
-        step = self.lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        # Bias-corrected moments as in PyTorch: eps is added to sqrt(v_hat), not to sqrt(v).
+        c1, c2 = 1 - self.beta1 ** self.t, np.sqrt(1 - self.beta2 ** self.t)
         for k, g in grads.items():
             p, m, v = self.params[k], self.m[k], self.v[k]
             m *= self.beta1
@@ -44,7 +44,7 @@ class Adam:
             v += (1 - self.beta2) * (g * g)
             if self.weight_decay and self.decays[k]:
                 p -= (self.lr * self.weight_decay) * p
-            p -= step * m / (np.sqrt(v) + self.eps)
+            p -= (self.lr / c1) * m / (np.sqrt(v) / c2 + self.eps)
 
     def state(self):
         """Copy of the moments and step count (to resume or compare runs)."""

@@ -74,7 +74,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             logits = net.forward(X[idx]).reshape(len(idx), -1)
             losses.append(loss_fn.forward(logits, y[idx]) * len(idx))
             hits += int((logits.argmax(1) == y[idx]).sum())
-            opt.step(net.backward(loss_fn.backward().reshape(net_shape(net, len(idx)))))
+            opt.step(net.backward(loss_fn.backward()))
         history["loss"].append(float(np.sum(losses) / len(X)))
         history["acc"].append(hits / len(X))
         stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
@@ -101,7 +101,3 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
         history["best_epoch"] = len(history["loss"]) - 1
     return graph, history
 
-
-def net_shape(net, n):
-    """Batched shape of the trained logits tensor, (n,) + its per-sample shape."""
-    return (n,) + net.graph.tensors[net.logits].shape

@@ -121,3 +121,56 @@ def check_quirk(fn, rng, ch_in, ch_out=2, dsp=True):
         assert not np.array_equal(ref57, ref59), f"{fn}: the 5.7.0 REF quirk should change this case"
     else:
         assert_bit_exact(ref57, ref59, f"{fn}: no signed-char quirk in this function")
+
+
+SHIFTS = [(0, 0), (0, 7), (3, 1), (9, 15), (31, 31), (5, 0), (20, 31), (1, 3)]
+PATHS_VERSIONS = [(p, v) for p in ("ref", "dsp") for v in ("5.7.0", "5.9.0")]
+
+
+def check_random(fn, rng, geoms, path, version):
+    """Kernel == oracle over `geoms` x SHIFTS (out_shift 0, 31, int32 wrap at bias_shift 20/31)."""
+    for i, g in enumerate(geoms):
+        for j, (bias_shift, out_shift) in enumerate(SHIFTS):
+            data = random_data(rng, fn, g, extreme=(i + j) % 3 == 2)
+            check(fn, g, data, bias_shift, out_shift, path, version, truncate=j % 4 == 3)
+
+
+def check_bias_wrap_and_rounding(fn, g):
+    """Zero input isolates init = wrap32((bias << bias_shift) + NN_ROUND), then >> and saturate."""
+    bits = bits_of(fn)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    im, wt, _ = random_data(np.random.default_rng(0), fn, g, n=1)
+    im = np.zeros_like(im)
+    call = lambda bias, bs, os, path, version: KERNELS[fn](  # noqa: E731
+        *args(fn, g, im, wt, np.full(g["ch_out"], bias, wt.dtype), bs, os), path=path, version=version)
+    for path, version in PATHS_VERSIONS:
+        assert np.all(call(1, 31, 0, path, version) == lo)      # 1 << 31 wraps to INT_MIN (no sat to max)
+        assert np.all(call(2, 31, 0, path, version) == 0)       # 2 << 31 wraps to 0
+        assert np.all(call(-1, 0, 0, path, version) == -1)      # out_shift 0: no rounding constant
+        assert np.all(call(1, 0, 1, path, version) == 1)        # (1 + 1) >> 1: rounds half up
+        assert np.all(call(-1, 0, 1, path, version) == 0)       # (-1 + 1) >> 1
+        assert np.all(call(100, 20, 3, path, version) == hi)    # saturates
+        # NN_ROUND(31): 5.7.0 unsigned (1u << 31) >> 1 = 2**30; 5.9.0 int (1 << 31) >> 1 = -2**30
+        assert np.all(call(0, 0, 31, path, version) == (-1 if version == "5.9.0" else 0))
+
+
+def assert_refused(fn, call_args, match, paths=("ref", "dsp")):
+    import pytest
+
+    from qsim.errors import KernelArgumentError
+    for path in paths:
+        with pytest.raises(KernelArgumentError, match=match):
+            KERNELS[fn](*call_args, path=path)
+
+
+def refuse_size(fn, g, paths=("ref", "dsp")):
+    """The C's own check: ARM_MATH_SIZE_MISMATCH on both paths, with a help hint."""
+    data = random_data(np.random.default_rng(1), fn, g, n=1)
+    assert_refused(fn, args(fn, g, *data, 0, 0), r"ARM_MATH_SIZE_MISMATCH.*help:", paths)
+
+
+def refuse_dsp(fn, g, match=r"path='dsp' cannot run"):
+    """Refused on the DSP path only; the REF path computes it."""
+    data = random_data(np.random.default_rng(2), fn, g, n=1)
+    assert_refused(fn, args(fn, g, *data, 0, 0), match, paths=("dsp",))
+    check(fn, g, data, 0, 0, "ref", "5.9.0")

@@ -5,7 +5,8 @@ import pytest
 from kernels_ref.arm_fully_connected_mat_q7_vec_q15_opt import interleave_mat_q7_vec_q15_opt as twin_interleave
 from qsim.errors import ShapeError
 from qsim.kernels import DEINTERLEAVE, INTERLEAVE, KERNELS
-from qsim.kernels.arm_fully_connected_mat_q7_vec_q15_opt import deinterleave_mat_q7_vec_q15_opt, interleave_mat_q7_vec_q15_opt
+from qsim.kernels.arm_fully_connected_mat_q7_vec_q15_opt import (deinterleave_mat_q7_vec_q15_opt,
+                                                          interleave_mat_q7_vec_q15_opt)
 
 from ._compare import assert_bit_exact
 from ._fc_edges import SPEC, check_edges, check_zero_input_out_shift_31

@@ -4,6 +4,7 @@ import pytest
 
 from qsim.errors import KernelArgumentError, ShapeError
 from qsim.kernels import KERNELS
+from qsim.kernels._fc import exact_dot
 
 from ._fc_edges import SPEC, call, check_edges, check_zero_input_out_shift_31
 
@@ -48,3 +49,14 @@ def test_big_batch_matches_row_loop(rng):
     got = KERNELS[FN](vec, mat, 1920, 58, 3, 9, bias)
     acc = vec.astype(np.int64) @ mat.astype(np.int64).T + (bias.astype(np.int64) << 3) + 256
     assert np.array_equal(got, np.clip(acc >> 9, -128, 127))
+
+
+def test_float32_chunks_stay_exact_at_full_scale():
+    # every product is 2**14: a 1024-column chunk sums to exactly 2**24; 2100 columns cross chunks
+    vec = np.full((2, 2100), -128, np.int8)
+    mat = np.full((3, 2100), -128, np.int8)
+    got = KERNELS[FN](vec, mat, 2100, 3, 0, 20, np.zeros(3, np.int8))
+    assert got.tolist() == [[(2100 * 2**14 + 2**19) >> 20] * 3] * 2
+    vec[1, 7] = 127   # one product becomes -16256: the raw sums must see it exactly
+    acc = exact_dot(vec, mat)
+    assert acc[0, 0] == 2100 * 2**14 and acc[1, 0] == 2099 * 2**14 - 127 * 128

@@ -52,12 +52,11 @@ def test_same_seed_same_weights_other_seed_differs():
 def test_early_stopping_keeps_best_epoch():
     X, y = blobs(120, seed=4)
     Xv, yv = blobs(60, seed=5)
-    # A large learning rate makes validation accuracy wander, so patience triggers.
+    # A far too large learning rate makes validation accuracy fall after the first epoch.
     g, hist = train(small_net(), X, y, Xv, yv, epochs=30, batch_size=8, lr=0.3, seed=0, patience=2)
     best = hist["best_epoch"]
-    assert len(hist["val_acc"]) <= 30
     assert hist["val_acc"][best] == max(hist["val_acc"])
-    assert len(hist["val_acc"]) == 30 or len(hist["val_acc"]) - 1 - best == 2
+    assert len(hist["val_acc"]) - 1 - best == 2   # stopped after `patience` epochs without gain
     assert accuracy(g, Xv, yv) == pytest.approx(hist["val_acc"][best])
 
 

@@ -1,0 +1,237 @@
+"""One small handler per ONNX op: handler(ctx, node, attrs) appends CHW-graph nodes via ctx.add
+(or aliases a tensor for ops that vanish). `HANDLERS` maps the ONNX op_type to its handler.
+
+Shapes seen here are ONNX's without the batch axis, e.g. (C, H, W); weights keep ONNX layouts
+(conv OIHW, depthwise (C, 1, KH, KW), fc (rows, dim_in) in ONNX's column order). `passes.to_hwc`
+turns all of that into HWC afterwards.
+"""
+from math import ceil, prod
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+
+
+def _where(n):
+    return f"node '{n.name or '?'}' ({n.op_type})"
+
+
+def _unsupported(n, what, fix=""):
+    raise UnsupportedOpError(f"{_where(n)}: {what}" + (f". help: {fix}" if fix else ""))
+
+
+def _geometry(ctx, n, a, kernel, default_stride=1):
+    """(strides, symmetric pads) for 2-D windows; asymmetric pads only if they change nothing."""
+    if len(kernel) != 2:
+        _unsupported(n, f"{len(kernel)}-D kernel {tuple(kernel)}; only 2-D windows are supported",
+                     "express 1-D convs as 2-D with a height of 1")
+    if any(d != 1 for d in a.get("dilations", [1, 1])):
+        _unsupported(n, f"dilations {a['dilations']}; CMSIS-NN has no dilated kernels")
+    strides = list(a.get("strides", [default_stride] * 2))
+    in_hw = ctx.shape(n.input[0])[1:]
+    auto = a.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else auto
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = [0] * 4
+        for i in range(2):
+            total = max((ceil(in_hw[i] / strides[i]) - 1) * strides[i] + kernel[i] - in_hw[i], 0)
+            small = total // 2
+            pads[i], pads[i + 2] = (small, total - small) if auto == "SAME_UPPER" else (total - small, small)
+    else:
+        pads = list(a.get("pads", [0] * 4)) if auto != "VALID" else [0] * 4
+    sym = []
+    for i in range(2):
+        begin, end = pads[i], pads[i + 2]
+        onnx_out = (in_hw[i] + begin + end - kernel[i]) // strides[i]
+        if begin != end and (in_hw[i] + 2 * begin - kernel[i]) // strides[i] != onnx_out:
+            _unsupported(n, f"asymmetric pads {pads} (begin {begin} != end {end} on axis "
+                            f"{'HW'[i]}); CMSIS-NN pads symmetrically",
+                         "pad symmetrically in the training framework")
+        sym.append(begin)
+    if a.get("ceil_mode", 0):
+        for i in range(2):
+            span = in_hw[i] + 2 * sym[i] - kernel[i]
+            if span % strides[i]:
+                _unsupported(n, "ceil_mode=1 gives a larger output than CMSIS-NN's floor rule "
+                                "here", "use ceil_mode=0")
+    return tuple(strides), tuple(sym)
+
+
+def conv(ctx, n, a):
+    w = ctx.const(n, 1)
+    b = ctx.const(n, 2, np.zeros(w.shape[0], np.float32))
+    x = ctx.tensor(n.input[0], n)
+    c_in, group = ctx.shape(x)[0], a.get("group", 1)
+    kernel = list(a.get("kernel_shape", w.shape[2:]))
+    strides, pads = _geometry(ctx, n, a, kernel)
+    geom = {"kernel_shape": kernel, "strides": strides, "pads": pads}
+    if group == 1:
+        ctx.add(n, "conv", [x], geom, {"weight": w, "bias": b})
+    elif group == c_in and w.shape[:2] == (c_in, 1):
+        ctx.add(n, "depthwise_conv", [x], geom, {"weight": w, "bias": b})
+    else:
+        _unsupported(n, f"group={group} with weight {w.shape}; only group 1 or depthwise "
+                        "(group == channels, multiplier 1) are supported")
+
+
+def _pool(op, default_stride=1):
+    def handler(ctx, n, a):
+        if len(n.output) > 1 and n.output[1]:
+            _unsupported(n, "the Indices output of MaxPool")
+        kernel = list(a["kernel_shape"])
+        strides, pads = _geometry(ctx, n, a, kernel, default_stride)
+        if op == "avgpool" and a.get("count_include_pad", 0) and any(pads):
+            _unsupported(n, "count_include_pad=1 with padding; CMSIS-NN averages valid taps "
+                            "only", "use count_include_pad=0")
+        ctx.add(n, op, [ctx.tensor(n.input[0], n)],
+                {"kernel_shape": kernel, "strides": strides, "pads": pads})
+    return handler
+
+
+def _global_pool(op):
+    def handler(ctx, n, a):
+        x = ctx.tensor(n.input[0], n)
+        hw = ctx.shape(x)[1:]
+        ctx.add(n, op, [x], {"kernel_shape": hw, "strides": (1, 1), "pads": (0, 0)})
+    return handler
+
+
+def _fc_input(ctx, n):
+    x = ctx.tensor(n.input[0], n)
+    if len(ctx.shape(x)) != 1:
+        _unsupported(n, f"input of shape (N,) + {ctx.shape(x)}; Gemm/MatMul need (N, K)",
+                     "flatten before the fully connected layer")
+    return x
+
+
+def gemm(ctx, n, a):
+    if a.get("transA", 0):
+        _unsupported(n, "transA=1")
+    x = _fc_input(ctx, n)
+    w = ctx.const(n, 1) * a.get("alpha", 1.0)
+    w = w if a.get("transB", 0) else w.T
+    b = ctx.const(n, 2, np.zeros(1, np.float32)) * a.get("beta", 1.0)
+    ctx.add(n, "fc", [x], {}, {"weight": w, "bias": np.broadcast_to(b, (w.shape[0],)).ravel()})
+
+
+def matmul(ctx, n, a):
+    w = ctx.const(n, 1).T
+    ctx.add(n, "fc", [_fc_input(ctx, n)], {}, {"weight": w, "bias": np.zeros(w.shape[0])})
+
+
+def add(ctx, n, a):
+    """Only MatMul + Add(constant bias): the constant is folded into the fc's bias."""
+    names = list(n.input)
+    ci = next((i for i, t in enumerate(names) if t in ctx.consts), None)
+    other = ctx.alias.get(names[1 - ci], names[1 - ci]) if ci is not None else None
+    prod_node = ctx.graph.producer(other) if other else None
+    if prod_node is None or prod_node.op != "fc" or ctx.uses.get(names[1 - ci], 0) != 1:
+        _unsupported(n, "Add is supported only as the bias of a preceding MatMul/Gemm "
+                        "(one constant input, the other used only here)")
+    rows = prod_node.params["bias"].shape[0]
+    bias = np.asarray(ctx.consts[names[ci]], np.float32).ravel()
+    prod_node.params["bias"] = prod_node.params["bias"] + np.broadcast_to(bias, (rows,))
+    ctx.alias[n.output[0]] = other
+
+
+def clip(ctx, n, a):
+    lo = a.get("min", ctx.const(n, 1))
+    hi = a.get("max", ctx.const(n, 2))
+    lo = None if lo is None else float(lo)
+    hi = None if hi is None or np.isinf(hi) else float(hi)
+    if lo == 0.0 and hi is None:
+        return ctx.add(n, "relu", [ctx.tensor(n.input[0], n)])
+    if lo == 0.0 and hi == 6.0:
+        _unsupported(n, "Clip(0, 6) is ReLU6, which legacy CMSIS-NN has no kernel for",
+                     "train with ReLU (nn.ReLU) instead of ReLU6")
+    _unsupported(n, f"Clip(min={lo}, max={hi}); only Clip(min=0, no max) = ReLU is supported")
+
+
+def softmax(ctx, n, a):
+    x = ctx.tensor(n.input[0], n)
+    shape = ctx.shape(x)
+    rank = len(shape) + 1
+    axis = a.get("axis", 1 if ctx.opset < 13 else -1)
+    axis = axis + rank if axis < 0 else axis
+    if axis == 0 or (ctx.opset < 13 and prod(shape[axis - 1:]) != shape[axis - 1]):
+        _unsupported(n, f"softmax over axis {a.get('axis')} of shape (N,) + {shape}; qsim "
+                        "needs one non-batch axis")
+    ctx.add(n, "softmax", [x], {"axis": -1 if axis == rank - 1 else axis - 1})
+
+
+def flatten(ctx, n, a):
+    if a.get("axis", 1) != 1:
+        _unsupported(n, f"Flatten axis={a['axis']}; only axis=1 (keep the batch) is supported")
+    ctx.add(n, "flatten", [ctx.tensor(n.input[0], n)])
+
+
+def _reshape_to(ctx, n, target):
+    x = ctx.tensor(n.input[0], n)
+    shape = ctx.shape(x)
+    dims = [shape[i] if d == 0 and i < len(shape) else d for i, d in enumerate(target)]
+    if dims.count(-1) > 1:
+        _unsupported(n, f"reshape target {list(target)} (batch + {dims}) has two unknown sizes")
+    if -1 in dims:
+        known = prod(d for d in dims if d != -1)
+        dims[dims.index(-1)] = prod(shape) // max(known, 1)
+    if len(dims) == 1:
+        return ctx.add(n, "flatten", [x])
+    ctx.add(n, "reshape", [x], {"shape": dims})
+
+
+def reshape(ctx, n, a):
+    target = [int(d) for d in ctx.const(n, 1)]
+    if target[0] not in (0, -1, 1):
+        _unsupported(n, f"reshape target {target} changes the batch axis")
+    if target[0] == -1 and -1 in target[1:]:
+        _unsupported(n, f"reshape target {target} has two -1 sizes")
+    _reshape_to(ctx, n, target[1:])
+
+
+def unsqueeze(ctx, n, a):
+    axes = a.get("axes", ctx.const(n, 1))
+    shape = list(ctx.shape(n.input[0]))
+    out_rank = len(shape) + 1 + len(axes)
+    axes = sorted(int(x) + out_rank if x < 0 else int(x) for x in axes)
+    if 0 in axes:
+        _unsupported(n, "Unsqueeze at axis 0 (in front of the batch axis)")
+    full = [None] + shape
+    for ax in axes:
+        full.insert(ax, 1)
+    _reshape_to(ctx, n, full[1:])
+
+
+def transpose(ctx, n, a):
+    perm = list(a.get("perm", []))
+    if not perm or perm[0] != 0:
+        _unsupported(n, f"Transpose perm {perm} moves the batch axis")
+    ctx.add(n, "transpose", [ctx.tensor(n.input[0], n)], {"perm": [p - 1 for p in perm[1:]]})
+
+
+def batchnorm(ctx, n, a):
+    if len([o for o in n.output if o]) > 1:
+        _unsupported(n, "training-mode BatchNormalization", "export the model in eval mode")
+    params = dict(zip(("scale", "bias", "mean", "var"), (ctx.const(n, i) for i in range(1, 5))))
+    ctx.add(n, "batchnorm", [ctx.tensor(n.input[0], n)], {"epsilon": a.get("epsilon", 1e-5)},
+            params)
+
+
+def _simple(op):
+    return lambda ctx, n, a: ctx.add(n, op, [ctx.tensor(n.input[0], n)])
+
+
+def drop(ctx, n, a):
+    """Dropout (inference) and Identity vanish: their output is an alias of their input."""
+    if n.op_type == "Dropout" and len(n.output) > 1 and n.output[1] and ctx.uses.get(n.output[1]):
+        _unsupported(n, "the mask output of Dropout")
+    ctx.alias[n.output[0]] = ctx.tensor(n.input[0], n)
+
+
+HANDLERS = {
+    "Conv": conv, "Gemm": gemm, "MatMul": matmul, "Add": add,
+    "Relu": _simple("relu"), "Clip": clip, "Sigmoid": _simple("sigmoid"), "Tanh": _simple("tanh"),
+    "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
+    "GlobalAveragePool": _global_pool("avgpool"), "GlobalMaxPool": _global_pool("maxpool"),
+    "Softmax": softmax, "Flatten": flatten, "Reshape": reshape, "Unsqueeze": unsqueeze,
+    "Transpose": transpose, "BatchNormalization": batchnorm, "Dropout": drop, "Identity": drop,
+}
