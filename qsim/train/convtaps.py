@@ -1,4 +1,4 @@
-"""Window helpers shared by the float conv and pooling layers: padding, tap slices, im2col/col2im."""
+"""Window helpers of the float conv and pooling layers: padding, tap slices, im2col / col2im."""
 import numpy as np
 from numba import njit, prange
 
@@ -12,7 +12,7 @@ def pad_hw(x, padding, value=0):
 
 
 def tap_slices(padded_shape, kernel, stride):
-    """Yield ((ky, kx), index) so that padded[index] is tap (ky, kx) of every window, (N, Ho, Wo, C)."""
+    """Yield ((ky, kx), index): padded[index] is tap (ky, kx) of every window, (N, Ho, Wo, C)."""
     ky_n, kx_n = kernel
     sy, sx = stride
     ho = (padded_shape[1] - ky_n) // sy + 1
@@ -25,7 +25,7 @@ def tap_slices(padded_shape, kernel, stride):
 
 @njit(cache=True, parallel=True)
 def _im2col(xp, sy, sx, cols):
-    """cols[n, i, j, ky, kx, c] = xp[n, i*sy + ky, j*sx + kx, c]; each batch item writes its own slice."""
+    """cols[n, i, j, ky, kx, c] = xp[n, i*sy + ky, j*sx + kx, c]; one batch item per thread."""
     n_, ho, wo, kh, kw, ch = cols.shape
     for n in prange(n_):
         for i in range(ho):
@@ -38,7 +38,7 @@ def _im2col(xp, sy, sx, cols):
 
 @njit(cache=True, parallel=True)
 def _col2im(dcols, sy, sx, dxp):
-    """dxp[n, i*sy + ky, j*sx + kx, c] += dcols[n, i, j, ky, kx, c]; parallel over the batch only."""
+    """dxp[n, i*sy + ky, j*sx + kx, c] += dcols[n, i, j, ky, kx, c]; one batch item per thread."""
     n_, ho, wo, kh, kw, ch = dcols.shape
     for n in prange(n_):
         for i in range(ho):
@@ -49,19 +49,21 @@ def _col2im(dcols, sy, sx, dxp):
                             dxp[n, i * sy + ky, j * sx + kx, c] += dcols[n, i, j, ky, kx, c]
 
 
-def im2col(x, kernel, stride, padding, workspace=None):
+def im2col(x, kernel, stride, padding, buffer=None):
     """(N, H, W, C) -> (N, Ho, Wo, KY*KX*C), each row one window in OHWI weight order (ky, kx, c).
 
-    ``workspace``: a previous result to overwrite when shape and dtype match. Large fresh arrays
-    cost a page fault per 4 KiB on first touch, which doubles the time of the copy itself.
+    ``buffer``: a flat array of x's dtype to write into when it is large enough (the result is a
+    view of its start). Fresh large arrays cost a page fault per 4 KiB on first touch, which
+    doubles the time of the copy, so the conv layer keeps one buffer across steps.
     """
     xp = np.ascontiguousarray(pad_hw(x, padding))
     (ky_n, kx_n), (sy, sx) = kernel, stride
     ho = (xp.shape[1] - ky_n) // sy + 1
     wo = (xp.shape[2] - kx_n) // sx + 1
     shape = (x.shape[0], ho, wo, ky_n, kx_n, x.shape[3])
-    if workspace is not None and workspace.size == np.prod(shape) and workspace.dtype == x.dtype:
-        cols = workspace.reshape(shape)
+    size = int(np.prod(shape))
+    if buffer is not None and buffer.size >= size and buffer.dtype == x.dtype:
+        cols = buffer[:size].reshape(shape)
     else:
         cols = np.empty(shape, x.dtype)
     _im2col(xp, sy, sx, cols)
@@ -69,7 +71,7 @@ def im2col(x, kernel, stride, padding, workspace=None):
 
 
 def col2im(dcols, x_shape, kernel, stride, padding):
-    """Adjoint of im2col: scatter-add (N, Ho, Wo, KY*KX*C) window gradients back onto (N, H, W, C)."""
+    """Adjoint of im2col: scatter-add (N, Ho, Wo, KY*KX*C) window gradients onto (N, H, W, C)."""
     n, h, w, c = x_shape
     py, px = padding
     dxp = np.zeros((n, h + 2 * py, w + 2 * px, c), dcols.dtype)

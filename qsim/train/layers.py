@@ -13,9 +13,10 @@ Protocol
 
 The arithmetic follows the dtype of the inputs: float32 for training, float64 in gradient checks.
 
-QAT hook: the fixed-point issue substitutes a subclass per op, e.g.
-``class QConv(Conv): def forward(self, x, params): y = super().forward(x, q(params)); return sim(...)``:
-the inherited ``backward`` then passes the float gradient at the quantized point (straight-through).
+QAT hook: the fixed-point issue substitutes a subclass per op whose ``forward`` first calls
+``super().forward(x, quantized(params))`` (filling the float cache) and then returns the
+fixed-point result; the inherited ``backward`` passes the float gradient taken at the quantized
+point, i.e. a straight-through estimator for the rounding and saturation.
 ``trainer.train(..., layers={**LAYERS, "conv": QConv})`` picks the subclasses by op name.
 """
 import numpy as np
@@ -56,12 +57,15 @@ class Conv(Layer):
     def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0)):
         super().__init__(name)  # kernel_shape is the weight's (KY, KX); accepted to take node.attrs
         self.stride, self.padding = tuple(strides), tuple(pads)
-        self.cols = None
+        self.cols = self.buffer = None
 
     def forward(self, x, params):
         w, b = params["weight"], params.get("bias")
         self.x_shape, self.w = x.shape, w
-        self.cols = im2col(x, w.shape[1:3], self.stride, self.padding, self.cols)  # N,Ho,Wo,K
+        self.cols = im2col(x, w.shape[1:3], self.stride, self.padding, self.buffer)  # N,Ho,Wo,K
+        if self.buffer is None or self.cols.size > self.buffer.size or \
+                self.cols.dtype != self.buffer.dtype:
+            self.buffer = self.cols.reshape(-1)   # kept for the next, same-sized or smaller batch
         y = self.cols @ w.reshape(w.shape[0], -1).T
         if b is not None:
             y += b
@@ -231,7 +235,7 @@ class Transpose(Layer):
 
 
 class MaxPool(Layer):
-    """Max over the valid taps of each window (padding never wins); gradient to the first maximum."""
+    """Max over the valid taps of each window (padding never wins); gradient to the first max."""
 
     op = "maxpool"
 

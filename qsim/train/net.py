@@ -16,7 +16,8 @@ def make_layer(node, layers=LAYERS):
     cls = layers.get(node.op)
     if cls is None:
         hint = _HELP.get(node.op, f"trainable ops are {sorted(layers)}")
-        raise UnsupportedOpError(f"node '{node.name}': op '{node.op}' cannot be trained; help: {hint}")
+        raise UnsupportedOpError(f"node '{node.name}': op '{node.op}' cannot be trained; "
+                                 f"help: {hint}")
     attrs = {k: v for k, v in node.attrs.items() if not k.startswith("_") and k != "fused_relu"}
     return cls(node.name, **attrs)
 

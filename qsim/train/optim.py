@@ -32,7 +32,7 @@ class Adam:
         self.t = 0
 
     def step(self, grads):
-        """Apply one update from ``grads`` (same keys as the parameters; missing keys are skipped)."""
+        """One update from ``grads`` (keys as in ``params``; a missing key is left as it is)."""
         self.t += 1
         # Bias-corrected moments as in PyTorch: eps is added to sqrt(v_hat), not to sqrt(v).
         c1, c2 = 1 - self.beta1 ** self.t, np.sqrt(1 - self.beta2 ** self.t)

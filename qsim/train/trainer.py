@@ -27,7 +27,8 @@ def evaluate(net, X, y, batch_size=1024):
 def _check(graph, X, y, what):
     shape = graph.tensors[graph.inputs[0]].shape
     if X.shape[1:] != shape:
-        raise ShapeError(f"{what}: X has shape {X.shape}, the graph input needs (N,) + {shape} (HWC)")
+        raise ShapeError(f"{what}: X has shape {X.shape}, the graph input needs (N,) + {shape} "
+                         "(HWC)")
     if y.shape != (len(X),):
         raise ShapeError(f"{what}: y has shape {y.shape}, expected ({len(X)},) integer labels")
 
@@ -43,7 +44,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     X_val, y_val : validation set; with it, training stops after ``patience`` epochs without a
         better validation accuracy (ties broken by lower validation loss) and the best epoch's
         weights are returned. Without it, the last epoch's weights are returned.
-    epochs, batch_size, lr, weight_decay : Adam(W) settings; the last batch of an epoch may be short.
+    epochs, batch_size, lr, weight_decay : AdamW settings; an epoch's last batch may be short.
     seed : seeds the shuffle; same seed, same data -> same weights.
     verbose : tqdm progress bar over epochs.
     layers : op -> Layer class (QAT substitutes fixed-point forward / STE backward classes).
@@ -79,7 +80,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
         history["acc"].append(hits / len(X))
         stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
         if has_val:
-            val_loss, val_acc = evaluate(net, X_val, y_val)
+            val_loss, val_acc = evaluate(net, X_val, y_val, batch_size)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
             stats.update(val_loss=val_loss, val_acc=val_acc)

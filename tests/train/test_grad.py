@@ -1,4 +1,4 @@
-"""Finite-difference gradient checks (float64) and naive-loop forward checks for every float layer."""
+"""Finite-difference gradient checks (float64) and naive-loop forward checks of every layer."""
 import numpy as np
 import pytest
 
@@ -15,7 +15,8 @@ RTOL, ATOL = 1e-5, 1e-6
 def numeric_grad(f, a, n_probe=60, rng=None):
     """Central-difference d f / d a at up to n_probe entries of a (a is perturbed in place)."""
     flat = a.reshape(-1)
-    idx = np.arange(flat.size) if flat.size <= n_probe else rng.choice(flat.size, n_probe, replace=False)
+    idx = (np.arange(flat.size) if flat.size <= n_probe
+           else rng.choice(flat.size, n_probe, replace=False))
     g = np.zeros(flat.size)
     for i in idx:
         old = flat[i]
@@ -117,7 +118,8 @@ def test_fc(in_shape, rng):
     dim = int(np.prod(in_shape))
     params = {"weight": rng.standard_normal((5, dim)), "bias": rng.standard_normal(5)}
     y = check_layer(FC(), x, params, rng)
-    np.testing.assert_allclose(y, x.reshape(3, -1) @ params["weight"].T + params["bias"], rtol=1e-12)
+    want = x.reshape(3, -1) @ params["weight"].T + params["bias"]
+    np.testing.assert_allclose(y, want, rtol=1e-12)
 
 
 def away_from_zero(rng, shape, gap=1e-3):
@@ -137,7 +139,8 @@ def test_sigmoid_extremes():
     np.testing.assert_array_equal(y, [0.0, 0.5, 1.0])
 
 
-@pytest.mark.parametrize("kernel,stride,padding", [((2, 2), (2, 2), (0, 0)), ((3, 2), (2, 1), (1, 1)),
+@pytest.mark.parametrize("kernel,stride,padding", [((2, 2), (2, 2), (0, 0)),
+                                                   ((3, 2), (2, 1), (1, 1)),
                                                    ((3, 3), (1, 1), (1, 0))])
 @pytest.mark.parametrize("cls,reduce", [(MaxPool, np.max), (AvgPool, np.mean)])
 def test_pool(cls, reduce, kernel, stride, padding, rng):

@@ -19,7 +19,8 @@ def every_op_graph(seed=0):
             .flatten().fc(5).relu().fc(3).softmax()).build(seed=seed)
 
 
-@pytest.mark.parametrize("make", [every_op_graph, lambda: Sequential.from_dict(KWS_SPEC).build(seed=1)])
+@pytest.mark.parametrize("make", [every_op_graph,
+                                  lambda: Sequential.from_dict(KWS_SPEC).build(seed=1)])
 def test_forward_matches_float_exec(make, rng):
     g = make()
     x = rng.standard_normal((5,) + g.tensors["input"].shape)
@@ -75,7 +76,7 @@ def test_params_are_the_graph_arrays():
 
 
 class RoundFC(FC):
-    """QAT-style substitute: weights rounded to 1/8 in forward, float gradient passed straight through."""
+    """QAT-style substitute: weights rounded to 1/8 forward, float gradient straight through."""
 
     def forward(self, x, params):
         return super().forward(x, {k: np.round(v * 8) / 8 for k, v in params.items()})

@@ -18,7 +18,8 @@ def blobs(n, seed):
 
 def small_net(seed=0):
     return (Sequential((6, 5, 2), name="tiny").conv(4, (3, 3), pad=(1, 1)).relu()
-            .maxpool((2, 2), stride=(2, 2), pad=(0, 1)).fc(8).relu().fc(3).softmax()).build(seed=seed)
+            .maxpool((2, 2), stride=(2, 2), pad=(0, 1)).fc(8).relu().fc(3).softmax()
+            ).build(seed=seed)
 
 
 def accuracy(graph, X, y):
@@ -46,7 +47,8 @@ def test_same_seed_same_weights_other_seed_differs():
     for a, b, c in zip(*(r.nodes for r in runs)):
         for k in a.params:
             np.testing.assert_array_equal(a.params[k], b.params[k])
-    assert not np.array_equal(runs[0].node("fc2").params["weight"], runs[2].node("fc2").params["weight"])
+    w = [r.node("fc2").params["weight"] for r in runs]
+    assert not np.array_equal(w[0], w[2])
 
 
 def test_early_stopping_keeps_best_epoch():
