@@ -21,10 +21,6 @@ def usat(v, bits):
     return max(0, min((1 << bits) - 1, int(v)))
 
 
-def nn_round(out_shift, truncate=False):
-    return 0 if truncate or out_shift == 0 else 1 << (out_shift - 1)
-
-
 def tdiv(a, b):
     q = abs(a) // abs(b)
     return q if (a < 0) == (b < 0) else -q

@@ -120,14 +120,6 @@ def asr(v, shift):
     return v >> shift
 
 
-@njit("i8(i8, b1)", cache=True)
-def nn_round(out_shift, truncate):
-    """NN_ROUND(out_shift): 2**(out_shift-1), 0 for out_shift 0 or under -DARM_NN_TRUNCATE."""
-    if truncate or out_shift == 0:
-        return 0
-    return 1 << (out_shift - 1)
-
-
 @njit("i8(i8, i8)", cache=True)
 def tdiv(a, b):
     """C integer division: truncates toward zero (Python's // floors)."""
@@ -135,16 +127,6 @@ def tdiv(a, b):
     if (a < 0) != (b < 0):
         return -q
     return q
-
-
-@njit("i8(i8, i8, i8, i8, b1)", cache=True)
-def requantize(acc, bias_shifted, out_shift, bits, truncate):
-    """The shift API's output step (§0.4): sat(asr(wrap32(init + acc), out_shift), bits).
-
-    `bias_shifted` is int32(bias) << bias_shift already wrapped; acc is the exact int64 dot product.
-    """
-    total = wrap_i32(bias_shifted + nn_round(out_shift, truncate) + acc)
-    return ssat(total >> out_shift, bits)
 
 
 @njit("i8(i8, i8)", cache=True)
@@ -158,7 +140,7 @@ def round_constant(out_shift, truncate, version):
 
     5.7.0: unsigned (1u << s) >> 1 = 2**(s-1). 5.9.0: signed (1 << s) >> 1, which at s = 31 is
     INT_MIN >> 1 = -2**30 with gcc and on Cortex-M (measured on the 5.9.0 sources). Both are 0 at
-    s = 0 and under -DARM_NN_TRUNCATE. `nn_round` above is the 5.7.0 form.
+    s = 0 and under -DARM_NN_TRUNCATE.
     """
     if truncate or out_shift == 0:
         return 0

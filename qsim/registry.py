@@ -21,12 +21,7 @@ KERNEL_MODULES = (
 def collect(package):
     found = {}
     for mod_name in KERNEL_MODULES:
-        try:
-            mod = importlib.import_module(f"{package}.{mod_name}")
-        except ModuleNotFoundError as e:  # TODO(lead): drop once every module exists
-            if e.name != f"{package}.{mod_name}":
-                raise
-            continue
+        mod = importlib.import_module(f"{package}.{mod_name}")
         for name in SIGNATURES:
             if hasattr(mod, name):
                 found[name] = getattr(mod, name)

@@ -19,13 +19,14 @@ DATA = Path(__file__).parent / "data" / "onnx"
 ATOL = 1e-5
 
 
-def make_model(nodes, in_shape, weights, opset=13, out="y", in_dims=None):
+def make_model(nodes, in_shape, weights, opset=13, out="y", in_dims=None, out_rank=2):
     inits = [numpy_helper.from_array(np.asarray(v, np.float32) if np.asarray(v).dtype.kind == "f"
                                      else np.asarray(v), k) for k, v in weights.items()]
     graph = helper.make_graph(
         nodes, "t",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_dims or ["N", *in_shape])],
-        [helper.make_empty_tensor_value_info(out)], inits)
+        [helper.make_tensor_value_info(out, TensorProto.FLOAT, [f"d{i}" for i in range(out_rank)])],
+        inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
@@ -115,7 +116,7 @@ def test_matmul_add_clip_transpose_unsqueeze_reshape(rng):
              helper.make_node("Clip", ["ad", "lo"], ["c"]),
              helper.make_node("Unsqueeze", ["c", "ax"], ["u"]),                   # (N, 8, 1, 1)
              helper.make_node("Conv", ["u", "wc", "bc"], ["y"], kernel_shape=[1, 1])]
-    g = check_against_ort(make_model(nodes, (3, 4, 5), w), (3, 4, 5), rng)
+    g = check_against_ort(make_model(nodes, (3, 4, 5), w, out_rank=4), (3, 4, 5), rng)
     assert [n.op for n in g.nodes] == ["flatten", "fc", "relu", "reshape", "conv"]
 
 
@@ -134,10 +135,13 @@ def test_same_padding_and_harmless_asymmetric_pads(rng):
     w = {"wc": rng.normal(size=(3, 2, 3, 3))}
     nodes = [helper.make_node("Conv", ["x", "wc"], ["c"], kernel_shape=[3, 3], strides=[2, 2],
                               auto_pad="SAME_UPPER"),
-             helper.make_node("MaxPool", ["c"], ["y"], kernel_shape=[2, 2], strides=[2, 2],
+             helper.make_node("MaxPool", ["c"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
                               pads=[0, 0, 1, 1])]
-    g = check_against_ort(make_model(nodes, (2, 9, 9), w), (2, 9, 9), rng)
-    assert g.nodes[0].attrs["pads"] == (1, 1)
+    g = check_against_ort(make_model(nodes, (2, 9, 9), w, out_rank=4), (2, 9, 9), rng)
+    assert g.nodes[0].attrs["pads"] == (1, 1) and g.nodes[1].attrs["pads"] == (0, 0)
+    nodes[1] = helper.make_node("MaxPool", ["c"], ["y"], name="mp", kernel_shape=[2, 2],
+                                strides=[2, 2], pads=[0, 0, 1, 1])       # extra window: refused
+    _err(make_model(nodes, (2, 9, 9), w, out_rank=4), UnsupportedOpError, "mp", "asymmetric")
 
 
 def _err(model_or_path, exc, *words):

@@ -4,7 +4,7 @@ import pytest
 
 from qsim import float_exec
 from qsim.errors import ShapeError
-from qsim.importers.spec import Sequential
+from qsim.importers.spec import KWS_SPEC, Sequential
 from qsim.train.trainer import train
 
 
@@ -76,3 +76,13 @@ def test_bad_shapes_are_named():
         train(small_net(), X.transpose(0, 2, 1, 3), y)
     with pytest.raises(ShapeError, match="integer labels"):
         train(small_net(), X, y[:5])
+
+
+def test_kws_net_trains_one_epoch():
+    g0 = Sequential.from_dict(KWS_SPEC).build(seed=0)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 49, 10, 1)).astype(np.float32), rng.integers(0, 3, 40)
+    g, hist = train(g0, X, y, X[:8], y[:8], epochs=1, batch_size=16, seed=0)
+    w0, w1 = g0.node("conv2").params["weight"], g.node("conv2").params["weight"]
+    assert w1.dtype == np.float32 and w1.shape == w0.shape and not np.array_equal(w0, w1)
+    assert len(hist["loss"]) == 1 and np.isfinite(hist["loss"][0])
