@@ -58,10 +58,10 @@ def cdef_text() -> str:
     return CDEF_TYPES + "\n".join(f.cdecl() for f in SIGNATURES.values()) + "\n"
 
 
-def compile_flags(checkout, path, truncate, sanitize):
+def compile_flags(checkout, path, truncate, sanitize, opt="-O2"):
     if path not in ("ref", "dsp"):
         raise BuildError(f"path={path!r} is not 'ref' or 'dsp'")
-    flags = list(BASE_FLAGS)
+    flags = [opt if f == "-O2" else f for f in BASE_FLAGS]
     flags += [f"-I{d}" for d in checkout.include_dirs]
     if path == "dsp":
         flags += ["-DARM_MATH_DSP", "-include", str(SHIM)]
@@ -102,7 +102,7 @@ def cache_root() -> Path:
     return Path(base) / "cmsis"
 
 
-def build_library(checkout, path="ref", truncate=False, sanitize=False) -> CmsisBuild:
+def build_library(checkout, path="ref", truncate=False, sanitize=False, opt="-O2") -> CmsisBuild:
     """Build (or reuse the cached build of) the legacy CMSIS-NN library and load it.
 
     Parameters
@@ -111,6 +111,7 @@ def build_library(checkout, path="ref", truncate=False, sanitize=False) -> Cmsis
     path : "ref" (plain C) or "dsp" (ARM_MATH_DSP with the intrinsic shim)
     truncate : compile with -DARM_NN_TRUNCATE (floor instead of round-half-up)
     sanitize : add AddressSanitizer + UBSan; the process must preload libasan (see README).
+    opt : optimisation flag (benchmarks use -O3; results are the same, §9.2).
 
     Returns
     -------
@@ -121,9 +122,9 @@ def build_library(checkout, path="ref", truncate=False, sanitize=False) -> Cmsis
     BuildError with the tail of the compiler's output; ToolchainMissing without a compiler.
     """
     cc = os.environ.get("CC", "gcc")
-    flags = compile_flags(checkout, path, truncate, sanitize)
+    flags = compile_flags(checkout, path, truncate, sanitize, opt)
     key = build_key(checkout, flags, cc)
-    tag = "-".join([checkout.version, path] + ["truncate"] * truncate + ["sanitize"] * sanitize)
+    tag = "-".join([checkout.version, path] + ["truncate"] * truncate + ["sanitize"] * sanitize + [opt.lstrip("-")] * (opt != "-O2"))
     out_dir = cache_root() / f"{tag}-{key[:16]}"
     so_path = out_dir / LIB_NAME
     if not so_path.is_file():

@@ -48,11 +48,22 @@ class _Guarded:
 class CmsisLibrary:
     """The host build of one CMSIS_5 checkout, for one path ("ref"|"dsp") and rounding mode."""
 
-    def __init__(self, checkout, path="ref", truncate=False, sanitize=False):
-        self.build = build_library(checkout, path, truncate, sanitize)
-        self.checkout, self.path, self.truncate = checkout, path, bool(truncate)
-        self.version = checkout.version
-        self.ffi, self.lib = self.build.ffi, self.build.lib
+    def __init__(self, checkout, path="ref", truncate=False, sanitize=False, opt="-O2"):
+        self._attach(build_library(checkout, path, truncate, sanitize, opt), checkout, path, truncate,
+                     sanitize)
+
+    @classmethod
+    def from_build(cls, build, sanitize=False):
+        """Wrap an already built library with the same API (e.g. cmsis_nn.standin.build_standin)."""
+        lib = cls.__new__(cls)
+        lib._attach(build, getattr(build, "checkout", None), getattr(build, "path", "ref"),
+                    build.truncate, sanitize)
+        return lib
+
+    def _attach(self, build, checkout, path, truncate, sanitize):
+        self.build, self.checkout, self.path, self.truncate = build, checkout, path, bool(truncate)
+        self.version = build.version
+        self.ffi, self.lib = build.ffi, build.lib
         self._guard = 0 if sanitize else GUARD
 
     def call(self, c_name, *args, **kwargs):

@@ -51,3 +51,7 @@ class SaturationWarning(UserWarning):
 
 class OverflowWarning(UserWarning):
     """An int32 accumulator wrapped around (real CMSIS-NN behaviour, usually a bad format choice)."""
+
+
+class QuantizationWarning(UserWarning):
+    """A quantization choice was forced (a format clamped, a bias made coarser) to keep shifts legal."""

@@ -191,3 +191,24 @@ def test_bad_files(tmp_path, rng):
     _err(model, ModelFormatError, "f2", "NaN")
     _err(make_model([helper.make_node("Relu", ["x"], ["y"])], (2, 8, 8), {}, opset=10),
          ModelFormatError, "opset 10")
+
+
+def test_channel_softmax_global_maxpool_and_sigmoid(rng):
+    w = {"wc": rng.normal(size=(5, 2, 3, 3))}
+    nodes = [helper.make_node("Conv", ["x", "wc"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Sigmoid", ["c"], ["s"]),
+             helper.make_node("Softmax", ["s"], ["y"], axis=1)]              # over channels
+    g = check_against_ort(make_model(nodes, (2, 6, 7), w, out_rank=4), (2, 6, 7), rng)
+    assert g.nodes[-1].attrs["axis"] == -1
+    nodes[2] = helper.make_node("GlobalMaxPool", ["s"], ["y"])
+    check_against_ort(make_model(nodes, (2, 6, 7), w, out_rank=4), (2, 6, 7), rng)
+
+
+def test_unfoldable_batchnorm_and_chw_flat_output(rng):
+    w = {}
+    norm = bn("bn0", 2, rng, w)
+    norm.input[0] = "x"
+    norm.output[0] = "y"
+    _err(make_model([norm], (2, 4, 4), w, out_rank=4), UnsupportedOpError, "bn0", "batch-norm")
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Flatten", ["r"], ["y"])]
+    _err(make_model(nodes, (2, 4, 4), {}), UnsupportedOpError, "HWC order")

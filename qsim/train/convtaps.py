@@ -23,30 +23,31 @@ def tap_slices(padded_shape, kernel, stride):
                              slice(kx, kx + sx * (wo - 1) + 1, sx), slice(None))
 
 
+# In HWC a window row (ky fixed) is one contiguous run of KX*C values: the kernels copy runs.
 @njit(cache=True, parallel=True)
-def _im2col(xp, sy, sx, cols):
-    """cols[n, i, j, ky, kx, c] = xp[n, i*sy + ky, j*sx + kx, c]; one batch item per thread."""
-    n_, ho, wo, kh, kw, ch = cols.shape
+def _im2col(xp, sy, sx, ch, cols):
+    """cols[n, i, j, ky, :] = xp[n, i*sy + ky, j*sx*ch : (j*sx + KX)*ch]; one item per thread."""
+    n_, ho, wo, kh, run = cols.shape
     for n in prange(n_):
         for i in range(ho):
             for j in range(wo):
                 for ky in range(kh):
-                    for kx in range(kw):
-                        for c in range(ch):
-                            cols[n, i, j, ky, kx, c] = xp[n, i * sy + ky, j * sx + kx, c]
+                    q0 = j * sx * ch
+                    for t in range(run):
+                        cols[n, i, j, ky, t] = xp[n, i * sy + ky, q0 + t]
 
 
 @njit(cache=True, parallel=True)
-def _col2im(dcols, sy, sx, dxp):
-    """dxp[n, i*sy + ky, j*sx + kx, c] += dcols[n, i, j, ky, kx, c]; one batch item per thread."""
-    n_, ho, wo, kh, kw, ch = dcols.shape
+def _col2im(dcols, sy, sx, ch, dxp):
+    """dxp[n, i*sy + ky, j*sx*ch + t] += dcols[n, i, j, ky, t]; one batch item per thread."""
+    n_, ho, wo, kh, run = dcols.shape
     for n in prange(n_):
         for i in range(ho):
             for j in range(wo):
                 for ky in range(kh):
-                    for kx in range(kw):
-                        for c in range(ch):
-                            dxp[n, i * sy + ky, j * sx + kx, c] += dcols[n, i, j, ky, kx, c]
+                    q0 = j * sx * ch
+                    for t in range(run):
+                        dxp[n, i * sy + ky, q0 + t] += dcols[n, i, j, ky, t]
 
 
 def im2col(x, kernel, stride, padding, buffer=None):
@@ -60,13 +61,14 @@ def im2col(x, kernel, stride, padding, buffer=None):
     (ky_n, kx_n), (sy, sx) = kernel, stride
     ho = (xp.shape[1] - ky_n) // sy + 1
     wo = (xp.shape[2] - kx_n) // sx + 1
-    shape = (x.shape[0], ho, wo, ky_n, kx_n, x.shape[3])
+    n, c = x.shape[0], x.shape[3]
+    shape = (n, ho, wo, ky_n, kx_n * c)
     size = int(np.prod(shape))
     if buffer is not None and buffer.size >= size and buffer.dtype == x.dtype:
         cols = buffer[:size].reshape(shape)
     else:
         cols = np.empty(shape, x.dtype)
-    _im2col(xp, sy, sx, cols)
+    _im2col(xp.reshape(n, xp.shape[1], -1), sy, sx, c, cols)
     return cols.reshape(x.shape[0], ho, wo, -1)
 
 
@@ -75,6 +77,6 @@ def col2im(dcols, x_shape, kernel, stride, padding):
     n, h, w, c = x_shape
     py, px = padding
     dxp = np.zeros((n, h + 2 * py, w + 2 * px, c), dcols.dtype)
-    d6 = np.ascontiguousarray(dcols).reshape(dcols.shape[:3] + tuple(kernel) + (c,))
-    _col2im(d6, stride[0], stride[1], dxp)
+    d5 = np.ascontiguousarray(dcols).reshape(dcols.shape[:3] + (kernel[0], kernel[1] * c))
+    _col2im(d5, stride[0], stride[1], c, dxp.reshape(n, h + 2 * py, -1))
     return dxp[:, py:py + h, px:px + w]

@@ -42,8 +42,8 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     graph : Graph (HWC, float); not modified.
     X, y : (N,) + input shape floats, (N,) integer class labels.
     X_val, y_val : validation set; with it, training stops after ``patience`` epochs without a
-        better validation accuracy (ties broken by lower validation loss) and the best epoch's
-        weights are returned. Without it, the last epoch's weights are returned.
+        better validation accuracy (ties broken by lower validation loss; patience=None never
+        stops early) and the best epoch's weights are returned. Without it, the last epoch's.
     epochs, batch_size, lr, weight_decay : AdamW settings; an epoch's last batch may be short.
     seed : seeds the shuffle; same seed, same data -> same weights.
     verbose : tqdm progress bar over epochs.
@@ -92,7 +92,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
                 waited += 1
         bar.set_postfix({k: round(v, 4) for k, v in stats.items()})
         log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4f}" for k, v in stats.items()))
-        if has_val and waited >= patience:
+        if has_val and patience is not None and waited >= patience:
             log.info("early stop after epoch %d; best epoch %d", epoch, history["best_epoch"])
             break
     if best is not None:

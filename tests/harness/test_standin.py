@@ -26,12 +26,8 @@ FUNCS = sorted(set(CASES) & set(KERNELS))
 
 def standin_library(version, truncate=False):
     """A harness.cmsis_call.CmsisLibrary running on the stand-in instead of a CMSIS build."""
-    from harness.cmsis_call import GUARD, CmsisLibrary
-    lib = CmsisLibrary.__new__(CmsisLibrary)        # glue until CmsisLibrary accepts a build
-    lib.build = build_standin(version, truncate)
-    lib.checkout, lib.path, lib.truncate, lib.version = None, "ref", bool(truncate), version
-    lib.ffi, lib.lib, lib._guard = lib.build.ffi, lib.build.lib, GUARD
-    return lib
+    from harness.cmsis_call import CmsisLibrary
+    return CmsisLibrary.from_build(build_standin(version, truncate))
 
 
 def test_header_declares_the_signature_table():

@@ -35,6 +35,16 @@ def test_forward_matches_float_exec(make, rng):
     assert g.producer(net.logits).op == "fc"   # the final softmax is fused into the loss
 
 
+def test_float32_forward_matches_float_exec(rng):
+    g = Sequential.from_dict(KWS_SPEC).build(seed=2)
+    x = rng.standard_normal((8, 49, 10, 1)).astype(np.float32)
+    logits = Net(g.copy()).forward(x)
+    ref = float_exec.run(g, x, trace=True)["fc3"]
+    assert logits.dtype == np.float32
+    # float32 sums of up to 1120 products in a different order: a few ulps of the largest terms.
+    np.testing.assert_allclose(logits, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
 def test_reshape_node_matches_float_exec(rng):
     g = Sequential((4, 3, 2)).reshape((6, 4)).fc(2).build(seed=0)
     x = rng.standard_normal((3, 4, 3, 2))

@@ -1,0 +1,217 @@
+"""Static memory plan for a generated network: activation arena offsets and scratch sizes.
+
+Every tensor lives in a *slot*: the caller's `input` buffer (read-only), the caller's `output`
+buffer, or a region of one static arena. Tensors share a slot when the C writes in place
+(relu and the table activations, role "inout" without an "out" argument) or when a node only
+reinterprets its input (flatten/reshape: no call). A slot is live from the step that first writes
+it to the last step that reads it; two arena slots may overlap in memory only if their live
+intervals are disjoint. Placement is greedy (largest first, lowest free offset), which is never
+worse than ping-pong and meets the max-live-bytes lower bound on chains such as the KWS net.
+
+Clobbering. A function that writes through an input pointer (role "inout": relu in place, and
+pooling, which overwrites Im_in on the DSP path, semantics doc §8) gets a private copy of its
+input when the input slot is the const `input` buffer or is read again later: the copy is a
+memcpy before the call, into its own arena slot. The plan never relies on REF-path behaviour.
+
+Scratch: bufferA / vec_buffer (q15_t) share one array, bufferB (q7_t) another; each is sized as
+the largest need over the calls used, from qsim.cmsis_signatures (the larger of the two paths).
+"""
+from dataclasses import dataclass, field
+
+from qsim.cmsis_signatures import CTYPES, SIGNATURES
+from qsim.errors import ShapeError
+
+import numpy as np
+
+ALIGN = 4
+SCRATCH_ARGS = {"bufferA": "bufferA", "vec_buffer": "bufferA", "bufferB": "bufferB"}
+
+
+def ctype_bytes(ctype):
+    return np.dtype(CTYPES[ctype]).itemsize
+
+
+@dataclass
+class Slot:
+    """A memory region: kind "input" | "output" | "arena"; offset is meaningful for "arena"."""
+    id: int
+    kind: str
+    nbytes: int
+    first: int                      # step that first writes it (-1: the caller's input)
+    last: int                       # step that last reads it (n_steps: a graph output)
+    tensors: list = field(default_factory=list)
+    offset: int = 0
+
+
+@dataclass
+class Step:
+    """One node of the graph as the C runs it."""
+    index: int
+    node: object
+    call: object                    # KernelCall, or None for flatten/reshape (no C)
+    in_slot: Slot
+    out_slot: Slot
+    in_ctype: str
+    out_ctype: str
+    out_bytes: int
+    copy_from: Slot | None = None   # memcpy(in_slot <- copy_from) before the call
+
+
+@dataclass
+class BufferPlan:
+    steps: list
+    slots: list
+    arena_bytes: int
+    scratch: dict                   # "bufferA" (bytes, q15_t array) / "bufferB" (bytes, q7_t)
+    scratch_users: dict             # "bufferA" -> [c_name, ...] needing the max
+    input_ctype: str
+    output_ctype: str
+    input_bytes: int
+    output_bytes: int
+    live_lower_bound: int
+    ping_pong_bytes: int
+
+    @property
+    def activation_bytes(self):
+        return self.arena_bytes
+
+    @property
+    def scratch_bytes(self):
+        return sum(self.scratch.values())
+
+
+def _io_args(sig):
+    data = [a for a in sig.args if a.role in ("batched", "inout")]
+    out = next((a for a in sig.args if a.role == "out"), None)
+    if not data:
+        raise ShapeError(f"{sig.name} has no data input argument")
+    return data[0], out
+
+
+def _align(n):
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def plan_buffers(graph, calls) -> BufferPlan:
+    """Plan every tensor's storage for `graph` run as `calls` (one KernelCall or None per node).
+
+    Raises ShapeError for graphs the generator does not handle (several inputs or outputs, a
+    call whose input and output disagree with the neighbouring calls' sizes).
+    """
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise ShapeError(f"code generation needs one graph input and one output, got inputs "
+                         f"{graph.inputs} and outputs {graph.outputs}")
+    nodes = graph.nodes
+    n = len(nodes)
+    reads = {}
+    for i, node in enumerate(nodes):
+        for t in node.inputs:
+            reads.setdefault(t, []).append(i)
+    slots, where = [], {}
+
+    def new_slot(kind, nbytes, first, tensor):
+        s = Slot(len(slots), kind, nbytes, first, first, [tensor])
+        slots.append(s)
+        where[tensor] = s
+        return s
+
+    in_t = graph.inputs[0]
+    in_ctype = _first_ctype(nodes, calls, in_t)
+    new_slot("input", graph.tensors[in_t].size * ctype_bytes(in_ctype), -1, in_t)
+    ctype_of = {in_t: in_ctype}
+    steps = []
+    for i, (node, call) in enumerate(zip(nodes, calls)):
+        src_t, dst_t = node.inputs[0], node.outputs[0]
+        src = where[src_t]
+        if call is None:                       # flatten / reshape: same bytes, new name
+            src.tensors.append(dst_t)
+            where[dst_t] = src
+            ctype_of[dst_t] = ctype_of[src_t]
+            steps.append(Step(i, node, None, src, src, ctype_of[src_t], ctype_of[src_t], src.nbytes))
+            continue
+        sig = SIGNATURES[call.c_name]
+        data_arg, out_arg = _io_args(sig)
+        in_bytes = data_arg.size(call.args) * ctype_bytes(data_arg.ctype)
+        if in_bytes != src.nbytes:
+            raise ShapeError(f"layer '{node.name}': {call.c_name} reads {in_bytes} bytes but tensor "
+                             f"'{src_t}' holds {src.nbytes}")
+        copy_from = None
+        if data_arg.role == "inout" and _needs_copy(src, i, reads, graph.outputs):
+            copy_from = src
+            src = new_slot("arena", in_bytes, i, f"{src_t}@copy")
+        if out_arg is None:                    # in place: the output is the input slot
+            dst, out_ctype, out_bytes = src, data_arg.ctype, in_bytes
+            src.tensors.append(dst_t)
+            where[dst_t] = src
+        else:
+            out_ctype, out_bytes = out_arg.ctype, out_arg.size(call.args) * ctype_bytes(out_arg.ctype)
+            dst = new_slot("arena", out_bytes, i, dst_t)
+        ctype_of[dst_t] = out_ctype
+        steps.append(Step(i, node, call, src, dst, data_arg.ctype, out_ctype, out_bytes, copy_from))
+    for t, idx in reads.items():
+        where[t].last = max(where[t].last, max(idx))
+    out_t = graph.outputs[0]
+    out_slot = where[out_t]
+    if out_slot.kind == "input":
+        raise ShapeError("the graph output is its input (no layer writes it); nothing to generate")
+    out_slot.kind, out_slot.last = "output", n
+    arena = [s for s in slots if s.kind == "arena"]
+    arena_bytes = _place(arena)
+    scratch, users = _scratch(calls)
+    return BufferPlan(steps, slots, arena_bytes, scratch, users, in_ctype, ctype_of[out_t],
+                      where[in_t].nbytes, out_slot.nbytes, _live_bound(arena, n),
+                      2 * max((_align(s.nbytes) for s in arena), default=0))
+
+
+def _first_ctype(nodes, calls, tensor):
+    """C type of a tensor read through flatten/reshape by its first real consumer."""
+    for node, call in zip(nodes, calls):
+        if tensor in node.inputs:
+            if call is not None:
+                return _io_args(SIGNATURES[call.c_name])[0].ctype
+            tensor = node.outputs[0]
+    raise ShapeError(f"graph input '{tensor}' is read by no CMSIS call")
+
+
+def _needs_copy(slot, step, reads, outputs):
+    if slot.kind == "input":
+        return True
+    later = any(r > step for t in slot.tensors for r in reads.get(t, ()))
+    return later or any(t in outputs for t in slot.tensors)
+
+
+def _place(arena):
+    """Greedy interval placement: largest slot first at the lowest non-conflicting offset."""
+    placed = []
+    for s in sorted(arena, key=lambda s: (-_align(s.nbytes), s.first, s.id)):
+        busy = sorted((p.offset, p.offset + _align(p.nbytes)) for p in placed
+                      if p.first <= s.last and s.first <= p.last)
+        off = 0
+        for lo, hi in busy:
+            if off + _align(s.nbytes) <= lo:
+                break
+            off = max(off, hi)
+        s.offset = off
+        placed.append(s)
+    return max((s.offset + _align(s.nbytes) for s in arena), default=0)
+
+
+def _live_bound(arena, n):
+    return max((sum(_align(s.nbytes) for s in arena if s.first <= i <= s.last) for i in range(n)),
+               default=0)
+
+
+def _scratch(calls):
+    need, users = {"bufferA": 0, "bufferB": 0}, {"bufferA": [], "bufferB": []}
+    for call in calls:
+        if call is None:
+            continue
+        for a in SIGNATURES[call.c_name].args:
+            if a.role == "scratch":
+                key = SCRATCH_ARGS[a.name]
+                b = a.size(call.args) * ctype_bytes(a.ctype)
+                if b > need[key]:
+                    need[key], users[key] = b, [call.c_name]
+                elif b == need[key] and b and call.c_name not in users[key]:
+                    users[key].append(call.c_name)
+    return need, users

@@ -1,0 +1,138 @@
+"""Lower a quantized node to the one CMSIS-NN call it becomes: a KernelCall.
+
+`kernel_call(graph, node)` is what `simulate` runs and what the C code generator prints. It only
+reads what `qsim.quantize` wrote (formats, shifts, kernel, channel padding) and turns it into the
+C arguments: integer weights in CMSIS storage order (conv OHWI, depthwise (KY, KX, C), fc row-major
+over the flattened HWC input, interleaved for `_opt` via qsim.kernels.INTERLEAVE), biases, shifts
+and geometry. Nothing is recomputed here.
+
+Channel padding (q15 non-square convs, see passes.choose_kernels): a tensor whose producer has
+`pad_ch_out` = p (or, for the graph input, whose readers have `pad_ch_in` = p) is stored with p
+zero channels appended. A padded conv gets zero weight rows / columns and zero biases for them, an
+fc reading a padded image gets zero weight columns at those positions; relu and the other
+pass-through ops just run over the stored size.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cmsis_signatures import SIGNATURES
+from .errors import UnsupportedOpError
+from .kernels import INTERLEAVE
+from .passes.choose_kernels import geometry
+from .quantize import bias_int, weight_int
+
+_U16 = 65535
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One CMSIS-NN call: function name, its arguments except data in/out and scratch buffers.
+
+    args maps the C argument name to an int (scalars) or an integer ndarray (weights `wt`/`pM`,
+    `bias`), in C order. `input` / `output` are tensor names; the input goes to argument `in_arg`
+    and, unless `in_place`, the output comes from `out_arg`.
+    """
+
+    c_name: str
+    args: dict = field(repr=False)
+    input: str
+    output: str
+    in_place: bool
+
+    @property
+    def in_arg(self) -> str:
+        return next(a.name for a in SIGNATURES[self.c_name].args if a.role in ("batched", "inout"))
+
+    @property
+    def out_arg(self):
+        return next((a.name for a in SIGNATURES[self.c_name].args if a.role == "out"), None)
+
+
+def channel_pad(graph, tensor) -> int:
+    """Zero channels appended to `tensor` in memory (0 for most tensors)."""
+    prod = graph.producer(tensor)
+    if prod is not None:
+        return prod.pad_ch_out or 0
+    return max((n.pad_ch_in or 0 for n in graph.consumers(tensor)), default=0)
+
+
+def stored_shape(graph, tensor) -> tuple:
+    """The tensor's shape in memory: its shape with channel_pad zero channels appended."""
+    shape, p = graph.tensors[tensor].shape, channel_pad(graph, tensor)
+    return shape[:-1] + (shape[-1] + p,) if p else shape
+
+
+def _conv_args(graph, node, pad_in, pad_out):
+    h, w, ci, ky, kx, sy, sx, py, px, ho, wo, co = geometry(graph, node)
+    wt, bias = weight_int(node), bias_int(node)
+    if node.op == "conv" and (pad_in or pad_out):
+        wt = np.pad(wt, ((0, pad_out), (0, 0), (0, 0), (0, pad_in)))
+        bias = np.pad(bias, (0, pad_out))
+    ci, co = ci + pad_in, co + pad_out
+    shifts = {"bias": bias, "bias_shift": node.bias_shift, "out_shift": node.out_shift}
+    if "dim_im_in" in (a.name for a in SIGNATURES[node.kernel].args):
+        return dict(dim_im_in=h, ch_im_in=ci, wt=wt, ch_im_out=co, dim_kernel=ky, padding=py,
+                    stride=sy, **shifts, dim_im_out=ho)
+    return dict(dim_im_in_x=w, dim_im_in_y=h, ch_im_in=ci, wt=wt, ch_im_out=co, dim_kernel_x=kx,
+                dim_kernel_y=ky, padding_x=px, padding_y=py, stride_x=sx, stride_y=sy, **shifts,
+                dim_im_out_x=wo, dim_im_out_y=ho)
+
+
+def _fc_args(graph, node, pad_in):
+    mat = weight_int(node)
+    if pad_in:
+        shape = graph.tensors[node.input].shape
+        mat = np.pad(mat.reshape((mat.shape[0],) + shape), ((0, 0),) * len(shape) + ((0, pad_in),))
+        mat = mat.reshape(mat.shape[0], -1)
+    if node.kernel in INTERLEAVE:
+        mat = INTERLEAVE[node.kernel](mat)
+    return dict(pM=mat, dim_vec=mat.size // node.params["weight"].shape[0],
+                num_of_rows=node.params["weight"].shape[0], bias_shift=node.bias_shift,
+                out_shift=node.out_shift, bias=bias_int(node))
+
+
+def _pool_args(graph, node, pad_in):
+    h, w, ci, ky, kx, sy, sx, py, px, ho, wo, co = geometry(graph, node)
+    return dict(dim_im_in=h, ch_im_in=ci + pad_in, dim_kernel=ky, padding=py, stride=sy,
+                dim_im_out=ho)
+
+
+def kernel_call(graph, node):
+    """The KernelCall of a quantized node, or None for flatten/reshape (no call: same buffer)."""
+    if node.kernel is None:
+        if node.op in ("flatten", "reshape"):
+            return None
+        raise UnsupportedOpError(f"layer '{node.name}' has no kernel; help: quantize the graph "
+                                 "(qsim.quantize) before simulating or generating code")
+    pad_in = channel_pad(graph, node.input)
+    pad_out = channel_pad(graph, node.output)
+    size = int(np.prod(stored_shape(graph, node.input)))
+    op = node.op
+    if op in ("conv", "depthwise_conv"):
+        args = _conv_args(graph, node, pad_in, pad_out)
+    elif op == "fc":
+        args = _fc_args(graph, node, pad_in)
+    elif op in ("maxpool", "avgpool"):
+        args = _pool_args(graph, node, pad_in)
+    elif op == "relu":
+        args = dict(size=size)
+    elif op in ("sigmoid", "tanh"):
+        q = graph.input_q(node)
+        args = dict(size=size, int_width=q.bits - 1 - q.frac_bits, type=0 if op == "sigmoid" else 1)
+    elif op == "softmax":
+        shape = graph.tensors[node.input].shape
+        args = dict(dim_vec=shape[-1])
+        if node.kernel == "arm_softmax_with_batch_q7":
+            args = dict(nb_batches=size // shape[-1], dim_vec=shape[-1])
+    else:
+        raise UnsupportedOpError(f"layer '{node.name}': op '{op}' cannot be lowered")
+    sig = SIGNATURES[node.kernel]
+    for a in sig.py_args:
+        if a.role == "scalar" and not 0 <= args[a.name] <= (_U16 if a.ctype == "uint16_t" else 2**32 - 1):
+            raise UnsupportedOpError(f"layer '{node.name}': {node.kernel} argument {a.name}="
+                                     f"{args[a.name]} does not fit its C type {a.ctype}. help: split "
+                                     "the layer into smaller ones")
+    ordered = {a.name: args[a.name] for a in sig.py_args if a.name in args}
+    in_place = not any(a.role == "out" for a in sig.args)
+    return KernelCall(node.kernel, ordered, node.input, node.output, in_place)

@@ -1,0 +1,261 @@
+"""Calibration statistics -> a QFormat per tensor -> bias_shift / out_shift per layer, kernels chosen.
+
+`quantize(graph, calibration, scheme=...)` returns a quantized copy of an HWC float graph with
+every quantization field of the IR filled (see qsim.graph): tensor qformats, weight_q, bias_q,
+bias_shift, out_shift, kernel, pad_ch_in/out and graph.quant. `simulate`, `qat` and `codegen`
+only read them.
+
+Activation formats. Tensors linked by ops that keep their input format (relu, maxpool, avgpool,
+flatten, reshape: in place in C or a plain copy) share one format, chosen for the group from the
+calibration statistics of its tensors by `strategy`:
+    minmax      ARM's ML-KWS rule: int_bits = ceil(log2(max|x|)), frac_bits = bits-1 - int_bits
+                (a value within one step of 2**int_bits saturates by at most one step)
+    percentile  the same rule on the p-th / (100-p)-th percentiles (Percentile(p) statistic)
+    mse         the frac_bits in [minmax's, minmax's + 8] minimising the expected squared error
+                (rounding step**2/12, or v**2 below half a step, plus clipping (v - max)**2) over
+                the Log2Histogram of the tensors the next layers read
+A tensor read only by relu contributes only its positive side (negative values become 0 anyway,
+and relu(sat(x)) == sat(relu(x))). frac_bits may be negative or exceed bits-1.
+Fixed formats: softmax outputs Q0.7 / Q0.15; CMSIS softmax is base 2 (an input step of one LSB
+is a factor 2), so its output is a sharpened softmax, kept for argmax. sigmoid/tanh outputs are
+Q0.7 / Q0.15, and their input format must have int_width = (bits-1) - frac_bits in 0..3 for
+arm_nn_activations_direct_q7/q15: the input group's frac_bits is clamped into [bits-4, bits-1]
+(saturating at +-8, where both functions are flat).
+
+Layer shifts (fi, fw, fb, fo = frac_bits of input, weight, bias, output; weight and bias formats
+from max|w|, max|b| with the ceil rule, bits from the scheme, qsim.schemes):
+    bias_shift = fi + fw - fb, out_shift = fi + fw - fo
+A negative bias_shift lowers the bias precision to fb = fi + fw; a negative out_shift clamps the
+output to fo = fi + fw (the output cannot be finer than the accumulator); both warn
+(QuantizationWarning) naming the layer. Shifts above 31 are a QuantizationError.
+"""
+import logging
+import math
+import warnings
+
+import numpy as np
+
+from .errors import QuantizationError, QuantizationWarning
+from .fixedpoint import QFormat
+from .graph import PATHS, VERSIONS, QuantSettings
+from .passes.choose_kernels import choose_kernels
+from .schemes import WEIGHTED, act_bits, check_scheme, weight_bits
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("minmax", "percentile", "mse")
+KEEP_FORMAT = ("relu", "maxpool", "avgpool", "flatten", "reshape")
+FIXED_OUTPUT = ("softmax", "sigmoid", "tanh")
+_MSE_SPAN = 8
+
+
+def frac_for(m, bits) -> int:
+    """frac_bits holding magnitude m in `bits` bits by the ceil rule; bits-1 for m == 0."""
+    if not m > 0:
+        return bits - 1
+    return bits - 1 - math.ceil(math.log2(m))
+
+
+def weight_int(node):
+    """The node's weights as integers of weight_q, logical layout (OHWI / (KY,KX,C) / (rows, dim))."""
+    return node.weight_q.quantize(node.params["weight"])
+
+
+def bias_int(node):
+    return node.bias_q.quantize(node.params["bias"])
+
+
+def _format_groups(graph):
+    """{tensor: head tensor}: tensors joined by KEEP_FORMAT ops share the head's format."""
+    head = {t: t for t in graph.inputs}
+    for node in graph.nodes:
+        for t in node.outputs:
+            head[t] = head[node.input] if node.op in KEEP_FORMAT else t
+    return head
+
+
+def _stat(cal, tensor, key, strategy, graph):
+    if tensor not in cal:
+        prod = graph.producer(tensor)
+        where = f"layer '{prod.name}'" if prod else "the graph input"
+        raise QuantizationError(f"tensor '{tensor}' ({where}) has no calibration statistics. help: "
+                                "calibrate this graph (qsim.calibrate) after the passes, not another one")
+    for k in key:
+        if k in cal[tensor]:
+            return cal[tensor][k]
+    raise QuantizationError(f"strategy '{strategy}' needs statistic {key[0]!r} for tensor "
+                            f"'{tensor}', calibration has {sorted(cal[tensor])}. help: "
+                            f"calibrate(graph, data, stats=('minmax', '{key[-1].split('(')[0]}'))")
+
+
+def _magnitude(graph, cal, t, key, strategy):
+    lo, hi = _stat(cal, t, key, strategy, graph).range()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        prod = graph.producer(t)
+        raise QuantizationError(f"tensor '{t}' ({'layer ' + repr(prod.name) if prod else 'input'}) "
+                                f"has calibration range ({lo}, {hi}): NaN or Inf in the float run. "
+                                "help: check the weights and the calibration data")
+    users = graph.consumers(t)
+    if users and all(n.op == "relu" for n in users):
+        return max(hi, 0.0)
+    return max(abs(lo), abs(hi))
+
+
+def _mse_frac(hists, bits, f0):
+    """The frac_bits in [f0, f0 + _MSE_SPAN] minimising the histogram's expected squared error."""
+    pts = (np.arange(4) + 0.5) / 4
+    v = 2.0 ** (hists[0].edges[:-1, None] + pts[None, :])          # 4 points per log2 bin
+    w = sum(h.counts for h in hists)[:, None] / 4.0
+    best, best_err = f0, np.inf
+    for f in range(f0, f0 + _MSE_SPAN + 1):
+        step, top = 2.0 ** -f, ((1 << (bits - 1)) - 1) * 2.0 ** -f
+        err = np.where(v > top, (v - top) ** 2, np.where(v < step / 2, v * v, step * step / 12))
+        total = float((w * err).sum())
+        if total < best_err:
+            best, best_err = f, total
+    return best
+
+
+def _activation_frac(graph, cal, members, strategy, percentile, bits):
+    keys = {"minmax": ("minmax", "log2hist"), "percentile": (f"percentile({percentile:g})",),
+            "mse": ("minmax", "log2hist")}[strategy]
+    m = max(_magnitude(graph, cal, t, keys, strategy) for t in members)
+    f = frac_for(m, bits)
+    if strategy == "mse":
+        inside = set(members)
+        tails = [t for t in members if t in graph.outputs or not graph.consumers(t)
+                 or any(t2 not in inside for n in graph.consumers(t) for t2 in n.outputs)]
+        hists = [_stat(cal, t, ("log2hist",), strategy, graph) for t in tails]
+        f = _mse_frac(hists, bits, f)
+    return f
+
+
+def _check_finite(node):
+    for k, arr in node.params.items():
+        a = np.asarray(arr, np.float64)
+        if not np.all(np.isfinite(a)):
+            raise QuantizationError(f"layer '{node.name}': {k} has {int(np.sum(~np.isfinite(a)))} "
+                                    "NaN/Inf values. help: fix the model (retrain or re-export)")
+
+
+def _weighted(node, scheme, fi, fo):
+    """Fill weight_q, bias_q, bias_shift, out_shift of a conv/depthwise/fc; returns the final fo."""
+    wb = weight_bits(scheme, node.op)
+    w, b = (np.abs(np.asarray(node.params[k], np.float64)) for k in ("weight", "bias"))
+    fw = frac_for(float(w.max()) if w.size else 0.0, wb)
+    acc = fi + fw
+    fb = frac_for(float(b.max()), wb) if b.size and b.max() > 0 else acc
+    if fb > acc:
+        warnings.warn(f"layer '{node.name}': the bias format Q.{fb} is finer than the accumulator "
+                      f"(fi + fw = {fi} + {fw} = {acc}); bias_shift would be {acc - fb}, so the bias "
+                      f"precision is lowered to frac_bits {acc} (bias_shift 0)",
+                      QuantizationWarning, stacklevel=3)
+        fb = acc
+    if fo > acc:
+        warnings.warn(f"layer '{node.name}': the output format wants frac_bits {fo} but the "
+                      f"accumulator has only fi + fw = {acc} (out_shift would be {acc - fo}); the "
+                      f"output is clamped to frac_bits {acc} (out_shift 0)", QuantizationWarning,
+                      stacklevel=3)
+        fo = acc
+    node.weight_q, node.bias_q = QFormat(wb, fw), QFormat(wb, fb)
+    node.bias_shift, node.out_shift = acc - fb, acc - fo
+    for name, s, fix in (("bias_shift", node.bias_shift, "the bias is far larger than input x "
+                          "weight steps: retrain with a bias penalty, or lower the input/weight "
+                          "precision"), ("out_shift", node.out_shift, "the output range is far "
+                                         "larger than input x weight steps: check the calibration "
+                                         "or lower the input/weight precision")):
+        if s > 31:
+            raise QuantizationError(f"layer '{node.name}': {name} = {s} > 31 (fi={fi}, fw={fw}, "
+                                    f"fb={fb}, fo={fo}); C shifts above 31 are undefined. help: {fix}")
+    return fo
+
+
+def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", version="5.7.0",
+             truncate=False, percentile=99.99, fc_opt=True):
+    """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
+
+    Parameters
+    ----------
+    graph : Graph (HWC, after qsim.passes.run_pipeline); not modified
+    calibration : qsim.calibrate.Calibration of this graph
+    scheme : "q7", "q15" or "q7q15" (qsim.schemes)
+    strategy : "minmax", "percentile" (needs a Percentile(percentile) statistic) or "mse" (needs
+        a Log2Histogram); see the module docstring
+    path, version, truncate : the CMSIS-NN build simulated and generated (graph.quant)
+    percentile : p of the percentile strategy
+    fc_opt : use the `_opt` fully connected kernels (interleaved weights)
+
+    Returns
+    -------
+    Graph, a quantized copy. Raises QuantizationError (no legal format or shift, NaN/Inf weights
+    or statistics) or UnsupportedOpError (no legal kernel), naming the layer.
+    """
+    check_scheme(scheme)
+    if strategy not in STRATEGIES:
+        raise QuantizationError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
+    if path not in PATHS or version not in VERSIONS:
+        raise QuantizationError(f"path must be one of {PATHS} and version one of {VERSIONS}, got "
+                                f"{path!r}, {version!r}")
+    g = graph.copy()
+    g.require_hwc("quantize")
+    g.quant = QuantSettings(scheme, path, version, bool(truncate))
+    for node in g.nodes:
+        _check_finite(node)
+    choose_kernels(g, fc_opt=fc_opt)
+    bits = act_bits(scheme)
+    head = _format_groups(g)
+    members = {}
+    for t, h in head.items():
+        members.setdefault(h, []).append(t)
+    bounds = {head[n.input]: n for n in g.nodes if n.op in ("sigmoid", "tanh")}
+
+    def wanted(h):
+        f = _activation_frac(g, calibration, members[h], strategy, percentile, bits)
+        if h in bounds:
+            user = bounds[h]
+            g_f = min(max(f, bits - 4), bits - 1)
+            if g_f != f:
+                msg = (f"layer '{user.name}' ({user.op}): input format frac_bits {g_f} chosen "
+                       f"(int_width {bits - 1 - g_f}) for arm_nn_activations_direct_q{bits - 1}, "
+                       f"which takes int_width 0..3; calibration wanted frac_bits {f}")
+                if g_f > f:
+                    warnings.warn(msg + f": inputs beyond +-{2.0 ** (bits - 1 - g_f):g} saturate "
+                                  "(the function is flat there)", QuantizationWarning, stacklevel=3)
+                else:
+                    log.info(msg)
+            f = g_f
+        return f
+
+    frac = {t: wanted(t) for t in g.inputs}
+    for node in g.nodes:
+        out = node.output
+        if head[out] != out:
+            continue
+        if node.op in FIXED_OUTPUT:
+            frac[out] = bits - 1
+        elif node.op in WEIGHTED:
+            fo = _weighted(node, scheme, frac[head[node.input]], wanted(out))
+            if out in bounds and fo < bits - 4:
+                raise QuantizationError(
+                    f"layer '{node.name}': its output feeds {bounds[out].op} '{bounds[out].name}', "
+                    f"which needs frac_bits >= {bits - 4} (int_width <= 3), but the accumulator "
+                    f"has only {fo} fraction bits. help: use more fraction bits in the input or "
+                    "weights (scheme='q15')")
+            frac[out] = fo
+        else:   # pragma: no cover - every other op keeps its format or is rejected by choose_kernels
+            raise QuantizationError(f"layer '{node.name}': no format rule for op '{node.op}'")
+    for t, info in g.tensors.items():
+        info.qformat = QFormat(bits, frac[head[t]])
+    return g
+
+
+def describe(qgraph) -> str:
+    """One line per layer: kernel, input/output formats, weight/bias formats and shifts."""
+    lines = [f"{qgraph.name}: scheme {qgraph.quant.scheme}, path {qgraph.quant.path}, CMSIS "
+             f"{qgraph.quant.version}{', truncate' if qgraph.quant.truncate else ''}"]
+    for n in qgraph.nodes:
+        q = f"{qgraph.input_q(n)} -> {qgraph.output_q(n)}"
+        if n.op in WEIGHTED:
+            q += f"  w {n.weight_q} b {n.bias_q} bias_shift {n.bias_shift} out_shift {n.out_shift}"
+        lines.append(f"  {n.name:<10} {str(n.kernel):<40} {q}")
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""Run a quantized Graph bit-exactly through the CMSIS-NN mirrors, batched.
+
+Every node becomes its `lower.kernel_call` (computed once per simulate call) and runs through
+qsim.kernels.KERNELS with the graph's path / version / truncate, on a whole batch at a time (the
+kernels are parallel over the batch axis). flatten/reshape are free (same buffer in C).
+
+Saturation is reported, never hidden: float inputs that clip when quantized to the input format,
+and conv / fc outputs of which more than 1% sit at the format's limits (negative limits are not
+counted when every reader is a relu), each raise one SaturationWarning with counts.
+"""
+import warnings
+
+import numpy as np
+from tqdm import tqdm
+
+from .errors import QuantizationError, SaturationWarning, ShapeError
+from .kernels import KERNELS
+from .lower import channel_pad, kernel_call, stored_shape
+
+SATURATION_WARN = 0.01
+_REQUANT = ("conv", "depthwise_conv", "fc")
+
+
+def _input_ints(qgraph, x):
+    name = qgraph.inputs[0]
+    info = qgraph.tensors[name]
+    q = info.qformat
+    x = np.asarray(x)
+    if x.shape[1:] != info.shape or x.ndim != len(info.shape) + 1:
+        raise ShapeError(f"simulate: input '{name}' must have shape (N,) + {info.shape} (HWC, "
+                         f"batch first), got {x.shape}")
+    if x.dtype.kind in "iu":
+        if x.size and (x.min() < q.qmin or x.max() > q.qmax):
+            raise ShapeError(f"simulate: integer input has values in [{x.min()}, {x.max()}], outside "
+                             f"{q} [{q.qmin}, {q.qmax}]. help: pass floats to quantize them")
+        return x.astype(q.dtype)
+    if x.dtype.kind != "f":
+        raise ShapeError(f"simulate: input must be float or integer, got dtype {x.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise ShapeError("simulate: the input holds NaN or Inf")
+    xi = q.quantize(x)
+    clipped = int(np.count_nonzero(np.abs(x * 2.0 ** q.frac_bits) > q.qmax + 0.5))
+    if clipped:
+        warnings.warn(f"input '{name}': {100 * clipped / x.size:.3g}% of values ({clipped} of "
+                      f"{x.size}) saturated when quantized to {q} (range [{q.min:g}, {q.max:g}])",
+                      SaturationWarning, stacklevel=3)
+    return xi
+
+
+def _strip(qgraph, t, arr):
+    """Drop the zero padding channels of a stored tensor."""
+    if channel_pad(qgraph, t):
+        return arr[..., :qgraph.tensors[t].shape[-1]]
+    return arr
+
+
+def _saturated(qgraph, node, y):
+    q = qgraph.output_q(node)
+    y = _strip(qgraph, node.output, y)
+    hits = np.count_nonzero(y == q.qmax)
+    if not all(n.op == "relu" for n in qgraph.consumers(node.output)) or node.output in qgraph.outputs:
+        hits += np.count_nonzero(y == q.qmin)
+    return int(hits), y.size
+
+
+def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
+    """Run the quantized graph on a batch, bit-exactly as the CMSIS-NN build of qgraph.quant.
+
+    Parameters
+    ----------
+    qgraph : Graph from qsim.quantize (one input)
+    x : (N,) + input shape; floats are quantized with the input QFormat (saturating, with a
+        SaturationWarning giving the percentage), integers are taken as they are
+    trace : also return every tensor
+    batch_size : items per kernel call (bounds memory; the kernels are parallel over the batch)
+    verbose : tqdm progress bar
+
+    Returns
+    -------
+    The output tensor as integers (N,) + shape (dict {name: array} for several outputs), or with
+    trace=True a dict {tensor name: (N,) + shape integer array} of every tensor, input included.
+    Channel padding added for a kernel (see lower.py) is stripped from what is returned.
+    """
+    if qgraph.quant.scheme is None or any(t.qformat is None for t in qgraph.tensors.values()):
+        raise QuantizationError("simulate needs a quantized graph; help: call qsim.quantize first")
+    if len(qgraph.inputs) != 1:
+        raise ShapeError(f"simulate handles one-input graphs; this one has {qgraph.inputs}")
+    xi = _input_ints(qgraph, x)
+    calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
+    shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}
+    opts = dict(path=qgraph.quant.path, version=qgraph.quant.version, truncate=qgraph.quant.truncate)
+    keep = list(qgraph.tensors) if trace else list(qgraph.outputs)
+    parts = {t: [] for t in keep}
+    sat = {node.name: [0, 0] for node, _ in calls if node.op in _REQUANT}
+    src = qgraph.inputs[0]
+    pad = channel_pad(qgraph, src)
+    n_total = len(xi)
+    with tqdm(total=n_total, disable=not verbose, desc="simulate", unit="sample") as bar:
+        for start in range(0, n_total, batch_size):
+            batch = xi[start:start + batch_size]
+            if pad:
+                batch = np.pad(batch, ((0, 0),) * (batch.ndim - 1) + ((0, pad),))
+            env = {src: batch}
+            n = len(batch)
+            for node, call in calls:
+                x_in = env[node.input]
+                if call is None:
+                    y = x_in.reshape((n,) + shapes[node.output])
+                else:
+                    y = KERNELS[call.c_name](**{call.in_arg: x_in}, **call.args, **opts)
+                    y = y.reshape((n,) + shapes[node.output])
+                env[node.output] = y
+                if node.name in sat:
+                    hit, size = _saturated(qgraph, node, y)
+                    sat[node.name][0] += hit
+                    sat[node.name][1] += size
+            for t in keep:
+                parts[t].append(_strip(qgraph, t, env[t]))
+            bar.update(n)
+    for name, (hit, size) in sat.items():
+        if size and hit > SATURATION_WARN * size:
+            node = qgraph.node(name)
+            warnings.warn(f"layer '{name}': {100 * hit / size:.3g}% of outputs ({hit} of {size}) "
+                          f"saturated at {qgraph.output_q(node)} (out_shift {node.out_shift})",
+                          SaturationWarning, stacklevel=2)
+    result = {t: np.concatenate(p) for t, p in parts.items()}
+    if trace:
+        return result
+    return result[qgraph.outputs[0]] if len(qgraph.outputs) == 1 else result
+
+
+def dequantize(qgraph, q, tensor=None):
+    """Integers of `tensor` (default: the graph output) -> floats; a dict (trace) maps by name."""
+    if isinstance(q, dict):
+        return {t: dequantize(qgraph, v, t) for t, v in q.items()}
+    return qgraph.tensors[tensor or qgraph.outputs[0]].qformat.dequantize(q)
+
+
+def predict(qgraph, x, **kwargs):
+    """Class indices: argmax of the simulated output per item (first index on ties)."""
+    out = simulate(qgraph, x, **kwargs)
+    return np.argmax(out.reshape(len(out), -1), axis=1)
