@@ -18,10 +18,11 @@ the largest need over the calls used, from qsim.cmsis_signatures (the larger of 
 """
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from qsim.cmsis_signatures import CTYPES, SIGNATURES
 from qsim.errors import ShapeError
-
-import numpy as np
+from qsim.lower import channel_pad, stored_shape
 
 ALIGN = 4
 SCRATCH_ARGS = {"bufferA": "bufferA", "vec_buffer": "bufferA", "bufferB": "bufferB"}
@@ -70,6 +71,7 @@ class BufferPlan:
     output_bytes: int
     live_lower_bound: int
     ping_pong_bytes: int
+    input_pad: tuple | None = None  # (pixels, channels, stored channels): zero channels added in C
 
     @property
     def activation_bytes(self):
@@ -117,7 +119,18 @@ def plan_buffers(graph, calls) -> BufferPlan:
 
     in_t = graph.inputs[0]
     in_ctype = _first_ctype(nodes, calls, in_t)
-    new_slot("input", graph.tensors[in_t].size * ctype_bytes(in_ctype), -1, in_t)
+    esize = ctype_bytes(in_ctype)
+    input_pad = None
+    if channel_pad(graph, in_t):
+        # a q15 non-square conv needs an even ch_in: the caller's input is widened in C
+        shape, stored = graph.tensors[in_t].shape, stored_shape(graph, in_t)
+        user = Slot(len(slots), "input", graph.tensors[in_t].size * esize, -1, -1,
+                    [f"{in_t} (without zero channels)"])
+        slots.append(user)
+        new_slot("arena", int(np.prod(stored)) * esize, 0, in_t)
+        input_pad = (graph.tensors[in_t].size // shape[-1], shape[-1], stored[-1])
+    else:
+        new_slot("input", graph.tensors[in_t].size * esize, -1, in_t)
     ctype_of = {in_t: in_ctype}
     steps = []
     for i, (node, call) in enumerate(zip(nodes, calls)):
@@ -158,9 +171,10 @@ def plan_buffers(graph, calls) -> BufferPlan:
     arena = [s for s in slots if s.kind == "arena"]
     arena_bytes = _place(arena)
     scratch, users = _scratch(calls)
+    in_bytes = graph.tensors[in_t].size * esize
     return BufferPlan(steps, slots, arena_bytes, scratch, users, in_ctype, ctype_of[out_t],
-                      where[in_t].nbytes, out_slot.nbytes, _live_bound(arena, n),
-                      2 * max((_align(s.nbytes) for s in arena), default=0))
+                      in_bytes, out_slot.nbytes, _live_bound(arena, n),
+                      2 * max((_align(s.nbytes) for s in arena), default=0), input_pad)
 
 
 def _first_ctype(nodes, calls, tensor):

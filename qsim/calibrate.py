@@ -47,7 +47,8 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d) -> "Calibration":
-        stats = {t: {k: stat_from_dict(s) for k, s in per.items()} for t, per in d["tensors"].items()}
+        stats = {t: {k: stat_from_dict(s) for k, s in per.items()}
+                 for t, per in d["tensors"].items()}
         return cls(stats, d["num_samples"])
 
     def save(self, path):

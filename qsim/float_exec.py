@@ -61,7 +61,8 @@ def _conv(x, node):
     ho = (xp.shape[1] - ky) // sy + 1
     wo = (xp.shape[2] - kx) // sx + 1
     if xp.shape[2] <= 3 * kx and kx > 1:
-        return _conv_rows(xp, w.astype(x.dtype), sy, sx, ho, wo) + node.params["bias"].astype(x.dtype)
+        out = _conv_rows(xp, w.astype(x.dtype), sy, sx, ho, wo)
+        return out + node.params["bias"].astype(x.dtype)
     wm = w.astype(x.dtype).reshape(co, ky * kx * ci).T            # rows ordered (ky, kx, ci)
     n = x.shape[0]
     out = np.empty((n, ho, wo, co), x.dtype)

@@ -90,7 +90,8 @@ class Node:
         return self.outputs[0]
 
 
-QUANT_FIELDS = ("weight_q", "bias_q", "bias_shift", "out_shift", "kernel", "pad_ch_in", "pad_ch_out")
+QUANT_FIELDS = ("weight_q", "bias_q", "bias_shift", "out_shift", "kernel", "pad_ch_in",
+                "pad_ch_out")
 
 
 @dataclass
@@ -224,7 +225,8 @@ class Graph:
         return copy.deepcopy(self)
 
     def summary(self) -> str:
-        lines = [f"Graph '{self.name}' ({self.layout}); inputs {self.inputs}, outputs {self.outputs}"]
+        lines = [f"Graph '{self.name}' ({self.layout}); inputs {self.inputs}, "
+                 f"outputs {self.outputs}"]
         for n in self.nodes:
             shape = self.tensors[n.outputs[0]].shape
             lines.append(f"  {n.name:<16} {n.op:<15} {str(shape):<16} "

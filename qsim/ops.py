@@ -20,7 +20,7 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
     softmax         axis=-1 (non-batch axis; HWC graphs use the channel axis)
     flatten         output (size,)
     reshape         shape (non-batch target shape, fully resolved, no -1/0)
-    batchnorm       epsilon=1e-5; scale, bias, mean, var (C,)  (transient: removed by fold_batchnorm)
+    batchnorm       epsilon=1e-5; scale, bias, mean, var (C,) (transient, folded away)
     transpose       perm (non-batch axes) (transient: to_hwc removes the NCHW<->NHWC ones)
 """
 from dataclasses import dataclass, field
@@ -66,7 +66,8 @@ def _pair(node, key, value, minimum):
     try:
         value = tuple(int(v) for v in value)
     except (TypeError, ValueError):
-        raise ShapeError(f"{_where(node)}: attribute {key}={value!r} is not a pair of ints") from None
+        raise ShapeError(f"{_where(node)}: attribute {key}={value!r} is not a pair of "
+                         "ints") from None
     if len(value) != 2 or min(value) < minimum:
         raise ShapeError(f"{_where(node)}: attribute {key}={value!r} must be (y, x) with both "
                          f">= {minimum}")

@@ -39,7 +39,8 @@ def _input_ints(qgraph, x):
     if not np.all(np.isfinite(x)):
         raise ShapeError("simulate: the input holds NaN or Inf")
     xi = q.quantize(x)
-    clipped = int(np.count_nonzero(np.abs(x * 2.0 ** q.frac_bits) > q.qmax + 0.5))
+    scaled = x * 2.0 ** q.frac_bits
+    clipped = int(np.count_nonzero((scaled >= q.qmax + 0.5) | (scaled < q.qmin - 0.5)))
     if clipped:
         warnings.warn(f"input '{name}': {100 * clipped / x.size:.3g}% of values ({clipped} of "
                       f"{x.size}) saturated when quantized to {q} (range [{q.min:g}, {q.max:g}])",

@@ -35,7 +35,7 @@ def make_model(nodes, in_shape, weights, opset=13, out="y", in_dims=None, out_ra
 def check_against_ort(model, in_shape, rng, n=4):
     """Import, run both, compare. Image inputs/outputs go NCHW -> NHWC for qsim."""
     x = rng.normal(size=(n, *in_shape)).astype(np.float32)
-    ref = ort.InferenceSession(model.SerializeToString()).run(None, {"x" if isinstance(model, onnx.ModelProto) else "input": x})[0]
+    ref = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})[0]
     g = load_onnx(model)
     xq = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
     y = float_exec.run(g, xq, dtype=np.float64)

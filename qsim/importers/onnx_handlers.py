@@ -36,7 +36,8 @@ def _geometry(ctx, n, a, kernel, default_stride=1):
         for i in range(2):
             total = max((ceil(in_hw[i] / strides[i]) - 1) * strides[i] + kernel[i] - in_hw[i], 0)
             small = total // 2
-            pads[i], pads[i + 2] = (small, total - small) if auto == "SAME_UPPER" else (total - small, small)
+            big = total - small
+            pads[i], pads[i + 2] = (small, big) if auto == "SAME_UPPER" else (big, small)
     else:
         pads = list(a.get("pads", [0] * 4)) if auto != "VALID" else [0] * 4
     sym = []

@@ -149,8 +149,9 @@ def load_onnx(source, *, passes=True) -> Graph:
         if n.op_type == "Constant":
             continue
         if n.domain not in ("", "ai.onnx") or n.op_type not in HANDLERS:
-            raise UnsupportedOpError(f"{_where(n)}: unsupported op '{n.domain + '.' if n.domain else ''}"
-                                     f"{n.op_type}'. qsim imports: {', '.join(sorted(HANDLERS))}")
+            op = f"{n.domain}.{n.op_type}" if n.domain else n.op_type
+            raise UnsupportedOpError(f"{_where(n)}: unsupported op '{op}'. qsim imports: "
+                                     f"{', '.join(sorted(HANDLERS))}")
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
         HANDLERS[n.op_type](ctx, n, attrs)
     g = ctx.graph

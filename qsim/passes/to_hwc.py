@@ -77,7 +77,8 @@ def to_hwc(graph) -> bool:
                 kind[out] = "plain"
             if op == "fc":
                 if kind[out] == "perm":
-                    node.params["weight"] = np.ascontiguousarray(node.params["weight"][:, perm[out]])
+                    w = node.params["weight"]
+                    node.params["weight"] = np.ascontiguousarray(w[:, perm[out]])
                 kind[out] = "plain"
             elif len(out_shape) == 3:     # a reshape to an image: ONNX reads it as CHW
                 if kind[out] != "plain" or not _neutral(out_shape):
@@ -99,7 +100,8 @@ def to_hwc(graph) -> bool:
             _fail(node, f"output shape {out_shape} is not an image")
     for t in graph.outputs:
         if kind[t] == "perm":
-            raise UnsupportedOpError(f"graph output '{t}' is a CHW tensor flattened in ONNX's order;"
+            raise UnsupportedOpError(f"graph output '{t}' is a CHW tensor flattened in ONNX's "
+                                     "order;"
                                      " qsim would return it in HWC order. help: end the model "
                                      "with a fully connected layer or keep the output unflattened")
     for name, t in graph.tensors.items():
