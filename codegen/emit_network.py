@@ -167,6 +167,8 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
     lines += ["", f"int {prefix}_run(const {plan.input_ctype} *input, {plan.output_ctype} *output)", "{"]
     if plan.arena_bytes:
         lines.append(f"    q7_t *const {prefix}_arena_bytes = (q7_t *){prefix}_arena;")
+    if plan.input_pad:
+        lines += ["", _widen_input(graph, plan, prefix)]
     total = len(graph.nodes)
     for step in plan.steps:
         lines += ["", _comment(graph, step, total)]
@@ -180,6 +182,21 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
                      f"{step.out_bytes});")
     lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
+
+
+def _widen_input(graph, plan, prefix):
+    pixels, ch, stored = plan.input_pad
+    slot = next(s for s in plan.slots if graph.inputs[0] in s.tensors)
+    ct = plan.input_ctype
+    return "\n".join([
+        f"    /* input: append {stored - ch} zero channel(s) per pixel ({ch} -> {stored}), as the "
+        "first layer's kernel needs */",
+        "    {", f"        {ct} *const dst = {pointer(slot, ct, prefix)};", "        size_t p, c;",
+        f"        for (p = 0; p < {pixels}; ++p) {{",
+        f"            for (c = 0; c < {ch}; ++c) {{", f"                dst[p * {stored} + c] = input[p * {ch} + c];",
+        "            }",
+        f"            for (c = {ch}; c < {stored}; ++c) {{", f"                dst[p * {stored} + c] = 0;",
+        "            }", "        }", "    }"])
 
 
 def default_prefix(graph):

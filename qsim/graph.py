@@ -15,7 +15,8 @@ Nodes. `op` is one of the catalog in `qsim.ops` (which documents every op's attr
     conv            weight (Co, KY, KX, Ci)  "OHWI", bias (Co,)
     depthwise_conv  weight (KY, KX, C), bias (C,)
     fc              weight (rows, dim_in), columns in the order of the flattened HWC input; bias
-Later stages may add attrs (e.g. "fused_relu": True) but never rename these.
+Later stages may add attrs listed in `ops.FREE_ATTRS` (e.g. "fused_relu": True) or starting
+with "_", but never rename these.
 
 Quantization fields. Left None by import/calibration; `qsim.quantize` fills them, `simulate`,
 `qat` and `codegen` only read them (parameters are computed once, before execution):

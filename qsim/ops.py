@@ -54,6 +54,9 @@ OPS = {s.name: s for s in (
     OpSpec("transpose", {"perm": REQUIRED}),
 )}
 ELEMENTWISE = ("relu", "sigmoid", "tanh")
+# Attributes later stages may attach to any node without the catalog rejecting them as typos;
+# names starting with "_" are free too. Add a new stage-owned attribute here.
+FREE_ATTRS = ("fused_relu",)
 
 
 def _where(node):
@@ -80,7 +83,7 @@ def normalize(node):
     if spec is None:
         raise UnsupportedOpError(f"{_where(node)}: unknown op; the IR supports {sorted(OPS)}")
     unknown = set(node.attrs) - set(spec.attrs)
-    if unknown and not all(k.startswith("_") or k in _FREE_ATTRS for k in unknown):
+    if unknown and not all(k.startswith("_") or k in FREE_ATTRS for k in unknown):
         raise UnsupportedOpError(f"{_where(node)}: unexpected attributes {sorted(unknown)}; "
                                  f"{node.op} takes {sorted(spec.attrs) or 'none'}")
     for key, default in spec.attrs.items():
@@ -105,9 +108,6 @@ def normalize(node):
         raise ShapeError(f"{_where(node)}: missing parameter arrays {missing}")
     return node
 
-
-# Attributes later stages may attach to any node (documented in graph.py).
-_FREE_ATTRS = ("fused_relu",)
 
 
 def _out_dim(node, n, k, s, p, axis):

@@ -25,6 +25,9 @@ arm_nn_activations_direct_q7/q15: the input group's frac_bits is clamped into [b
 Layer shifts (fi, fw, fb, fo = frac_bits of input, weight, bias, output; weight and bias formats
 from max|w|, max|b| with the ceil rule, bits from the scheme, qsim.schemes):
     bias_shift = fi + fw - fb, out_shift = fi + fw - fo
+Before that, the weights are coarsened if needed so that fi + fw + ceil(log2(max|pre-activation|))
+<= 30: the C sums in int32 and wraps (doc §0.4), which q15 layers with many taps otherwise hit
+(both signs count: a huge negative sum that wraps becomes a positive output, even after a relu).
 A negative bias_shift lowers the bias precision to fb = fi + fw; a negative out_shift clamps the
 output to fo = fi + fw (the output cannot be finer than the accumulator); both warn
 (QuantizationWarning) naming the layer. Shifts above 31 are a QuantizationError.
@@ -47,6 +50,7 @@ STRATEGIES = ("minmax", "percentile", "mse")
 KEEP_FORMAT = ("relu", "maxpool", "avgpool", "flatten", "reshape")
 FIXED_OUTPUT = ("softmax", "sigmoid", "tanh")
 _MSE_SPAN = 8
+ACC_BITS = 30      # calibrated |accumulator| < 2**30: one bit of headroom below int32's 2**31
 
 
 def frac_for(m, bits) -> int:
@@ -138,11 +142,28 @@ def _check_finite(node):
                                     "NaN/Inf values. help: fix the model (retrain or re-export)")
 
 
-def _weighted(node, scheme, fi, fo):
+def _acc_magnitude(graph, cal, node):
+    """max |pre-activation| of the node's output over the calibration data (both signs)."""
+    per = cal[node.output] if node.output in cal else {}
+    key = next((k for k in ("minmax", "log2hist") if k in per), next(iter(per), None))
+    if key is None:
+        return 0.0
+    lo, hi = per[key].range()
+    return max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 0.0
+
+
+def _weighted(node, scheme, fi, fo, acc_max):
     """Fill weight_q, bias_q, bias_shift, out_shift of a conv/depthwise/fc; returns the final fo."""
     wb = weight_bits(scheme, node.op)
     w, b = (np.abs(np.asarray(node.params[k], np.float64)) for k in ("weight", "bias"))
     fw = frac_for(float(w.max()) if w.size else 0.0, wb)
+    if acc_max > 0 and fi + fw + math.ceil(math.log2(acc_max)) > ACC_BITS:
+        # The C sums in int32 and wraps (doc §0.4): keep every calibrated accumulator inside
+        # 2**ACC_BITS by coarsening the weights (the input format is fixed by the producer).
+        low = ACC_BITS - fi - math.ceil(math.log2(acc_max))
+        log.info("layer '%s': weights Q.%d -> Q.%d so the int32 accumulator (max |pre-activation| "
+                 "%.4g at 2**%d) keeps one bit of headroom", node.name, fw, low, acc_max, fi + low)
+        fw = low
     acc = fi + fw
     fb = frac_for(float(b.max()), wb) if b.size and b.max() > 0 else acc
     if fb > acc:
@@ -234,7 +255,8 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
         if node.op in FIXED_OUTPUT:
             frac[out] = bits - 1
         elif node.op in WEIGHTED:
-            fo = _weighted(node, scheme, frac[head[node.input]], wanted(out))
+            fo = _weighted(node, scheme, frac[head[node.input]], wanted(out),
+                           _acc_magnitude(g, calibration, node))
             if out in bounds and fo < bits - 4:
                 raise QuantizationError(
                     f"layer '{node.name}': its output feeds {bounds[out].op} '{bounds[out].name}', "

@@ -212,3 +212,17 @@ def test_unfoldable_batchnorm_and_chw_flat_output(rng):
     _err(make_model([norm], (2, 4, 4), w, out_rank=4), UnsupportedOpError, "bn0", "batch-norm")
     nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Flatten", ["r"], ["y"])]
     _err(make_model(nodes, (2, 4, 4), {}), UnsupportedOpError, "HWC order")
+
+
+def test_torch_style_view_chain_is_folded(rng):
+    """x.view(x.size(0), -1) exports as Shape -> Gather -> Unsqueeze -> Concat -> Reshape."""
+    w = {"i0": np.array(0, np.int64), "ax": np.array([0], np.int64),
+         "m1": np.array([-1], np.int64), "f": rng.normal(size=(4, 2 * 3 * 5))}
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "i0"], ["n"], axis=0),
+             helper.make_node("Unsqueeze", ["n", "ax"], ["nu"]),
+             helper.make_node("Concat", ["nu", "m1"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["flat"]),
+             helper.make_node("Gemm", ["flat", "f"], ["y"], transB=1)]
+    g = check_against_ort(make_model(nodes, (2, 3, 5), w), (2, 3, 5), rng)
+    assert [n.op for n in g.nodes] == ["flatten", "fc"]

@@ -228,6 +228,26 @@ def drop(ctx, n, a):
     ctx.alias[n.output[0]] = ctx.tensor(n.input[0], n)
 
 
+def fold_constant(n, a, values, shape_of):
+    """Evaluate a shape-arithmetic node on constants (torch's `x.view(x.size(0), -1)` chain).
+    Shape reports the batch size as 0, which a following Reshape reads as 'copy the batch'."""
+    if n.op_type == "Shape":
+        return np.array((0,) + tuple(shape_of(n.input[0])), np.int64)
+    if n.op_type == "Gather":
+        return np.take(values[0], values[1], axis=a.get("axis", 0))
+    if n.op_type == "Unsqueeze":
+        axes = a.get("axes", values[1] if len(values) > 1 else None)
+        return np.expand_dims(values[0], tuple(int(x) for x in axes))
+    if n.op_type == "Squeeze":
+        axes = a.get("axes", values[1] if len(values) > 1 else None)
+        return np.squeeze(values[0], None if axes is None else tuple(int(x) for x in axes))
+    if n.op_type == "Concat":
+        return np.concatenate([np.atleast_1d(v) for v in values], axis=a["axis"])
+    return None
+
+
+FOLDABLE = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat")
+
 HANDLERS = {
     "Conv": conv, "Gemm": gemm, "MatMul": matmul, "Add": add,
     "Relu": _simple("relu"), "Clip": clip, "Sigmoid": _simple("sigmoid"), "Tanh": _simple("tanh"),

@@ -6,6 +6,8 @@ ONNX op (`onnx_handlers.HANDLERS`), then run `qsim.passes.PIPELINE` (to_hwc, fol
 
 Supported: opsets 11 .. the installed onnx's current one (default domain), float weights given as
 initializers or Constant nodes, a static input shape (only the batch axis may be symbolic).
+Shape arithmetic on constants (Shape, Gather, Unsqueeze, Squeeze, Concat: torch's
+`x.view(x.size(0), -1)`) is folded at import (`onnx_handlers.fold_constant`).
 Graph outputs of a 3-D activation come out HWC, i.e. ONNX's NCHW result transposed to NHWC.
 Errors: ModelFormatError (not ONNX, truncated, NaN/Inf weights, opset too old),
 UnsupportedOpError (op or attribute qsim cannot run, dynamic shape), each naming the node.
@@ -18,7 +20,7 @@ from onnx import numpy_helper
 
 from ..errors import ModelFormatError, UnsupportedOpError
 from ..graph import Graph, Node
-from .onnx_handlers import HANDLERS
+from .onnx_handlers import FOLDABLE, HANDLERS, fold_constant
 
 MIN_OPSET = 11
 
@@ -148,11 +150,16 @@ def load_onnx(source, *, passes=True) -> Graph:
     for n in model.graph.node:
         if n.op_type == "Constant":
             continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        inputs_const = all(t in ctx.consts for t in n.input if t)
+        if n.op_type in FOLDABLE and (n.op_type == "Shape" or inputs_const):
+            values = [ctx.consts.get(t) for t in n.input]
+            ctx.consts[n.output[0]] = fold_constant(n, attrs, values, ctx.shape)
+            continue
         if n.domain not in ("", "ai.onnx") or n.op_type not in HANDLERS:
             op = f"{n.domain}.{n.op_type}" if n.domain else n.op_type
             raise UnsupportedOpError(f"{_where(n)}: unsupported op '{op}'. qsim imports: "
                                      f"{', '.join(sorted(HANDLERS))}")
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
         HANDLERS[n.op_type](ctx, n, attrs)
     g = ctx.graph
     g.outputs = [ctx.alias.get(o.name, o.name) for o in model.graph.output]

@@ -1,7 +1,9 @@
 """Graph passes: small named functions `pass_(graph) -> bool` (True if the graph changed), run in
 the explicit order of PIPELINE. No auto-discovery: what runs is what is listed here.
 
-Later stages append their own passes (fuse_relu, choose_kernels) to this list.
+`importers.onnx_import.load_onnx` runs PIPELINE on every imported graph, so it holds only
+float-graph passes; passes that need quantization results (choose_kernels) belong in the
+quantizer's own list, not here.
 """
 from .fold_batchnorm import fold_batchnorm
 from .to_hwc import to_hwc

@@ -1,0 +1,128 @@
+"""Generate the C sources of a quantized graph and write them to a folder atomically.
+
+Files (all deterministic: same graph and name -> same bytes):
+    <name>.h          API: <name>_run, sizes, formats, the optional qsim_tap hook
+    <name>.c          one CMSIS-NN call per node, the static arena and scratch
+    <name>_weights.h  const weight / bias arrays (flash)
+    <name>.mk         Makefile snippet; <name>.cmake: CMake snippet
+The folder is written under a temporary name next to the target and renamed into place; an
+existing folder is refused unless force=True (then it is replaced).
+"""
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmsis_nn.locate import SOURCES
+from qsim.errors import QsimError, ShapeError
+from qsim.lower import kernel_call
+
+from .buffer_plan import BufferPlan, plan_buffers
+from .emit_network import default_prefix, emit_header, emit_source, provenance_line
+from .emit_weights import c_ident, emit_weights
+
+
+class OutputExistsError(QsimError):
+    """The output folder exists and force was not given."""
+
+
+@dataclass
+class GeneratedNetwork:
+    name: str
+    files: dict            # file name -> text
+    plan: BufferPlan
+    weight_bytes: int
+    calls: list            # KernelCall or None per node
+
+
+def lower_graph(graph):
+    """One KernelCall (or None for flatten/reshape) per node, in graph order."""
+    if graph.quant.scheme is None:
+        raise ShapeError("code generation needs a quantized graph; help: run `qsim quantize` first")
+    graph.require_hwc("codegen")
+    return [kernel_call(graph, node) for node in graph.nodes]
+
+
+def render(graph, name=None, source=None) -> GeneratedNetwork:
+    """All generated files as text, without touching the disk.
+
+    name : C prefix of every symbol and file (default: the graph name); source : model name in
+    the provenance line (default: the graph name).
+    """
+    prefix = c_ident(name).lower() if name else default_prefix(graph)
+    calls = lower_graph(graph)
+    plan = plan_buffers(graph, calls)
+    prov = provenance_line(graph, source)
+    weights, refs, weight_bytes = emit_weights(graph, calls, prefix, prov)
+    files = {
+        f"{prefix}.h": emit_header(graph, plan, prefix, prov, weight_bytes),
+        f"{prefix}.c": emit_source(graph, plan, prefix, prov, refs),
+        f"{prefix}_weights.h": weights,
+        f"{prefix}.mk": makefile_snippet(prefix, prov),
+        f"{prefix}.cmake": cmake_snippet(prefix, prov),
+    }
+    return GeneratedNetwork(prefix, files, plan, weight_bytes, calls)
+
+
+def _cmsis_list(indent):
+    return f" \\\n{indent}".join(f"CMSIS/NN/Source/{s}" for s in SOURCES)
+
+
+def makefile_snippet(prefix, prov):
+    up = prefix.upper()
+    return "\n".join([
+        prov.replace("/*", "#").replace(" */", ""),
+        f"# include {prefix}.mk from your Makefile, set CMSIS_PATH to a CMSIS_5 5.7.0/5.9.0 checkout, then",
+        f"# add $(QSIM_{up}_SRCS) to your sources and $(QSIM_{up}_CFLAGS) to CFLAGS.",
+        "# Only the CMSIS-NN functions the network calls are linked with -Wl,--gc-sections.",
+        f"QSIM_{up}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))",
+        f"QSIM_{up}_CMSIS_SRCS := $(addprefix $(CMSIS_PATH)/, \\\n    {_cmsis_list('    ')})",
+        f"QSIM_{up}_SRCS := $(QSIM_{up}_DIR){prefix}.c $(QSIM_{up}_CMSIS_SRCS)",
+        f"QSIM_{up}_CFLAGS := -I$(QSIM_{up}_DIR) -I$(CMSIS_PATH)/CMSIS/NN/Include "
+        "-I$(CMSIS_PATH)/CMSIS/DSP/Include -I$(CMSIS_PATH)/CMSIS/Core/Include "
+        "-fno-strict-aliasing -ffunction-sections -fdata-sections",
+        "# per-layer outputs for debugging: add -DQSIM_TAPS and define qsim_tap() (see "
+        f"{prefix}.h)", ""])
+
+
+def cmake_snippet(prefix, prov):
+    return "\n".join([
+        prov.replace("/*", "#").replace(" */", ""),
+        f"# include({prefix}.cmake) with CMSIS_PATH set; then link your target with qsim_{prefix}.",
+        f"set(QSIM_{prefix.upper()}_CMSIS_SOURCES\n    "
+        + "\n    ".join(f"${{CMSIS_PATH}}/CMSIS/NN/Source/{s}" for s in SOURCES) + ")",
+        f"add_library(qsim_{prefix} STATIC ${{CMAKE_CURRENT_LIST_DIR}}/{prefix}.c "
+        f"${{QSIM_{prefix.upper()}_CMSIS_SOURCES}})",
+        f"target_include_directories(qsim_{prefix} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}}\n"
+        "    ${CMSIS_PATH}/CMSIS/NN/Include ${CMSIS_PATH}/CMSIS/DSP/Include "
+        "${CMSIS_PATH}/CMSIS/Core/Include)",
+        f"target_compile_options(qsim_{prefix} PRIVATE -fno-strict-aliasing)", ""])
+
+
+def write_network(graph, out_dir, name=None, force=False, source=None) -> GeneratedNetwork:
+    """Render and write the files into `out_dir` (atomically); returns the GeneratedNetwork.
+
+    Raises OutputExistsError when out_dir exists and force is False.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise OutputExistsError(f"{out_dir} already exists. help: pass --force to replace it, or "
+                                "choose another -o folder")
+    gen = render(graph, name, source)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    old = None
+    try:
+        for fname, text in gen.files.items():
+            (tmp / fname).write_text(text)
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+            os.replace(out_dir, old / "x")
+        os.replace(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return gen
