@@ -53,6 +53,14 @@ class CmsisBuild:
     ffi: cffi.FFI
     lib: object
 
+    @property
+    def version(self) -> str:
+        return self.checkout.version
+
+    @property
+    def library_name(self) -> str:
+        return f"CMSIS_5 {self.checkout.version}"
+
 
 def cdef_text() -> str:
     return CDEF_TYPES + "\n".join(f.cdecl() for f in SIGNATURES.values()) + "\n"

@@ -48,6 +48,10 @@ class StandinBuild:
     path: str = "ref"
     sanitize: bool = False
 
+    @property
+    def library_name(self) -> str:
+        return f"stand-in (qsim's portable C, {self.version} semantics; not proof of parity)"
+
 
 def source_files():
     """The stand-in's .c files (one per CMSIS source file it replaces), sorted."""

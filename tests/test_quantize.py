@@ -1,0 +1,212 @@
+"""qsim.quantize: formats and shifts on hand-computed examples, forced choices, error cases."""
+import warnings
+
+import numpy as np
+import pytest
+
+from qsim.calibrate import Calibration, calibrate
+from qsim.errors import QuantizationError, QuantizationWarning, UnsupportedOpError
+from qsim.graph import Graph, Node
+from qsim.importers.spec import Sequential
+from qsim.lower import kernel_call
+from qsim.quantize import _mse_frac, frac_for, quantize
+from qsim.stats import Log2Histogram, MinMax
+
+
+def _cal(ranges):
+    """A Calibration with one MinMax per tensor: {tensor: (lo, hi)}."""
+    stats = {}
+    for t, (lo, hi) in ranges.items():
+        s = MinMax()
+        s.lo, s.hi, s.count = float(lo), float(hi), 1
+        stats[t] = {"minmax": s}
+    return Calibration(stats, 1)
+
+
+def _fc_graph(w_max=0.4, b_max=0.1, rows=3, dim=4):
+    g = Graph("fc")
+    g.add_input("input", (dim,))
+    w = np.full((rows, dim), -w_max / 2, np.float32)
+    w[0, 0] = w_max
+    b = np.full(rows, b_max / 3, np.float32)
+    b[-1] = -b_max
+    g.add_node(Node("fc1", "fc", ["input"], ["fc1"], {}, {"weight": w, "bias": b}))
+    g.outputs = ["fc1"]
+    return g
+
+
+@pytest.mark.parametrize("m, bits, frac", [(1.0, 8, 7), (3.0, 8, 5), (0.3, 8, 8), (200.0, 8, -1),
+                                           (0.0, 8, 7), (5.0, 16, 12), (1e-3, 16, 24)])
+def test_frac_for_ceil_rule(m, bits, frac):
+    assert frac_for(m, bits) == frac
+
+
+def test_fc_formats_and_shifts_hand_computed():
+    # input max 3 -> fi = 7 - 2 = 5; w max 0.4 -> fw = 7 + 1 = 8; b max 0.1 -> fb = 7 + 3 = 10;
+    # output max 5 -> fo = 7 - 3 = 4. bias_shift = 5 + 8 - 10 = 3, out_shift = 13 - 4 = 9.
+    g = _fc_graph()
+    q = quantize(g, _cal({"input": (-3, 2), "fc1": (-1, 5)}), scheme="q7")
+    n = q.node("fc1")
+    assert q.tensors["input"].qformat.frac_bits == 5
+    assert (n.weight_q.bits, n.weight_q.frac_bits, n.bias_q.frac_bits) == (8, 8, 10)
+    assert q.tensors["fc1"].qformat.frac_bits == 4
+    assert (n.bias_shift, n.out_shift) == (3, 9)
+    assert n.kernel == "arm_fully_connected_q7_opt"
+    assert q.quant.scheme == "q7" and g.quant.scheme is None          # the input graph is untouched
+    assert g.node("fc1").weight_q is None
+
+
+def test_q15_same_net():
+    # q15: fi = 15 - 2 = 13, fw = 16, fb = 18, fo = 12: bias_shift 11, out_shift 17.
+    q = quantize(_fc_graph(), _cal({"input": (-3, 2), "fc1": (-1, 5)}), scheme="q15")
+    n = q.node("fc1")
+    assert (q.tensors["input"].qformat.frac_bits, n.weight_q.frac_bits, n.bias_q.frac_bits,
+            q.tensors["fc1"].qformat.frac_bits) == (13, 16, 18, 12)
+    assert (n.bias_shift, n.out_shift) == (11, 17)
+    assert n.kernel == "arm_fully_connected_q15_opt"
+
+
+def test_negative_bias_shift_lowers_bias_precision():
+    # b max 0.001 -> fb = 7 + 9 = 16 > fi + fw = 13: fb := 13, bias_shift 0, warned.
+    g = _fc_graph(b_max=0.001)
+    with pytest.warns(QuantizationWarning, match="layer 'fc1'.*bias"):
+        q = quantize(g, _cal({"input": (-3, 2), "fc1": (-1, 5)}))
+    n = q.node("fc1")
+    assert (n.bias_q.frac_bits, n.bias_shift, n.out_shift) == (13, 0, 9)
+
+
+def test_negative_out_shift_clamps_output():
+    # output max 1e-4 -> fo = 7 + 13 = 20 > 13: fo := 13, out_shift 0, warned.
+    g = _fc_graph()
+    with pytest.warns(QuantizationWarning, match="layer 'fc1'.*out_shift 0"):
+        q = quantize(g, _cal({"input": (-3, 2), "fc1": (-1e-4, 1e-4)}))
+    assert q.tensors["fc1"].qformat.frac_bits == 13
+    assert q.node("fc1").out_shift == 0
+
+
+def test_bias_shift_above_31_is_an_error():
+    # w max 0.001 -> fw = 16, fi = 5: acc 21; b max 1e6 -> fb = 7 - 20 = -13: bias_shift 34.
+    g = _fc_graph(w_max=0.001, b_max=1e6)
+    with pytest.raises(QuantizationError, match="layer 'fc1': bias_shift = 34 > 31.*help"):
+        quantize(g, _cal({"input": (-3, 2), "fc1": (-1, 1)}))
+
+
+def test_out_shift_above_31_is_an_error():
+    # input max 1e-9 -> fi = 7 + 29 = 36; all-zero output -> fo = 7: out_shift = 36 + 8 - 7 = 37.
+    g = _fc_graph()
+    with pytest.raises(QuantizationError, match="layer 'fc1': out_shift = 37 > 31"):
+        quantize(g, _cal({"input": (-1e-9, 1e-9), "fc1": (0, 0)}))
+
+
+def test_accumulator_headroom_coarsens_q15_weights():
+    # q15: fi = 13, fw = 16 and |pre-activation| up to 100 (2**7): 13 + 16 + 7 = 36 > 30 -> fw = 10.
+    g = _fc_graph()
+    q = quantize(g, _cal({"input": (-3, 2), "fc1": (-100, 1)}), scheme="q15")
+    n = q.node("fc1")
+    assert n.weight_q.frac_bits == 10
+    assert q.tensors["input"].qformat.frac_bits + n.weight_q.frac_bits + 7 <= 30
+
+
+def _net(seed=0):
+    return (Sequential((8, 8, 4), "net").conv(6, 3, pad=1).relu().maxpool(2).fc(10).softmax()
+            .build(seed=seed))
+
+
+def test_relu_and_pool_keep_format_softmax_q0_7():
+    g = _net()
+    x = np.random.default_rng(0).normal(0, 1, (64, 8, 8, 4)).astype(np.float32)
+    q = quantize(g, calibrate(g, x), scheme="q7")
+    f = {t: q.tensors[t].qformat for t in q.tensors}
+    assert f["conv1"] == f["relu1"] == f["maxpool1"]
+    assert f["softmax1"].frac_bits == 7 and f["softmax1"].bits == 8
+    # the conv1 format follows the positive side only (it is read by a relu)
+    hi = calibrate(g, x)["conv1"]["minmax"].hi
+    assert f["conv1"].frac_bits == frac_for(max(hi, calibrate(g, x)["maxpool1"]["minmax"].hi), 8)
+    q15 = quantize(_fc_only(), calibrate(_fc_only(), x[:, 0, 0]), scheme="q15")
+    assert q15.tensors["softmax1"].qformat.frac_bits == 15
+
+
+def _fc_only():
+    return Sequential((4,), "f").fc(5).softmax().build(seed=1)
+
+
+@pytest.mark.parametrize("hi, frac, warns", [(100.0, 4, True), (0.01, 7, False), (3.0, 5, False)])
+def test_sigmoid_input_int_width(hi, frac, warns):
+    g = Sequential((4,), "s").fc(3).sigmoid().build(seed=0)
+    cal = _cal({"input": (-1, 1), "fc1": (-hi, hi), "sigmoid1": (0, 1)})
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        q = quantize(g, cal)
+    assert q.tensors["fc1"].qformat.frac_bits == frac
+    assert q.tensors["sigmoid1"].qformat.frac_bits == 7
+    assert any(issubclass(r.category, QuantizationWarning) for r in rec) == warns
+    call = kernel_call(q, q.node("sigmoid1"))
+    assert call.c_name == "arm_nn_activations_direct_q7" and call.in_place
+    assert call.args == {"size": 3, "int_width": 7 - frac, "type": 0}
+
+
+def test_q7q15_scheme_bits():
+    g = Sequential((6, 6, 2), "m").conv(4, 3).relu().fc(5).build(seed=0)
+    x = np.random.default_rng(0).normal(0, 1, (32, 6, 6, 2)).astype(np.float32)
+    q = quantize(g, calibrate(g, x), scheme="q7q15")
+    assert all(t.qformat.bits == 16 for t in q.tensors.values())
+    assert q.node("conv1").weight_q.bits == 16 and q.node("conv1").bias_q.bits == 16
+    assert q.node("fc1").weight_q.bits == 8 and q.node("fc1").bias_q.bits == 8
+    assert q.node("fc1").kernel == "arm_fully_connected_mat_q7_vec_q15_opt"
+
+
+def test_mse_prefers_clipping_a_rare_outlier():
+    h = Log2Histogram()
+    h.update(np.random.default_rng(0).uniform(0.5, 1.0, 100_000))
+    h.update(np.array([100.0]))
+    f0 = frac_for(100.0, 8)                     # minmax: 0
+    assert _mse_frac([h], 8, f0) > f0 + 3
+    lone = Log2Histogram()
+    lone.update(np.array([100.0] * 10))
+    assert _mse_frac([lone], 8, f0) == f0        # nothing to gain from clipping
+
+
+def test_strategies_need_their_statistic():
+    g = _fc_graph()
+    cal = _cal({"input": (-3, 2), "fc1": (-1, 5)})
+    with pytest.raises(QuantizationError, match="percentile.*help: calibrate"):
+        quantize(g, cal, strategy="percentile")
+    with pytest.raises(QuantizationError, match="log2hist"):
+        quantize(g, cal, strategy="mse")
+    with pytest.raises(QuantizationError, match="unknown strategy"):
+        quantize(g, cal, strategy="kl")
+    with pytest.raises(QuantizationError, match="unknown scheme"):
+        quantize(g, cal, scheme="q31")
+    with pytest.raises(QuantizationError, match="tensor 'fc1'.*no calibration"):
+        quantize(g, _cal({"input": (-3, 2)}))
+
+
+def test_percentile_and_mse_run():
+    g = _net()
+    x = np.random.default_rng(1).normal(0, 1, (64, 8, 8, 4)).astype(np.float32)
+    cal = calibrate(g, x, stats=("minmax", "percentile:99.9", "log2hist"))
+    qm = quantize(g, cal)
+    qp = quantize(g, cal, strategy="percentile", percentile=99.9)
+    qe = quantize(g, cal, strategy="mse")
+    for t in ("input", "conv1"):
+        assert qp.tensors[t].qformat.frac_bits >= qm.tensors[t].qformat.frac_bits
+        assert qe.tensors[t].qformat.frac_bits >= qm.tensors[t].qformat.frac_bits
+
+
+def test_nan_weights_and_stats_name_the_layer():
+    g = _fc_graph()
+    g.node("fc1").params["weight"][1, 2] = np.nan
+    with pytest.raises(QuantizationError, match="layer 'fc1': weight has 1 NaN/Inf"):
+        quantize(g, _cal({"input": (-3, 2), "fc1": (-1, 5)}))
+    with pytest.raises(QuantizationError, match="tensor 'fc1'.*NaN or Inf"):
+        quantize(_fc_graph(), _cal({"input": (-3, 2), "fc1": (-np.inf, 5)}))
+
+
+def test_unsupported_ops_and_layouts():
+    g = _fc_graph()
+    g.layout = "CHW"
+    with pytest.raises(UnsupportedOpError, match="HWC"):
+        quantize(g, _cal({"input": (-3, 2), "fc1": (-1, 5)}))
+    g = Sequential((6, 6, 4), "p").maxpool(2).build(seed=0)
+    with pytest.raises(UnsupportedOpError, match="layer 'maxpool1'.*only q7 pooling"):
+        quantize(g, _cal({"input": (-1, 1), "maxpool1": (-1, 1)}), scheme="q15")
