@@ -8,15 +8,21 @@ return arm_status are wrapped so a SIZE_MISMATCH makes `<name>_run` return the 1
 """
 from qsim.cmsis_signatures import SIGNATURES
 
-CONV = ("{fn}({Im_in}, {dim_im_in}, {ch_im_in}, {wt}, {ch_im_out}, {dim_kernel}, {padding},\n"
-        "{stride}, {bias}, {bias_shift}, {out_shift}, {Im_out}, {dim_im_out}, {bufferA}, {bufferB})")
+# C argument order, broken into lines by role (input, weights, bias + shifts, output + scratch)
+CONV = ("{fn}({Im_in}, {dim_im_in}, {ch_im_in},\n"
+        "{wt}, {ch_im_out}, {dim_kernel}, {padding}, {stride},\n"
+        "{bias}, {bias_shift}, {out_shift},\n"
+        "{Im_out}, {dim_im_out}, {bufferA}, {bufferB})")
 CONV_NONSQUARE = (
-    "{fn}({Im_in}, {dim_im_in_x}, {dim_im_in_y}, {ch_im_in}, {wt}, {ch_im_out},\n"
-    "{dim_kernel_x}, {dim_kernel_y}, {padding_x}, {padding_y}, {stride_x}, {stride_y},\n"
-    "{bias}, {bias_shift}, {out_shift}, {Im_out}, {dim_im_out_x}, {dim_im_out_y}, {bufferA}, {bufferB})")
-FC = ("{fn}({pV}, {pM}, {dim_vec}, {num_of_rows}, {bias_shift}, {out_shift},\n"
-      "{bias}, {pOut}, {vec_buffer})")
-POOL = "{fn}({Im_in}, {dim_im_in}, {ch_im_in}, {dim_kernel}, {padding}, {stride}, {dim_im_out},\n{bufferA}, {Im_out})"
+    "{fn}({Im_in}, {dim_im_in_x}, {dim_im_in_y}, {ch_im_in},\n"
+    "{wt}, {ch_im_out}, {dim_kernel_x}, {dim_kernel_y}, {padding_x}, {padding_y}, {stride_x}, {stride_y},\n"
+    "{bias}, {bias_shift}, {out_shift},\n"
+    "{Im_out}, {dim_im_out_x}, {dim_im_out_y}, {bufferA}, {bufferB})")
+FC = ("{fn}({pV}, {pM}, {dim_vec}, {num_of_rows},\n"
+      "{bias_shift}, {out_shift}, {bias},\n"
+      "{pOut}, {vec_buffer})")
+POOL = ("{fn}({Im_in}, {dim_im_in}, {ch_im_in},\n"
+        "{dim_kernel}, {padding}, {stride}, {dim_im_out}, {bufferA}, {Im_out})")
 RELU = "{fn}({data}, {size})"
 ACTIVATION = "{fn}({data}, {size}, {int_width}, {type})"
 SOFTMAX = "{fn}({vec_in}, {dim_vec}, {p_out})"

@@ -50,7 +50,7 @@ def pointer(slot, ctype, prefix):
     if slot.kind in ("input", "output"):
         return slot.kind
     base = f"{prefix}_arena_bytes + {slot.offset}" if slot.offset else f"{prefix}_arena_bytes"
-    return f"({base})" if ctype == "q7_t" else f"({ctype} *)({base})"
+    return base if ctype == "q7_t" else f"({ctype} *)({base})"
 
 
 def _shape(graph, t):
@@ -138,7 +138,7 @@ def _plan_comment(graph, plan):
             continue
         where = {"input": "input (caller, const)", "output": "output (caller)"}.get(
             s.kind, f"arena + {s.offset}")
-        live = f"{max(s.first, 0) + 1}..{min(s.last, len(graph.nodes) - 1) + 1}"
+        live = "-" if s.last < 0 else f"{max(s.first, 0) + 1}..{min(s.last, len(graph.nodes) - 1) + 1}"
         lines.append(f" *   {where:<22} {s.nbytes:>7} B  layers {live:<8} {', '.join(s.tensors)}")
     lines.append(f" * arena {plan.arena_bytes} B (live-bytes lower bound {plan.live_lower_bound} B, "
                  f"ping-pong {plan.ping_pong_bytes} B) */")

@@ -21,7 +21,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 
-from cmsis_nn.build import SANITIZE_FLAGS, build_library, cache_root
+from cmsis_nn.build import SANITIZE_FLAGS, _require_asan_runtime, build_library, cache_root
 from qsim.cmsis_signatures import CTYPES
 from qsim.errors import BuildError, ShapeError, ToolchainMissing
 
@@ -122,6 +122,8 @@ class HostNetwork:
         self.tap_offsets = np.concatenate([[0], np.cumsum(self.tap_bytes)[:-1]]).astype(np.uintp)
         self.tap_dtypes = [np.dtype(CTYPES[s.out_ctype]) for s in plan.steps]
         self.so_path = self._build()
+        if library.sanitize:
+            _require_asan_runtime()       # dlopen of an ASan library fails without it
         self.ffi = cffi.FFI()
         self.ffi.cdef(f"""
             int {self.prefix}_run(const {_c(plan.input_ctype)} *input, {_c(plan.output_ctype)} *output);

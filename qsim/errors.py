@@ -33,6 +33,10 @@ class CmsisNotFound(QsimError):
     """No usable CMSIS_5 checkout at CMSIS_PATH / --cmsis."""
 
 
+class CmsisFetchError(CmsisNotFound):
+    """`qsim fetch-cmsis` could not download, verify or unpack a CMSIS_5 release archive."""
+
+
 class BuildError(QsimError):
     """Compiling C (CMSIS-NN, generated code, harness) failed."""
 

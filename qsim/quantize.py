@@ -8,7 +8,7 @@ only read them.
 Activation formats. Tensors linked by ops that keep their input format (relu, maxpool, avgpool,
 flatten, reshape: in place in C or a plain copy) share one format, chosen for the group from the
 calibration statistics of its tensors by `strategy`:
-    minmax      ARM's ML-KWS rule: int_bits = ceil(log2(max|x|)), frac_bits = bits-1 - int_bits
+    minmax      the seed's rule (as in Arm's ML-KWS-for-MCU): int_bits = ceil(log2(max|x|)), frac_bits = bits-1 - int_bits
                 (a value within one step of 2**int_bits saturates by at most one step)
     percentile  the same rule on the p-th / (100-p)-th percentiles (Percentile(p) statistic)
     mse         the frac_bits in [minmax's, minmax's + 8] minimising the expected squared error
@@ -191,6 +191,21 @@ def _weighted(node, scheme, fi, fo, acc_max):
     return fo
 
 
+def _clamp_int_width(user, f, bits):
+    """frac_bits of a sigmoid/tanh input: int_width = bits-1 - frac_bits must be in 0..3."""
+    g_f = min(max(f, bits - 4), bits - 1)
+    if g_f != f:
+        msg = (f"layer '{user.name}' ({user.op}): input format frac_bits {g_f} chosen (int_width "
+               f"{bits - 1 - g_f}) for arm_nn_activations_direct_q{bits - 1}, which takes int_width "
+               f"0..3; calibration wanted frac_bits {f}")
+        if g_f > f:
+            warnings.warn(msg + f": inputs beyond +-{2.0 ** (bits - 1 - g_f):g} saturate (the "
+                          "function is flat there)", QuantizationWarning, stacklevel=4)
+        else:
+            log.info(msg)
+    return g_f
+
+
 def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", version="5.7.0",
              truncate=False, percentile=99.99, fc_opt=True):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
@@ -232,20 +247,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
 
     def wanted(h):
         f = _activation_frac(g, calibration, members[h], strategy, percentile, bits)
-        if h in bounds:
-            user = bounds[h]
-            g_f = min(max(f, bits - 4), bits - 1)
-            if g_f != f:
-                msg = (f"layer '{user.name}' ({user.op}): input format frac_bits {g_f} chosen "
-                       f"(int_width {bits - 1 - g_f}) for arm_nn_activations_direct_q{bits - 1}, "
-                       f"which takes int_width 0..3; calibration wanted frac_bits {f}")
-                if g_f > f:
-                    warnings.warn(msg + f": inputs beyond +-{2.0 ** (bits - 1 - g_f):g} saturate "
-                                  "(the function is flat there)", QuantizationWarning, stacklevel=3)
-                else:
-                    log.info(msg)
-            f = g_f
-        return f
+        return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
     frac = {t: wanted(t) for t in g.inputs}
     for node in g.nodes:
@@ -268,6 +270,9 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
             raise QuantizationError(f"layer '{node.name}': no format rule for op '{node.op}'")
     for t, info in g.tensors.items():
         info.qformat = QFormat(bits, frac[head[t]])
+    g.meta = dict(g.meta, quantize={"strategy": strategy, "percentile": percentile,
+                                    "fc_opt": bool(fc_opt),
+                                    "calibration_samples": calibration.num_samples})
     return g
 
 

@@ -1,0 +1,254 @@
+"""Whole-network throughput on the seed's KWS net: qsim's bit-exact simulator vs onnxruntime.
+
+    python bench/bench_network.py [--n 10000] [--batch 1024] [--repeat 3] [--threads 1 2]
+                                  [--model PATH] [--ort-act int8|uint8|both] [--seed 0]
+
+One run measures, side by side on the same N MFCC-like inputs (49 frames x 10 coefficients):
+    qsim calibrate + quantize seconds (target < 5 s for N = 10,000)
+    qsim simulate q7 and q15 (bit-exact CMSIS-NN mirrors, numba) inferences/s
+    onnxruntime float32 and int8 (QDQ from onnxruntime.quantization.quantize_static, calibrated
+        with a CalibrationDataReader over the same inputs) inferences/s
+each at 1 and 2 threads (numba.set_num_threads / SessionOptions.intra_op_num_threads), best of
+--repeat, all engines fed in batches of --batch items, plus the ratio qsim / ort int8 (target
+>= 0.5). Random He-initialised weights (qsim.importers.spec, --seed) unless --model gives a
+trained graph (a qsim graph folder / .json, or an .onnx file). Top-1 agreement with the float
+net is printed so that the timed models are known to work.
+
+Inputs: MFCC (qsim.frontend.mfcc.mfcc_f32, the arm_mfcc_f32 definition) of 256 synthetic clips
+(coloured noise at -50..-10 dBFS plus word-like bursts: harmonic tones with a few formant-ish
+partials under a random envelope), expanded to N by a random circular shift in time and a small
+Gaussian jitter (0.05 x the per-coefficient std). Timing excludes the data generation.
+"""
+import argparse
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import numba  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,  # noqa: E402
+                                      QuantType, quantize_static)
+
+from qsim import __version__ as qsim_version  # noqa: E402
+from qsim.calibrate import calibrate  # noqa: E402
+from qsim.exporters import export_onnx  # noqa: E402
+from qsim.frontend.mfcc import mfcc_f32  # noqa: E402
+from qsim.importers.spec import KWS_SPEC, Sequential  # noqa: E402
+from qsim.quantize import quantize  # noqa: E402
+from qsim.simulate import simulate  # noqa: E402
+
+SEED_MACS = 2_583_168      # the seed's "2.58 M MACs per inference", layer by layer below
+
+
+def macs(graph):
+    """[(node name, MACs per inference)] of the conv / depthwise / fc nodes."""
+    out = []
+    for n in graph.nodes:
+        shape = graph.tensors[n.output].shape
+        if n.op == "conv":
+            out.append((n.name, int(np.prod(shape)) * int(np.prod(n.params["weight"].shape[1:]))))
+        elif n.op == "depthwise_conv":
+            ky, kx = n.attrs["kernel_shape"]
+            out.append((n.name, int(np.prod(shape)) * ky * kx))
+        elif n.op == "fc":
+            out.append((n.name, int(np.prod(n.params["weight"].shape))))
+    return out
+
+
+def machine_info():
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.processor()) \
+        if os.path.exists("/proc/cpuinfo") else platform.processor()
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return [f"command   : {' '.join([os.path.basename(sys.executable)] + sys.argv)}",
+            f"machine   : {cpu}, {os.cpu_count()} logical CPUs "
+            f"({len(os.sched_getaffinity(0))} usable), {platform.system()} {platform.release()}",
+            f"load avg  : {load} (1/5/15 min, at start; the machine may be shared)",
+            f"versions  : python {platform.python_version()}, numpy {np.__version__}, numba "
+            f"{numba.__version__} (threading layer {numba.config.THREADING_LAYER}), onnxruntime "
+            f"{ort.__version__}, qsim {qsim_version}"]
+
+
+def synthetic_clips(rng, n, sr=16000):
+    """n one-second clips in [-1, 1): coloured noise plus a word-like harmonic burst."""
+    t = np.arange(sr) / sr
+    clips = np.empty((n, sr))
+    for i in range(n):
+        spec = np.fft.rfft(rng.normal(size=sr))
+        spec /= np.maximum(np.fft.rfftfreq(sr), 1.0 / sr) ** (rng.integers(3) / 2.0)
+        noise = np.fft.irfft(spec, sr)
+        x = noise / noise.std() * 10 ** (rng.uniform(-50, -10) / 20)
+        if rng.random() < 0.8:                         # a "word": voiced partials under an envelope
+            f0 = rng.uniform(90, 250) * (1 + 0.1 * np.sin(2 * np.pi * rng.uniform(1, 4) * t))
+            phase = 2 * np.pi * np.cumsum(f0) / sr
+            voice = sum(np.sin(k * phase) / k * (1 + 3 * np.exp(-((k * 150 - f) / 300) ** 2))
+                        for k in range(1, 20) for f in (rng.uniform(300, 900),))
+            start, length = rng.uniform(0.05, 0.5), rng.uniform(0.25, 0.45)
+            env = np.exp(-0.5 * ((t - start - length / 2) / (length / 4)) ** 2)
+            x = x + voice / np.abs(voice).max() * env * 10 ** (rng.uniform(-25, -3) / 20)
+        clips[i] = x
+    return np.clip(clips, -1, 1 - 2 ** -15)
+
+
+def mfcc_inputs(rng, n, pool=256):
+    base = mfcc_f32(synthetic_clips(rng, pool))                        # (pool, 49, 10)
+    idx = rng.integers(pool, size=n)
+    shift = rng.integers(base.shape[1], size=n)
+    frames = (np.arange(base.shape[1])[None, :] - shift[:, None]) % base.shape[1]
+    x = base[idx[:, None], frames]
+    x = x + rng.normal(size=x.shape) * 0.05 * base.std(axis=(0, 1))
+    return x[..., None].astype(np.float32)                             # (n, 49, 10, 1) HWC
+
+
+class Reader(CalibrationDataReader):
+    """Feeds the benchmark inputs to onnxruntime's calibrator, one batch per call."""
+
+    def __init__(self, name, x, batch):
+        self.batches = iter([{name: x[i:i + batch]} for i in range(0, len(x), batch)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def session(path, threads):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def ort_runner(sess, batch):
+    name = sess.get_inputs()[0].name
+    return lambda x: np.concatenate([sess.run(None, {name: x[i:i + batch]})[0]
+                                     for i in range(0, len(x), batch)])
+
+
+def timed(fn, *args, **kwargs):
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - t, out
+
+
+def load_model(path, seed):
+    if path is None:
+        return Sequential.from_dict(KWS_SPEC).build(seed=seed), f"random He weights (seed {seed})"
+    if str(path).endswith(".onnx"):
+        from qsim.importers.onnx_import import load_onnx
+        return load_onnx(path), path
+    from qsim.graph import Graph
+    return Graph.load(path), path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000, help="inputs (default 10000)")
+    ap.add_argument("--batch", type=int, default=1024, help="items per call, all engines")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per cell (best is kept)")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--model", default=None, help="trained graph (qsim folder/.json or .onnx)")
+    ap.add_argument("--ort-act", choices=("int8", "uint8", "both"), default="both",
+                    help="activation type of the onnxruntime QDQ model (weights are int8)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    print("\n".join(machine_info()))
+
+    graph, source = load_model(args.model, args.seed)
+    layer_macs = macs(graph)
+    total = sum(m for _, m in layer_macs)
+    print(f"model     : {graph.name}, {source}")
+    print("MACs      : " + ", ".join(f"{n} {m:,}" for n, m in layer_macs) + f"; total {total:,}"
+          + (" (= the seed's 2.58 M)" if total == SEED_MACS else f" (seed says {SEED_MACS:,})"))
+    if args.model is None and total != SEED_MACS:
+        raise SystemExit(f"MAC count {total:,} differs from the seed's {SEED_MACS:,}")
+
+    rng = np.random.default_rng(args.seed)
+    t_data, x = timed(mfcc_inputs, rng, args.n)
+    print(f"inputs    : {x.shape} MFCC-like float32, range [{x.min():.2f}, {x.max():.2f}] "
+          f"(generated in {t_data:.1f} s, not timed below)")
+
+    # -- qsim: calibration + quantization ---------------------------------------------------
+    t_cal, cal = timed(calibrate, graph, x, batch_size=args.batch)
+    qgraphs, t_quant = {}, {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for scheme in ("q7", "q15"):
+            t_quant[scheme], qgraphs[scheme] = timed(quantize, graph, cal, scheme=scheme)
+
+    # -- onnxruntime: export + static QDQ quantization ----------------------------------------
+    tmp = tempfile.mkdtemp(prefix="bench_network_")
+    fpath = export_onnx(graph, os.path.join(tmp, "kws_float.onnx"))
+    acts = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    acts = acts if args.ort_act == "both" else {args.ort_act: acts[args.ort_act]}
+    qpaths, t_ortq = {}, {}
+    logging.getLogger().setLevel(logging.ERROR)      # quantize_static's "consider pre-processing"
+    for label, qt in acts.items():                     # (it changes nothing for this net)
+        qpaths[label] = os.path.join(tmp, f"kws_{label}.onnx")
+        t_ortq[label], _ = timed(quantize_static, str(fpath), qpaths[label],
+                                 Reader(graph.inputs[0], x, args.batch), quant_format=QuantFormat.QDQ,
+                                 activation_type=qt, weight_type=QuantType.QInt8)
+
+    # -- throughput ----------------------------------------------------------------------------
+    engines = {f"qsim simulate {s}": (lambda xx, q=q: simulate(q, xx, batch_size=args.batch))
+               for s, q in qgraphs.items()}
+    ort_paths = {"ort float32": fpath, **{f"ort int8 QDQ (act {k})": p for k, p in qpaths.items()}}
+    warm = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, fn in engines.items():               # numba JIT / cache load, outside timing
+            warm[name] = timed(fn, x[:8])[0]
+    rate, outs = {}, {}
+    for th in args.threads:
+        numba.set_num_threads(min(th, numba.config.NUMBA_NUM_THREADS))
+        runners = dict(engines)
+        for name, p in ort_paths.items():
+            runners[name] = ort_runner(session(p, th), args.batch)
+        best_sec = dict.fromkeys(runners, float("inf"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for fn in runners.values():
+                fn(x[:args.batch])                     # warm-up (ORT arena, numba thread pool)
+            for _ in range(args.repeat):               # rounds interleave the engines, so a
+                for name, fn in runners.items():       # burst of load from elsewhere hits all
+                    sec, outs[name] = timed(fn, x)
+                    best_sec[name] = min(best_sec[name], sec)
+        for name, sec in best_sec.items():
+            rate[name, th] = len(x) / sec
+
+    # -- report ----------------------------------------------------------------------------------
+    print(f"\nqsim calibration: calibrate {t_cal:.2f} s + quantize q7 {t_quant['q7']:.3f} s / q15 "
+          f"{t_quant['q15']:.3f} s = {t_cal + t_quant['q7']:.2f} s for {len(x):,} inputs "
+          f"(target < 5 s: {'met' if t_cal + t_quant['q7'] < 5 else 'MISSED'})")
+    print("ort quantize_static (QDQ, MinMax, same inputs): "
+          + ", ".join(f"act {k} {v:.2f} s" for k, v in t_ortq.items()))
+    print("first-call time (numba JIT or cache load): "
+          + ", ".join(f"{k.split()[-1]} {v:.2f} s" for k, v in warm.items()))
+    ref = np.argmax(outs["ort float32"], axis=1)
+    head = f"\n{'engine':<28}" + "".join(f"{f'{t} thread' + 's' * (t > 1):>14}" for t in args.threads)
+    print(head + f"{'top-1 = float':>15}   (inferences/s, best of {args.repeat}, batch {args.batch})")
+    for name in runners:
+        agree = np.mean(np.argmax(outs[name], axis=1) == ref)
+        print(f"{name:<28}" + "".join(f"{rate[name, t]:>14,.0f}" for t in args.threads)
+              + f"{agree:>15.3f}")
+    ints = [k for k in ort_paths if k.startswith("ort int8")]
+    fastest = {t: max(ints, key=lambda k: rate[k, t]) for t in args.threads}
+    print("\nratio qsim / fastest ort int8 (target >= 0.5):")
+    for s in qgraphs:
+        print(f"  {s:<4}" + "".join(f"  {t} thr: {rate[f'qsim simulate {s}', t] / rate[fastest[t], t]:.2f}"
+                                    f" (vs {fastest[t].split('act ')[1][:-1]})" for t in args.threads))
+    print("MAC rate (GMAC/s): " + ", ".join(
+        f"{name.replace('qsim simulate ', 'qsim ')} {max(rate[name, t] for t in args.threads) * total / 1e9:.1f}"
+        for name in runners) + " (best thread count)")
+    print(f"load avg at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""`qsim codegen MODEL -o DIR`: C sources for a quantized graph (one CMSIS-NN call per layer).
+
+Writes <name>.h, <name>.c, <name>_weights.h and Makefile / CMake snippets into DIR (atomically;
+an existing DIR needs --force) and prints the RAM / flash report.
+"""
+from pathlib import Path
+
+
+def register(subparsers):
+    p = subparsers.add_parser("codegen", help="generate C for a quantized model (CMSIS-NN calls)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("model", metavar="MODEL", help="saved quantized graph (folder or .json from Graph.save)")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    p.add_argument("--name", default=None, metavar="N",
+                   help="C prefix of files and symbols (default: the graph's name)")
+    return p
+
+
+def load_model(path):
+    """Graph.load with a clear error when nothing is there."""
+    from qsim.errors import ModelFormatError
+    from qsim.graph import Graph
+    p = Path(path)
+    if not p.exists() and not p.with_suffix(".json").exists():
+        raise ModelFormatError(f"no model at {path}. help: give the folder (or .json) written by "
+                               "Graph.save / `qsim quantize`")
+    return Graph.load(p)
+
+
+def run(args):
+    from cmsis_nn.standin import STANDIN_DIR
+    from codegen.generate import write_network
+    from codegen.memory_report import measure_code_size, memory_report
+
+    graph = load_model(args.model)
+    out = Path(args.out)
+    gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name)
+    code = measure_code_size(out / f"{gen.name}.c", [out, STANDIN_DIR])
+    for fname in gen.files:
+        print(f"wrote {out / fname}")
+    for line in memory_report(gen.plan, gen.weight_bytes, code).lines():
+        print(line)
+    return 0

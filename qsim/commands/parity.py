@@ -1,0 +1,59 @@
+"""`qsim parity MODEL --target host`: the generated C against the simulator, layer by layer.
+
+Generates the C for MODEL, builds it with CMSIS-NN (a real CMSIS_5 checkout from --cmsis or
+$CMSIS_PATH, or with --standin qsim's portable stand-in, which is NOT CMSIS), runs a batch and
+compares every layer's output with `simulate(trace=True)`. Prints one row per layer and ends with
+`LAYERS layers, INPUTS inputs, MISMATCHES mismatches`. Exit status 1 on any mismatch, 2 on errors
+(no model, CMSIS missing or of an unknown release, no compiler).
+"""
+
+
+def register(subparsers):
+    p = subparsers.add_parser("parity", help="check generated C against the simulator, per layer",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("model", metavar="MODEL", help="saved quantized graph (folder or .json)")
+    p.add_argument("--target", default="host", metavar="T",
+                   help="where the C runs: host (default; cortex-m4/cortex-m3 via QEMU later)")
+    p.add_argument("--cmsis", metavar="PATH", default=None,
+                   help="CMSIS_5 checkout at tag 5.7.0 or 5.9.0 (default: $CMSIS_PATH)")
+    p.add_argument("--standin", action="store_true",
+                   help="use qsim's stand-in C library instead of CMSIS (checks plumbing, not parity)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--inputs", type=int, default=100, metavar="N",
+                     help="random inputs in the input format (default 100)")
+    src.add_argument("--data", metavar="F", default=None,
+                     help=".npy array (N,)+input shape: floats (quantized) or integers")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--sanitize", action="store_true",
+                   help="build with AddressSanitizer + UBSan (needs libasan preloaded, see cmsis_nn/README.md)")
+    p.add_argument("--name", default=None, metavar="N", help="C prefix (default: the graph's name)")
+    return p
+
+
+def _inputs(args, graph):
+    import numpy as np
+
+    from harness.parity import random_inputs
+    from qsim.errors import QsimError
+    if args.data is None:
+        if args.inputs < 1:
+            raise QsimError(f"--inputs must be >= 1, got {args.inputs}")
+        return random_inputs(graph, args.inputs, args.seed)
+    try:
+        return np.load(args.data, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise QsimError(f"cannot read --data {args.data}: {e}. help: save an array with numpy.save") from None
+
+
+def run(args):
+    from cmsis_nn.locate import find_cmsis
+    from harness.parity import run_network_parity
+    from qsim.commands.codegen import load_model
+
+    graph = load_model(args.model)
+    checkout = None if args.standin else find_cmsis(args.cmsis)
+    report = run_network_parity(graph, _inputs(args, graph), target=args.target, name=args.name,
+                                cmsis=checkout, sanitize=args.sanitize)
+    for line in report.lines():
+        print(line)
+    return 1 if report.mismatches else 0

@@ -1,0 +1,96 @@
+"""Whole-network parity on the host: generated C + CMSIS-NN vs simulate(trace=True), per layer.
+
+With the stand-in (no CMSIS needed) this checks the generator, the buffer plan, the taps and the
+harness, never parity with Arm's library. With CMSIS_PATH set it is the real check.
+"""
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+from codegen.generate import render
+from harness.host import HostNetwork, standin_library
+from harness.parity import compare, random_inputs, run_network_parity
+from qsim.calibrate import calibrate
+from qsim.cli import main
+from qsim.importers.spec import KWS_SPEC, Sequential
+from qsim.quantize import quantize
+from tests.codegen._models import tiny_q7, tiny_q15
+
+pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+
+MIXED = {"name": "mixed", "input_shape": [8, 8, 3], "layers": [
+    {"op": "conv", "ch_out": 8, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
+    {"op": "maxpool", "kernel": 2, "stride": 2},
+    {"op": "depthwise_conv", "kernel": 3, "stride": 1, "pad": 1}, {"op": "tanh"},
+    {"op": "avgpool", "kernel": 2, "stride": 2}, {"op": "flatten"},
+    {"op": "fc", "rows": 6}, {"op": "sigmoid"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
+
+
+def _quantized(spec, scheme, version="5.9.0", path="ref"):
+    g = Sequential.from_dict(spec).build(seed=0)
+    x = np.random.default_rng(0).normal(0, 1, (16,) + tuple(spec["input_shape"])).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize(g, calibrate(g, x), scheme=scheme, version=version, path=path)
+
+
+CASES = {
+    "tiny_q7": lambda v: tiny_q7(version=v), "tiny_q15": lambda v: tiny_q15(version=v),
+    "kws_q7": lambda v: _quantized(KWS_SPEC, "q7", v), "kws_q15": lambda v: _quantized(KWS_SPEC, "q15", v),
+    "mixed_q7": lambda v: _quantized(MIXED, "q7", v),
+}
+
+
+@pytest.mark.parametrize("version", ["5.7.0", "5.9.0"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_standin_matches_simulator(case, version):
+    g = CASES[case](version)
+    report = run_network_parity(g, random_inputs(g, 6, seed=1), cmsis=None)
+    assert report.library.startswith("stand-in")
+    assert report.mismatches == 0, "\n".join(report.lines())
+    assert report.lines()[-1] == f"{len(g.nodes)} layers, 6 inputs, 0 mismatches"
+
+
+def test_a_wrong_weight_is_reported_at_its_layer():
+    g = tiny_q7()
+    gen = render(g)
+    wfile = f"{gen.name}_weights.h"
+    text = gen.files[wfile]
+    at = text.index("tiny_q7_fc1_weights[")
+    head, tail = text[:at], text[at:]
+    eq = tail.index("{") + 1
+    first_value_end = tail.index(",", eq)
+    tail = tail[:eq] + " 127" + tail[first_value_end:]
+    gen.files[wfile] = head + tail
+    x = random_inputs(g, 8, seed=2)
+    net = HostNetwork(gen, standin_library("5.9.0"))
+    outputs, taps, statuses = net.run(x)
+    results = {r.name: r for r in compare(g, gen, x, outputs, taps, statuses)}
+    assert results["conv1"].mismatches == results["maxpool1"].mismatches == 0
+    assert results["fc1"].mismatches > 0 and "expected" in results["fc1"].first
+
+
+def test_cli_parity_and_codegen(tmp_path, capsys):
+    model = tmp_path / "model"
+    tiny_q15().save(model)
+    assert main(["parity", str(model), "--standin", "--inputs", "4"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "4 layers, 4 inputs, 0 mismatches"
+    assert main(["codegen", str(model), "-o", str(tmp_path / "c")]) == 0
+    assert main(["codegen", str(model), "-o", str(tmp_path / "c")]) == 2         # exists
+    assert main(["codegen", str(tmp_path / "none"), "-o", str(tmp_path / "d")]) == 2   # no model
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.cmsis
+@pytest.mark.parametrize("case", ["kws_q7", "kws_q15", "mixed_q7"])
+@pytest.mark.parametrize("path", ["ref", "dsp"])
+def test_real_cmsis(cmsis_path, case, path):
+    from cmsis_nn.locate import find_cmsis
+    checkout = find_cmsis(cmsis_path)
+    g = CASES[case](checkout.version)
+    g.quant.path = path
+    report = run_network_parity(g, random_inputs(g, 20, seed=3), cmsis=checkout)
+    assert report.library.startswith(f"CMSIS_5 {checkout.version}")
+    assert report.mismatches == 0, "\n".join(report.lines())

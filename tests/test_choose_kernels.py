@@ -1,0 +1,149 @@
+"""passes.choose_kernels: the kernel table, q15 channel padding, and the refusals."""
+import warnings
+
+import numpy as np
+import pytest
+
+from qsim.errors import UnsupportedOpError
+from qsim.graph import Graph, Node, QuantSettings
+from qsim.importers.spec import Sequential
+from qsim.lower import channel_pad, stored_shape
+from qsim.passes.choose_kernels import choose_kernels, fast_geometry_ok
+
+
+def _choose(seq, scheme="q7", path="ref", version="5.7.0", **kw):
+    g = seq.build(seed=0)
+    g.quant = QuantSettings(scheme, path, version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        choose_kernels(g, **kw)
+    return g
+
+
+def _conv(shape, ch_out, kernel, stride=1, pad=0):
+    return Sequential(shape, "c").conv(ch_out, kernel, stride=stride, pad=pad)
+
+
+CONV_TABLE = [
+    # scheme, path, version, input HWC, ch_out, kernel, stride, pad, expected kernel
+    ("q7", "ref", "5.7.0", (8, 8, 3), 4, 3, 1, 1, "arm_convolve_HWC_q7_RGB"),
+    ("q7", "dsp", "5.7.0", (8, 8, 8), 4, 1, 1, 0, "arm_convolve_1x1_HWC_q7_fast_nonsquare"),
+    ("q7", "ref", "5.7.0", (6, 9, 8), 6, 1, 1, 0, "arm_convolve_1x1_HWC_q7_fast_nonsquare"),
+    ("q7", "dsp", "5.7.0", (8, 8, 8), 4, 3, 1, 1, "arm_convolve_HWC_q7_fast"),
+    ("q7", "ref", "5.7.0", (8, 8, 8), 5, 3, 1, 1, "arm_convolve_HWC_q7_basic"),
+    ("q7", "ref", "5.7.0", (8, 8, 6), 4, 3, 2, 0, "arm_convolve_HWC_q7_basic"),
+    ("q7", "dsp", "5.7.0", (8, 6, 8), 4, 3, 1, 1, "arm_convolve_HWC_q7_fast_nonsquare"),
+    ("q7", "ref", "5.7.0", (8, 8, 8), 4, (3, 1), 1, 0, "arm_convolve_HWC_q7_fast_nonsquare"),
+    ("q7", "ref", "5.7.0", (8, 6, 5), 4, 3, 1, 0, "arm_convolve_HWC_q7_basic_nonsquare"),
+    ("q7", "ref", "5.7.0", (8, 8, 3), 4, (3, 2), 1, 0, "arm_convolve_HWC_q7_basic_nonsquare"),
+    ("q7", "ref", "5.7.0", (49, 10, 1), 28, (10, 4), 1, 0, "arm_convolve_HWC_q7_basic_nonsquare"),
+    # REF 5.7.0 signed-char quirk (indices > 127): the int-indexed fast_nonsquare is used instead
+    ("q7", "ref", "5.7.0", (140, 140, 4), 2, 3, 1, 1, "arm_convolve_HWC_q7_fast_nonsquare"),
+    ("q7", "ref", "5.9.0", (140, 140, 4), 2, 3, 1, 1, "arm_convolve_HWC_q7_fast"),
+    ("q7", "dsp", "5.7.0", (140, 140, 3), 2, 3, 1, 1, "arm_convolve_HWC_q7_RGB"),
+    ("q15", "ref", "5.7.0", (8, 8, 3), 4, 3, 1, 1, "arm_convolve_HWC_q15_basic"),
+    ("q15", "ref", "5.7.0", (8, 8, 4), 4, 3, 1, 1, "arm_convolve_HWC_q15_fast"),
+    ("q15", "ref", "5.7.0", (8, 8, 4), 3, 3, 1, 1, "arm_convolve_HWC_q15_basic"),
+    ("q15", "ref", "5.7.0", (7, 7, 4), 4, 3, 1, 1, "arm_convolve_HWC_q15_fast"),
+    ("q15", "dsp", "5.7.0", (7, 7, 4), 4, 3, 1, 1, "arm_convolve_HWC_q15_basic"),  # odd width
+    ("q15", "dsp", "5.7.0", (8, 8, 4), 4, 3, 1, 1, "arm_convolve_HWC_q15_fast"),
+    ("q15", "ref", "5.7.0", (8, 6, 4), 4, 3, 1, 1, "arm_convolve_HWC_q15_fast_nonsquare"),
+    ("q7q15", "ref", "5.7.0", (8, 6, 4), 4, 3, 1, 1, "arm_convolve_HWC_q15_fast_nonsquare"),
+]
+
+
+@pytest.mark.parametrize("scheme, path, version, shape, co, k, s, p, kernel", CONV_TABLE)
+def test_conv_kernel_table(scheme, path, version, shape, co, k, s, p, kernel):
+    g = _choose(_conv(shape, co, k, s, p), scheme, path, version)
+    assert g.node("conv1").kernel == kernel
+    assert g.node("conv1").pad_ch_in is None and g.node("conv1").pad_ch_out is None
+
+
+def test_quirk_without_alternative_is_refused():
+    with pytest.raises(UnsupportedOpError, match=r"layer 'conv1'.*signed char.*140x140x3.*5\.9\.0"):
+        _choose(_conv((140, 140, 3), 2, 3, 1, 1))
+    with pytest.raises(UnsupportedOpError, match="layer 'conv1'.*arm_convolve_HWC_q15_basic"):
+        _choose(_conv((140, 140, 4), 3, 3, 1, 1), "q15")
+
+
+def test_q15_nonsquare_pads_odd_input_channels_from_graph_input():
+    g = _choose(Sequential((49, 10, 1), "kws").conv(28, (10, 4)).relu().fc(3), "q15")
+    conv = g.node("conv1")
+    assert conv.kernel == "arm_convolve_HWC_q15_fast_nonsquare"
+    assert (conv.pad_ch_in, conv.pad_ch_out) == (1, None)
+    assert channel_pad(g, "input") == 1 and stored_shape(g, "input") == (49, 10, 2)
+    assert stored_shape(g, "conv1") == (40, 7, 28)
+
+
+def test_q15_nonsquare_pads_odd_output_channels_through_relu():
+    g = _choose(Sequential((9, 6, 2), "n").conv(3, (3, 2)).relu().conv(4, (3, 2)).fc(2), "q15")
+    c1, r1, c2 = g.node("conv1"), g.node("relu1"), g.node("conv2")
+    assert (c1.pad_ch_in, c1.pad_ch_out) == (None, 1)
+    assert (r1.pad_ch_in, r1.pad_ch_out) == (1, 1)
+    assert (c2.pad_ch_in, c2.pad_ch_out) == (1, None)
+    assert stored_shape(g, "relu1") == (7, 5, 4)
+    # an fc reading a padded image gets zero columns instead
+    g = _choose(Sequential((9, 6, 2), "n").conv(3, (3, 2)).relu().fc(2), "q15")
+    assert g.node("fc1").pad_ch_in == 1
+
+
+def test_q15_padding_that_cannot_be_carried_is_refused():
+    seq = Sequential((4,), "r").fc(45).reshape((9, 5, 1)).conv(4, (3, 2))
+    with pytest.raises(UnsupportedOpError, match="layer 'conv1'.*even number of input channels"):
+        _choose(seq, "q15")
+    seq = Sequential((9, 6, 2), "s").conv(3, (3, 2)).softmax()
+    with pytest.raises(UnsupportedOpError, match="layer 'softmax1'.*zero padding channel"):
+        _choose(seq, "q15")
+
+
+def test_q15_dsp_odd_output_width_nonsquare_is_refused():
+    with pytest.raises(UnsupportedOpError, match=r"layer 'conv1'.*output 40x7x28.*even output width"):
+        _choose(Sequential((49, 10, 1), "kws").conv(28, (10, 4)), "q15", "dsp")
+
+
+def test_depthwise_fc_pool_activation_softmax_names():
+    g = _choose(Sequential((8, 8, 4), "d").depthwise(3, pad=1).relu().maxpool(2).avgpool()
+                .fc(6).sigmoid().fc(4).tanh().fc(3).softmax())
+    kernels = [n.kernel for n in g.nodes]
+    assert kernels == ["arm_depthwise_separable_conv_HWC_q7", "arm_relu_q7", "arm_maxpool_q7_HWC",
+                       "arm_avepool_q7_HWC", "arm_fully_connected_q7_opt",
+                       "arm_nn_activations_direct_q7", "arm_fully_connected_q7_opt",
+                       "arm_nn_activations_direct_q7", "arm_fully_connected_q7_opt",
+                       "arm_softmax_q7"]
+    g = _choose(Sequential((8, 6, 4), "d").depthwise((3, 2)).flatten().fc(3), fc_opt=False)
+    assert [n.kernel for n in g.nodes] == ["arm_depthwise_separable_conv_HWC_q7_nonsquare", None,
+                                           "arm_fully_connected_q7"]
+    g = _choose(Sequential((5,), "f").fc(3).relu().fc(2).softmax(), "q15")
+    assert [n.kernel for n in g.nodes] == ["arm_fully_connected_q15_opt", "arm_relu_q15",
+                                           "arm_fully_connected_q15_opt", "arm_softmax_q15"]
+    g = _choose(Sequential((4, 4, 6), "s").softmax())
+    assert g.node("softmax1").kernel == "arm_softmax_with_batch_q7"
+
+
+@pytest.mark.parametrize("seq, scheme, match", [
+    (Sequential((8, 8, 4), "d").depthwise(3), "q15", "only a q7 depthwise"),
+    (Sequential((8, 6, 4), "p").maxpool(2), "q7", "square only"),
+    (Sequential((8, 8, 4), "p").avgpool(2), "q7q15", "only q7 pooling"),
+    (Sequential((4, 4, 6), "s").softmax(), "q15", "q15 softmax takes one vector"),
+])
+def test_refusals_name_the_layer(seq, scheme, match):
+    with pytest.raises(UnsupportedOpError, match=f"layer '.*1'.*{match}"):
+        _choose(seq, scheme)
+
+
+def test_batchnorm_needs_the_pipeline():
+    g = Graph("b")
+    g.add_input("input", (4, 4, 2))
+    ones = np.ones(2, np.float32)
+    g.add_node(Node("bn", "batchnorm", ["input"], ["bn"], {},
+                    {"scale": ones, "bias": ones, "mean": ones, "var": ones}))
+    g.quant = QuantSettings("q7")
+    with pytest.raises(UnsupportedOpError, match="layer 'bn'.*run_pipeline"):
+        choose_kernels(g)
+
+
+def test_fast_geometry_condition():
+    # natural output sizes always satisfy §1.3; a too-large output does not
+    assert fast_geometry_ok((8, 8, 4, 3, 3, 1, 1, 1, 1, 8, 8, 4))
+    assert fast_geometry_ok((49, 10, 28, 10, 4, 2, 1, 0, 0, 20, 7, 30))
+    assert not fast_geometry_ok((8, 8, 4, 3, 3, 1, 1, 1, 1, 10, 10, 4))
