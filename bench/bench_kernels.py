@@ -4,8 +4,8 @@
 
 Prints MAC/s per column and the ratios simulator/C and simulator/kernels_ref measured in this run,
 plus numba JIT time on first use (cold cache) and start-up with a warm cache. The real C column
-needs a CMSIS_5 checkout (CMSIS_PATH or --cmsis); it is the REF build at -O3, called through the
-cffi harness one image at a time, as a device would.
+needs a CMSIS_5 checkout (CMSIS_PATH or --cmsis); it is the REF build at -O3, called one image at a time
+from a C loop (bench/c_loop.py), as a device would.
 """
 import argparse
 import os
@@ -75,8 +75,10 @@ def main():
     if args.cmsis:
         from cmsis_nn.locate import find_cmsis
         from harness.cmsis_call import CmsisLibrary
+
+        from c_loop import CLoop
         checkout = find_cmsis(args.cmsis)
-        lib = CmsisLibrary(checkout, path="ref", opt="-O3")
+        lib = CLoop(CmsisLibrary(checkout, path="ref", opt="-O3").build)
         print(f"real C: CMSIS_5 {checkout.version} REF build -O3")
     rng = np.random.default_rng(0)
     print(f"batch {args.batch}; MAC/s (higher is better)")
@@ -87,7 +89,7 @@ def main():
         t_sim = best_time(lambda: KERNELS[fn](*a))
         a_ref = make(args.ref_batch)
         t_ref = best_time(lambda: KERNELS_REF[fn](*a_ref), repeat=1) * args.batch / args.ref_batch
-        t_c = best_time(lambda: lib.call(fn, *a), repeat=1) if lib else float("nan")
+        t_c = lib.time(fn, a) if lib else float("nan")
         m = macs * args.batch
         print(f"{label:34s} {m / t_sim:12.3e} {m / t_ref:12.3e} {m / t_c:12.3e} "
               f"{t_c / t_sim:7.1f} {t_ref / t_sim:8.0f}")

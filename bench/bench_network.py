@@ -1,7 +1,7 @@
 """Whole-network throughput on the seed's KWS net: qsim's bit-exact simulator vs onnxruntime.
 
     python bench/bench_network.py [--n 10000] [--batch 1024] [--repeat 3] [--threads 1 2]
-                                  [--model PATH] [--ort-act int8|uint8|both] [--seed 0]
+                                  [--model PATH] [--ort-act int8|uint8|both] [--no-spin] [--seed 0]
 
 One run measures, side by side on the same N MFCC-like inputs (49 frames x 10 coefficients):
     qsim calibrate + quantize seconds (target < 5 s for N = 10,000)
@@ -118,8 +118,10 @@ class Reader(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def session(path, threads):
+def session(path, threads, spin=True):
     so = ort.SessionOptions()
+    if not spin:                                       # idle pool threads sleep instead of
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")   # busy-waiting
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -157,6 +159,8 @@ def main():
     ap.add_argument("--model", default=None, help="trained graph (qsim folder/.json or .onnx)")
     ap.add_argument("--ort-act", choices=("int8", "uint8", "both"), default="both",
                     help="activation type of the onnxruntime QDQ model (weights are int8)")
+    ap.add_argument("--no-spin", action="store_true",
+                    help="onnxruntime pool threads sleep when idle (fairer on a loaded machine)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     print("\n".join(machine_info()))
@@ -183,34 +187,56 @@ def main():
         for scheme in ("q7", "q15"):
             t_quant[scheme], qgraphs[scheme] = timed(quantize, graph, cal, scheme=scheme)
 
-    # -- onnxruntime: export + static QDQ quantization ----------------------------------------
-    tmp = tempfile.mkdtemp(prefix="bench_network_")
-    fpath = export_onnx(graph, os.path.join(tmp, "kws_float.onnx"))
-    acts = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
-    acts = acts if args.ort_act == "both" else {args.ort_act: acts[args.ort_act]}
-    qpaths, t_ortq = {}, {}
-    logging.getLogger().setLevel(logging.ERROR)      # quantize_static's "consider pre-processing"
-    for label, qt in acts.items():                     # (it changes nothing for this net)
-        qpaths[label] = os.path.join(tmp, f"kws_{label}.onnx")
-        t_ortq[label], _ = timed(quantize_static, str(fpath), qpaths[label],
-                                 Reader(graph.inputs[0], x, args.batch), quant_format=QuantFormat.QDQ,
-                                 activation_type=qt, weight_type=QuantType.QInt8)
-
-    # -- throughput ----------------------------------------------------------------------------
-    engines = {f"qsim simulate {s}": (lambda xx, q=q: simulate(q, xx, batch_size=args.batch))
+    engines = {f"qsim {s}": (lambda xx, q=q: simulate(q, xx, batch_size=args.batch))
                for s, q in qgraphs.items()}
-    ort_paths = {"ort float32": fpath, **{f"ort int8 QDQ (act {k})": p for k, p in qpaths.items()}}
+    t_ortq, ort_paths = ort_models(graph, x, args)
     warm = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, fn in engines.items():               # numba JIT / cache load, outside timing
             warm[name] = timed(fn, x[:8])[0]
+    rate, outs = measure(engines, ort_paths, x, args)
+
+    print(f"\nqsim calibration: calibrate {t_cal:.2f} s + quantize q7 {t_quant['q7']:.3f} s / "
+          f"q15 {t_quant['q15']:.3f} s = {t_cal + t_quant['q7']:.2f} s for {len(x):,} inputs "
+          f"(target < 5 s: {'met' if t_cal + t_quant['q7'] < 5 else 'MISSED'})")
+    print("ort quantize_static (QDQ, MinMax, same inputs): "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in t_ortq.items()))
+    print("first call (numba JIT or cache load): "
+          + ", ".join(f"{k} {v:.2f} s" for k, v in warm.items()))
+    report(rate, outs, total, args)
+
+
+def ort_models(graph, x, args):
+    """Export the float model and quantize it (QDQ, per-tensor MinMax) with each activation type.
+
+    Returns ({label: quantize seconds}, {engine name: model path}).
+    """
+    tmp = tempfile.mkdtemp(prefix="bench_network_")
+    paths = {"ort float32": export_onnx(graph, os.path.join(tmp, "kws_float.onnx"))}
+    acts = {"s8": QuantType.QInt8, "u8": QuantType.QUInt8}
+    if args.ort_act != "both":
+        acts = {k: v for k, v in acts.items() if (k == "s8") == (args.ort_act == "int8")}
+    seconds = {}
+    logging.getLogger().setLevel(logging.ERROR)     # quantize_static's "consider pre-processing"
+    for label, qt in acts.items():                    # hint (it changes nothing for this net)
+        name = f"ort int8 (act {label})"
+        paths[name] = os.path.join(tmp, f"kws_{label}.onnx")
+        seconds[name], _ = timed(quantize_static, str(paths["ort float32"]), paths[name],
+                                 Reader(graph.inputs[0], x, args.batch),
+                                 quant_format=QuantFormat.QDQ, activation_type=qt,
+                                 weight_type=QuantType.QInt8)
+    return seconds, paths
+
+
+def measure(engines, ort_paths, x, args):
+    """{(engine, threads): inferences/s} (best of args.repeat) and {engine: last output}."""
     rate, outs = {}, {}
     for th in args.threads:
         numba.set_num_threads(min(th, numba.config.NUMBA_NUM_THREADS))
         runners = dict(engines)
         for name, p in ort_paths.items():
-            runners[name] = ort_runner(session(p, th), args.batch)
+            runners[name] = ort_runner(session(p, th, not args.no_spin), args.batch)
         best_sec = dict.fromkeys(runners, float("inf"))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -222,31 +248,28 @@ def main():
                     best_sec[name] = min(best_sec[name], sec)
         for name, sec in best_sec.items():
             rate[name, th] = len(x) / sec
+    return rate, outs
 
-    # -- report ----------------------------------------------------------------------------------
-    print(f"\nqsim calibration: calibrate {t_cal:.2f} s + quantize q7 {t_quant['q7']:.3f} s / q15 "
-          f"{t_quant['q15']:.3f} s = {t_cal + t_quant['q7']:.2f} s for {len(x):,} inputs "
-          f"(target < 5 s: {'met' if t_cal + t_quant['q7'] < 5 else 'MISSED'})")
-    print("ort quantize_static (QDQ, MinMax, same inputs): "
-          + ", ".join(f"act {k} {v:.2f} s" for k, v in t_ortq.items()))
-    print("first-call time (numba JIT or cache load): "
-          + ", ".join(f"{k.split()[-1]} {v:.2f} s" for k, v in warm.items()))
+
+def report(rate, outs, total, args):
+    ths = args.threads
     ref = np.argmax(outs["ort float32"], axis=1)
-    head = f"\n{'engine':<28}" + "".join(f"{f'{t} thread' + 's' * (t > 1):>14}" for t in args.threads)
-    print(head + f"{'top-1 = float':>15}   (inferences/s, best of {args.repeat}, batch {args.batch})")
-    for name in runners:
+    print(f"\n{'engine':<20}" + "".join(f"{f'{t} thread' + 's' * (t > 1):>12}" for t in ths)
+          + f"{'GMAC/s':>9}{'top-1 = float':>15}   (inferences/s, best of {args.repeat}, "
+          f"batch {args.batch})")
+    for name in outs:
         agree = np.mean(np.argmax(outs[name], axis=1) == ref)
-        print(f"{name:<28}" + "".join(f"{rate[name, t]:>14,.0f}" for t in args.threads)
-              + f"{agree:>15.3f}")
-    ints = [k for k in ort_paths if k.startswith("ort int8")]
-    fastest = {t: max(ints, key=lambda k: rate[k, t]) for t in args.threads}
-    print("\nratio qsim / fastest ort int8 (target >= 0.5):")
-    for s in qgraphs:
-        print(f"  {s:<4}" + "".join(f"  {t} thr: {rate[f'qsim simulate {s}', t] / rate[fastest[t], t]:.2f}"
-                                    f" (vs {fastest[t].split('act ')[1][:-1]})" for t in args.threads))
-    print("MAC rate (GMAC/s): " + ", ".join(
-        f"{name.replace('qsim simulate ', 'qsim ')} {max(rate[name, t] for t in args.threads) * total / 1e9:.1f}"
-        for name in runners) + " (best thread count)")
+        gmac = max(rate[name, t] for t in ths) * total / 1e9
+        print(f"{name:<20}" + "".join(f"{rate[name, t]:>12,.0f}" for t in ths)
+              + f"{gmac:>9.1f}{agree:>15.3f}")
+    ints = [k for k in outs if k.startswith("ort int8")]
+    print("\nratio qsim / fastest ort int8 at the same thread count (target >= 0.5):")
+    for name in [k for k in outs if k.startswith("qsim")]:
+        cells = []
+        for t in ths:
+            fast = max(ints, key=lambda k: rate[k, t])
+            cells.append(f"{t} thr {rate[name, t] / rate[fast, t]:.2f} (vs {fast[5:]})")
+        print(f"  {name:<10}" + "   ".join(cells))
     print(f"load avg at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -147,3 +147,19 @@ def test_fast_geometry_condition():
     assert fast_geometry_ok((8, 8, 4, 3, 3, 1, 1, 1, 1, 8, 8, 4))
     assert fast_geometry_ok((49, 10, 28, 10, 4, 2, 1, 0, 0, 20, 7, 30))
     assert not fast_geometry_ok((8, 8, 4, 3, 3, 1, 1, 1, 1, 10, 10, 4))
+
+
+def test_known_bug_warnings():
+    seq = Sequential((4,), "a").fc(3).sigmoid()
+    with pytest.warns(UserWarning, match="layer 'sigmoid1'.*5.7.0 maps every negative input"):
+        g = seq.build(seed=0)
+        g.quant = QuantSettings("q15", "ref", "5.7.0")
+        choose_kernels(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g.quant = QuantSettings("q15", "ref", "5.9.0")
+        choose_kernels(g)
+    with pytest.warns(UserWarning, match="layer 'softmax1'.*DSP path of 5.7.0"):
+        g = Sequential((4,), "s").fc(3).softmax().build(seed=0)
+        g.quant = QuantSettings("q7", "dsp", "5.7.0")
+        choose_kernels(g)

@@ -1,4 +1,4 @@
-"""ONNX export: onnxruntime on the exported model == qsim.float_exec, and export -> import round trips.
+"""ONNX export: onnxruntime on the exported model == float_exec; export -> import round trips.
 
 Tolerance (ORT vs float_exec): float_exec runs in float64, onnxruntime in float32 on float32
 weights; float32 rounding accumulated over dot products of up to ~800 terms (conv 5x5x32) and a

@@ -117,15 +117,18 @@ def _net(seed=0):
 def test_relu_and_pool_keep_format_softmax_q0_7():
     g = _net()
     x = np.random.default_rng(0).normal(0, 1, (64, 8, 8, 4)).astype(np.float32)
-    q = quantize(g, calibrate(g, x), scheme="q7")
+    cal = calibrate(g, x)
+    q = quantize(g, cal, scheme="q7")
     f = {t: q.tensors[t].qformat for t in q.tensors}
     assert f["conv1"] == f["relu1"] == f["maxpool1"]
-    assert f["softmax1"].frac_bits == 7 and f["softmax1"].bits == 8
-    # the conv1 format follows the positive side only (it is read by a relu)
-    hi = calibrate(g, x)["conv1"]["minmax"].hi
-    assert f["conv1"].frac_bits == frac_for(max(hi, calibrate(g, x)["maxpool1"]["minmax"].hi), 8)
+    assert f["softmax1"] == QFormat(8, 7)
+    # conv1 is read only by relu1: its negative side does not count
+    m = max(cal["conv1"]["minmax"].hi, cal["relu1"]["minmax"].hi, cal["maxpool1"]["minmax"].hi)
+    assert cal["conv1"]["minmax"].lo < -m
+    assert f["conv1"].frac_bits == frac_for(m, 8)
     q15 = quantize(_fc_only(), calibrate(_fc_only(), x[:, 0, 0]), scheme="q15")
-    assert q15.tensors["softmax1"].qformat.frac_bits == 15
+    assert q15.tensors["softmax1"].qformat == QFormat(16, 15)
+    assert q15.meta["quantize"]["strategy"] == "minmax"
 
 
 def _fc_only():

@@ -62,6 +62,26 @@ def test_q7_net_equals_hand_chain_of_kernels_ref(path):
     assert_bit_exact(simulate(q, x), soft, "output")
 
 
+@pytest.mark.parametrize("path, version", [("ref", "5.7.0"), ("dsp", "5.7.0"), ("ref", "5.9.0")])
+def test_every_kernel_call_through_kernels_ref(path, version):
+    # depthwise, avgpool, sigmoid, tanh, softmax over channels: simulate == each KernelCall run
+    # through the readable twins (checks the simulator's plumbing; lowering is checked above)
+    seq = Sequential((6, 6, 4), "w").depthwise(3, pad=1).relu().avgpool(2).conv(4, 1).tanh() \
+        .softmax().flatten().fc(5).sigmoid().fc(3)
+    g, q, x = _setup(seq, path=path, version=version)
+    tr = _quiet(simulate, q, x, trace=True)     # base-2 softmax mid-net: fc1 saturates, expected
+    env = {"input": tr["input"]}
+    for node in q.nodes:
+        call = kernel_call(q, node)
+        if call is None:
+            env[node.output] = env[node.input].reshape((5,) + q.tensors[node.output].shape)
+            continue
+        y = REF[call.c_name](**{call.in_arg: env[node.input]}, **call.args, path=path,
+                             version=version)
+        env[node.output] = y.reshape((5,) + q.tensors[node.output].shape)
+        assert_bit_exact(tr[node.output], env[node.output], node.name)
+
+
 def test_q15_padded_net_equals_hand_chain_of_kernels_ref():
     # non-square q15: conv1 pads the input from 1 to 2 channels and its output from 3 to 4.
     seq = Sequential((7, 6, 1), "p").conv(3, (3, 2)).relu().conv(4, (3, 2)).relu().fc(5)

@@ -23,7 +23,9 @@ Rules (semantics doc §1.13, §2, §3, §4, §5), for the graph's scheme, path a
 A variant whose C is wrong for the geometry is never picked: on path "ref" of 5.7.0 the
 signed-char index quirk (§1.1) makes most convs wrong once an input index passes 127, so
 arm_convolve_HWC_q7_fast_nonsquare is used when legal and an UnsupportedOpError is raised
-otherwise. Every error names the layer, the geometry and a fix.
+otherwise. Deterministic library bugs that qsim simulates exactly only warn (q15 sigmoid/tanh
+of 5.7.0, §5.4; softmax_q7 on the DSP path of 5.7.0, §4.2). Every error names the layer, the
+geometry and a fix.
 """
 import logging
 import warnings

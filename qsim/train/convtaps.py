@@ -24,11 +24,11 @@ def tap_slices(padded_shape, kernel, stride):
 
 
 # In HWC a window row (ky fixed) is one contiguous run of KX*C values: the kernels copy runs.
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _im2col(xp, sy, sx, ch, cols):
     """cols[n, i, j, ky, :] = xp[n, i*sy + ky, j*sx*ch : (j*sx + KX)*ch]; one item per thread."""
     n_, ho, wo, kh, run = cols.shape
-    for n in range(n_):
+    for n in prange(n_):
         for i in range(ho):
             for j in range(wo):
                 for ky in range(kh):
@@ -37,11 +37,11 @@ def _im2col(xp, sy, sx, ch, cols):
                         cols[n, i, j, ky, t] = xp[n, i * sy + ky, q0 + t]
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _col2im(dcols, sy, sx, ch, dxp):
     """dxp[n, i*sy + ky, j*sx*ch + t] += dcols[n, i, j, ky, t]; one batch item per thread."""
     n_, ho, wo, kh, run = dcols.shape
-    for n in range(n_):
+    for n in prange(n_):
         for i in range(ho):
             for j in range(wo):
                 for ky in range(kh):

@@ -6,6 +6,7 @@ The Net does not copy parameters: ``net.params`` maps "<node>/<param>" to the no
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..ops import FREE_ATTRS
 from .layers import LAYERS
 
 _HELP = {"batchnorm": "run qsim.passes.fold_batchnorm (or the whole pipeline) before training"}
@@ -18,7 +19,8 @@ def make_layer(node, layers=LAYERS):
         hint = _HELP.get(node.op, f"trainable ops are {sorted(layers)}")
         raise UnsupportedOpError(f"node '{node.name}': op '{node.op}' cannot be trained; "
                                  f"help: {hint}")
-    attrs = {k: v for k, v in node.attrs.items() if not k.startswith("_") and k != "fused_relu"}
+    # Annotations of later stages (ops.FREE_ATTRS, "_..."): float_exec ignores them, and so do we.
+    attrs = {k: v for k, v in node.attrs.items() if not k.startswith("_") and k not in FREE_ATTRS}
     return cls(node.name, **attrs)
 
 
