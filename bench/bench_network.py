@@ -255,20 +255,21 @@ def report(rate, outs, total, args):
     ths = args.threads
     ref = np.argmax(outs["ort float32"], axis=1)
     print(f"\n{'engine':<20}" + "".join(f"{f'{t} thread' + 's' * (t > 1):>12}" for t in ths)
-          + f"{'GMAC/s':>9}{'top-1 = float':>15}   (inferences/s, best of {args.repeat}, "
-          f"batch {args.batch})")
+          + f"{'GMAC/s':>9}{'top-1 = float':>15}")
     for name in outs:
         agree = np.mean(np.argmax(outs[name], axis=1) == ref)
         gmac = max(rate[name, t] for t in ths) * total / 1e9
         print(f"{name:<20}" + "".join(f"{rate[name, t]:>12,.0f}" for t in ths)
               + f"{gmac:>9.1f}{agree:>15.3f}")
+    print(f"(inferences/s, best of {args.repeat}, batches of {args.batch}; GMAC/s at the best "
+          "thread count; top-1 = float: argmax agreement with ort float32)")
     ints = [k for k in outs if k.startswith("ort int8")]
     print("\nratio qsim / fastest ort int8 at the same thread count (target >= 0.5):")
     for name in [k for k in outs if k.startswith("qsim")]:
         cells = []
         for t in ths:
             fast = max(ints, key=lambda k: rate[k, t])
-            cells.append(f"{t} thr {rate[name, t] / rate[fast, t]:.2f} (vs {fast[5:]})")
+            cells.append(f"{t} thr {rate[name, t] / rate[fast, t]:.2f} (vs {fast[4:]})")
         print(f"  {name:<10}" + "   ".join(cells))
     print(f"load avg at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 

@@ -44,7 +44,7 @@ def parse_stats(specs):
     from qsim.errors import CalibrationError
     from qsim.stats import STATS, make_stat
 
-    keys = []
+    out, keys = [], set()
     for spec in list(specs) + ["log2hist"]:
         try:
             key = make_stat(spec).key
@@ -53,11 +53,7 @@ def parse_stats(specs):
                                    f"percentile:P with 50 < P <= 100 (known: {sorted(STATS)})") \
                 from None
         if key not in keys:
-            keys.append((key, spec))
-    seen, out = set(), []
-    for key, spec in keys:
-        if key not in seen:
-            seen.add(key)
+            keys.add(key)
             out.append(spec)
     return out
 

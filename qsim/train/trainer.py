@@ -62,6 +62,11 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
         _check(graph, X_val, y_val, "train (validation)")
     graph = graph.copy()
     net = Net(graph, layers=layers, dtype=np.float32)
+    classes = graph.tensors[net.logits].size
+    for labels in (y, y_val) if has_val else (y,):
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ShapeError(f"train: labels must be in 0..{classes - 1} (the size of "
+                             f"'{net.logits}'), got {labels.min()}..{labels.max()}")
     opt = Adam(net.params, lr=lr, weight_decay=weight_decay)
     loss_fn, rng = SoftmaxCrossEntropy(), np.random.default_rng(seed)
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": None}
@@ -100,5 +105,8 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             p[...] = best[k]
     elif epochs:
         history["best_epoch"] = len(history["loss"]) - 1
+    graph.meta["train"] = {"epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"],
+                           "seed": seed, "lr": lr, "batch_size": batch_size,
+                           "weight_decay": weight_decay}
     return graph, history
 

@@ -27,6 +27,10 @@ MIXED = {"name": "mixed", "input_shape": [8, 8, 3], "layers": [
     {"op": "avgpool", "kernel": 2, "stride": 2}, {"op": "flatten"},
     {"op": "fc", "rows": 6}, {"op": "sigmoid"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
 
+SMALL_Q15 = {"name": "small", "input_shape": [5, 7, 3], "layers": [
+    {"op": "relu"}, {"op": "conv", "ch_out": 5, "kernel": [3, 2], "stride": 1, "pad": 0},
+    {"op": "relu"}, {"op": "fc", "rows": 5}, {"op": "sigmoid"}]}
+
 
 def _quantized(spec, scheme, version="5.9.0", path="ref"):
     g = Sequential.from_dict(spec).build(seed=0)
@@ -42,6 +46,8 @@ CASES = {
     "kws_q7": lambda v, p="ref": _quantized(KWS_SPEC, "q7", v, p),
     "kws_q15": lambda v, p="ref": _quantized(KWS_SPEC, "q15", v, p),
     "mixed_q7": lambda v, p="ref": _quantized(MIXED, "q7", v, p),
+    "small_q15": lambda v, p="ref": _quantized(SMALL_Q15, "q15", v, p),
+    "small_q7q15": lambda v, p="ref": _quantized(SMALL_Q15, "q7q15", v, p),
 }
 
 
@@ -87,10 +93,11 @@ def test_cli_parity_and_codegen(tmp_path, capsys):
 
 @pytest.mark.cmsis
 @pytest.mark.parametrize("case,path", [("kws_q7", "ref"), ("kws_q15", "ref"), ("mixed_q7", "ref"),
-                                       ("kws_q7", "dsp"), ("mixed_q7", "dsp"), ("tiny_q15", "dsp")])
+                                       ("small_q7q15", "ref"),
+                                       ("kws_q7", "dsp"), ("mixed_q7", "dsp"), ("small_q15", "dsp")])
 def test_real_cmsis(cmsis_path, case, path):
     """path 'dsp' is the host DSP-emulation build (cmsis_nn/dsp_intrinsics.h). KWS q15 has no DSP
-    case: its conv output width 7 is odd, which q15_fast_nonsquare cannot do on DSP."""
+    case: its conv1 output width 7 is odd, which q15_fast_nonsquare cannot do on DSP."""
     from cmsis_nn.locate import find_cmsis
     checkout = find_cmsis(cmsis_path)
     g = CASES[case](checkout.version, path)

@@ -76,6 +76,8 @@ def test_bad_shapes_are_named():
         train(small_net(), X.transpose(0, 2, 1, 3), y)
     with pytest.raises(ShapeError, match="integer labels"):
         train(small_net(), X, y[:5])
+    with pytest.raises(ShapeError, match=r"labels must be in 0\.\.2"):
+        train(small_net(), X, y + 1)
 
 
 def test_kws_net_trains_one_epoch():

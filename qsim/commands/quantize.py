@@ -1,0 +1,95 @@
+"""`qsim quantize`: quantize a float model for the legacy CMSIS-NN kernels and save it.
+
+Reads the statistics of `qsim calibrate`, picks a fixed-point format per tensor (--strategy), the
+bias_shift / out_shift of every layer and a legal CMSIS-NN function per node (for --path and
+--version), and writes the quantized graph (model.json + model.npz) into QMODEL_DIR. The table
+printed at the end lists every layer's kernel, formats and shifts.
+"""
+import argparse
+
+EPILOG = """\
+schemes:     q7 (8-bit everything), q15 (16-bit), q7q15 (16-bit activations, 8-bit fc weights)
+strategies:  minmax (ARM's ceil(log2 max|x|) rule), percentile (the same on --percentile P,
+             needs `qsim calibrate --stats ... percentile:P`), mse (least expected squared error
+             over the calibration log2 histogram)
+
+example:
+  qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --strategy mse -o kws_q7/
+"""
+
+
+def register(subparsers):
+    from qsim.graph import PATHS, VERSIONS
+    from qsim.quantize import STRATEGIES
+    from qsim.schemes import SCHEMES
+
+    p = subparsers.add_parser(
+        "quantize", help="quantize a float model from calibration statistics",
+        description=__doc__.splitlines()[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL",
+                   help="float model: an .onnx file or a saved qsim graph (folder with model.json), "
+                        "the one CALIB.json was made from")
+    p.add_argument("--calib", required=True, metavar="CALIB.json",
+                   help="statistics written by `qsim calibrate` for this model")
+    p.add_argument("--scheme", choices=SCHEMES, default="q7", help="bit widths (default q7)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="minmax",
+                   help="how a tensor's format is chosen (default minmax)")
+    p.add_argument("--percentile", type=float, default=99.99, metavar="P",
+                   help="P of --strategy percentile (default 99.99)")
+    p.add_argument("--path", choices=PATHS, default="ref",
+                   help="CMSIS-NN code path: ref = plain C (Cortex-M0/M3), dsp = ARM_MATH_DSP "
+                        "(M4/M7) (default ref)")
+    p.add_argument("--version", choices=VERSIONS, default="5.7.0",
+                   help="CMSIS_5 release whose arithmetic is simulated (default 5.7.0)")
+    p.add_argument("--truncate", action="store_true",
+                   help="build with ARM_NN_TRUNCATE (shifts truncate instead of rounding)")
+    p.add_argument("--no-fc-opt", action="store_true",
+                   help="use the plain fully connected functions instead of the _opt ones")
+    p.add_argument("-o", "--output", required=True, metavar="QMODEL_DIR",
+                   help="folder to write (model.json + model.npz)")
+    p.add_argument("--force", action="store_true", help="replace QMODEL_DIR if it exists")
+    return p
+
+
+def check_calibration(cal, graph, strategy, percentile, calib_path):
+    """Name what CALIB.json lacks for this model and strategy, with the command that fixes it."""
+    from qsim.errors import CalibrationError
+
+    missing = [t for t in graph.tensors if t not in cal]
+    if missing:
+        raise CalibrationError(
+            f"--calib {calib_path} has no statistics for {len(missing)} tensor(s) of this model "
+            f"(first: '{missing[0]}'); it was made for another model. help: run `qsim calibrate "
+            "MODEL --data X.npy -o CALIB.json` on this MODEL")
+    need = {"percentile": f"percentile({percentile:g})", "mse": "log2hist"}.get(strategy)
+    if need:
+        lacking = [t for t in graph.tensors if need not in cal[t]]
+        if lacking:
+            arg = f"percentile:{percentile:g}" if strategy == "percentile" else "log2hist"
+            raise CalibrationError(
+                f"--strategy {strategy} needs statistic {need!r}, which --calib {calib_path} lacks "
+                f"(it has {sorted(cal[lacking[0]])}). help: qsim calibrate MODEL --data X.npy "
+                f"--stats minmax {arg} -o CALIB.json")
+
+
+def run(args):
+    from qsim.quantize import describe, quantize
+
+    from ._common import check_output, load_calibration, load_model, output_dir, show_warnings
+
+    check_output(args.output, args.force, folder=True)
+    graph = load_model(args.model)
+    cal = load_calibration(args.calib)
+    check_calibration(cal, graph, args.strategy, args.percentile, args.calib)
+    with show_warnings("quantize"):
+        q = quantize(graph, cal, scheme=args.scheme, strategy=args.strategy, path=args.path,
+                     version=args.version, truncate=args.truncate, percentile=args.percentile,
+                     fc_opt=not args.no_fc_opt)
+    q.meta = dict(q.meta, quantized_from=str(args.model), calibration=str(args.calib),
+                  strategy=args.strategy, percentile=args.percentile)
+    with output_dir(args.output, args.force) as tmp:
+        q.save(tmp)
+    print(describe(q))
+    print(f"wrote {args.output}")
+    return 0
