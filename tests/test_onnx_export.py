@@ -15,6 +15,7 @@ import pytest
 from qsim import float_exec
 from qsim.errors import UnsupportedOpError
 from qsim.exporters import export_onnx, to_onnx
+from qsim.graph import Graph, Node
 from qsim.importers.onnx_import import load_onnx
 from qsim.importers.spec import KWS_SPEC, Sequential
 
@@ -106,6 +107,28 @@ def test_round_trip(net, rng, tmp_path):
             np.testing.assert_array_equal(back.node(n.name).params[k], v)
     x = inputs(g, rng)
     np.testing.assert_array_equal(float_exec.run(back, x), float_exec.run(g, x))
+
+
+def test_transient_ops(rng):
+    """batchnorm (image and vector) and transpose, which only unfolded/imported graphs hold."""
+    g = Graph("transient")
+    g.add_input("input", (5, 4, 3))
+    bn = {k: rng.uniform(0.5, 1.5, 3).astype(np.float32) for k in ("scale", "var")}
+    bn.update({k: rng.normal(size=3).astype(np.float32) for k in ("bias", "mean")})
+    g.add_node(Node("bn", "batchnorm", ["input"], ["bn"], {"epsilon": 1e-3}, bn))
+    g.add_node(Node("tr", "transpose", ["bn"], ["tr"], {"perm": (1, 0, 2)}))
+    g.add_node(Node("pool", "maxpool", ["tr"], ["pool"], {"kernel_shape": (2, 2)}))
+    g.add_node(Node("flat", "flatten", ["pool"], ["flat"]))
+    bn2 = {k: rng.uniform(0.5, 1.5, 12).astype(np.float32) for k in ("scale", "var", "bias", "mean")}
+    g.add_node(Node("bn2", "batchnorm", ["flat"], ["bn2"], {}, bn2))
+    g.outputs = ["bn2", "tr"]
+    x = inputs(g, rng)
+    so = ort.SessionOptions()
+    sess = ort.InferenceSession(to_onnx(g).SerializeToString(), so)
+    got = dict(zip(g.outputs, sess.run(g.outputs, {"input": x})))
+    ref = float_exec.run(g, x, dtype=np.float64)
+    for t in g.outputs:
+        np.testing.assert_allclose(got[t], ref[t], rtol=RTOL, atol=ATOL)
 
 
 def test_file_layout_and_atomic_write(tmp_path):

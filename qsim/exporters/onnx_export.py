@@ -154,6 +154,10 @@ def _transpose(w, node):
 
 def _batchnorm(w, node):
     t = node.inputs[0]
+    if w.rank(t) == 2:
+        raise UnsupportedOpError(f"node '{node.name}' (batchnorm): a rank-2 input has its "
+                                 "channels last in qsim but at axis 1 in ONNX. help: fold it "
+                                 "(qsim.passes.fold_batchnorm) or flatten first")
     x = w.get(t, "nchw")          # (N, C, H, W), or (N, C) for a vector
     names = [w.const(f"{node.name}.{k}", node.params[k]) for k in ("scale", "bias", "mean", "var")]
     w.produce(node, "BatchNormalization", [x, *names], "nchw",
