@@ -73,7 +73,7 @@ def machine_info():
             f"({len(os.sched_getaffinity(0))} usable), {platform.system()} {platform.release()}",
             f"load avg  : {load} (1/5/15 min, at start; the machine may be shared)",
             f"versions  : python {platform.python_version()}, numpy {np.__version__}, numba "
-            f"{numba.__version__} (threading layer {numba.config.THREADING_LAYER}), onnxruntime "
+            f"{numba.__version__}, onnxruntime "
             f"{ort.__version__}, qsim {qsim_version}"]
 
 
@@ -189,13 +189,14 @@ def main():
 
     engines = {f"qsim {s}": (lambda xx, q=q: simulate(q, xx, batch_size=args.batch))
                for s, q in qgraphs.items()}
-    t_ortq, ort_paths = ort_models(graph, x, args)
     warm = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, fn in engines.items():               # numba JIT / cache load, outside timing
             warm[name] = timed(fn, x[:8])[0]
-    rate, outs = measure(engines, ort_paths, x, args)
+    with tempfile.TemporaryDirectory(prefix="bench_network_") as tmp:
+        t_ortq, ort_paths = ort_models(graph, x, args, tmp)
+        rate, outs = measure(engines, ort_paths, x, args)
 
     print(f"\nqsim calibration: calibrate {t_cal:.2f} s + quantize q7 {t_quant['q7']:.3f} s / "
           f"q15 {t_quant['q15']:.3f} s = {t_cal + t_quant['q7']:.2f} s for {len(x):,} inputs "
@@ -203,16 +204,15 @@ def main():
     print("ort quantize_static (QDQ, MinMax, same inputs): "
           + ", ".join(f"{k} {v:.2f} s" for k, v in t_ortq.items()))
     print("first call (numba JIT or cache load): "
-          + ", ".join(f"{k} {v:.2f} s" for k, v in warm.items()))
+          + ", ".join(f"{k} {v:.2f} s" for k, v in warm.items())
+          + f"; numba threading layer {numba.threading_layer()}")
     report(rate, outs, total, args)
 
 
-def ort_models(graph, x, args):
-    """Export the float model and quantize it (QDQ, per-tensor MinMax) with each activation type.
-
-    Returns ({label: quantize seconds}, {engine name: model path}).
+def ort_models(graph, x, args, tmp):
+    """Export the float model and quantize it (QDQ, per-tensor MinMax) with each activation type,
+    into folder `tmp`. Returns ({engine name: quantize seconds}, {engine name: model path}).
     """
-    tmp = tempfile.mkdtemp(prefix="bench_network_")
     paths = {"ort float32": export_onnx(graph, os.path.join(tmp, "kws_float.onnx"))}
     acts = {"s8": QuantType.QInt8, "u8": QuantType.QUInt8}
     if args.ort_act != "both":

@@ -20,6 +20,8 @@ every float tensor (Log2Histogram) are kept in `Report.histograms` for `qsim.pro
 """
 import json
 import math
+import os
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -31,6 +33,32 @@ from .errors import QuantizationError, SaturationWarning, ShapeError
 from .schemes import WEIGHTED
 from .simulate import simulate
 from .stats import Log2Histogram
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# What open() / mkdir() would give a new file / folder (mkstemp and mkdtemp alone give 0600/0700).
+FILE_MODE, DIR_MODE = 0o666 & ~_umask(), 0o777 & ~_umask()
+
+
+def atomic_write(path, data: bytes):
+    """Write `data` to a temporary file beside `path`, then rename it over `path`."""
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".",
+                               prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            os.fchmod(f.fileno(), FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 @dataclass
@@ -98,8 +126,9 @@ class Report:
         sat = [r for r in self.layers if r.saturated and r.op != "softmax"]
         if sat:
             top = max(sat, key=lambda r: r.saturated_pct)
+            hint = " (data outside the calibrated range?)" if top.op == "input" else ""
             lines.append(f"  most saturated      {top.saturated_pct:.2f}% at '{top.name}' "
-                         f"({top.saturated} of {top.size} values at {top.output_q} limits)")
+                         f"({top.saturated} of {top.size} values at {top.output_q} limits){hint}")
         return "\n".join(lines)
 
     def table(self) -> str:

@@ -1,4 +1,5 @@
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ def pytest_configure(config):
 @pytest.fixture
 def rng(request):
     # Seed from the test id so each test is reproducible and independent of ordering.
-    return np.random.default_rng(abs(hash(request.node.nodeid)) % 2**32)
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qsim.errors import CalibrationError, ModelFormatError, QsimError, ShapeError
-from qsim.graph_io import _atomic_write
+from qsim.report import DIR_MODE, FILE_MODE, atomic_write
 
 
 class OutputExistsError(QsimError):
@@ -152,7 +152,7 @@ def check_output(path, force, folder):
 
 def write_file(path, data: bytes):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(Path(path), data)
+    atomic_write(path, data)
 
 
 @contextlib.contextmanager
@@ -163,7 +163,10 @@ def output_dir(path, force):
     tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
     try:
         yield tmp
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, DIR_MODE)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                os.chmod(f, FILE_MODE)     # graph_io writes with mkstemp's 0600
         if p.exists():
             old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
             os.replace(p, old / p.name)

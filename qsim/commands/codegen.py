@@ -17,23 +17,13 @@ def register(subparsers):
     return p
 
 
-def load_model(path):
-    """Graph.load with a clear error when nothing is there."""
-    from qsim.errors import ModelFormatError
-    from qsim.graph import Graph
-    p = Path(path)
-    if not p.exists() and not p.with_suffix(".json").exists():
-        raise ModelFormatError(f"no model at {path}. help: give the folder (or .json) written by "
-                               "Graph.save / `qsim quantize`")
-    return Graph.load(p)
-
-
 def run(args):
     from cmsis_nn.standin import STANDIN_DIR
     from codegen.generate import write_network
     from codegen.memory_report import measure_code_size, memory_report
+    from qsim.commands._common import load_quantized
 
-    graph = load_model(args.model)
+    graph = load_quantized(args.model, "MODEL")
     out = Path(args.out)
     gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name)
     code = measure_code_size(out / f"{gen.name}.c", [out, STANDIN_DIR])

@@ -34,23 +34,23 @@ def _inputs(args, graph):
     import numpy as np
 
     from harness.parity import random_inputs
+    from qsim.commands._common import load_data
     from qsim.errors import QsimError
     if args.data is None:
         if args.inputs < 1:
             raise QsimError(f"--inputs must be >= 1, got {args.inputs}")
         return random_inputs(graph, args.inputs, args.seed)
-    try:
-        return np.load(args.data, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise QsimError(f"cannot read --data {args.data}: {e}. help: save an array with numpy.save") from None
+    x = load_data(args.data, graph)            # checks shape, emptiness, NaN; gives float32
+    raw = np.load(args.data, allow_pickle=False)
+    return raw if raw.dtype.kind in "iu" else x   # integers are taken as they are
 
 
 def run(args):
     from cmsis_nn.locate import find_cmsis
     from harness.parity import run_network_parity
-    from qsim.commands.codegen import load_model
+    from qsim.commands._common import load_quantized
 
-    graph = load_model(args.model)
+    graph = load_quantized(args.model, "MODEL")
     checkout = None if args.standin else find_cmsis(args.cmsis)
     report = run_network_parity(graph, _inputs(args, graph), target=args.target, name=args.name,
                                 cmsis=checkout, sanitize=args.sanitize)

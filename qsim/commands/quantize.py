@@ -18,9 +18,12 @@ example:
 """
 
 
+# Spelled out so that `qsim --help` does not import numba (qsim.graph / qsim.quantize do);
+# tests/test_cli.py checks they equal qsim.graph.PATHS / VERSIONS and qsim.quantize.STRATEGIES.
+PATHS, VERSIONS, STRATEGIES = ("ref", "dsp"), ("5.7.0", "5.9.0"), ("minmax", "percentile", "mse")
+
+
 def register(subparsers):
-    from qsim.graph import PATHS, VERSIONS
-    from qsim.quantize import STRATEGIES
     from qsim.schemes import SCHEMES
 
     p = subparsers.add_parser(

@@ -43,7 +43,11 @@ def to_hwc(graph) -> bool:
         return False
     kind, perm = {}, {}
     for t in graph.inputs:
-        kind[t] = "chw" if len(graph.tensors[t].shape) == 3 else "plain"
+        # An input read only through NHWC->NCHW transposes (qsim's own export) is already HWC.
+        users = graph.consumers(t)
+        nhwc = bool(users) and all(n.op == "transpose" and tuple(n.attrs["perm"]) == (2, 0, 1)
+                                   for n in users)
+        kind[t] = "chw" if len(graph.tensors[t].shape) == 3 and not nhwc else "plain"
     for node in list(graph.nodes):
         src, out, op = node.inputs[0], node.outputs[0], node.op
         k, in_shape = kind[src], graph.tensors[src].shape

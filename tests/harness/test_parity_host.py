@@ -104,3 +104,21 @@ def test_real_cmsis(cmsis_path, case, path):
     report = run_network_parity(g, random_inputs(g, 20, seed=3), cmsis=checkout)
     assert report.library.startswith(f"CMSIS_5 {checkout.version}")
     assert report.mismatches == 0, "\n".join(report.lines())
+
+
+@pytest.mark.slow
+def test_sanitize_build_runs_clean(tmp_path):
+    """ASan + UBSan build of the generated code and the stand-in, in a fresh process."""
+    import os
+    import subprocess
+    import sys
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not os.path.isabs(asan):
+        pytest.skip("gcc has no libasan")
+    model = tmp_path / "model"
+    tiny_q7().save(model)
+    env = dict(os.environ, LD_PRELOAD=asan, ASAN_OPTIONS="detect_leaks=0")
+    proc = subprocess.run([sys.executable, "-m", "qsim.cli", "parity", str(model), "--standin",
+                           "--sanitize", "--inputs", "3"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "6 layers, 3 inputs, 0 mismatches"
