@@ -1,6 +1,5 @@
 """Readable twin of CMSIS/NN/Source/ActivationFunctions/arm_relu_q15.c (REF branch)."""
 
-
 from qsim.kernel_args import bind
 
 
