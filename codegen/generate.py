@@ -15,16 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmsis_nn.locate import SOURCES
-from qsim.errors import QsimError, ShapeError
+from qsim.errors import OutputExistsError, ShapeError
 from qsim.lower import kernel_call
 
 from .buffer_plan import BufferPlan, plan_buffers
 from .emit_network import default_prefix, emit_header, emit_source, provenance_line
 from .emit_weights import c_ident, emit_weights
-
-
-class OutputExistsError(QsimError):
-    """The output folder exists and force was not given."""
 
 
 @dataclass

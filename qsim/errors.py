@@ -49,6 +49,10 @@ class AudioError(QsimError):
     """An audio file that cannot be read, is empty, or cannot be converted to 16 kHz mono int16."""
 
 
+class OutputExistsError(QsimError):
+    """An output file or folder exists and force (--force) was not given."""
+
+
 class SaturationWarning(UserWarning):
     """Values were clipped to the representable range of a fixed-point format."""
 
