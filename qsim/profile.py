@@ -53,7 +53,7 @@ def _rows_plot(rows, title):
         m = max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 0.0
         if m > 0:
             ax.plot([math.log2(m)] * 2, [y0 - 0.45, y0 + 0.45], color="black", linewidth=1.5)
-        ax.text(1.005, (y0 + 0.5) / len(rows), f"0: {100 * h.zeros / max(total, 1):.1f}%",
+        ax.text(1.005, (y0 + 0.5) / len(rows), f"zero {100 * h.zeros / max(total, 1):.1f}%",
                 transform=ax.transAxes, va="center", fontsize=7)
         lo_x = min(lo_x, rng_lo, e[used].min() if used.any() else rng_lo)
         hi_x = max(hi_x, rng_hi, e[used].max() + 1 if used.any() else rng_hi)

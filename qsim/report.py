@@ -116,7 +116,8 @@ class Report:
     def summary(self) -> str:
         pct = lambda v: "n/a (no labels)" if v is None else f"{100 * v:.2f}%"   # noqa: E731
         lines = [f"model {self.model}: scheme {self.scheme}, path {self.path}, CMSIS "
-                 f"{self.version}{', truncate' if self.truncate else ''}; {self.num_samples} samples",
+                 f"{self.version}{', truncate' if self.truncate else ''}; "
+                 f"{self.num_samples} samples",
                  f"  float accuracy      {pct(self.float_accuracy)}",
                  f"  quantized accuracy  {pct(self.quant_accuracy)}",
                  f"  top-1 agreement     {100 * self.agreement:.2f}%"]
@@ -204,7 +205,7 @@ def _check_pair(float_graph, qgraph):
                              "from")
 
 
-def _labels(y, n, classes):
+def check_labels(y, n, classes):
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise ShapeError(f"labels must have shape ({n},) (one class index per item), got {y.shape}"
@@ -264,7 +265,7 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
     X = X.astype(np.float32, copy=False)
     out = qgraph.outputs[0]
     classes = int(np.prod(qgraph.tensors[out].shape))
-    y = None if y is None else _labels(y, len(X), classes)
+    y = None if y is None else check_labels(y, len(X), classes)
     rows = _layer_rows(qgraph)
     acc = {r.tensor: [0.0, 0.0] for r in rows}        # sum f**2, sum (f - q)**2
     hists = {r.tensor: Log2Histogram() for r in rows} if histograms is None else None

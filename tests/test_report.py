@@ -20,6 +20,7 @@ from qsim.report import evaluate, sqnr_db
 from qsim.simulate import simulate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytestmark = pytest.mark.filterwarnings("ignore::qsim.errors.SaturationWarning")
 
 
 def _net(pool=True):

@@ -50,7 +50,14 @@ def load_model(path, what="MODEL"):
     elif p.suffix == ".json":
         g = Graph.load(p)
     else:
-        g = load_onnx(p)
+        try:
+            g = load_onnx(p)
+        except ModelFormatError as e:
+            if "help:" in str(e):
+                raise
+            raise ModelFormatError(f"{what} {e}. help: MODEL must be an ONNX model (.onnx) or a "
+                                   "folder saved by qsim; re-export or copy the file again") \
+                from None
     for n in g.nodes:
         for k, v in n.params.items():
             a = np.asarray(v)
@@ -141,8 +148,8 @@ def check_output(path, force, folder):
     p = Path(path)
     if p.exists() or p.is_symlink():
         if not force:
-            raise OutputExistsError(f"{p} exists. help: pass --force to replace it, or choose "
-                                    "another output path")
+            raise OutputExistsError(f"output {p} already exists. help: pass --force to replace "
+                                    "it, or choose another output path")
         if folder and not p.is_dir():
             raise OutputExistsError(f"{p} exists and is a file, not a folder; remove it first")
         if not folder and p.is_dir():

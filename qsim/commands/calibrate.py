@@ -42,7 +42,7 @@ def register(subparsers):
 
 def parse_stats(specs):
     from qsim.errors import CalibrationError
-    from qsim.stats import STATS, make_stat
+    from qsim.stats import make_stat
 
     out, keys = [], set()
     for spec in list(specs) + ["log2hist"]:
@@ -50,8 +50,7 @@ def parse_stats(specs):
             key = make_stat(spec).key
         except ValueError as e:
             raise CalibrationError(f"--stats {spec!r}: {e}. help: use minmax, log2hist or "
-                                   f"percentile:P with 50 < P <= 100 (known: {sorted(STATS)})") \
-                from None
+                                   "percentile:P with 50 < P <= 100") from None
         if key not in keys:
             keys.add(key)
             out.append(spec)
@@ -62,10 +61,10 @@ def float_accuracy(graph, x, y, batch_size):
     import numpy as np
 
     from qsim import float_exec
-    from qsim.report import _labels
+    from qsim.report import check_labels
 
     out = graph.tensors[graph.outputs[0]].shape
-    y = _labels(y, len(x), int(np.prod(out)))
+    y = check_labels(y, len(x), int(np.prod(out)))
     pred = np.concatenate([np.argmax(float_exec.run(graph, x[s:s + batch_size]).reshape(
         len(x[s:s + batch_size]), -1), axis=1) for s in range(0, len(x), batch_size)])
     return float(np.mean(pred == y)), int(np.sum(pred == y))

@@ -31,8 +31,8 @@ def register(subparsers):
         description=__doc__.splitlines()[0], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL",
-                   help="float model: an .onnx file or a saved qsim graph (folder with model.json), "
-                        "the one CALIB.json was made from")
+                   help="float model: an .onnx file or a saved qsim graph (folder with "
+                        "model.json), the one CALIB.json was made from")
     p.add_argument("--calib", required=True, metavar="CALIB.json",
                    help="statistics written by `qsim calibrate` for this model")
     p.add_argument("--scheme", choices=SCHEMES, default="q7", help="bit widths (default q7)")

@@ -1,0 +1,244 @@
+"""`qsim calibrate | quantize | evaluate | report` run in-process through qsim.cli.main.
+
+Covers the whole flow on a tiny spec model and on a small ONNX file, and every bad input the
+commands promise to name (exit status 2, one `qsim CMD: error:` line, nothing written).
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from matplotlib.image import imread
+from onnx import TensorProto, helper, numpy_helper
+
+from qsim.cli import main
+from qsim.importers.spec import Sequential
+
+ONNX_DIR = Path(__file__).parent / "data" / "onnx"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+pytestmark = pytest.mark.filterwarnings("ignore::qsim.errors.SaturationWarning")
+
+
+@pytest.fixture
+def cli(capsys):
+    def run(*args):
+        rc = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return rc, out, err
+    return run
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    Sequential((6, 6, 4), name="tiny").conv(4, 3, pad=1).relu().maxpool(2).fc(8).relu().fc(3) \
+        .softmax().build(seed=1).save(d / "tiny")
+    x = rng.normal(size=(24, 6, 6, 4)).astype(np.float32)
+    np.save(d / "x.npy", x)
+    np.save(d / "y.npy", rng.integers(0, 3, 24))
+    np.save(d / "x_nchw.npy", x.transpose(0, 3, 1, 2))
+    np.save(d / "x_empty.npy", x[:0])
+    np.save(d / "x_kws.npy", rng.normal(size=(8, 49, 10, 1)).astype(np.float32))
+    return d
+
+
+def _onnx(tmp_path, op="Gemm", weight=None):
+    """x (N, 4) -> op -> y, saved to tmp_path/m.onnx."""
+    w = np.ones((3, 4), np.float32) if weight is None else weight
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(3, np.float32), "b")]
+    node = (helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1) if op == "Gemm"
+            else helper.make_node(op, ["x"], ["y"]))
+    graph = helper.make_graph([node], "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                          ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "m.onnx")
+    return tmp_path / "m.onnx"
+
+
+def _check_png(p):
+    assert p.read_bytes()[:8] == PNG_MAGIC
+    assert imread(p).shape[0] > 200
+
+
+def _no_temps(folder):
+    assert not [f for f in Path(folder).iterdir() if f.name.startswith(".")]
+
+
+@pytest.mark.parametrize("cmd", ["calibrate", "quantize", "evaluate", "report"])
+def test_help(cli, cmd, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([cmd, "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert f"qsim {cmd}" in out and "example:" in out
+
+
+def test_cli_choices_match_library():
+    from qsim.commands import quantize as cmd
+    from qsim.graph import PATHS, VERSIONS
+    from qsim.quantize import STRATEGIES
+    assert (cmd.PATHS, cmd.VERSIONS, cmd.STRATEGIES) == (PATHS, VERSIONS, STRATEGIES)
+
+
+def test_full_flow_on_saved_graph(cli, files, tmp_path):
+    d = files
+    rc, out, err = cli("calibrate", d / "tiny", "--data", d / "x.npy", "--labels", d / "y.npy",
+                       "--stats", "minmax", "percentile:99.9", "-o", tmp_path / "c.json")
+    assert rc == 0, err
+    assert "float accuracy on this set" in out
+    cal = json.loads((tmp_path / "c.json").read_text())
+    assert cal["num_samples"] == 24 and list(cal["tensors"]["conv1"]) == [
+        "minmax", "percentile(99.9)", "log2hist"]
+    rc, out, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--strategy",
+                       "percentile", "--percentile", "99.9", "-o", tmp_path / "q")
+    assert rc == 0, err
+    assert "arm_convolve_HWC_q7_fast" in out and (tmp_path / "q" / "model.npz").is_file()
+    rc, out, err = cli("evaluate", tmp_path / "q", "--float", d / "tiny", "--data", d / "x.npy",
+                       "--labels", d / "y.npy", "--layers")
+    assert rc == 0, err
+    assert "top-1 agreement" in out and "quantized accuracy" in out and "maxpool1" in out
+    rc, out, err = cli("report", tmp_path / "q", "--float", d / "tiny", "--data", d / "x.npy",
+                       "--labels", d / "y.npy", "--calib", tmp_path / "c.json", "-o",
+                       tmp_path / "rep")
+    assert rc == 0, err
+    rep = tmp_path / "rep"
+    assert sorted(f.name for f in rep.iterdir()) == [
+        "activations.png", "report.json", "report.txt", "sqnr.png", "weights.png"]
+    for png in rep.glob("*.png"):
+        _check_png(png)
+    doc = json.loads((rep / "report.json").read_text())
+    assert doc["num_samples"] == 24 and 0 <= doc["quant_accuracy"] <= 1
+    assert "fc2" in (rep / "report.txt").read_text()
+    _no_temps(tmp_path)
+
+
+def test_onnx_model_q7q15(cli, files, tmp_path):
+    m, d = ONNX_DIR / "kws_small.onnx", files
+    assert cli("calibrate", m, "--data", d / "x_kws.npy", "-o", tmp_path / "c.json")[0] == 0
+    rc, out, err = cli("quantize", m, "--calib", tmp_path / "c.json", "--scheme", "q7q15",
+                       "--strategy", "mse", "--version", "5.9.0", "-o", tmp_path / "q")
+    assert rc == 0, err
+    assert "scheme q7q15, path ref, CMSIS 5.9.0" in out
+    rc, out, err = cli("report", tmp_path / "q", "--float", m, "--data", d / "x_kws.npy",
+                       "-o", tmp_path / "rep")
+    assert rc == 0, err
+    assert "n/a (no labels)" in out
+    _check_png(tmp_path / "rep" / "activations.png")
+
+
+def test_force_replaces_and_failures_write_nothing(cli, files, tmp_path):
+    d = files
+    args = ("calibrate", d / "tiny", "--data", d / "x.npy", "-o", tmp_path / "c.json")
+    assert cli(*args)[0] == 0
+    assert cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "-o", tmp_path / "q")[0] == 0
+    before = (tmp_path / "q" / "model.json").read_bytes()
+    rc, _, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--scheme", "q15",
+                     "-o", tmp_path / "q", "--force")        # q15 has no pooling: fails
+    assert rc == 2 and "qsim quantize: error:" in err and "q7 pooling" in err
+    assert (tmp_path / "q" / "model.json").read_bytes() == before   # old output kept whole
+    rc, _, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--scheme", "q7",
+                     "--strategy", "mse", "-o", tmp_path / "q", "--force")
+    assert rc == 0 and (tmp_path / "q" / "model.json").read_bytes() != before
+    rc, _, err = cli("report", tmp_path / "q", "--float", d / "tiny", "--data", d / "x.npy",
+                     "--labels", d / "y.npy", "--batch-size", "0", "-o", tmp_path / "rep")
+    assert rc == 2 and not (tmp_path / "rep").exists()
+    _no_temps(tmp_path)
+
+
+def _bad_cases(d, tmp):
+    """(name, argv, expected text in the error). Each must exit 2 and write nothing."""
+    (tmp / "text.onnx").write_text("this is not a model")
+    (tmp / "cut.onnx").write_bytes((ONNX_DIR / "kws_small.onnx").read_bytes()[:5000])
+    nan_w = np.ones((3, 4), np.float32)
+    nan_w[1, 2] = np.nan
+    (tmp / "nan").mkdir()
+    (tmp / "erf").mkdir()
+    nan_onnx, erf_onnx = _onnx(tmp / "nan", weight=nan_w), _onnx(tmp / "erf", op="Erf")
+    g = Sequential((4,), name="n").fc(3).build(seed=0)
+    g.nodes[0].params["weight"][0, 0] = np.inf
+    g.save(tmp / "inf_graph")
+    sig = Sequential((4, 4, 2), name="sig").conv(4, 3, pad=1).relu().fc(6).sigmoid().fc(3) \
+        .build(seed=0)
+    sig.save(tmp / "sig")
+    np.save(tmp / "x_sig_big.npy", 1e4 * np.random.default_rng(1).normal(size=(8, 4, 4, 2)))
+    assert main(["calibrate", str(tmp / "sig"), "--data", str(tmp / "x_sig_big.npy"),
+                 "-o", str(tmp / "sig.json")]) == 0
+    assert main(["calibrate", str(d / "tiny"), "--data", str(d / "x.npy"),
+                 "-o", str(tmp / "c.json")]) == 0
+    assert main(["quantize", str(d / "tiny"), "--calib", str(tmp / "c.json"),
+                 "-o", str(tmp / "q")]) == 0
+    np.save(tmp / "x_nan.npy", np.full((2, 6, 6, 4), np.nan, np.float32))
+    np.save(tmp / "x_obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.save(tmp / "y_short.npy", np.zeros(3, np.int64))
+    (tmp / "exists").mkdir()
+    (tmp / "exists" / "keep.txt").write_text("mine")
+    cal = ("calibrate", d / "tiny", "--data", d / "x.npy", "-o")
+    ev = ("evaluate", tmp / "q", "--float", d / "tiny", "--data")
+    return [
+        ("not onnx", ("calibrate", tmp / "text.onnx", "--data", d / "x.npy", "-o", tmp / "o"),
+         "not an ONNX model"),
+        ("truncated", ("calibrate", tmp / "cut.onnx", "--data", d / "x.npy", "-o", tmp / "o"),
+         "truncated"),
+        ("no model", ("calibrate", tmp / "nothing.onnx", "--data", d / "x.npy", "-o", tmp / "o"),
+         "no such file"),
+        ("unsupported op", ("calibrate", erf_onnx, "--data", d / "x.npy", "-o", tmp / "o"),
+         "unsupported op 'Erf'"),
+        ("nan onnx", ("calibrate", nan_onnx, "--data", d / "x.npy", "-o", tmp / "o"), "NaN/Inf"),
+        ("inf graph", ("calibrate", tmp / "inf_graph", "--data", d / "x.npy", "-o", tmp / "o"),
+         "layer 'fc1' weight holds 1 NaN/Inf"),
+        ("empty set", cal[:3] + (d / "x_empty.npy", "-o", tmp / "o"), "is empty"),
+        ("nchw data", cal[:3] + (d / "x_nchw.npy", "-o", tmp / "o"), "looks like NCHW"),
+        ("nan data", cal[:3] + (tmp / "x_nan.npy", "-o", tmp / "o"), "NaN/Inf values"),
+        ("pickled data", cal[:3] + (tmp / "x_obj.npy", "-o", tmp / "o"), "not a plain .npy"),
+        ("bad stat", cal + (tmp / "o", "--stats", "median"), "unknown statistic"),
+        ("format cannot hold", ("quantize", tmp / "sig", "--calib", tmp / "sig.json", "-o",
+                                tmp / "o"), "needs frac_bits >= 4"),
+        ("calib of another model", ("quantize", tmp / "sig", "--calib", tmp / "c.json", "-o",
+                                    tmp / "o"), "made for another model"),
+        ("missing percentile", ("quantize", d / "tiny", "--calib", tmp / "c.json", "--strategy",
+                                "percentile", "--percentile", "99", "-o", tmp / "o"),
+         "--stats minmax percentile:99"),
+        ("float as qmodel", ("evaluate", d / "tiny", "--float", d / "tiny", "--data", d / "x.npy"),
+         "is a float model"),
+        ("labels mismatch", ev + (d / "x.npy", "--labels", tmp / "y_short.npy"),
+         "expected (24,)"),
+        ("eval shape", ev + (d / "x_nchw.npy",), "HWC, batch first"),
+        ("dir exists", ("report", tmp / "q", "--float", d / "tiny", "--data", d / "x.npy", "-o",
+                        tmp / "exists"), "already exists. help: pass --force"),
+        ("file exists", cal + (tmp / "c.json",), "already exists. help: pass --force"),
+    ]
+
+
+def test_bad_inputs_are_named_errors(cli, files, tmp_path, capsys):
+    cases = _bad_cases(files, tmp_path)
+    capsys.readouterr()
+    snapshot = sorted(p.name for p in tmp_path.iterdir())
+    c_json = (tmp_path / "c.json").read_bytes()
+    for name, argv, expected in cases:
+        rc, out, err = cli(*argv)
+        assert rc == 2, (name, out, err)
+        lines = err.strip().splitlines()             # warnings (if any) first, then the error
+        assert lines[-1].startswith(f"qsim {argv[0]}: error:") and expected in lines[-1], \
+            (name, err)
+        assert all(s.startswith(f"qsim {argv[0]}: warning:") for s in lines[:-1]), (name, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == snapshot     # nothing written
+    assert (tmp_path / "exists" / "keep.txt").read_text() == "mine"
+    assert (tmp_path / "c.json").read_bytes() == c_json
+
+
+def test_quantize_warnings_are_one_line_each(cli, tmp_path):
+    sig = Sequential((4, 4, 2), name="w").conv(4, 3, pad=1).relu().fc(3).build(seed=0)
+    sig.save(tmp_path / "m")
+    np.save(tmp_path / "x.npy", 1e4 * np.random.default_rng(1).normal(size=(8, 4, 4, 2)))
+    assert cli("calibrate", tmp_path / "m", "--data", tmp_path / "x.npy", "-o",
+               tmp_path / "c.json")[0] == 0
+    rc, out, err = cli("quantize", tmp_path / "m", "--calib", tmp_path / "c.json", "-o",
+                       tmp_path / "q")
+    assert rc == 0
+    lines = err.strip().splitlines()
+    assert lines and all(s.startswith("qsim quantize: warning: layer '") for s in lines)
