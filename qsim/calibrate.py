@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from . import float_exec
 from .errors import CalibrationError
+from .fileio import atomic_write
 from .stats import make_stat, stat_from_dict
 
 
@@ -52,7 +53,7 @@ class Calibration:
         return cls(stats, d["num_samples"])
 
     def save(self, path):
-        Path(path).write_text(json.dumps(self.to_dict()))
+        atomic_write(path, json.dumps(self.to_dict()).encode())
 
     @classmethod
     def load(cls, path) -> "Calibration":

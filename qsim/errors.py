@@ -53,6 +53,10 @@ class OutputExistsError(QsimError):
     """An output file or folder exists and force (--force) was not given."""
 
 
+class DataFileError(QsimError):
+    """A data or label file that cannot be read as a numeric .npy array, or holds NaN/Inf."""
+
+
 class SaturationWarning(UserWarning):
     """Values were clipped to the representable range of a fixed-point format."""
 

@@ -129,6 +129,7 @@ FORWARD = {
     "flatten": lambda x, n: x.reshape(x.shape[0], -1),
     "reshape": lambda x, n: x.reshape((x.shape[0],) + tuple(n.attrs["shape"])),
     "transpose": lambda x, n: x.transpose((0,) + tuple(p + 1 for p in n.attrs["perm"])),
+    "transpose_hw": lambda x, n: np.ascontiguousarray(x.transpose(0, 2, 1, 3)),
 }
 
 

@@ -19,14 +19,13 @@ so a reader never sees a half-written file.
 import hashlib
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from .errors import ModelFormatError
+from .fileio import atomic_write
 from .fixedpoint import QFormat
 from .graph import QUANT_FIELDS, Graph, Node, QuantSettings, TensorInfo
 
@@ -38,18 +37,6 @@ def _paths(path):
     if path.suffix == ".json":
         return path, path.with_suffix(".npz")
     return path / "model.json", path / "model.npz"
-
-
-def _atomic_write(target: Path, data: bytes):
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _q(qf):
@@ -86,8 +73,8 @@ def save(graph: Graph, path) -> Path:
                       for f in QUANT_FIELDS}}
                   for n in graph.nodes],
     }
-    _atomic_write(npath, npz)
-    _atomic_write(jpath, json.dumps(doc, indent=1, sort_keys=True).encode())
+    atomic_write(npath, npz)
+    atomic_write(jpath, json.dumps(doc, indent=1, sort_keys=True).encode())
     return jpath
 
 

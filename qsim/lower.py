@@ -98,10 +98,22 @@ def _pool_args(graph, node, pad_in):
                 dim_im_out=ho)
 
 
+DATA_MOVES = ("flatten", "reshape", "transpose_hw")
+
+
+def data_move(node, x, out_shape):
+    """Run a node without a CMSIS call on a batch (N,) + stored shape: flatten/reshape keep the
+    bytes, transpose_hw swaps H and W (stored channels, padding included, stay last)."""
+    if node.op == "transpose_hw":
+        return np.ascontiguousarray(x.transpose(0, 2, 1, 3))
+    return x.reshape((len(x),) + tuple(out_shape))
+
+
 def kernel_call(graph, node):
-    """The KernelCall of a quantized node, or None for flatten/reshape (no call: same buffer)."""
+    """The KernelCall of a quantized node, or None for flatten/reshape (no call: same buffer) and
+    transpose_hw (no call: a plain data move, see `data_move`)."""
     if node.kernel is None:
-        if node.op in ("flatten", "reshape"):
+        if node.op in DATA_MOVES:
             return None
         raise UnsupportedOpError(f"layer '{node.name}' has no kernel; help: quantize the graph "
                                  "(qsim.quantize) before simulating or generating code")

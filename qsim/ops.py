@@ -22,6 +22,8 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
     reshape         shape (non-batch target shape, fully resolved, no -1/0)
     batchnorm       epsilon=1e-5; scale, bias, mean, var (C,) (transient, folded away)
     transpose       perm (non-batch axes) (transient: to_hwc removes the NCHW<->NHWC ones)
+    transpose_hw    (H, W, C) -> (W, H, C): swaps the two spatial axes, a real data move that
+                    stays in quantized graphs (inserted by passes.transpose_hw.swap_hw)
 """
 from dataclasses import dataclass, field
 from math import prod
@@ -52,6 +54,7 @@ OPS = {s.name: s for s in (
     OpSpec("reshape", {"shape": REQUIRED}),
     OpSpec("batchnorm", {"epsilon": 1e-5}, ("scale", "bias", "mean", "var")),
     OpSpec("transpose", {"perm": REQUIRED}),
+    OpSpec("transpose_hw", {}, (), "swap H and W of an HWC image (a copy in C, no CMSIS call)"),
 )}
 ELEMENTWISE = ("relu", "sigmoid", "tanh")
 # Attributes later stages may attach to any node without the catalog rejecting them as typos;
@@ -166,6 +169,9 @@ def infer(node, in_shapes, layout="HWC"):
                 raise ShapeError(f"{_where(node)}: {key} has shape {node.params[key].shape}, "
                                  f"expected ({c},)")
         return [x]
+    if op == "transpose_hw":
+        h, w, c = _spatial(node, x, layout)
+        return [_back((w, h, c), layout)]
     if op == "transpose":
         if sorted(a["perm"]) != list(range(len(x))):
             raise ShapeError(f"{_where(node)}: perm {a['perm']} does not fit shape {x}")

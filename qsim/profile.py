@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .report import atomic_write
+from .fileio import atomic_write
 from .schemes import WEIGHTED
 from .stats import Log2Histogram
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .errors import QuantizationError, SaturationWarning, ShapeError
 from .kernels import KERNELS
-from .lower import channel_pad, kernel_call, stored_shape
+from .lower import channel_pad, data_move, kernel_call, stored_shape
 
 SATURATION_WARN = 0.01
 _REQUANT = ("conv", "depthwise_conv", "fc")
@@ -106,7 +106,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
             for node, call in calls:
                 x_in = env[node.input]
                 if call is None:
-                    y = x_in.reshape((n,) + shapes[node.output])
+                    y = data_move(node, x_in, shapes[node.output])
                 else:
                     y = KERNELS[call.c_name](**{call.in_arg: x_in}, **call.args, **opts)
                     y = y.reshape((n,) + shapes[node.output])

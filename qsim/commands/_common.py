@@ -17,16 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qsim.errors import CalibrationError, ModelFormatError, QsimError, ShapeError
-from qsim.report import DIR_MODE, FILE_MODE, atomic_write
+from qsim.errors import (CalibrationError, DataFileError, ModelFormatError, OutputExistsError,  # noqa: F401
+                         ShapeError)
+from qsim.fileio import DIR_MODE, FILE_MODE, atomic_write
 
 
-class OutputExistsError(QsimError):
-    """The output file or folder exists and --force was not given."""
-
-
-class DataFileError(QsimError):
-    """A data or label file that cannot be read as a numeric .npy array, or holds NaN/Inf."""
 
 
 def add_force(p):
@@ -173,7 +168,7 @@ def output_dir(path, force):
         os.chmod(tmp, DIR_MODE)
         for f in tmp.rglob("*"):
             if f.is_file():
-                os.chmod(f, FILE_MODE)     # graph_io writes with mkstemp's 0600
+                os.chmod(f, FILE_MODE)
         if p.exists():
             old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
             os.replace(p, old / p.name)

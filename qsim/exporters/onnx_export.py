@@ -21,8 +21,6 @@ Weights are written as float32 initializers. Quantization fields of a quantized 
 ignored: the export is always the float net. `attrs["fused_relu"]` is a marking only (the relu
 node is still in the graph) and exports nothing.
 """
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +29,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..errors import UnsupportedOpError
+from ..fileio import atomic_write
 
 MIN_OPSET = 11
 TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
@@ -218,13 +217,5 @@ def export_onnx(graph, path, opset=17) -> Path:
     data = to_onnx(graph, opset).SerializeToString()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data)
     return path

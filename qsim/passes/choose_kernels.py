@@ -19,7 +19,8 @@ Rules (semantics doc §1.13, §2, §3, §4, §5), for the graph's scheme, path a
     maxpool / avgpool   arm_maxpool_q7_HWC / arm_avepool_q7_HWC: q7 and square only
     relu -> arm_relu_q7/q15; sigmoid, tanh -> arm_nn_activations_direct_q7/q15;
     softmax -> arm_softmax_q7 (arm_softmax_with_batch_q7 over the channels of an image) / _q15;
-    flatten, reshape -> no call (kernel None: the C keeps the same buffer).
+    flatten, reshape -> no call (kernel None: the C keeps the same buffer);
+    transpose_hw -> no call (kernel None: codegen emits a copy loop into a new buffer).
 A variant whose C is wrong for the geometry is never picked: on path "ref" of 5.7.0 the
 signed-char index quirk (§1.1) makes most convs wrong once an input index passes 127, so
 arm_convolve_HWC_q7_fast_nonsquare is used when legal and an UnsupportedOpError is raised
@@ -35,7 +36,8 @@ from ..schemes import act_bits, check_scheme, weight_bits
 
 log = logging.getLogger(__name__)
 
-PASS_THROUGH = ("relu", "sigmoid", "tanh", "maxpool", "avgpool")   # same HWC layout in and out
+# channel axis last in and out, so a zero padding channel passes through unchanged
+PASS_THROUGH = ("relu", "sigmoid", "tanh", "maxpool", "avgpool", "transpose_hw")
 _QUIRK = {"arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_basic_nonsquare",
           "arm_convolve_HWC_q7_fast", "arm_convolve_HWC_q7_RGB", "arm_convolve_HWC_q15_basic",
           "arm_convolve_HWC_q15_fast", "arm_convolve_HWC_q15_fast_nonsquare"}
@@ -257,7 +259,7 @@ def choose_kernels(graph, fc_opt=True) -> bool:
                               "version='5.9.0' or scheme='q7'", UserWarning, stacklevel=2)
         elif op == "softmax":
             node.kernel = _softmax(graph, node, bits, quant)
-        elif op in ("flatten", "reshape"):
+        elif op in ("flatten", "reshape", "transpose_hw"):
             node.kernel = None
         else:
             raise UnsupportedOpError(f"layer '{node.name}': op '{op}' has no CMSIS-NN kernel. help: "
