@@ -3,10 +3,12 @@
 Every tensor lives in a *slot*: the caller's `input` buffer (read-only), the caller's `output`
 buffer, or a region of one static arena. Tensors share a slot when the C writes in place
 (relu and the table activations, role "inout" without an "out" argument) or when a node only
-reinterprets its input (flatten/reshape: no call). A slot is live from the step that first writes
-it to the last step that reads it; two arena slots may overlap in memory only if their live
-intervals are disjoint. Placement is greedy (largest first, lowest free offset), which is never
-worse than ping-pong and meets the max-live-bytes lower bound on chains such as the KWS net.
+reinterprets its input (flatten/reshape: no call). transpose_hw (no call either: emit_network
+writes a copy loop) is out of place, like a kernel with an output argument. A slot is live from
+the step that first writes it to the last step that reads it; two arena slots may overlap in
+memory only if their live intervals are disjoint. Placement is greedy (largest first, lowest free
+offset), which is never worse than ping-pong and meets the max-live-bytes lower bound on chains
+such as the KWS net.
 
 Clobbering. A function that writes through an input pointer (role "inout": relu in place, and
 pooling, which overwrites Im_in on the DSP path, semantics doc §8) gets a private copy of its
@@ -136,6 +138,11 @@ def plan_buffers(graph, calls) -> BufferPlan:
     for i, (node, call) in enumerate(zip(nodes, calls)):
         src_t, dst_t = node.inputs[0], node.outputs[0]
         src = where[src_t]
+        if call is None and node.op == "transpose_hw":   # a copy loop in C, out of place
+            dst = new_slot("arena", src.nbytes, i, dst_t)
+            ct = ctype_of[dst_t] = ctype_of[src_t]
+            steps.append(Step(i, node, None, src, dst, ct, ct, src.nbytes))
+            continue
         if call is None:                       # flatten / reshape: same bytes, new name
             src.tensors.append(dst_t)
             where[dst_t] = src

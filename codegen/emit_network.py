@@ -1,5 +1,6 @@
 """Write `<name>.h` / `<name>.c`: `int <name>_run(const T *input, T *output)`, one CMSIS-NN call per
-node in graph order, each commented with its formats and shifts.
+node in graph order, each commented with its formats and shifts (transpose_hw, which has no CMSIS
+function, becomes a small copy loop).
 
 The C is filled from the same KernelCall objects the simulator runs (qsim.lower.kernel_call), so
 the numbers in the C are the numbers that were simulated. Storage comes from buffer_plan. With
@@ -13,6 +14,7 @@ import json
 import numpy as np
 
 from qsim import __version__
+from qsim.lower import stored_shape
 
 from .buffer_plan import ctype_bytes
 from .call_templates import format_call
@@ -62,7 +64,12 @@ def _comment(graph, step, total):
     qin = graph.tensors[node.inputs[0]].qformat
     qout = graph.tensors[node.outputs[0]].qformat
     head = f"{step.index + 1}/{total} {node.name} ({node.op})"
-    head += f": {call.c_name}" if call is not None else ": no call, same buffer"
+    if call is not None:
+        head += f": {call.c_name}"
+    elif node.op == "transpose_hw":
+        head += ": copy loop, no CMSIS call"
+    else:
+        head += ": no call, same buffer"
     io = f"in {qin} [{_shape(graph, node.inputs[0])}] -> out {qout} [{_shape(graph, node.outputs[0])}]"
     extra = []
     if node.weight_q is not None:
@@ -178,6 +185,8 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
                          f"{step.in_slot.nbytes});   /* the call overwrites its input */")
         if step.call is not None:
             lines.append(format_call(step.call, _refs(step, weight_refs, plan, prefix), step.index + 1))
+        elif step.node.op == "transpose_hw":
+            lines.append(_transpose_hw(graph, step, prefix))
         lines.append(f"    QSIM_TAP({step.index}, {pointer(step.out_slot, 'q7_t', prefix)}, "
                      f"{step.out_bytes});")
     lines += ["    return 0;", "}", ""]
@@ -197,6 +206,20 @@ def _widen_input(graph, plan, prefix):
         "            }",
         f"            for (c = {ch}; c < {stored}; ++c) {{", f"                dst[p * {stored} + c] = 0;",
         "            }", "        }", "    }"])
+
+
+def _transpose_hw(graph, step, prefix):
+    """C loop of a transpose_hw node: (H, W, C) -> (W, H, C), C counting stored zero channels."""
+    h, w, c = stored_shape(graph, step.node.inputs[0])
+    ct = step.in_ctype
+    return "\n".join([
+        "    {", f"        const {ct} *const src = {pointer(step.in_slot, ct, prefix)};",
+        f"        {ct} *const dst = {pointer(step.out_slot, ct, prefix)};",
+        "        size_t y, x, c;",
+        f"        for (y = 0; y < {h}; ++y) {{", f"            for (x = 0; x < {w}; ++x) {{",
+        f"                for (c = 0; c < {c}; ++c) {{",
+        f"                    dst[(x * {h} + y) * {c} + c] = src[(y * {w} + x) * {c} + c];",
+        "                }", "            }", "        }", "    }"])
 
 
 def default_prefix(graph):

@@ -4,11 +4,13 @@ Every layer's output is tapped in C (`-DQSIM_TAPS`) and compared exactly with th
 tensor of the same name; zero channels added for a kernel (lower.channel_pad) are stripped on
 both sides first. The report has one row per layer (name, kernel, values compared, mismatches,
 first mismatch as (input, index...): expected (simulator), got (C)) and ends with the line
-`LAYERS layers, INPUTS inputs, MISMATCHES mismatches`.
+`LAYERS layers, INPUTS inputs, MISMATCHES mismatches`. Targets: "host" (harness/host.py, cffi),
+"cortex-m4" / "cortex-m3" (harness/cortex_m.py, QEMU), which add an instructions-per-input
+column and footprint lines before the summary.
 
 The simulator runs with the settings the C library implements: version = the library's release,
-path = the build's path, truncate = the graph's. When the graph was quantized for another
-release the report says so (kernel choice can depend on the release; arithmetic then follows the
+path = the build's path, truncate = the graph's. When the graph was quantized for another release
+or path the report says so (kernel choice can depend on them; arithmetic then follows the
 library, which is what the generated C will run against).
 """
 import copy
@@ -21,11 +23,13 @@ from codegen.generate import render
 from qsim.lower import stored_shape
 from qsim.simulate import simulate
 
-TARGETS = {}   # name -> runner(gen, graph, x_ints, options) -> (outputs, taps, statuses, label)
+TARGETS = {}   # name -> runner(gen, graph, x_ints, options)
+#                 -> (outputs, taps, statuses, label, sim_graph, notes, extra)
+# extra: {"insns": mean instructions per layer or None, "footer": report lines, ...}
 
 
 def target(name):
-    """Register a parity target (host now; cortex-m4 / cortex-m3 via harness/qemu.py later)."""
+    """Register a parity target (host here; cortex-m4 / cortex-m3 in harness/cortex_m.py)."""
     def deco(fn):
         TARGETS[name] = fn
         return fn
@@ -39,11 +43,13 @@ class LayerResult:
     values: int
     mismatches: int
     first: str = ""
+    insns: float | None = None      # mean executed instructions per input (Cortex-M targets)
 
-    def row(self):
+    def row(self, show_insns=False):
         status = "ok" if not self.mismatches else "FAIL"
+        cost = "" if not show_insns else (f" {'':>12}" if self.insns is None else f" {self.insns:>12.0f}")
         return (f"{self.name:<16} {self.kernel:<40} {status:<5} {self.values:>9} "
-                f"{self.mismatches:>7}  {self.first}")
+                f"{self.mismatches:>7}{cost}  {self.first}")
 
 
 @dataclass
@@ -53,6 +59,8 @@ class NetworkParity:
     inputs: int
     layers: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    footer: list = field(default_factory=list)     # e.g. footprint lines, before the summary
+    extra: dict = field(default_factory=dict)      # what the target returned besides the taps
 
     @property
     def mismatches(self):
@@ -62,9 +70,11 @@ class NetworkParity:
         return f"{len(self.layers)} layers, {self.inputs} inputs, {self.mismatches} mismatches"
 
     def lines(self):
-        head = f"{'layer':<16} {'kernel':<40} {'':<5} {'values':>9} {'bad':>7}  first mismatch"
+        show = any(r.insns is not None for r in self.layers)
+        cost = f" {'insns/input':>12}" if show else ""
+        head = f"{'layer':<16} {'kernel':<40} {'':<5} {'values':>9} {'bad':>7}{cost}  first mismatch"
         return ([f"library: {self.library}; target: {self.target}"] + self.notes + [head]
-                + [r.row() for r in self.layers] + [self.summary()])
+                + [r.row(show) for r in self.layers] + self.footer + [self.summary()])
 
 
 def random_inputs(graph, n, seed=0):
@@ -132,16 +142,22 @@ def run_network_parity(graph, x, target="host", name=None, **options) -> Network
     """Generate C for `graph`, run it on `target` for the inputs `x`, compare every layer.
 
     x : (N,) + input shape, floats (quantized with the input format) or integers.
-    options : for "host": cmsis (a CmsisCheckout or None = stand-in), sanitize, standin_version.
+    options : cmsis (a CmsisCheckout or None = stand-in), standin_version; for "host" also
+        sanitize; for "cortex-m4" / "cortex-m3" also timeout (seconds of QEMU wall time).
     """
     if target not in TARGETS:
         from qsim.errors import QsimError
         raise QsimError(f"unknown parity target {target!r}; one of {', '.join(sorted(TARGETS))}")
     x_ints = input_ints(graph, x)
     gen = render(graph, name=name)
-    outputs, taps, statuses, label, sim_graph, notes = TARGETS[target](gen, graph, x_ints, options)
-    report = NetworkParity(label, target, len(x_ints), notes=notes)
+    outputs, taps, statuses, label, sim_graph, notes, extra = TARGETS[target](gen, graph, x_ints, options)
+    report = NetworkParity(label, target, len(x_ints), notes=notes, footer=extra.get("footer", []),
+                           extra=extra)
     report.layers = compare(graph, gen, x_ints, outputs, taps, statuses, sim_graph)
+    insns = extra.get("insns")
+    if insns is not None:
+        for r, count in zip(report.layers, insns):
+            r.insns = float(count)
     return report
 
 
@@ -168,4 +184,16 @@ def _host(gen, graph, x_ints, options):
                      "match the library")
     net = HostNetwork(gen, lib)
     outputs, taps, statuses = net.run(x_ints)
-    return outputs, taps, statuses, label, sim_graph_for(graph, lib.version, lib.path), notes
+    return outputs, taps, statuses, label, sim_graph_for(graph, lib.version, lib.path), notes, {}
+
+
+@target("cortex-m4")
+def _cortex_m4(gen, graph, x_ints, options):
+    from .cortex_m import run_target
+    return run_target("cortex-m4", gen, graph, x_ints, options)
+
+
+@target("cortex-m3")
+def _cortex_m3(gen, graph, x_ints, options):
+    from .cortex_m import run_target
+    return run_target("cortex-m3", gen, graph, x_ints, options)

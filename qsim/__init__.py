@@ -8,6 +8,8 @@ Public API (imported lazily, so `import qsim` stays cheap and kernels_ref needs 
     ints = qsim.simulate(qgraph, X, trace=True)      # bit-exact CMSIS-NN, every layer
 """
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -31,5 +33,20 @@ def __getattr__(name):
     if name == "run_float":  # float forward of a Graph (qsim.float_exec.run)
         return importlib.import_module("qsim.float_exec").run
     if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
+        value = getattr(importlib.import_module(_API[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'qsim' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """Keeps `qsim.calibrate` / `quantize` / `simulate` the functions: importing the submodule of
+    the same name would otherwise replace the package attribute with the module."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _API.get(name) == value.__name__:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

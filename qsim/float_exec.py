@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ShapeError
+from .ops import out_dim
 
 _CHUNK_BYTES = 64 << 20
 
@@ -87,15 +88,25 @@ def _depthwise(x, node):
     return out + node.params["bias"].astype(x.dtype)
 
 
+def _pool_pad(x, a, value=0.0):
+    """Pad for pooling: symmetric pads, plus the bottom/right rows a ceil_mode window reaches."""
+    if not a.get("ceil_mode"):
+        return _pad(x, *a["pads"], value=value)
+    extra = []
+    for n, k, s, p in zip(x.shape[1:3], a["kernel_shape"], a["strides"], a["pads"]):
+        extra.append((p, max(0, (out_dim(n, k, s, p, True) - 1) * s + k - n - p)))
+    return np.pad(x, ((0, 0), extra[0], extra[1], (0, 0)), constant_values=value)
+
+
 def _maxpool(x, node):
-    return _windows(_pad(x, *node.attrs["pads"], value=-np.inf), node.attrs).max(axis=(4, 5))
+    return _windows(_pool_pad(x, node.attrs, value=-np.inf), node.attrs).max(axis=(4, 5))
 
 
 def _avgpool(x, node):
     a = node.attrs
-    total = _windows(_pad(x, *a["pads"]), a).sum(axis=(4, 5), dtype=x.dtype)
+    total = _windows(_pool_pad(x, a), a).sum(axis=(4, 5), dtype=x.dtype)
     ones = np.ones((1,) + x.shape[1:3] + (1,), x.dtype)
-    count = _windows(_pad(ones, *a["pads"]), a).sum(axis=(4, 5))   # valid taps per window
+    count = _windows(_pool_pad(ones, a), a).sum(axis=(4, 5))   # valid taps per window
     return total / count
 
 

@@ -16,7 +16,11 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
     fc              weight (rows, dim_in), bias (rows,); any input whose size is dim_in (the
                     columns follow the flattened HWC input); output (rows,)
     relu, sigmoid, tanh                elementwise
-    maxpool, avgpool kernel_shape, strides=kernel_shape, pads=(0,0)
+    maxpool, avgpool kernel_shape, strides=kernel_shape, pads=(0,0), ceil_mode (optional, absent
+                    = floor): out = ceil((in + 2*pad - k) / stride) + 1, less one if the last
+                    window would start in the bottom/right padding (ONNX / PyTorch / Caffe's rule;
+                    CMSIS-NN's CIFAR-10 example pools 32 -> 16 with k 3, stride 2, pad 0). The
+                    extra window is clipped to the image like any other: valid taps only.
     softmax         axis=-1 (non-batch axis; HWC graphs use the channel axis)
     flatten         output (size,)
     reshape         shape (non-batch target shape, fully resolved, no -1/0)
@@ -31,6 +35,7 @@ from math import prod
 from .errors import ShapeError, UnsupportedOpError
 
 REQUIRED = object()
+OPTIONAL = object()     # attribute default: left absent (keeps existing graphs' digests unchanged)
 
 
 @dataclass(frozen=True)
@@ -47,8 +52,10 @@ OPS = {s.name: s for s in (
     OpSpec("depthwise_conv", dict(_GEOM), ("weight", "bias"), "depthwise conv, multiplier 1"),
     OpSpec("fc", {}, ("weight", "bias"), "fully connected, weight (rows, dim_in)"),
     OpSpec("relu"), OpSpec("sigmoid"), OpSpec("tanh"),
-    OpSpec("maxpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0)}),
-    OpSpec("avgpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0)}),
+    OpSpec("maxpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0),
+                       "ceil_mode": OPTIONAL}),
+    OpSpec("avgpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0),
+                       "ceil_mode": OPTIONAL}),
     OpSpec("softmax", {"axis": -1}),
     OpSpec("flatten"),
     OpSpec("reshape", {"shape": REQUIRED}),
@@ -91,6 +98,8 @@ def normalize(node):
                                  f"{node.op} takes {sorted(spec.attrs) or 'none'}")
     for key, default in spec.attrs.items():
         if key not in node.attrs:
+            if default is OPTIONAL:
+                continue
             if default is REQUIRED:
                 raise ShapeError(f"{_where(node)}: missing attribute {key!r}")
             node.attrs[key] = default
@@ -103,6 +112,11 @@ def normalize(node):
         if p[0] >= k[0] or p[1] >= k[1]:
             raise ShapeError(f"{_where(node)}: pads {p} must be smaller than kernel_shape {k} "
                              "(a window made only of padding has no value)")
+    if "ceil_mode" in node.attrs:
+        if node.attrs["ceil_mode"]:
+            node.attrs["ceil_mode"] = 1
+        else:
+            del node.attrs["ceil_mode"]
     for key in ("shape", "perm"):
         if key in node.attrs:
             node.attrs[key] = tuple(int(v) for v in node.attrs[key])
@@ -113,12 +127,21 @@ def normalize(node):
 
 
 
+def out_dim(n, k, s, p, ceil_mode=False):
+    """Output size of a window op along one axis (floor rule, or ceil_mode for pooling)."""
+    span = n + 2 * p - k
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= n + p else out
+
+
 def _out_dim(node, n, k, s, p, axis):
     span = n + 2 * p - k
     if span < 0:
         raise ShapeError(f"{_where(node)}: kernel {k} with pad {p} does not fit the input "
                          f"{axis} size {n}")
-    return span // s + 1
+    return out_dim(n, k, s, p, node.attrs.get("ceil_mode", 0))
 
 
 def _spatial(node, shape, layout):

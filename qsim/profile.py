@@ -78,7 +78,8 @@ def plot_activations(qgraph, histograms, title=None) -> Figure:
     rows = []
     for t, info in qgraph.tensors.items():
         prod = qgraph.producer(t)
-        if t not in histograms or (prod is not None and prod.op in ("flatten", "reshape")):
+        if t not in histograms or (prod is not None
+                                   and prod.op in ("flatten", "reshape", "transpose_hw")):
             continue
         rows.append((t if prod is None else prod.name, histograms[t], info.qformat))
     return _rows_plot(rows, title or f"{qgraph.name}: activations ({qgraph.quant.scheme})")

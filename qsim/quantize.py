@@ -6,8 +6,8 @@ bias_shift, out_shift, kernel, pad_ch_in/out and graph.quant. `simulate`, `qat` 
 only read them.
 
 Activation formats. Tensors linked by ops that keep their input format (relu, maxpool, avgpool,
-flatten, reshape: in place in C or a plain copy) share one format, chosen for the group from the
-calibration statistics of its tensors by `strategy`:
+flatten, reshape, transpose_hw: in place in C or a plain copy) share one format, chosen for the
+group from the calibration statistics of its tensors by `strategy`:
     minmax      the seed's rule (as in Arm's ML-KWS-for-MCU): int_bits = ceil(log2(max|x|)), frac_bits = bits-1 - int_bits
                 (a value within one step of 2**int_bits saturates by at most one step)
     percentile  the same rule on the p-th / (100-p)-th percentiles (Percentile(p) statistic)
@@ -21,6 +21,12 @@ is a factor 2), so its output is a sharpened softmax, kept for argmax. sigmoid/t
 Q0.7 / Q0.15, and their input format must have int_width = (bits-1) - frac_bits in 0..3 for
 arm_nn_activations_direct_q7/q15: the input group's frac_bits is clamped into [bits-4, bits-1]
 (saturating at +-8, where both functions are flat).
+
+H/W swap. With 16-bit convs on path "dsp", a graph where some non-square conv has an odd output
+width (which arm_convolve_HWC_q15_fast_nonsquare gets wrong there) is quantized with H and W
+swapped (passes.transpose_hw.swap_hw) when that makes every conv legal; this is logged at info
+level and recorded in graph.meta["swap_hw"]. The swapped graph keeps the tensor names, and the
+transposed input shares the input's statistics, so the calibration of the original graph applies.
 
 Layer shifts (fi, fw, fb, fo = frac_bits of input, weight, bias, output; weight and bias formats
 from max|w|, max|b| with the ceil rule, bits from the scheme, qsim.schemes):
@@ -38,16 +44,17 @@ import warnings
 
 import numpy as np
 
-from .errors import QuantizationError, QuantizationWarning
+from .errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from .fixedpoint import QFormat
 from .graph import PATHS, VERSIONS, QuantSettings
 from .passes.choose_kernels import choose_kernels
+from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .schemes import WEIGHTED, act_bits, check_scheme, weight_bits
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("minmax", "percentile", "mse")
-KEEP_FORMAT = ("relu", "maxpool", "avgpool", "flatten", "reshape")
+KEEP_FORMAT = ("relu", "maxpool", "avgpool", "flatten", "reshape", "transpose_hw")
 FIXED_OUTPUT = ("softmax", "sigmoid", "tanh")
 _MSE_SPAN = 8
 ACC_BITS = 30      # calibrated |accumulator| < 2**30: one bit of headroom below int32's 2**31
@@ -206,6 +213,20 @@ def _clamp_int_width(user, f, bits):
     return g_f
 
 
+def _swap_if_it_helps(g, fc_opt):
+    """q15 convs on path "dsp": swap H and W (passes.transpose_hw) when a non-square conv has an
+    odd output width and the swapped graph gets legal kernels; else `g` (whose error stands)."""
+    swapped = swapped_for_q15_dsp(g)
+    if swapped is None:
+        return g
+    try:
+        choose_kernels(swapped, fc_opt=fc_opt)
+    except UnsupportedOpError:
+        return g
+    log.info("graph '%s': %s", g.name, swapped.meta["swap_hw"]["reason"])
+    return swapped
+
+
 def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", version="5.7.0",
              truncate=False, percentile=99.99, fc_opt=True):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
@@ -237,6 +258,9 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
     g.quant = QuantSettings(scheme, path, version, bool(truncate))
     for node in g.nodes:
         _check_finite(node)
+    if act_bits(scheme) == 16 and path == "dsp":
+        g = _swap_if_it_helps(g, fc_opt)
+    calibration = with_transposed_stats(g, calibration)
     choose_kernels(g, fc_opt=fc_opt)
     bits = act_bits(scheme)
     head = _format_groups(g)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from . import float_exec
 from .errors import QuantizationError, SaturationWarning, ShapeError
+from .passes.transpose_hw import match_float_graph
 from .schemes import WEIGHTED
 from .simulate import simulate
 from .stats import Log2Histogram
@@ -215,7 +216,8 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
 
     Parameters
     ----------
-    float_graph : the HWC float Graph `qgraph` was quantized from
+    float_graph : the HWC float Graph `qgraph` was quantized from (if the quantizer swapped H and
+        W, graph.meta["swap_hw"], it is swapped the same way here)
     qgraph : Graph from qsim.quantize
     X : (N,) + input shape, HWC, batch first (converted to float32)
     y : optional (N,) integer class indices (argmax of the flattened output is the prediction)
@@ -228,6 +230,7 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
     -------
     Report. Raises ShapeError (X, y or graphs that do not match) or QuantizationError.
     """
+    float_graph = match_float_graph(float_graph, qgraph)     # H/W swapped by the quantizer?
     _check_pair(float_graph, qgraph)
     X = np.asarray(X)
     shape = qgraph.tensors[qgraph.inputs[0]].shape

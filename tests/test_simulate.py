@@ -208,8 +208,10 @@ def test_kws_end_to_end(scheme, path):
     assert tr["softmax1"].shape == (400, 3)
 
 
-def test_kws_q15_dsp_is_refused():
-    g = Sequential.from_dict(KWS_SPEC).build(seed=0)
-    x = np.random.default_rng(0).normal(0, 1, (20, 49, 10, 1)).astype(np.float32)
+def test_q15_dsp_odd_width_is_refused():
+    """KWS itself is quantized with H and W swapped (tests/test_transpose_hw.py); output 7x7
+    stays odd either way."""
+    g = Sequential((9, 10, 1), "odd").conv(4, (3, 4)).relu().fc(2).build(seed=0)
+    x = np.random.default_rng(0).normal(0, 1, (20, 9, 10, 1)).astype(np.float32)
     with pytest.raises(UnsupportedOpError, match="layer 'conv1'.*even output width"):
         quantize(g, calibrate(g, x), scheme="q15", path="dsp")

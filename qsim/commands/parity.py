@@ -1,8 +1,12 @@
-"""`qsim parity MODEL --target host`: the generated C against the simulator, layer by layer.
+"""`qsim parity MODEL --target host|cortex-m4|cortex-m3`: the generated C against the simulator, layer
+by layer.
 
 Generates the C for MODEL, builds it with CMSIS-NN (a real CMSIS_5 checkout from --cmsis or
 $CMSIS_PATH, or with --standin qsim's portable stand-in, which is NOT CMSIS), runs a batch and
-compares every layer's output with `simulate(trace=True)`. Prints one row per layer and ends with
+compares every layer's output with `simulate(trace=True)`. cortex-m4 (mps2-an386, CMSIS-NN's DSP
+path) and cortex-m3 (mps2-an385, REF path) build with arm-none-eabi-gcc and run under QEMU
+(harness/cortex_m.py), adding per-layer instruction counts and the footprint to the report.
+Prints one row per layer and ends with
 `LAYERS layers, INPUTS inputs, MISMATCHES mismatches`. Exit status 1 on any mismatch, 2 on errors
 (no model, CMSIS missing or of an unknown release, no compiler).
 """
@@ -13,7 +17,7 @@ def register(subparsers):
                               description=__doc__.splitlines()[0])
     p.add_argument("model", metavar="MODEL", help="saved quantized graph (folder or .json)")
     p.add_argument("--target", default="host", metavar="T",
-                   help="where the C runs: host (default; cortex-m4/cortex-m3 via QEMU later)")
+                   help="where the C runs: host (default), cortex-m4 or cortex-m3 (QEMU)")
     p.add_argument("--cmsis", metavar="PATH", default=None,
                    help="CMSIS_5 checkout at tag 5.7.0 or 5.9.0 (default: $CMSIS_PATH)")
     p.add_argument("--standin", action="store_true",
@@ -26,6 +30,8 @@ def register(subparsers):
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     p.add_argument("--sanitize", action="store_true",
                    help="build with AddressSanitizer + UBSan (needs libasan preloaded, see cmsis_nn/README.md)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="cortex-m targets: seconds of QEMU wall time before giving up (default 600)")
     p.add_argument("--name", default=None, metavar="N", help="C prefix (default: the graph's name)")
     return p
 
@@ -53,7 +59,7 @@ def run(args):
     graph = load_quantized(args.model, "MODEL")
     checkout = None if args.standin else find_cmsis(args.cmsis)
     report = run_network_parity(graph, _inputs(args, graph), target=args.target, name=args.name,
-                                cmsis=checkout, sanitize=args.sanitize)
+                                cmsis=checkout, sanitize=args.sanitize, timeout=args.timeout)
     for line in report.lines():
         print(line)
     return 1 if report.mismatches else 0

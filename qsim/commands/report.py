@@ -31,10 +31,11 @@ def register(subparsers):
 
 def _calib_histograms(path, qgraph):
     from qsim.errors import CalibrationError
+    from qsim.passes.transpose_hw import with_transposed_stats
 
     from ._common import load_calibration
 
-    cal = load_calibration(path)
+    cal = with_transposed_stats(qgraph, load_calibration(path))
     missing = [t for t in qgraph.tensors if t not in cal or "log2hist" not in cal[t]]
     if missing:
         raise CalibrationError(f"--calib {path} has no log2hist statistic for tensor "

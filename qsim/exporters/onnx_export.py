@@ -17,6 +17,7 @@ Per op (qsim.ops semantics, float graph):
     relu, sigmoid, tanh   Relu, Sigmoid, Tanh in whatever layout their input has
     softmax         Softmax on the NHWC tensor (opset < 13 only over the last axis)
     flatten, reshape, transpose, batchnorm   Flatten, Reshape, Transpose, BatchNormalization
+    transpose_hw    Transpose swapping H and W (perm (0,2,1,3) in NHWC, (0,1,3,2) in NCHW)
 Weights are written as float32 initializers. Quantization fields of a quantized graph are
 ignored: the export is always the float net. `attrs["fused_relu"]` is a marking only (the relu
 node is still in the graph) and exports nothing.
@@ -82,8 +83,11 @@ class _Writer:
 
 def _geometry(a):
     (py, px) = a["pads"]
-    return dict(kernel_shape=list(a["kernel_shape"]), strides=list(a["strides"]),
+    geom = dict(kernel_shape=list(a["kernel_shape"]), strides=list(a["strides"]),
                 pads=[py, px, py, px])
+    if a.get("ceil_mode"):
+        geom["ceil_mode"] = 1
+    return geom
 
 
 def _conv(w, node):
@@ -151,6 +155,14 @@ def _transpose(w, node):
     w.produce(node, "Transpose", [w.get(node.inputs[0], "nhwc")], "nhwc", perm=perm)
 
 
+def _transpose_hw(w, node):
+    """Swap H and W in whichever layout the input already has (no extra layout Transpose)."""
+    t = node.inputs[0]
+    layout = "nchw" if "nchw" in w.have[t] else "nhwc"
+    perm = [0, 1, 3, 2] if layout == "nchw" else [0, 2, 1, 3]
+    w.produce(node, "Transpose", [w.get(t, layout)], layout, perm=perm)
+
+
 def _batchnorm(w, node):
     t = node.inputs[0]
     if w.rank(t) == 2:
@@ -167,6 +179,7 @@ EXPORTERS = {
     "conv": _conv, "depthwise_conv": _conv, "fc": _fc, "maxpool": _pool, "avgpool": _pool,
     "relu": _elementwise, "sigmoid": _elementwise, "tanh": _elementwise, "softmax": _softmax,
     "flatten": _flatten, "reshape": _reshape, "transpose": _transpose, "batchnorm": _batchnorm,
+    "transpose_hw": _transpose_hw,
 }
 
 

@@ -10,6 +10,7 @@ from math import ceil, prod
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..ops import out_dim
 
 
 def _where(n):
@@ -49,13 +50,13 @@ def _geometry(ctx, n, a, kernel, default_stride=1):
                             f"{'HW'[i]}); CMSIS-NN pads symmetrically",
                          "pad symmetrically in the training framework")
         sym.append(begin)
-    if a.get("ceil_mode", 0):
-        for i in range(2):
-            span = in_hw[i] + 2 * sym[i] - kernel[i]
-            if span % strides[i]:
-                _unsupported(n, "ceil_mode=1 gives a larger output than CMSIS-NN's floor rule "
-                                "here", "use ceil_mode=0")
     return tuple(strides), tuple(sym)
+
+
+def _ceil_mode(in_hw, kernel, strides, pads):
+    """1 if a pooling's ceil_mode output differs from the floor rule's (qsim.ops ceil_mode)."""
+    return int(any(out_dim(n, k, s, p, True) != out_dim(n, k, s, p)
+                   for n, k, s, p in zip(in_hw, kernel, strides, pads)))
 
 
 def conv(ctx, n, a):
@@ -84,8 +85,10 @@ def _pool(op, default_stride=1):
         if op == "avgpool" and a.get("count_include_pad", 0) and any(pads):
             _unsupported(n, "count_include_pad=1 with padding; CMSIS-NN averages valid taps "
                             "only", "use count_include_pad=0")
-        ctx.add(n, op, [ctx.tensor(n.input[0], n)],
-                {"kernel_shape": kernel, "strides": strides, "pads": pads})
+        geom = {"kernel_shape": kernel, "strides": strides, "pads": pads}
+        if a.get("ceil_mode", 0) and _ceil_mode(ctx.shape(n.input[0])[1:], kernel, strides, pads):
+            geom["ceil_mode"] = 1     # CMSIS's pooling takes dim_im_out as given and clips windows
+        ctx.add(n, op, [ctx.tensor(n.input[0], n)], geom)
     return handler
 
 

@@ -10,7 +10,8 @@ output tensor has the layer's name; the input tensor is "input". Weights are He-
 (normal, std sqrt(2 / fan_in), fan_in = KY*KX*Ci for conv, KY*KX for depthwise, dim_in for fc);
 biases uniform in +-1/sqrt(fan_in) (PyTorch's default), so they are not all zero. An fc reads
 its input flattened in HWC order (no explicit flatten needed). The same net as a dict:
-`to_dict()` / `Sequential.from_dict(d)`; `KWS_SPEC` is the seed's keyword-spotting net.
+`to_dict()` / `Sequential.from_dict(d)`; `KWS_SPEC` is the seed's keyword-spotting net,
+`CIFAR10_SPEC` CMSIS-NN's CIFAR-10 example and `DS_CNN_SPEC` a small depthwise-separable net.
 """
 import numpy as np
 
@@ -26,6 +27,36 @@ KWS_SPEC = {
         {"op": "fc", "rows": 58}, {"op": "relu"},
         {"op": "fc", "rows": 128}, {"op": "relu"},
         {"op": "fc", "rows": 3}, {"op": "softmax"},
+    ],
+}
+
+# CMSIS-NN's CIFAR-10 example topology (arm_nnexamples_cifar10): RGB 32x32, three times conv 5x5
+# pad 2 + relu + max pool 3x3 stride 2 with the example's sizes 32 -> 16 -> 8 -> 4 (pad 0, so
+# the ceil output rule: the last window is clipped to the image), then fc 10 and softmax.
+CIFAR10_SPEC = {
+    "name": "cifar10", "input_shape": [32, 32, 3],
+    "layers": [
+        {"op": "conv", "ch_out": 32, "kernel": 5, "pad": 2}, {"op": "relu"},
+        {"op": "maxpool", "kernel": 3, "stride": 2, "ceil_mode": 1},
+        {"op": "conv", "ch_out": 16, "kernel": 5, "pad": 2}, {"op": "relu"},
+        {"op": "maxpool", "kernel": 3, "stride": 2, "ceil_mode": 1},
+        {"op": "conv", "ch_out": 32, "kernel": 5, "pad": 2}, {"op": "relu"},
+        {"op": "maxpool", "kernel": 3, "stride": 2, "ceil_mode": 1},
+        {"op": "fc", "rows": 10}, {"op": "softmax"},
+    ],
+}
+
+# A small DS-CNN in the style of Arm's ML-KWS-for-MCU, for square 32x32 grey images: conv 5x5
+# stride 2 -> 2 x [depthwise 3x3 + relu, pointwise 1x1 + relu] -> global average pool -> fc.
+DS_CNN_SPEC = {
+    "name": "ds_cnn", "input_shape": [32, 32, 1],
+    "layers": [
+        {"op": "conv", "ch_out": 32, "kernel": 5, "stride": 2, "pad": 2}, {"op": "relu"},
+        {"op": "depthwise_conv", "kernel": 3, "pad": 1}, {"op": "relu"},
+        {"op": "conv", "ch_out": 32, "kernel": 1}, {"op": "relu"},
+        {"op": "depthwise_conv", "kernel": 3, "pad": 1}, {"op": "relu"},
+        {"op": "conv", "ch_out": 32, "kernel": 1}, {"op": "relu"},
+        {"op": "avgpool"}, {"op": "fc", "rows": 10}, {"op": "softmax"},
     ],
 }
 
@@ -51,12 +82,15 @@ class Sequential:
     def fc(self, rows, name=None):
         return self._add("fc", rows=rows, name=name)
 
-    def maxpool(self, kernel, stride=None, pad=0, name=None):
-        return self._add("maxpool", kernel=kernel, stride=stride, pad=pad, name=name)
+    def maxpool(self, kernel, stride=None, pad=0, ceil_mode=False, name=None):
+        """ceil_mode: the ceil output-size rule (qsim.ops), e.g. CMSIS's CIFAR-10 32 -> 16."""
+        return self._add("maxpool", kernel=kernel, stride=stride, pad=pad,
+                         ceil_mode=1 if ceil_mode else None, name=name)
 
-    def avgpool(self, kernel=None, stride=None, pad=0, name=None):
+    def avgpool(self, kernel=None, stride=None, pad=0, ceil_mode=False, name=None):
         """kernel=None: global average pooling over the whole H x W."""
-        return self._add("avgpool", kernel=kernel, stride=stride, pad=pad, name=name)
+        return self._add("avgpool", kernel=kernel, stride=stride, pad=pad,
+                         ceil_mode=1 if ceil_mode else None, name=name)
 
     def relu(self, name=None):
         return self._add("relu", name=name)
@@ -118,6 +152,8 @@ def _layer(layer, in_shape, rng, dtype):
         k = (k, k) if isinstance(k, int) else tuple(k)
         stride = layer.get("stride") or (k if op in ("maxpool", "avgpool") else 1)
         geom = {"kernel_shape": k, "strides": stride, "pads": layer.get("pad", 0)}
+        if layer.get("ceil_mode"):
+            geom["ceil_mode"] = 1
     if op == "conv":
         ci = in_shape[-1]
         shape = (layer["ch_out"],) + geom["kernel_shape"] + (ci,)

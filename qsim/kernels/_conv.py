@@ -1,13 +1,15 @@
 """Engine shared by the eleven legacy convolutions (semantics doc §0.4, §0.5, §1).
 
-Every regular conv runs through one numba loop, `conv`, parallel over the batch: per output pixel
-it gathers the (ky, kx, c) taps into an int16 column (zeros for padding; column order = the OHWI
-weight order), then for each output channel takes an int32 dot product with that weight row and
-applies §0.4: out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
+Every regular conv runs through one numba loop, `conv`, parallel over tiles of output pixels of
+the whole batch: per pixel it gathers the (ky, kx, c) taps into an int16 column (zeros for
+padding; column order = the OHWI weight order), then `_simd.madd_tile` multiplies 8 such columns
+with 32 weight rows at a time in wrapping int32, and §0.4 follows:
+out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
 init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)). Summing in wrapping int32
 is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15.
-(An im2col + float64 BLAS product was tried first: on the KWS shapes it was slower than this
-vectorised int16 reduction and fought numba's threads for the 2 cores.)
+(Measured on the KWS shapes, AVX-512 VNNI: an im2col + float32/float64 BLAS product peaks at the
+float FMA rate, ~35 GMAC/s for 30 output channels, and fights numba's threads for the cores; a
+plain numba dot-product loop ~17-30 GMAC/s; the int16 tile ~70 GMAC/s.)
 
 The REF path of 5.7.0 keeps input row/column indices in a signed char in seven of these functions
 (§1.1, §8 item 4); `conv(..., quirk=True)` reproduces that: the index is wrapped to int8 before the
@@ -18,10 +20,14 @@ The depthwise functions (§1.10) have one tap per channel, so they run as their 
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from ..errors import KernelArgumentError
-from ..fixedpoint import bias_init, round_constant, ssat, wrap_i8, wrap_i32
+from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
+from ._fc import init_values
+from ._simd import TILE_C, TILE_P, madd_tile, pack_pairs
+
+CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
 
 Geometry = namedtuple("Geometry", "in_y in_x ch_in k_y k_x pad_y pad_x stride_y stride_x out_y out_x ch_out")
 
@@ -84,54 +90,106 @@ def index_quirk(b):
 
 def init_vector(b):
     """init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)) of the call's release."""
-    rnd = round_constant(b["out_shift"], b.truncate, b.version)
-    return np.array([wrap_i32(bias_init(int(v), b["bias_shift"]) + rnd) for v in b["bias"]], np.int64)
+    return init_values(b["bias"], b["bias_shift"], round_constant(b["out_shift"], b.truncate, b.version))
+
+
+@njit(cache=True, inline="always")
+def gather(im, n, oy, ox, geo, quirk, offs, col):
+    """Write output pixel (oy, ox) of item n's (ky, kx, c) taps into col as int16 (0 for padding).
+
+    offs[t] is tap t's offset from the window's first pixel in an unpadded image. Copy loops index
+    with uint64: numba's wrap-around test for negative signed indices would otherwise keep LLVM
+    from vectorising them (measured 20x slower).
+    """
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    run = k_x * ch
+    r0 = oy * s_y - pad_y
+    c0 = ox * s_x - pad_x
+    row = im[n]
+    inside_x = c0 >= 0 and c0 + k_x <= in_x and (not quirk or c0 + k_x <= 128)   # no int8 wrap either
+    if inside_x and r0 >= 0 and r0 + k_y <= in_y and (not quirk or r0 + k_y <= 128):
+        base = uint64((r0 * in_x + c0) * ch)
+        if run >= 16:                                  # one contiguous run per kernel row
+            for ky in range(k_y):
+                src = base + uint64(ky * in_x * ch)
+                dst = uint64(ky * run)
+                for j in range(uint64(run)):
+                    col[dst + j] = row[src + j]
+        else:                                          # short runs: one flat loop over the taps
+            for t in range(uint64(offs.shape[0])):
+                col[t] = row[base + offs[t]]
+        return
+    for ky in range(k_y):
+        r = r0 + ky
+        if quirk:
+            r = wrap_i8(r)
+        dst = uint64(ky * run)
+        if r < 0 or r >= in_y:
+            for j in range(uint64(run)):
+                col[dst + j] = 0
+        elif inside_x:
+            src = uint64((r * in_x + c0) * ch)
+            for j in range(uint64(run)):
+                col[dst + j] = row[src + j]
+        else:
+            for kx in range(k_x):
+                c = c0 + kx
+                if quirk:
+                    c = wrap_i8(c)
+                d = dst + uint64(kx * ch)
+                if 0 <= c < in_x:
+                    src = uint64((r * in_x + c) * ch)
+                    for j in range(uint64(ch)):
+                        col[d + j] = row[src + j]
+                else:
+                    for j in range(uint64(ch)):
+                        col[d + j] = 0
 
 
 @njit(cache=True, parallel=True)
-def conv(im, wmat, init, geo, quirk, out_shift, bits, out):
-    """out[n, oy, ox, o] = ssat(wrap32(init[o] + <wmat[o], column of (n, oy, ox)>) >> out_shift, bits).
+def conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
+    """out[q, o] = ssat(wrap32(init[o] + <w[o], column of output pixel q>) >> out_shift, bits).
 
-    The column is the pixel's (ky, kx, c) taps in int16 (zeros for padding), gathered once per pixel
-    and reused by every output channel. Dot products wrap in int32: exact modulo 2**32, which is
-    all §0.4 keeps (every q15*q15 product fits in int32).
+    q runs over all (n, oy, ox) of the batch; tiles of TILE_P pixels are gathered into int16
+    columns (zeros for padding, and for the odd tap that pads the column to whole pairs) and
+    multiplied with TILE_C output channels at a time by `madd_tile`, exactly modulo 2**32.
+    Every output is computed once from its own column, so the result does not depend on the
+    tiling or the thread count.
     """
-    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
-    c_out, taps = wmat.shape
-    for n in prange(im.shape[0]):
-        col = np.empty(taps, np.int16)
-        for oy in range(out_y):
-            for ox in range(out_x):
-                for ky in range(k_y):
-                    r = oy * s_y + ky - pad_y
-                    if quirk:
-                        r = wrap_i8(r)
-                    for kx in range(k_x):
-                        c = ox * s_x + kx - pad_x
-                        if quirk:
-                            c = wrap_i8(c)
-                        dst = (ky * k_x + kx) * ch
-                        if 0 <= r < in_y and 0 <= c < in_x:
-                            src = (r * in_x + c) * ch
-                            for j in range(ch):
-                                col[dst + j] = im[n, src + j]
-                        else:
-                            for j in range(ch):
-                                col[dst + j] = 0
-                for o in range(c_out):
-                    acc = np.int32(0)
-                    for t in range(taps):
-                        acc = np.int32(acc + np.int32(col[t]) * np.int32(wmat[o, t]))
-                    out[n, oy, ox, o] = ssat(wrap_i32(init[o] + np.int64(acc)) >> out_shift, bits)
+    out_y, out_x = geo[9], geo[10]
+    groups, n2 = wpair.shape[0], wpair.shape[1]
+    c_out = out.shape[1]
+    npix = out_y * out_x
+    total = out.shape[0]
+    ntiles = (total + TILE_P - 1) // TILE_P
+    nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
+    for chunk in prange(nchunks):
+        col16 = np.zeros((TILE_P, 2 * n2), np.int16)
+        cols = col16.view(np.int32)
+        acc = np.empty((TILE_P, TILE_C), np.int32)
+        for tile in range(chunk * CHUNK_TILES, min(ntiles, (chunk + 1) * CHUNK_TILES)):
+            q0 = tile * TILE_P
+            m = min(TILE_P, total - q0)
+            for p in range(m):
+                n, pix = divmod(q0 + p, npix)
+                gather(im, n, pix // out_x, pix % out_x, geo, quirk, offs, col16[p])
+            for g in range(groups):
+                madd_tile(cols, wpair[g], acc)
+                o0 = g * TILE_C
+                for p in range(m):
+                    for j in range(min(TILE_C, c_out - o0)):
+                        out[q0 + p, o0 + j] = ssat(wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift, bits)
 
 
 def conv_hwc(b, g, bits, quirk):
     """Run §1's regular convolution for a bound call `b` with Geometry `g`; returns (N, OY, OX, C_out)."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8 if bits == 8 else np.int16)
     if out.size:
-        wmat = b["wt"].astype(np.int16).reshape(g.ch_out, g.ch_in * g.k_y * g.k_x)
-        conv(b["Im_in"], wmat, init_vector(b), tuple(int(v) for v in g[:11]), quirk, b["out_shift"],
-             bits, out)
+        wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
+        ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
+        offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
+        conv(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), tuple(int(v) for v in g[:11]), quirk,
+             b["out_shift"], bits, out.reshape(-1, g.ch_out))
     return out
 
 

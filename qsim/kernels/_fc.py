@@ -3,56 +3,76 @@
 All six compute, per output row i (doc §0.4):
     out[i] = sat_bits( wrap32( (int32(bias[i]) << bias_shift) + NN_ROUND(out_shift)
                                + sum_j pV[j] * W[i, j] ) >> out_shift )
-and differ only in dtypes and in how W is stored. The dot products run as BLAS matrix products
-on integer-valued floats, exact in any summation order as long as every partial sum is an integer
-below the format's 2**24 (float32) or 2**53 (float64): q7 x q7 products are <= 2**14, so chunks of
-1024 columns are exact in float32 and their sums exact in float64; any other pairing (products
-<= 2**30, dim_vec <= 65535, sums < 2**46) runs in float64. The wrap, shift and saturation then
-happen in a thin numba loop that is serial on purpose: it is O(N * rows) against the product's
-O(N * rows * dim_vec), and a prange region right after a threaded BLAS call measured 10-100x
-slower than the serial loop on a busy 2-core machine (threads fighting OpenBLAS's spinning ones).
+and differ only in dtypes and in how W is stored. Every pairing (q7 x q7, q15 x q15, q15 x q7)
+fits int16 x int16, so the dot products run through `_simd.madd_tile` on int16 copies of the
+input rows, exactly modulo 2**32 (the same engine as the convolutions: a batch item is one
+"pixel" whose column is its input vector). No BLAS: float products were exact only below 2**24
+per partial sum, and OpenBLAS's spinning threads fought numba's for the 2 cores (prange regions
+right after a threaded BLAS call measured 10-100x slower).
 """
 from functools import lru_cache
 
 import numpy as np
-from numba import njit
+from numba import njit, prange, uint64
 
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
+from ._simd import TILE_C, TILE_P, madd_tile, pack_pairs
 
-
-F32_CHUNK = 1024   # 1024 * 2**14 = 2**24: largest exact float32 partial sum of q7 x q7 products
+CHUNK_TILES = 16     # tiles per parallel work item
 
 
 @njit(cache=True)
-def requant_rows(acc, bias, bias_shift, rnd, out_shift, bits, out):
-    """out[n, i] = ssat(wrap32(init(bias[i]) + acc[n, i]) >> out_shift, bits); acc holds exact sums."""
-    rows = bias.shape[0]
-    init = np.empty(rows, np.int64)
-    for i in range(rows):
-        init[i] = wrap_i32(bias_init(np.int64(bias[i]), bias_shift) + rnd)
-    for n in range(acc.shape[0]):
-        for i in range(rows):
-            out[n, i] = ssat(wrap_i32(init[i] + np.int64(acc[n, i])) >> out_shift, bits)
+def init_values(bias, bias_shift, rnd):
+    """init[o] = wrap32((int32(bias[o]) << bias_shift) + rnd) as int64 (doc §0.4)."""
+    init = np.empty(bias.shape[0], np.int64)
+    for o in range(bias.shape[0]):
+        init[o] = wrap_i32(bias_init(np.int64(bias[o]), bias_shift) + rnd)
+    return init
+
+
+@njit(cache=True, parallel=True)
+def fc_tiles(vec, wpair, init, out_shift, bits, out):
+    """out[n, i] = ssat(wrap32(init[i] + <vec[n], W[i]>) >> out_shift, bits), W packed by pack_pairs."""
+    n_items, dim_vec = vec.shape
+    groups, n2 = wpair.shape[0], wpair.shape[1]
+    rows = out.shape[1]
+    ntiles = (n_items + TILE_P - 1) // TILE_P
+    nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
+    for chunk in prange(nchunks):
+        col16 = np.zeros((TILE_P, 2 * n2), np.int16)
+        cols = col16.view(np.int32)
+        acc = np.empty((TILE_P, TILE_C), np.int32)
+        for tile in range(chunk * CHUNK_TILES, min(ntiles, (chunk + 1) * CHUNK_TILES)):
+            q0 = tile * TILE_P
+            m = min(TILE_P, n_items - q0)
+            for p in range(m):
+                for j in range(uint64(dim_vec)):
+                    col16[p, j] = vec[q0 + p, j]
+            for g in range(groups):
+                madd_tile(cols, wpair[g], acc)
+                o0 = g * TILE_C
+                for p in range(m):
+                    for j in range(min(TILE_C, rows - o0)):
+                        out[q0 + p, o0 + j] = ssat(wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift, bits)
 
 
 def fully_connected(b, mat, bits, out_dtype):
     """Run §2 for a bound call `b`; `mat` is the logical (num_of_rows, dim_vec) weight matrix."""
-    acc = exact_dot(b["pV"], mat)
     out = np.empty((b.n,) + b.out_shape, out_dtype)
-    rnd = round_constant(b["out_shift"], b.truncate, b.version)
-    requant_rows(acc, b["bias"], b["bias_shift"], rnd, b["out_shift"], bits, out)
+    if out.size:
+        rnd = round_constant(b["out_shift"], b.truncate, b.version)
+        init = init_values(b["bias"], b["bias_shift"], rnd)
+        fc_tiles(b["pV"], pack_pairs(mat), init, b["out_shift"], bits, out.reshape(b.n, -1))
     return out
 
 
 def exact_dot(vec, mat):
-    """vec @ mat.T for integer arrays, exactly, as float64 holding integers."""
-    if vec.dtype != np.int8 or mat.dtype != np.int8:
-        return vec.astype(np.float64) @ mat.astype(np.float64).T
-    acc = np.zeros((vec.shape[0], mat.shape[0]), np.float64)
-    for c in range(0, vec.shape[1], F32_CHUNK):
-        acc += vec[:, c:c + F32_CHUNK].astype(np.float32) @ mat[:, c:c + F32_CHUNK].astype(np.float32).T
-    return acc
+    """vec @ mat.T for int8/int16 arrays, modulo 2**32 (int64 holding int32 values), via madd_tile."""
+    vec = np.ascontiguousarray(vec)
+    out = np.empty((vec.shape[0], mat.shape[0]), np.int64)
+    fc_tiles(vec, pack_pairs(np.asarray(mat)), np.zeros(mat.shape[0], np.int64), 0, 33, out)
+    return out
 
 
 # Storage orders of the _opt kernels (doc §2.1-2.3). Inside each block of 4 rows, every group of

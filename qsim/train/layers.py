@@ -21,6 +21,7 @@ point, i.e. a straight-through estimator for the rounding and saturation.
 """
 import numpy as np
 
+from ..ops import out_dim
 from .convtaps import col2im, im2col, pad_hw, tap_slices
 
 
@@ -234,19 +235,41 @@ class Transpose(Layer):
         return grad_out.transpose(np.argsort(self.perm)), {}
 
 
+class TransposeHW(Layer):
+    """Swap H and W of (N, H, W, C); the gradient is swapped back (the swap is its own inverse)."""
+
+    op = "transpose_hw"
+
+    def forward(self, x, params=None):
+        return x.transpose(0, 2, 1, 3)
+
+    def backward(self, grad_out):
+        return (grad_out.transpose(0, 2, 1, 3) if self.need_input_grad else None), {}
+
+
+def pool_pad(x, kernel, stride, padding, ceil_mode, value=0):
+    """pad_hw, plus for ceil_mode the bottom/right rows and columns its last window reaches."""
+    if not ceil_mode:
+        return pad_hw(x, padding, value)
+    extra = [(p, max(0, (out_dim(n, k, s, p, True) - 1) * s + k - n - p))
+             for n, k, s, p in zip(x.shape[1:3], kernel, stride, padding)]
+    return np.pad(x, ((0, 0), extra[0], extra[1], (0, 0)), constant_values=value)
+
+
 class MaxPool(Layer):
     """Max over the valid taps of each window (padding never wins); gradient to the first max."""
 
     op = "maxpool"
 
-    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0)):
+    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0), ceil_mode=0):
         super().__init__(name)
         self.kernel, self.padding = tuple(kernel_shape), tuple(pads)
         self.stride = self.kernel if strides is None else tuple(strides)
+        self.ceil_mode = bool(ceil_mode)
 
     def forward(self, x, params=None):
         self.x_shape = x.shape
-        self.xp = pad_hw(x, self.padding, value=-np.inf)
+        self.xp = pool_pad(x, self.kernel, self.stride, self.padding, self.ceil_mode, -np.inf)
         y = None
         for _, sl in tap_slices(self.xp.shape, self.kernel, self.stride):
             y = self.xp[sl].copy() if y is None else np.maximum(y, self.xp[sl])
@@ -270,26 +293,29 @@ class AvgPool(Layer):
 
     op = "avgpool"
 
-    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0)):
+    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0), ceil_mode=0):
         super().__init__(name)
         self.kernel, self.padding = tuple(kernel_shape), tuple(pads)
         self.stride = self.kernel if strides is None else tuple(strides)
+        self.ceil_mode = bool(ceil_mode)
 
     def _count(self, h, w):
         """Number of valid taps per output position, shape (Ho, Wo, 1)."""
-        ones = pad_hw(np.ones((1, h, w, 1)), self.padding)
+        ones = pool_pad(np.ones((1, h, w, 1)), self.kernel, self.stride, self.padding,
+                        self.ceil_mode)
         return sum(ones[sl] for _, sl in tap_slices(ones.shape, self.kernel, self.stride))[0]
 
     def forward(self, x, params=None):
         self.x_shape = x.shape
-        xp = pad_hw(x, self.padding)
+        xp = pool_pad(x, self.kernel, self.stride, self.padding, self.ceil_mode)
         self.count = self._count(x.shape[1], x.shape[2]).astype(x.dtype)
         return sum(xp[sl] for _, sl in tap_slices(xp.shape, self.kernel, self.stride)) / self.count
 
     def backward(self, grad_out):
         n, h, w, c = self.x_shape
         py, px = self.padding
-        gxp = np.zeros((n, h + 2 * py, w + 2 * px, c), grad_out.dtype)
+        gxp = pool_pad(np.zeros((n, h, w, c), grad_out.dtype), self.kernel, self.stride,
+                       self.padding, self.ceil_mode)
         g = grad_out / self.count
         for _, sl in tap_slices(gxp.shape, self.kernel, self.stride):
             gxp[sl] += g
@@ -315,4 +341,4 @@ class SoftmaxCrossEntropy:
 
 
 LAYERS = {cls.op: cls for cls in (Conv, DepthwiseConv, FC, ReLU, Sigmoid, Tanh, Softmax, Reshape,
-                                  Flatten, Transpose, MaxPool, AvgPool)}
+                                  Flatten, Transpose, TransposeHW, MaxPool, AvgPool)}

@@ -1,0 +1,81 @@
+"""`qsim train kws`: train the KWS net on a synthesized set, calibrate, quantize (q7, q15), save.
+
+Features are the bit-exact arm_mfcc_q15 outputs (q8.7); the float net trains on them dequantized
+(m / 128) and the quantized nets read them shifted into their input format (qsim.kws). MODEL gets
+kws.json, float/, q7/, q15/ and kws.onnx (qsim.kws_flow); `qsim kws FILE.wav --model MODEL`
+classifies recordings with it. Accuracies are measured on the set's held-out test voices.
+"""
+import argparse
+
+EPILOG = """\
+example:
+  qsim data kws --out data/kws && qsim train kws --data data/kws -o out/kws_model
+"""
+
+
+def register(subparsers):
+    p = subparsers.add_parser("train", help="train a model (kws: the keyword-spotting net)",
+                              description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    k = sub.add_parser("kws", help="train + quantize the KWS net on `qsim data kws` output",
+                       description=__doc__.splitlines()[0], epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_train_args(k)
+    k.add_argument("--data", default="data/kws", metavar="DIR",
+                   help="dataset written by `qsim data kws` (default data/kws)")
+    k.add_argument("-o", "--output", default="out/kws_model", metavar="MODEL",
+                   help="model folder to write (default out/kws_model)")
+    k.add_argument("--force", action="store_true", help="replace MODEL if it exists")
+    return p
+
+
+def add_train_args(p):
+    from qsim.kws_flow import TrainSettings
+    d = TrainSettings()
+    p.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
+                   help=f"maximum epochs; early stopping on the validation split (default {d.epochs})")
+    p.add_argument("--seed", type=int, default=d.seed, metavar="S", help=f"random seed (default {d.seed})")
+    p.add_argument("--lr", type=float, default=d.lr, metavar="LR", help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
+                   help=f"minibatch size (default {d.batch_size})")
+    p.add_argument("--conv", type=int, nargs=2, default=list(d.conv), metavar=("C1", "C2"),
+                   help=f"channels of the two convs (default {d.conv[0]} {d.conv[1]})")
+    p.add_argument("--fc", type=int, nargs="+", default=list(d.fc), metavar="ROWS",
+                   help="hidden fully connected widths (default " + " ".join(map(str, d.fc)) + ")")
+
+
+def settings_from(args, **extra):
+    from qsim.errors import QsimError
+    from qsim.kws_flow import TrainSettings
+    if args.epochs < 1 or args.batch_size < 1 or min(args.conv) < 1 or min(args.fc) < 1:
+        raise QsimError("--epochs, --batch-size, --conv and --fc must be positive")
+    return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
+                         conv=tuple(args.conv), fc=tuple(args.fc), **extra)
+
+
+def print_metrics(m, labels=None):
+    pct = lambda v: f"{100 * v:.2f}%"   # noqa: E731
+    n = m["split_sizes"]
+    print(f"split: {n['train']} train, {n['val']} val, {n['test']} test clips (test = held-out voices)")
+    print(f"trained {m['epochs_run']} epochs (best {m['best_epoch']}, val {pct(m['val_accuracy'] or 0)})")
+    print(f"test accuracy: float {pct(m['float'])}"
+          + "".join(f", {s} {pct(m[s])} ({m['strategy'][s]}; agreement {pct(m['agreement'][s])})"
+                    for s in ("q7", "q15") if s in m))
+
+
+def run(args):
+    from qsim.datasets.kws import LABELS
+    from qsim.kws_flow import fit, load_features
+
+    from ._common import check_output, output_dir
+
+    check_output(args.output, args.force, folder=True)
+    settings = settings_from(args)
+    M, y, split = load_features(args.data)
+    model, metrics = fit(M, y, split, settings, LABELS, verbose=args.verbose)
+    model.info["data"] = str(args.data)
+    with output_dir(args.output, args.force) as tmp:
+        model.save(tmp)
+    print_metrics(metrics)
+    print(f"wrote {args.output}: kws.json, float/, q7/, q15/, kws.onnx")
+    return 0

@@ -1,0 +1,165 @@
+"""The KWS model folder and the flow that fills it: features -> train -> calibrate -> quantize.
+
+A model folder (written by `qsim train kws` and `qsim demo`, read by `qsim kws`):
+
+    kws.json     labels, MFCC settings, input shift, accuracies, training settings
+    float/       the float graph (Graph.save), input = raw features m / 128 (normalization folded)
+    q7/, q15/    the quantized graphs (qsim.quantize), input = mfcc_to_input(m)
+    kws.onnx     the float graph as ONNX (onnxruntime reproduces float/)
+
+`fit(...)` does the work on arrays; callers decide where and when to write (atomically).
+"""
+import dataclasses
+import json
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import kws
+from .errors import ModelFormatError, SaturationWarning
+from .frontend.mfcc import MfccConfig
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("q7", "q15")
+
+
+@dataclass
+class TrainSettings:
+    """Everything training depends on (part of the demo's cache key)."""
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    patience: int = 8
+    seed: int = 0
+    conv: tuple = (28, 30)
+    fc: tuple = (58, 128)
+    calib_samples: int = 1000
+    strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins
+    version: str = "5.7.0"
+
+
+@dataclass
+class KwsModel:
+    float_graph: object
+    qgraphs: dict                       # scheme -> quantized Graph
+    labels: tuple
+    mfcc: MfccConfig = MfccConfig()
+    info: dict = field(default_factory=dict)
+
+    def save(self, folder):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        from .exporters import export_onnx
+        self.float_graph.save(folder / "float")
+        for scheme, q in self.qgraphs.items():
+            q.save(folder / scheme)
+        export_onnx(self.float_graph, folder / "kws.onnx")
+        doc = {"format": "qsim-kws", "labels": list(self.labels),
+               "mfcc": dataclasses.asdict(self.mfcc), "schemes": sorted(self.qgraphs),
+               "input_shift": {s: kws.input_shift(q.tensors[q.inputs[0]].qformat)
+                               for s, q in self.qgraphs.items()}, **self.info}
+        (folder / "kws.json").write_text(json.dumps(doc, indent=1, default=_jsonable) + "\n")
+
+    @classmethod
+    def load(cls, folder):
+        from .graph import Graph
+        folder = Path(folder)
+        meta = folder / "kws.json"
+        if not meta.is_file():
+            raise ModelFormatError(f"{folder} is not a KWS model folder (no kws.json). help: create "
+                                   "one with `qsim train kws -o DIR` or `qsim demo`")
+        doc = json.loads(meta.read_text())
+        qgraphs = {s: Graph.load(folder / s) for s in doc.get("schemes", [])}
+        info = {k: v for k, v in doc.items() if k not in ("format", "labels", "mfcc", "schemes")}
+        return cls(Graph.load(folder / "float"), qgraphs, tuple(doc["labels"]),
+                   MfccConfig(**doc["mfcc"]), info)
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    if isinstance(v, tuple):
+        return list(v)
+    raise TypeError(f"not JSON-able: {type(v)}")
+
+
+def load_features(data_dir, cfg=MfccConfig()):
+    """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.datasets.kws)."""
+    from .datasets.kws import load_kws
+    audio, y, split = load_kws(data_dir)
+    return kws.mfcc_features(audio, cfg), y, split
+
+
+def accuracy(pred, y):
+    return float(np.mean(np.asarray(pred) == np.asarray(y))) if len(y) else float("nan")
+
+
+def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=SCHEMES):
+    """{scheme: (qgraph, strategy, val accuracy)}: per scheme the strategy best on validation."""
+    from .calibrate import calibrate
+    from .quantize import quantize
+    rng = np.random.default_rng([s.seed, 5])
+    pick = rng.permutation(len(M_train))[:s.calib_samples]
+    cal = calibrate(graph, kws.mfcc_float(M_train[pick]), stats=("minmax", "log2hist"))
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SaturationWarning)
+        for scheme in schemes:
+            best = None
+            for strategy in s.strategies:
+                q = quantize(graph, cal, scheme=scheme, strategy=strategy, version=s.version)
+                acc = accuracy(kws.quant_outputs(q, M_val).argmax(1), y_val) if len(y_val) else 0.0
+                if best is None or acc > best[2]:
+                    best = (q, strategy, acc)
+            q, strategy, acc = best
+            q.meta = dict(q.meta, selected_on="validation accuracy", val_accuracy=acc)
+            out[scheme] = best
+    return out, cal
+
+
+def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None):
+    """Train, calibrate and quantize on a split dataset; returns (KwsModel, metrics dict).
+
+    times : optional dict; stage -> seconds is filled in ("train", "quantize", "evaluate").
+    """
+    times = {} if times is None else times
+    tr, va, te = (split == "train"), (split == "val"), (split == "test")
+    X = kws.mfcc_float(M)
+    t = time.perf_counter()
+    graph, hist = kws.train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
+                                conv=settings.conv, fc=settings.fc, classes=len(labels),
+                                epochs=settings.epochs, batch_size=settings.batch_size,
+                                lr=settings.lr, weight_decay=settings.weight_decay,
+                                patience=settings.patience, seed=settings.seed, verbose=verbose)
+    times["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    quant, _ = calibrate_quantize(graph, M[tr], M[va], y[va], settings)
+    times["quantize"] = time.perf_counter() - t
+    t = time.perf_counter()
+    metrics = evaluate(graph, {s: v[0] for s, v in quant.items()}, M[te], y[te])
+    metrics["strategy"] = {s: v[1] for s, v in quant.items()}
+    metrics["epochs_run"] = len(hist["loss"])
+    metrics["best_epoch"] = hist["best_epoch"]
+    metrics["val_accuracy"] = hist["val_acc"][hist["best_epoch"]] if hist["val_acc"] else None
+    metrics["split_sizes"] = {k: int(np.sum(split == k)) for k in ("train", "val", "test")}
+    times["evaluate"] = time.perf_counter() - t
+    info = {"train": dataclasses.asdict(settings), "metrics": metrics}
+    model = KwsModel(graph, {s: v[0] for s, v in quant.items()}, tuple(labels), info=info)
+    return model, metrics
+
+
+def evaluate(graph, qgraphs, M, y):
+    """Test accuracies {"float": a, scheme: a, "agreement": {scheme: a}} on q8.7 features."""
+    pf = kws.float_probs(graph, kws.mfcc_float(M)).argmax(1)
+    res = {"float": accuracy(pf, y), "agreement": {}, "test_samples": int(len(y))}
+    for scheme, q in qgraphs.items():
+        pq = kws.quant_outputs(q, M).argmax(1)
+        res[scheme] = accuracy(pq, y)
+        res["agreement"][scheme] = accuracy(pq, pf)
+    return res

@@ -1,0 +1,167 @@
+"""Fixed-point training layers: the forward is what the CMSIS-NN build computes, bit for bit; the
+backward is the float layer's gradient (qsim.train.layers) at the dequantized points, with
+straight-through estimators for rounding and saturation (qsim.qat.ste).
+
+Each class subclasses the float layer of its op (the QAT hook of qsim.train.layers) and is bound
+once to its node of a quantized graph by ``bind(graph, node)``, which reads the formats, shifts,
+kernel and CMSIS build the quantizer wrote (nothing is recomputed). Activations travel between
+layers as float32 arrays holding the dequantized grid values ints * 2**-frac_bits, exactly.
+
+conv / depthwise_conv / fc (fake-quant forward, proven equal to the kernels by tests/qat):
+    forward   w = dequant(ssat(round(W * 2**fw))), b_int likewise; acc = float layer(x, w) without
+              bias; out = ssat(asr(wrap32(init(b_int) + acc * 2**(fi+fw)), out_shift)) * 2**-fo.
+              acc is exact: every partial sum is an integer multiple of 2**-(fi+fw) whose integer
+              is at most 2**(bits_in-1) * max_o sum_k |w_int[o, k]|; below 2**24 float32 holds it
+              exactly in any summation order (BLAS, FMA), otherwise the layer runs in float64
+              (below 2**53: always true for q7 and q15). The legacy kernels compute exactly this
+              sum on every path once choose_kernels has avoided the REF signed-char index quirk
+              and the DSP q15_fast odd-width bug (semantics doc §1.13), which it does.
+    backward  grad_out * (output not saturated) -> float backward at (x, w) -> weight and bias
+              gradients * (shadow value inside its format's range).
+maxpool / avgpool / sigmoid / tanh / softmax (few operations, path-dependent C):
+    forward   the numba kernel itself on the integers (qsim.kernels, via lower.kernel_call);
+    backward  the float layer's gradient at the dequantized input (max: to the first maximum; avg:
+              the plain average, the C's truncating division passed straight through; sigmoid/tanh:
+              the float derivative, the table lookup passed straight through; softmax: the
+              natural-exp softmax, although the C is base 2).
+relu, flatten, reshape: the float layers, exact on grid values (max(x, 0) of a grid value is one).
+transpose_hw: a copy, and its gradient the inverse copy.
+"""
+import numpy as np
+
+from ..kernels import KERNELS
+from ..lower import channel_pad, kernel_call, stored_shape
+from ..train.layers import (LAYERS, AvgPool, Conv, DepthwiseConv, FC, Layer, MaxPool, Sigmoid,
+                            Softmax, Tanh)
+from .ste import accumulator_init, fake_quant_ste, quantize_ste, requantize_ste
+
+F32_EXACT = 2 ** 24     # integers up to this magnitude are exact in float32
+
+
+def to_ints(x, qformat):
+    """Dequantized grid values -> the integers of `qformat` (exact: a power-of-two scaling)."""
+    return np.rint(np.asarray(x, np.float64) * 2.0 ** qformat.frac_bits).astype(qformat.dtype)
+
+
+class Bound:
+    """Mixin of the fixed-point layers: `bind` reads the node's quantization once."""
+
+    def bind(self, graph, node):
+        self.node = node
+        self.in_q, self.out_q = graph.input_q(node), graph.output_q(node)
+        self.opts = dict(path=graph.quant.path, version=graph.quant.version,
+                         truncate=graph.quant.truncate)
+        return self
+
+
+class Weighted(Bound):
+    """conv / depthwise_conv / fc with the §0.4 requantization (see the module docstring)."""
+
+    tap_axes = None   # axes of the integer weight summed per output channel (for the exact bound)
+
+    def bind(self, graph, node):
+        super().bind(graph, node)
+        self.acc_frac = self.in_q.frac_bits + node.weight_q.frac_bits
+        return self
+
+    def exact_dtype(self, w_int):
+        """float32 if every partial sum is exact in it, else float64 (see the module docstring)."""
+        taps = np.abs(w_int.astype(np.int64)).sum(axis=self.tap_axes)
+        bound = (1 << (self.in_q.bits - 1)) * int(taps.max(initial=0))
+        return np.float32 if bound < F32_EXACT and abs(self.acc_frac) < 100 else np.float64
+
+    def forward(self, x, params):
+        node = self.node
+        w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
+        b_int, self.b_mask = quantize_ste(params["bias"], node.bias_q)
+        self.dt = self.exact_dtype(w_int)
+        w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
+        init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
+                                self.opts["version"])
+        acc = super().forward(np.asarray(x, self.dt), {"weight": w})
+        y, self.y_mask = requantize_ste(acc, init, self.acc_frac, node.out_shift, self.out_q)
+        return y
+
+    def backward(self, grad_out):
+        g = np.where(self.y_mask, grad_out, 0).astype(self.dt, copy=False)
+        grad_in, grads = super().backward(g)
+        grads = {"weight": np.where(self.w_mask, grads["weight"], 0).astype(np.float32),
+                 "bias": np.where(self.b_mask, grads["bias"], 0).astype(np.float32)}
+        if grad_in is not None:
+            grad_in = grad_in.astype(np.float32, copy=False)
+        return grad_in, grads
+
+
+class QConv(Weighted, Conv):
+    tap_axes = (1, 2, 3)      # OHWI
+
+
+class QDepthwiseConv(Weighted, DepthwiseConv):
+    tap_axes = (0, 1)         # (KY, KX, C)
+
+
+class QFC(Weighted, FC):
+    tap_axes = 1              # (rows, dim_in)
+
+
+class KernelOp(Bound):
+    """An op whose forward is the numba CMSIS-NN mirror run on the integers (pool, activations)."""
+
+    def bind(self, graph, node):
+        super().bind(graph, node)
+        self.call = kernel_call(graph, node)
+        self.pad_in = channel_pad(graph, node.input)
+        self.width = graph.tensors[node.output].shape[-1]
+        self.out_stored = stored_shape(graph, node.output)
+        return self
+
+    def run_kernel(self, x):
+        ints = to_ints(x, self.in_q)
+        if self.pad_in:
+            ints = np.pad(ints, ((0, 0),) * (ints.ndim - 1) + ((0, self.pad_in),))
+        call = self.call
+        y = KERNELS[call.c_name](**{call.in_arg: ints}, **call.args, **self.opts)
+        y = y.reshape((len(x),) + self.out_stored)[..., :self.width]
+        return (y * self.out_q.step).astype(np.float32)
+
+    def forward(self, x, params=None):
+        super().forward(x, params)            # the float layer fills its gradient cache
+        return self.run_kernel(x)
+
+
+class QMaxPool(KernelOp, MaxPool):
+    pass
+
+
+class QAvgPool(KernelOp, AvgPool):
+    pass
+
+
+class QSigmoid(KernelOp, Sigmoid):
+    pass
+
+
+class QTanh(KernelOp, Tanh):
+    pass
+
+
+class QSoftmax(KernelOp, Softmax):
+    pass
+
+
+class TransposeHW(Layer):
+    """transpose_hw: swap H and W of (N, H, W, C); a copy in C (no CMSIS call)."""
+
+    op = "transpose_hw"
+
+    def forward(self, x, params=None):
+        return np.ascontiguousarray(x.transpose(0, 2, 1, 3))
+
+    def backward(self, grad_out):
+        return np.ascontiguousarray(grad_out.transpose(0, 2, 1, 3)), {}
+
+
+# LAYERS' own transpose_hw, if it has one, wins: both are the same copy.
+QAT_LAYERS = {"transpose_hw": TransposeHW, **LAYERS,
+              **{cls.op: cls for cls in (QConv, QDepthwiseConv, QFC, QMaxPool, QAvgPool, QSigmoid,
+                                         QTanh, QSoftmax)}}
