@@ -72,11 +72,12 @@ def test_onnx_ceil_mode_import(tmp_path):
     model.ir_version = 8
     g = load_onnx(model)
     assert g.nodes[0].attrs["ceil_mode"] == 1 and g.tensors[g.outputs[0]].shape == (16, 16, 4)
-    node.ClearField("attribute")      # ceil_mode absent: the floor rule
+    node = model.graph.node[0]        # ceil_mode absent: the floor rule
+    node.ClearField("attribute")
     node.attribute.extend([helper.make_attribute("kernel_shape", [3, 3]),
                            helper.make_attribute("strides", [2, 2])])
-    graph.output[0].type.tensor_type.shape.dim[2].dim_value = 15
-    graph.output[0].type.tensor_type.shape.dim[3].dim_value = 15
+    for axis in (2, 3):
+        model.graph.output[0].type.tensor_type.shape.dim[axis].dim_value = 15
     g = load_onnx(model)
     assert "ceil_mode" not in g.nodes[0].attrs and g.tensors[g.outputs[0]].shape == (15, 15, 4)
 
