@@ -4,7 +4,7 @@
     CMSIS_PATH=~/cmsis-5.9.0 python examples/cifar_digits.py     # parity with the real library
 
 Float training (numpy) -> calibration -> q7 quantization for the REF path (Cortex-M0/M3) and the
-DSP path (M4/M7) -> bit-exact simulation (test accuracy) -> QAT fine-tuning when qsim.qat has it
+DSP path (M4/M7) -> bit-exact simulation (test accuracy) -> QAT fine-tuning (qsim.qat.finetune)
 -> C code -> host parity of every layer: against the real CMSIS-NN with $CMSIS_PATH (both paths),
 else against qsim's portable stand-in (REF path only; it checks the generated code, not Arm's C).
 """
@@ -18,16 +18,19 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import qsim  # noqa: E402
+from cmsis_nn.locate import find_cmsis  # noqa: E402
 from codegen.generate import write_network  # noqa: E402
 from harness.parity import run_network_parity  # noqa: E402
 from qsim.datasets.digits import load_digits  # noqa: E402
 from qsim.importers.spec import CIFAR10_SPEC  # noqa: E402
+from qsim.qat import finetune  # noqa: E402
 from qsim.train import train  # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--qat-epochs", type=int, default=2)
     p.add_argument("--out", default="build/cifar_digits")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")                  # saturation notes etc.; see `qsim report`
@@ -40,22 +43,13 @@ def main(argv=None):
     logits = qsim.run_float(net, d.x_test)
     print(f"float      test accuracy {acc(logits.argmax(1)):.2f}%")
     cal = qsim.calibrate(net, d.x_train)
-    cmsis = None
-    if os.environ.get("CMSIS_PATH"):
-        from cmsis_nn.locate import find_cmsis
-        cmsis = find_cmsis()
+    cmsis = find_cmsis() if os.environ.get("CMSIS_PATH") else None    # else the stand-in
     for path in ("ref", "dsp"):
         q = qsim.quantize(net, cal, scheme="q7", path=path, version=cmsis.version if cmsis
-                          else "5.7.0")
+                          else "5.9.0")
         print(f"PTQ q7 {path}  test accuracy {acc(qsim.predict(q, d.x_test)):.2f}%")
-        try:
-            from qsim.qat import finetune
-        except ImportError:
-            finetune = None
-        if finetune is not None:
-            q = finetune(net, q, d.x_train, d.y_train, d.x_val, d.y_val, epochs=2)
-            q = q[0] if isinstance(q, tuple) else q
-            print(f"QAT q7 {path}  test accuracy {acc(qsim.predict(q, d.x_test)):.2f}%")
+        q, _ = finetune(net, q, d.x_train, d.y_train, d.x_val, d.y_val, epochs=args.qat_epochs)
+        print(f"QAT q7 {path}  test accuracy {acc(qsim.predict(q, d.x_test)):.2f}%")
         q.save(os.path.join(args.out, f"q7_{path}"))
         write_network(q, os.path.join(args.out, f"c_{path}"), force=True)
         if cmsis is None and path == "dsp":

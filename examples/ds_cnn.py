@@ -3,13 +3,14 @@
     python examples/ds_cnn.py [--epochs 10] [--out build/ds_cnn]
     CMSIS_PATH=~/cmsis-5.9.0 python examples/ds_cnn.py     # parity with the real library
 
-conv 5x5 stride 2 -> 2 x [depthwise 3x3 + relu -> pointwise 1x1 + relu] -> global average pool
--> fc 10 -> softmax, on 32x32 grey digits. The pointwise convs run on
+conv 5x5 stride 2 -> 2 x [depthwise 3x3 + relu -> pointwise 1x1 + relu] -> average pool 4x4
+-> fc 10 -> softmax (qsim.importers.spec.DS_CNN_SPEC), on 32x32 grey digits. The pointwise convs run on
 arm_convolve_1x1_HWC_q7_fast_nonsquare (32 channels: ch_in % 4 == 0, ch_out % 2 == 0), the
 depthwise ones on arm_depthwise_separable_conv_HWC_q7, the pool on arm_avepool_q7_HWC, whose
 DSP path averages row averages (two truncations) where the REF path takes one average: qsim
 simulates each path exactly, so the two PTQ accuracies below may differ.
-Why digits and not the KWS MFCCs (49x10): legacy CMSIS-NN pools square images only.
+Why digits and not the KWS MFCCs (49x10): legacy CMSIS-NN pools square images only, and the
+DS-CNN's pool would be non-square there.
 """
 import argparse
 import os
@@ -21,16 +22,19 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import qsim  # noqa: E402
+from cmsis_nn.locate import find_cmsis  # noqa: E402
 from codegen.generate import write_network  # noqa: E402
 from harness.parity import run_network_parity  # noqa: E402
 from qsim.datasets.digits import load_digits  # noqa: E402
 from qsim.importers.spec import DS_CNN_SPEC  # noqa: E402
+from qsim.qat import finetune  # noqa: E402
 from qsim.train import train  # noqa: E402
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--qat-epochs", type=int, default=2)
     p.add_argument("--out", default="build/ds_cnn")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore")                  # saturation notes etc.; see `qsim report`
@@ -42,22 +46,13 @@ def main(argv=None):
     acc = lambda pred: 100 * float(np.mean(pred == d.y_test))          # noqa: E731
     print(f"float      test accuracy {acc(qsim.run_float(net, d.x_test).argmax(1)):.2f}%")
     cal = qsim.calibrate(net, d.x_train)
-    cmsis = None
-    if os.environ.get("CMSIS_PATH"):
-        from cmsis_nn.locate import find_cmsis
-        cmsis = find_cmsis()
+    cmsis = find_cmsis() if os.environ.get("CMSIS_PATH") else None    # else the stand-in
     for path in ("ref", "dsp"):
         q = qsim.quantize(net, cal, scheme="q7", path=path, version=cmsis.version if cmsis
-                          else "5.7.0")
+                          else "5.9.0")
         print(f"PTQ q7 {path}  test accuracy {acc(qsim.predict(q, d.x_test)):.2f}%")
-        try:
-            from qsim.qat import finetune
-        except ImportError:
-            finetune = None
-        if finetune is not None:
-            q = finetune(net, q, d.x_train, d.y_train, d.x_val, d.y_val, epochs=2)
-            q = q[0] if isinstance(q, tuple) else q
-            print(f"QAT q7 {path}  test accuracy {acc(qsim.predict(q, d.x_test)):.2f}%")
+        q, _ = finetune(net, q, d.x_train, d.y_train, d.x_val, d.y_val, epochs=args.qat_epochs)
+        print(f"QAT q7 {path}  test accuracy {acc(qsim.predict(q, d.x_test)):.2f}%")
         q.save(os.path.join(args.out, f"q7_{path}"))
         write_network(q, os.path.join(args.out, f"c_{path}"), force=True)
         if cmsis is None and path == "dsp":

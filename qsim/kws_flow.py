@@ -61,7 +61,7 @@ class KwsModel:
             q.save(folder / scheme)
         export_onnx(self.float_graph, folder / "kws.onnx")
         doc = {"format": "qsim-kws", "labels": list(self.labels),
-               "mfcc": dataclasses.asdict(self.mfcc), "schemes": sorted(self.qgraphs),
+               "mfcc": dataclasses.asdict(self.mfcc), "schemes": list(self.qgraphs),
                "input_shift": {s: kws.input_shift(q.tensors[q.inputs[0]].qformat)
                                for s, q in self.qgraphs.items()}, **self.info}
         (folder / "kws.json").write_text(json.dumps(doc, indent=1, default=_jsonable) + "\n")

@@ -11,6 +11,7 @@ counted when every reader is a relu), each raise one SaturationWarning with coun
 import warnings
 
 import numpy as np
+from numba import njit, uint64
 from tqdm import tqdm
 
 from .errors import QuantizationError, SaturationWarning, ShapeError
@@ -55,13 +56,31 @@ def _strip(qgraph, t, arr):
     return arr
 
 
-def _saturated(qgraph, node, y):
+@njit(cache=True)
+def _count_limits(flat, lo, hi, count_lo):
+    """Values of flat equal to hi, plus those equal to lo when count_lo (one pass, no temporaries)."""
+    hits = 0
+    for i in range(uint64(flat.size)):
+        v = flat[i]
+        hits += (v == hi) + (count_lo and v == lo)
+    return hits
+
+
+def _saturated(qgraph, node, y, count_lo):
     q = qgraph.output_q(node)
     y = _strip(qgraph, node.output, y)
-    hits = np.count_nonzero(y == q.qmax)
-    if not all(n.op == "relu" for n in qgraph.consumers(node.output)) or node.output in qgraph.outputs:
-        hits += np.count_nonzero(y == q.qmin)
-    return int(hits), y.size
+    flat = y.reshape(-1) if y.flags.c_contiguous else y.ravel()
+    return int(_count_limits(flat, q.qmin, q.qmax, count_lo)), y.size
+
+
+def _relu_in_place(calls, consumers, keep):
+    """Names of relu nodes that may overwrite their input (np.maximum, out=): it is the fresh
+    output of a kernel call (not a data move, which may alias another tensor), read by nobody else
+    and not returned."""
+    fresh = {node.output for node, call in calls if call is not None}
+    return {node.name for node, call in calls
+            if call is not None and node.op == "relu" and node.input in fresh
+            and node.input not in keep and consumers[node.input] == 1}
 
 
 def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
@@ -93,6 +112,9 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     keep = list(qgraph.tensors) if trace else list(qgraph.outputs)
     parts = {t: [] for t in keep}
     sat = {node.name: [0, 0] for node, _ in calls if node.op in _REQUANT}
+    count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(qgraph.node(name).output))
+                or qgraph.node(name).output in qgraph.outputs for name in sat}
+    in_place = _relu_in_place(calls, {t: len(qgraph.consumers(t)) for t in qgraph.tensors}, set(keep))
     src = qgraph.inputs[0]
     pad = channel_pad(qgraph, src)
     n_total = len(xi)
@@ -107,12 +129,15 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
                 x_in = env[node.input]
                 if call is None:
                     y = data_move(node, x_in, shapes[node.output])
+                elif node.name in in_place:            # arm_relu_q7/q15 is max(x, 0) (doc §5.1); the
+                    y = np.maximum(x_in, 0, out=x_in)  # input is a fresh array nobody else reads
+                    y = y.reshape((n,) + shapes[node.output])
                 else:
                     y = KERNELS[call.c_name](**{call.in_arg: x_in}, **call.args, **opts)
                     y = y.reshape((n,) + shapes[node.output])
                 env[node.output] = y
                 if node.name in sat:
-                    hit, size = _saturated(qgraph, node, y)
+                    hit, size = _saturated(qgraph, node, y, count_lo[node.name])
                     sat[node.name][0] += hit
                     sat[node.name][1] += size
             for t in keep:

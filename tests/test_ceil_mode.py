@@ -83,14 +83,14 @@ def test_onnx_ceil_mode_import(tmp_path):
 
 
 def _ceil_net():
-    return (Sequential((9, 9, 4), "ceil").conv(4, 3, pad=1).relu()
+    return (Sequential((10, 10, 4), "ceil").conv(4, 3, pad=1).relu()
             .maxpool(3, 2, ceil_mode=True).avgpool(2, 2, ceil_mode=True).fc(3).build(seed=0))
 
 
 @pytest.mark.parametrize("version", ["5.7.0", "5.9.0"])
 def test_quantized_ceil_pools_match_standin(version):
     g = _ceil_net()
-    x = np.random.default_rng(0).normal(0, 1, (32, 9, 9, 4)).astype(np.float32)
+    x = np.random.default_rng(0).normal(0, 1, (32, 10, 10, 4)).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         q = quantize(g, calibrate(g, x), version=version)
@@ -101,8 +101,8 @@ def test_quantized_ceil_pools_match_standin(version):
 
 def test_dsp_maxpool_equals_ref_with_ceil_windows():
     """Doc §3.1: the DSP max pool equals REF when padding < stride, clipped last window too."""
-    g = Sequential((9, 9, 4)).maxpool(3, 2, ceil_mode=True).build(seed=0)
-    x = np.random.default_rng(1).normal(0, 1, (16, 9, 9, 4)).astype(np.float32)
+    g = Sequential((10, 10, 4)).maxpool(3, 2, ceil_mode=True).build(seed=0)
+    x = np.random.default_rng(1).normal(0, 1, (16, 10, 10, 4)).astype(np.float32)
     cal = calibrate(g, x)
     ref = simulate(quantize(g, cal, path="ref"), x)
     np.testing.assert_array_equal(simulate(quantize(g, cal, path="dsp"), x), ref)

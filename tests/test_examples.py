@@ -57,8 +57,11 @@ def test_to_images_keeps_block_structure():
     raw = np.zeros((1, 8, 8), np.float32)
     raw[0, 3, 4] = 16
     img = to_images(raw, 32, 1)[0, ..., 0]
-    assert img[13:15, 17:19].min() == 127 / 128                # centre of the upsampled pixel
-    assert img[0, 0] == -1.0 and np.unravel_index(img.argmax(), img.shape)[0] in range(12, 16)
+    peak = img[13:15, 17:19]                  # the 4 output pixels around the source centre
+    assert np.all(peak == img.max()) and np.sum(img == img.max()) == 4
+    assert img[0, 0] == -1.0 and np.all(img[:8] == -1.0) and np.all(img[:, :12] == -1.0)
+    full = to_images(np.full((1, 8, 8), 16, np.float32), 32, 1)
+    assert np.all(full == 127 / 128)
 
 
 def test_cifar10_spec_matches_cmsis_example_geometry():
@@ -140,13 +143,14 @@ def test_cli_flow_unchanged(saved, cli, path, tmp_path):
 
 
 def test_simulate_matches_float_on_quick_model(saved):
-    """PTQ keeps most top-1 decisions of the briefly trained model (both paths)."""
+    """PTQ keeps most top-1 decisions of the briefly trained model (both paths). CMSIS 5.9.0:
+    the DSP softmax_q7 of 5.7.0 mis-ranks logits 123+ LSBs below the maximum (doc §4.2)."""
     name, g, folder = saved
     x = np.load(folder / "x.npy")
     cal = qsim.calibrate(g, x)
     ref = qsim.run_float(g, x).argmax(1)
     for path in ("ref", "dsp"):
-        q = qsim.quantize(g, cal, path=path)
+        q = qsim.quantize(g, cal, path=path, version="5.9.0")
         assert np.mean(qsim.predict(q, x) == ref) >= 0.8
 
 

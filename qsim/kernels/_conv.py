@@ -25,7 +25,7 @@ from numba import njit, prange, uint64
 from ..errors import KernelArgumentError
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
 from ._fc import init_values
-from ._simd import TILE_C, TILE_P, madd_tile, pack_pairs
+from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
 
@@ -146,18 +146,17 @@ def gather(im, n, oy, ox, geo, quirk, offs, col):
                         col[d + j] = 0
 
 
-@njit(cache=True, parallel=True)
-def conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
+def _conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
     """out[q, o] = ssat(wrap32(init[o] + <w[o], column of output pixel q>) >> out_shift, bits).
 
     q runs over all (n, oy, ox) of the batch; tiles of TILE_P pixels are gathered into int16
     columns (zeros for padding, and for the odd tap that pads the column to whole pairs) and
-    multiplied with TILE_C output channels at a time by `madd_tile`, exactly modulo 2**32.
+    multiplied with 16 or 32 output channels at a time by `_simd.madd`, exactly modulo 2**32.
     Every output is computed once from its own column, so the result does not depend on the
-    tiling or the thread count.
+    tiling or the thread count. Compiled twice: `conv` (parallel) and `conv_serial`.
     """
     out_y, out_x = geo[9], geo[10]
-    groups, n2 = wpair.shape[0], wpair.shape[1]
+    groups, n2, lanes = wpair.shape
     c_out = out.shape[1]
     npix = out_y * out_x
     total = out.shape[0]
@@ -166,7 +165,7 @@ def conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
     for chunk in prange(nchunks):
         col16 = np.zeros((TILE_P, 2 * n2), np.int16)
         cols = col16.view(np.int32)
-        acc = np.empty((TILE_P, TILE_C), np.int32)
+        acc = np.empty((TILE_P, lanes), np.int32)
         for tile in range(chunk * CHUNK_TILES, min(ntiles, (chunk + 1) * CHUNK_TILES)):
             q0 = tile * TILE_P
             m = min(TILE_P, total - q0)
@@ -174,11 +173,15 @@ def conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
                 n, pix = divmod(q0 + p, npix)
                 gather(im, n, pix // out_x, pix % out_x, geo, quirk, offs, col16[p])
             for g in range(groups):
-                madd_tile(cols, wpair[g], acc)
-                o0 = g * TILE_C
+                madd(cols, wpair[g], acc)
+                o0 = g * lanes
                 for p in range(m):
-                    for j in range(min(TILE_C, c_out - o0)):
+                    for j in range(min(lanes, c_out - o0)):
                         out[q0 + p, o0 + j] = ssat(wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift, bits)
+
+
+conv = njit(cache=True, parallel=True)(_conv)
+conv_serial = njit(cache=True)(_conv)
 
 
 def conv_hwc(b, g, bits, quirk):
@@ -188,8 +191,10 @@ def conv_hwc(b, g, bits, quirk):
         wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
         ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
-        conv(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), tuple(int(v) for v in g[:11]), quirk,
-             b["out_shift"], bits, out.reshape(-1, g.ch_out))
+        out2 = out.reshape(-1, g.ch_out)
+        run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
+        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), tuple(int(v) for v in g[:11]), quirk,
+            b["out_shift"], bits, out2)
     return out
 
 

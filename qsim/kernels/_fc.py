@@ -17,7 +17,7 @@ from numba import njit, prange, uint64
 
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
-from ._simd import TILE_C, TILE_P, madd_tile, pack_pairs
+from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item
 
@@ -31,18 +31,20 @@ def init_values(bias, bias_shift, rnd):
     return init
 
 
-@njit(cache=True, parallel=True)
-def fc_tiles(vec, wpair, init, out_shift, bits, out):
-    """out[n, i] = ssat(wrap32(init[i] + <vec[n], W[i]>) >> out_shift, bits), W packed by pack_pairs."""
+def _fc_tiles(vec, wpair, init, out_shift, bits, out):
+    """out[n, i] = ssat(wrap32(init[i] + <vec[n], W[i]>) >> out_shift, bits), W packed by pack_pairs.
+
+    Compiled twice: `fc_tiles` (parallel over tiles of items) and `fc_tiles_serial`.
+    """
     n_items, dim_vec = vec.shape
-    groups, n2 = wpair.shape[0], wpair.shape[1]
+    groups, n2, lanes = wpair.shape
     rows = out.shape[1]
     ntiles = (n_items + TILE_P - 1) // TILE_P
     nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
     for chunk in prange(nchunks):
         col16 = np.zeros((TILE_P, 2 * n2), np.int16)
         cols = col16.view(np.int32)
-        acc = np.empty((TILE_P, TILE_C), np.int32)
+        acc = np.empty((TILE_P, lanes), np.int32)
         for tile in range(chunk * CHUNK_TILES, min(ntiles, (chunk + 1) * CHUNK_TILES)):
             q0 = tile * TILE_P
             m = min(TILE_P, n_items - q0)
@@ -50,11 +52,15 @@ def fc_tiles(vec, wpair, init, out_shift, bits, out):
                 for j in range(uint64(dim_vec)):
                     col16[p, j] = vec[q0 + p, j]
             for g in range(groups):
-                madd_tile(cols, wpair[g], acc)
-                o0 = g * TILE_C
+                madd(cols, wpair[g], acc)
+                o0 = g * lanes
                 for p in range(m):
-                    for j in range(min(TILE_C, rows - o0)):
+                    for j in range(min(lanes, rows - o0)):
                         out[q0 + p, o0 + j] = ssat(wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift, bits)
+
+
+fc_tiles = njit(cache=True, parallel=True)(_fc_tiles)
+fc_tiles_serial = njit(cache=True)(_fc_tiles)
 
 
 def fully_connected(b, mat, bits, out_dtype):
@@ -63,7 +69,9 @@ def fully_connected(b, mat, bits, out_dtype):
     if out.size:
         rnd = round_constant(b["out_shift"], b.truncate, b.version)
         init = init_values(b["bias"], b["bias_shift"], rnd)
-        fc_tiles(b["pV"], pack_pairs(mat), init, b["out_shift"], bits, out.reshape(b.n, -1))
+        wpair = pack_pairs(mat)
+        run = fc_tiles if parallel_worth_it(b.n, wpair) else fc_tiles_serial
+        run(b["pV"], wpair, init, b["out_shift"], bits, out.reshape(b.n, -1))
     return out
 
 
@@ -71,7 +79,7 @@ def exact_dot(vec, mat):
     """vec @ mat.T for int8/int16 arrays, modulo 2**32 (int64 holding int32 values), via madd_tile."""
     vec = np.ascontiguousarray(vec)
     out = np.empty((vec.shape[0], mat.shape[0]), np.int64)
-    fc_tiles(vec, pack_pairs(np.asarray(mat)), np.zeros(mat.shape[0], np.int64), 0, 33, out)
+    fc_tiles_serial(vec, pack_pairs(np.asarray(mat)), np.zeros(mat.shape[0], np.int64), 0, 33, out)
     return out
 
 

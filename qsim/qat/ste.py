@@ -36,8 +36,9 @@ def ssat_ste(v, bits):
 def quantize_ste(x, qformat):
     """Float array -> integers of `qformat` (round, then saturate), as QFormat.quantize.
 
-    Gradient (with respect to x, of the dequantized value ints * 2**-frac_bits): 1 where x lies
-    inside the format's range [qformat.min, qformat.max] (rounding passes it), 0 where x was clipped.
+    Gradient (with respect to x, of the dequantized value ints * 2**-frac_bits): 1 where the
+    rounded value lies inside [qmin, qmax] (x within half a step of [qformat.min, qformat.max]:
+    rounding passes it), 0 where saturation clipped it.
     Returns (integer array of qformat.dtype, bool mask).
     """
     r, _ = round_ste(np.asarray(x, np.float64) * 2.0 ** qformat.frac_bits)
@@ -48,7 +49,7 @@ def quantize_ste(x, qformat):
 def fake_quant_ste(x, qformat, dtype=np.float32):
     """quantize_ste followed by dequantization: the grid value the C sees, as floats of `dtype`.
 
-    Gradient: as quantize_ste (1 inside [qformat.min, qformat.max], 0 outside).
+    Gradient: as quantize_ste (1 unless saturation clipped the value, then 0).
     Returns (dequantized array, bool mask). Exact in float32 for 8- and 16-bit formats.
     """
     ints, mask = quantize_ste(x, qformat)

@@ -111,6 +111,19 @@ def _evaluate(qnet, Xq, y, batch_size):
     return loss, float((pred == y).mean())
 
 
+def run_epoch(qnet, opt, Xq, y, order, batch_size):
+    """One pass over the grid-valued inputs Xq in the given order; returns (mean loss, accuracy)
+    of the training batches (accuracy from the dequantized logits)."""
+    loss_fn, loss_sum, hits = SoftmaxCrossEntropy(), 0.0, 0
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        logits = qnet.forward(Xq[idx]).reshape(len(idx), -1)
+        loss_sum += loss_fn.forward(logits, y[idx]) * len(idx)
+        hits += int((logits.argmax(1) == y[idx]).sum())
+        opt.step(qnet.backward(loss_fn.backward()))
+    return loss_sum / len(order), hits / len(order)
+
+
 def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch_size=64, lr=1e-3,
              seed=0, patience=3, reselect_formats=False, verbose=False):
     """Quantization-aware fine-tuning of a quantized graph (see the module docstring).
@@ -150,7 +163,7 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     if has_val:
         X_val, y_val = _check_data(qnet_graph, X_val, y_val, classes, "finetune (validation)")
     opt = Adam(qnet.params, lr=lr)
-    loss_fn, rng = SoftmaxCrossEntropy(), np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     Xq = qnet.quantize_input(X)
     Xq_val = qnet.quantize_input(X_val) if has_val else None
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "reselected": [],
@@ -164,16 +177,9 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     waited = 0
     bar = tqdm(range(epochs), desc=f"qat {qgraph.name}", disable=not verbose, unit="epoch")
     for epoch in bar:
-        order = rng.permutation(len(X))
-        loss_sum, hits = 0.0, 0
-        for s in range(0, len(X), batch_size):
-            idx = order[s:s + batch_size]
-            logits = qnet.forward(Xq[idx]).reshape(len(idx), -1)
-            loss_sum += loss_fn.forward(logits, y[idx]) * len(idx)
-            hits += int((logits.argmax(1) == y[idx]).sum())
-            opt.step(qnet.backward(loss_fn.backward()))
-        history["loss"].append(loss_sum / len(X))
-        history["acc"].append(hits / len(X))
+        loss, acc = run_epoch(qnet, opt, Xq, y, rng.permutation(len(X)), batch_size)
+        history["loss"].append(loss)
+        history["acc"].append(acc)
         if reselect_formats:
             try:
                 new = _reselect(qnet_graph, X, seed + 1 + epoch)

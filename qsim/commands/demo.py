@@ -1,0 +1,54 @@
+"""`qsim demo`: the whole flow on the built-in keyword-spotting example, into one folder.
+
+Synthesizes the yes/no/backward/_unknown_/_silence_ set with espeak-ng, computes the bit-exact
+arm_mfcc_q15 features, trains the float net in numpy, calibrates and quantizes it (q7, q15),
+evaluates on held-out voices, fine-tunes with QAT (when qsim.qat is present), generates C,
+checks it layer by layer on the host against the simulator (real CMSIS-NN with --cmsis or
+$CMSIS_PATH, otherwise qsim's stand-in, and it says which) and writes a summary table and the
+PNG report. Artifacts are cached under data/cache, keyed by the settings: a second run is fast.
+"""
+import argparse
+
+EPILOG = """\
+OUT gets: summary.txt / summary.json (accuracies, SQNR, RAM/flash, parity, time per stage),
+model/ (kws.json, float/, q7/, q15/, kws.onnx: use with `qsim kws FILE.wav --model OUT/model`),
+c/kws_q7/, c/kws_q15/ (generated C + <prefix>_features.h), parity.txt, report_q7/, report_q15/
+(report.txt, report.json, activations.png, weights.png, sqnr.png).
+"""
+
+
+def register(subparsers):
+    from qsim.commands.train import add_train_args
+    p = subparsers.add_parser("demo", help="the whole flow on the KWS example (make demo)",
+                              description=__doc__.splitlines()[0], epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--out", default="out/demo", metavar="OUT",
+                   help="output folder, replaced on each run (default out/demo)")
+    p.add_argument("--cache", default="data/cache", metavar="DIR",
+                   help="artifact cache (default data/cache)")
+    p.add_argument("--per-class", type=int, default=None, metavar="N",
+                   help="clips per label to synthesize (default 1200)")
+    p.add_argument("--cmsis", metavar="PATH", default=None,
+                   help="CMSIS_5 checkout for parity (default: $CMSIS_PATH; else the stand-in)")
+    p.add_argument("--standin", action="store_true",
+                   help="check the C with the stand-in even when CMSIS_PATH is set")
+    add_train_args(p)
+    return p
+
+
+def run(args):
+    from qsim.commands.train import settings_from
+    from qsim.demo import DemoSettings, run_demo, summary_text
+    from qsim.errors import QsimError
+
+    s = DemoSettings(train=settings_from(args))
+    if args.per_class is not None:
+        if args.per_class < 2:
+            raise QsimError(f"--per-class must be >= 2, got {args.per_class}")
+        s.per_class = args.per_class
+    summary = run_demo(args.out, s, cache=args.cache, cmsis=args.cmsis, standin=args.standin,
+                       verbose=args.verbose)
+    print(summary_text(summary))
+    print(f"wrote {args.out}: summary.txt, summary.json, model/, c/, parity.txt, report_*/")
+    bad = sum(p["mismatches"] for p in summary["parity"].values())
+    return 1 if bad else 0

@@ -1,0 +1,301 @@
+"""The whole flow on the built-in keyword-spotting example, stage by stage, timed and cached.
+
+    dataset    espeak-ng synthesis (qsim.datasets.kws)                cached: data/cache/kws-<key>/
+    features   arm_mfcc_q15, bit-exact (q8.7)                         cached: features-<key>.npz
+    train      numpy float training, normalization folded             cached: model-<key>/
+    quantize   calibrate, quantize q7 and q15 (strategy picked on val) cached with train
+    evaluate   test accuracy, per-layer SQNR (qsim.report.evaluate)
+    qat        qsim.qat.finetune of the q7 net, when qsim.qat exists  cached: qat-<key>/
+    codegen    C for the q7 and q15 nets + <prefix>_features.h, RAM/flash
+    parity     the generated C on the host against the simulator, per layer, on test clips:
+               real CMSIS-NN with a checkout (CMSIS_PATH), else the stand-in (said so)
+    report     summary.txt / summary.json and the PNG plots
+
+Each cache key is a hash of the stage's settings, the previous stage's key and the source of the
+modules that compute it, so a change re-runs what it affects and a second run only evaluates,
+generates and checks (seconds). Nothing but data/cache and the output folder is written.
+"""
+import dataclasses
+import hashlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import kws
+from .errors import SaturationWarning
+from .kws_flow import KwsModel, TrainSettings, calibrate_quantize, evaluate
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclass
+class DemoSettings:
+    per_class: int = 1200
+    data_seed: int = 0
+    voices: tuple | None = None          # None: every English espeak-ng voice and variant
+    workers: int = 2
+    train: TrainSettings = field(default_factory=TrainSettings)
+    qat_epochs: int = 3
+    parity_inputs: int = 200
+    report_samples: int = 600
+
+
+def _key(*parts, sources=()):
+    h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    for rel in sources:
+        for f in sorted((ROOT / rel).rglob("*.py")) if (ROOT / rel).is_dir() else [ROOT / rel]:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cached_dir(path: Path, make):
+    """Return `path`, first building it with make(tmp_dir) under a temporary name if missing."""
+    if path.is_dir():
+        return path, True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        make(tmp)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path, False
+
+
+class Stages:
+    """Times each stage; `rows` feeds the summary table."""
+
+    def __init__(self):
+        self.rows = []
+
+    def run(self, name, fn, note=""):
+        t = time.perf_counter()
+        result = fn()
+        cached = isinstance(result, tuple) and len(result) == 2 and result[1] is True
+        self.rows.append([name, time.perf_counter() - t, "cached" if cached else note])
+        log.info("stage %s: %.1f s", name, self.rows[-1][1])
+        return result
+
+
+def _dataset(s: DemoSettings, cache: Path, verbose):
+    from .datasets.kws import synthesize_kws
+    key = _key("dataset", s.per_class, s.data_seed, s.voices, sources=("datasets/kws.py", "audio.py"))
+    return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
+        tmp / "set", seed=s.data_seed, per_class=s.per_class, voices=s.voices, workers=s.workers,
+        verbose=verbose)), key
+
+
+def _features(data_dir, data_key, cache: Path):
+    from .kws_flow import load_features
+    key = _key("features", data_key, sources=("frontend", "kws.py"))
+    path = cache / f"features-{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return (z["M"], z["y"], z["split"].astype(str)), key, True
+    M, y, split = load_features(data_dir / "set")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, M=M, y=y, split=split.astype("U5"))
+    os.replace(tmp, path)
+    return (M, y, split), key, False
+
+
+def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
+    key = _key("model", feat_key, dataclasses.asdict(s.train),
+               sources=("kws.py", "kws_flow.py", "train", "calibrate.py", "quantize.py", "stats.py"))
+    path = cache / f"model-{key}"
+    if path.is_dir():
+        st.rows += [["train", 0.0, "cached"], ["calibrate + quantize", 0.0, "cached"]]
+        return KwsModel.load(path), key
+    from .kws_flow import fit
+    times = {}
+    model, _ = fit(M, y, split, s.train, labels, verbose=verbose, times=times)
+    st.rows += [["train", times["train"], f"{model.info['metrics']['epochs_run']} epochs"],
+                ["calibrate + quantize", times["quantize"], "q7, q15"]]
+    _cached_dir(path, model.save)
+    return model, key
+
+
+def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
+    try:
+        from . import qat
+    except ModuleNotFoundError as e:
+        if e.name != "qsim.qat":
+            raise
+        notes.append("QAT skipped: qsim.qat is not installed in this checkout")
+        return None
+    finetune = getattr(qat, "finetune", None)
+    if finetune is None:
+        notes.append("QAT skipped: qsim.qat has no finetune()")
+        return None
+    key = _key("qat", model_key, s.qat_epochs, sources=("qat",))
+    path = cache / f"qat-{key}"
+    if path.is_dir():
+        from .graph import Graph
+        return Graph.load(path), True
+    tr, va = split == "train", split == "val"
+    params = inspect.signature(finetune).parameters
+    kw = {k: v for k, v in (("epochs", s.qat_epochs), ("seed", s.train.seed)) if k in params}
+    X = kws.mfcc_float(M)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SaturationWarning)
+        q = finetune(model.float_graph, model.qgraphs["q7"], X[tr], y[tr], X[va], y[va], **kw)
+    _cached_dir(path, q.save)
+    return q, False
+
+
+def _cmsis(cmsis, standin):
+    """A CmsisCheckout, or None for the stand-in."""
+    from cmsis_nn.locate import find_cmsis
+    if standin or (cmsis is None and not os.environ.get("CMSIS_PATH")):
+        return None
+    return find_cmsis(cmsis)
+
+
+def _codegen(qgraphs, out: Path):
+    from cmsis_nn.standin import STANDIN_DIR
+    from codegen.generate import write_network
+    from codegen.memory_report import measure_code_size, memory_report
+    mem = {}
+    for scheme, q in qgraphs.items():
+        folder = out / "c" / f"kws_{scheme}"
+        gen = write_network(q, folder, name=f"kws_{scheme}", force=True, source=f"model/{scheme}")
+        (folder / f"kws_{scheme}_features.h").write_text(
+            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}"))
+        code = measure_code_size(folder / f"kws_{scheme}.c", [folder, STANDIN_DIR])
+        mem[scheme] = memory_report(gen.plan, gen.weight_bytes, code)
+    return mem
+
+
+def _parity(qgraphs, M_test, checkout, n):
+    from harness.parity import run_network_parity
+    out = {}
+    for scheme, q in qgraphs.items():
+        x = kws.mfcc_to_input(M_test[:n], q.tensors[q.inputs[0]].qformat)
+        opts = {"cmsis": checkout} if checkout is not None else {"cmsis": None,
+                                                                  "standin_version": q.quant.version}
+        out[scheme] = run_network_parity(q, x, target="host", name=f"kws_{scheme}", **opts)
+    return out
+
+
+def _reports(model, qgraphs, M, y, out: Path, n):
+    from .profile import write_profile
+    from .report import evaluate as report_eval
+    reps = {}
+    X = kws.mfcc_float(M[:n])
+    for name, q in qgraphs.items():
+        rep = report_eval(model.float_graph, q, X, y[:n])
+        folder = out / f"report_{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.txt").write_text(rep.to_text())
+        (folder / "report.json").write_text(rep.to_json() + "\n")
+        write_profile(rep, q, folder)
+        reps[name] = rep
+    return reps
+
+
+def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", cmsis=None,
+             standin=False, verbose=False):
+    """Run every stage, write `out` (a folder built under a temporary name, then renamed).
+
+    Returns the summary dict (also written as out/summary.json; out/summary.txt is its table).
+    """
+    from qsim.commands._common import output_dir
+
+    from .datasets.kws import LABELS
+    t0, st, notes = time.perf_counter(), Stages(), []
+    cache = Path(cache)
+    checkout = _cmsis(cmsis, standin)
+    if checkout is not None:      # simulate the release the C will be built with
+        settings = dataclasses.replace(settings, train=dataclasses.replace(settings.train,
+                                                                           version=checkout.version))
+    (data_dir, cached), data_key = st.run("dataset", lambda: _dataset(settings, cache, verbose))
+    if cached:
+        st.rows[-1][2] = "cached"
+    else:
+        st.rows[-1][2] = f"{5 * settings.per_class} clips"
+    (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)", lambda: _features(data_dir, data_key, cache))
+    st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
+    model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, LABELS, verbose, st)
+    te = split == "test"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SaturationWarning)
+        acc = st.run("evaluate", lambda: evaluate(model.float_graph, model.qgraphs, M[te], y[te]))
+    qat_res = st.run("qat", lambda: _qat(model, M, y, split, model_key, settings, cache, notes))
+    qgraphs = dict(model.qgraphs)
+    if qat_res is not None:
+        qgraphs["q7_qat"] = qat_res[0]
+        acc.update({k: v for k, v in evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[te],
+                                              y[te]).items() if k == "q7_qat"})
+    elif st.rows[-1][2] == "":
+        st.rows[-1][2] = "skipped"
+    with output_dir(out, force=True) as tmp:
+        model.save(tmp / "model")
+        if qat_res is not None:
+            qat_res[0].save(tmp / "model" / "q7_qat")
+        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp))
+        par = st.run("parity (host)", lambda: _parity(qgraphs, M[te], checkout, settings.parity_inputs))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SaturationWarning)
+            reps = st.run("report (PNG)", lambda: _reports(model, qgraphs, M[te], y[te], tmp,
+                                                          settings.report_samples))
+        (tmp / "parity.txt").write_text("\n\n".join(f"[{s}]\n" + "\n".join(p.lines())
+                                                    for s, p in par.items()) + "\n")
+        total = time.perf_counter() - t0
+        summary = _summary(settings, acc, model, reps, mem, par, st, notes, total, checkout)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+        (tmp / "summary.txt").write_text(summary_text(summary) + "\n")
+    return summary
+
+
+def _summary(s, acc, model, reps, mem, par, st, notes, total, checkout):
+    m = model.info.get("metrics", {})
+    return {
+        "accuracy": acc, "split_sizes": m.get("split_sizes"), "strategy": m.get("strategy"),
+        "epochs_run": m.get("epochs_run"), "val_accuracy": m.get("val_accuracy"),
+        "sqnr": {k: {"worst_layer": r.worst_layer().name if r.worst_layer() else None,
+                     "worst_db": r.worst_layer().sqnr_db if r.worst_layer() else None,
+                     "output_db": r.layers[-2].sqnr_db} for k, r in reps.items()},
+        "memory": {k: {"ram": v.ram_bytes, "flash": v.flash_bytes, "weights": v.weight_bytes,
+                       "code": v.code_bytes, "code_target": v.code_target} for k, v in mem.items()},
+        "parity": {k: {"library": p.library, "layers": len(p.layers), "inputs": p.inputs,
+                       "mismatches": p.mismatches} for k, p in par.items()},
+        "library": "real CMSIS-NN" if checkout is not None else "stand-in (not CMSIS)",
+        "stages": [{"stage": n, "seconds": round(t, 2), "note": note} for n, t, note in st.rows],
+        "total_seconds": round(total, 1), "notes": notes,
+        "settings": dataclasses.asdict(s),
+    }
+
+
+def summary_text(d) -> str:
+    pct = lambda v: f"{100 * v:6.2f}%"   # noqa: E731
+    a, n = d["accuracy"], d["split_sizes"] or {}
+    lines = [f"KWS demo: yes / no / backward / _unknown_ / _silence_ ({n.get('train')} train, "
+             f"{n.get('val')} val, {n.get('test')} test clips; test = voices never heard in training)",
+             "", f"{'model':<10} {'test acc':>9} {'vs float':>9} {'agree':>7} {'worst SQNR':>22} "
+             f"{'RAM B':>7} {'flash B':>8} {'parity':>24}"]
+    lines.append(f"{'float':<10} {pct(a['float']):>9}")
+    for k in [k for k in ("q7", "q15", "q7_qat") if k in a]:
+        sq, mem, par = d["sqnr"].get(k, {}), d["memory"].get(k, {}), d["parity"].get(k, {})
+        worst = f"{sq['worst_db']:.1f} dB {sq['worst_layer']}" if sq.get("worst_db") is not None else "-"
+        par_s = f"{par['mismatches']} bad / {par['layers']} layers x {par['inputs']}" if par else "-"
+        lines.append(f"{k:<10} {pct(a[k]):>9} {100 * (a[k] - a['float']):+8.2f}  "
+                     f"{pct(a['agreement'][k]):>7} {worst:>22} {mem.get('ram', '-'):>7} "
+                     f"{mem.get('flash', '-'):>8} {par_s:>24}")
+    lines += ["", f"parity library: {next(iter(d['parity'].values()))['library'] if d['parity'] else '-'}",
+              f"quantization strategy (picked on val): {d['strategy']}", "",
+              f"{'stage':<26} {'seconds':>8}  note"]
+    lines += [f"{r['stage']:<26} {r['seconds']:>8.1f}  {r['note']}" for r in d["stages"]]
+    lines.append(f"{'total':<26} {d['total_seconds']:>8.1f}")
+    lines += [f"note: {x}" for x in d["notes"]]
+    return "\n".join(lines)

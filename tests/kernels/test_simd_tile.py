@@ -1,0 +1,83 @@
+"""The int16 tile engine under every conv and fc kernel (qsim/kernels/_simd.py): exact modulo
+2**32 at the extremes, for any tile / lane / group remainder, and independent of threads."""
+import numba
+import numpy as np
+import pytest
+
+from qsim.kernels import KERNELS
+from qsim.kernels._conv import conv, conv_serial
+from qsim.kernels._fc import exact_dot, fc_tiles, fc_tiles_serial
+from qsim.kernels._simd import pack_pairs
+
+from ._compare import assert_bit_exact
+from ._conv_util import check, geo, random_data
+
+
+def wrap32(v):
+    return (v + 2**31) % 2**32 - 2**31
+
+
+@pytest.mark.parametrize("items, dim_vec, rows", [(1, 1, 1), (7, 3, 16), (9, 64, 17), (17, 129, 33),
+                                                   (8, 2100, 64), (3, 5, 70)])
+def test_exact_dot_matches_int64_mod_2_32(rng, items, dim_vec, rows):
+    vec = rng.choice(np.array([-32768, 32767, -32767, 0, 1], np.int16), size=(items, dim_vec))
+    mat = rng.choice(np.array([-32768, 32767, -1, 5], np.int16), size=(rows, dim_vec))
+    want = wrap32(vec.astype(np.int64) @ mat.astype(np.int64).T)
+    assert_bit_exact(exact_dot(vec, mat), want, "exact_dot")
+
+
+def test_pair_overflow_wraps_like_the_c_accumulator():
+    # (-32768)**2 * 2 = 2**31 is the one int16-pair sum that leaves int32: it must wrap to -2**31
+    vec = np.full((3, 2), -32768, np.int16)
+    mat = np.full((2, 2), -32768, np.int16)
+    assert exact_dot(vec, mat).tolist() == [[-2**31] * 2] * 3
+    got = KERNELS["arm_fully_connected_q15"](vec, mat, 2, 2, 0, 0, np.zeros(2, np.int16))
+    assert got.tolist() == [[-32768] * 2] * 3       # sat16(-2**31 >> 0)
+
+
+def test_pack_pairs_layout():
+    w = np.arange(2 * 5, dtype=np.int16).reshape(2, 5)            # 2 channels, 5 taps -> 3 pairs
+    p = pack_pairs(w)
+    assert p.shape == (1, 3, 16)                                     # <= 16 channels: 16 lanes
+    pairs = p.view(np.int16).reshape(1, 3, 16, 2)
+    assert pairs[0, :, 0].tolist() == [[0, 1], [2, 3], [4, 0]]      # odd tap padded with 0
+    assert pairs[0, :, 1].tolist() == [[5, 6], [7, 8], [9, 0]]
+    assert not pairs[0, :, 2:].any()
+    assert pack_pairs(np.zeros((17, 4), np.int8)).shape == (1, 2, 32)
+    assert pack_pairs(np.zeros((33, 4), np.int8)).shape == (2, 2, 32)
+
+
+@pytest.mark.parametrize("fn, ch_in, ch_out", [("arm_convolve_HWC_q15_fast_nonsquare", 4, 40),
+                                               ("arm_convolve_HWC_q7_basic_nonsquare", 5, 7)])
+def test_conv_extremes_and_channel_groups(rng, fn, ch_in, ch_out):
+    g = geo(6, 5, ch_in, 3, 2, 1, 1, 2, 1, ch_out=ch_out)
+    for bias_shift, out_shift in ((0, 0), (9, 16), (31, 31)):
+        data = random_data(rng, fn, g, n=3, extreme=True)
+        check(fn, g, data, bias_shift, out_shift, "ref", "5.9.0")
+
+
+def test_results_do_not_depend_on_threads_or_tiling(rng):
+    im = rng.integers(-128, 128, (37, 40 * 7 * 28)).astype(np.int8)
+    wpair = pack_pairs(rng.integers(-128, 128, (30, 1120)).astype(np.int8))
+    offs = np.arange(1120, dtype=np.uint64)           # only read for short kernel rows
+    init = rng.integers(-2**31, 2**31, 30)
+    geom = (40, 7, 28, 10, 4, 0, 0, 2, 1, 16, 4)
+    outs = []
+    before = numba.get_num_threads()
+    try:
+        for run, threads in ((conv_serial, 1), (conv, 1), (conv, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            out = np.empty((37 * 64, 30), np.int8)
+            run(im, wpair, offs, init, geom, False, 7, 8, out)
+            outs.append(out)
+        vec = im[:, :1920]
+        fc = []
+        for run in (fc_tiles_serial, fc_tiles):
+            out = np.empty((37, 30), np.int8)
+            run(vec, pack_pairs(im[:30, 1920:3840]), init, 9, 8, out)
+            fc.append(out)
+    finally:
+        numba.set_num_threads(before)
+    assert_bit_exact(outs[1], outs[0], "conv parallel 1 thread vs serial")
+    assert_bit_exact(outs[2], outs[0], "conv parallel all threads vs serial")
+    assert_bit_exact(fc[1], fc[0], "fc parallel vs serial")

@@ -1,0 +1,181 @@
+"""Keyword spotting end to end on a tiny synthesized set: train kws, kws on WAVs, the demo, ONNX.
+
+The tiny flow (20 clips of 4 voices, 1 epoch, a narrow net, stand-in parity) runs in CI; the
+full demo is marked slow. Integer steps are compared exactly; float vs onnxruntime with the
+tolerance of tests/test_onnx_export.py (float32 vs float64 sums over a few hundred terms).
+"""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qsim import float_exec, kws
+from qsim.cli import main
+from qsim.fixedpoint import QFormat
+from qsim.importers.spec import Sequential
+
+HAVE_ESPEAK = shutil.which("espeak-ng") is not None
+needs_espeak = pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
+VOICES = ["en-us", "en-gb+Alex", "en+Andy", "en-029"]      # 4 speakers: train, val and test
+TINY = ["--epochs", "1", "--conv", "4", "4", "--fc", "8", "--batch-size", "16"]
+pytestmark = pytest.mark.filterwarnings("ignore::qsim.errors.SaturationWarning",
+                                        "ignore::qsim.errors.QuantizationWarning")
+
+
+@pytest.fixture
+def cli(capsys):
+    def run(*args):
+        rc = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return rc, out, err
+    return run
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    if not HAVE_ESPEAK:
+        pytest.skip("espeak-ng not installed")
+    from qsim.datasets.kws import synthesize_kws
+    out = tmp_path_factory.mktemp("kws") / "set"
+    synthesize_kws(out, seed=3, per_class=4, voices=VOICES, workers=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_set, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "m"
+    assert main(["train", "kws", "--data", str(tiny_set), "-o", str(out), *TINY]) == 0
+    return out
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_mfcc_to_input_is_quantize_of_dequantized(bits):
+    m = np.arange(-32768, 32768, dtype=np.int64).astype(np.int16)
+    for frac in range(-2, bits + 3):
+        q = QFormat(bits, frac)
+        np.testing.assert_array_equal(kws.mfcc_to_input(m, q), q.quantize(kws.mfcc_float(m)),
+                                      err_msg=f"{q}")
+
+
+@needs_gcc
+@pytest.mark.parametrize("frac", [1, 4, 7, 9])
+def test_features_header_matches_python(tmp_path, frac):
+    """The generated C step == mfcc_to_input on every int16 value."""
+    q = QFormat(8 if frac < 8 else 16, frac)
+    (tmp_path / "f.h").write_text(kws.features_header(q, "net"))
+    ct = "int8_t" if q.bits == 8 else "int16_t"
+    (tmp_path / "m.c").write_text(f"""#include <stdio.h>
+#include "f.h"
+int main(void) {{ static int16_t m[65536]; static {ct} o[65536]; long i;
+  for (i = 0; i < 65536; ++i) m[i] = (int16_t)(i - 32768);
+  net_input_from_mfcc_q15(m, o, 65536);
+  for (i = 0; i < 65536; ++i) printf("%d\\n", o[i]);
+  return 0; }}""")
+    exe = tmp_path / "m"
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-O2", str(tmp_path / "m.c"), "-o", str(exe)],
+                   check=True)
+    got = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True)
+                   .stdout.split(), np.int64)
+    m = np.arange(-32768, 32768).astype(np.int16)
+    np.testing.assert_array_equal(got, kws.mfcc_to_input(m, q))
+
+
+def test_fold_input_norm(rng):
+    g = Sequential.from_dict(kws.kws_spec(5, (4, 4), (8,))).build(seed=0)
+    x = rng.normal(-3.0, 10.0, (6, 49, 10, 1)).astype(np.float32)
+    folded = kws.fold_input_norm(g, -3.0, 10.0)
+    want = float_exec.run(g, (x + 3.0) / 10.0, dtype=np.float64)
+    np.testing.assert_allclose(float_exec.run(folded, x, dtype=np.float64), want, rtol=1e-4, atol=1e-6)
+
+
+@needs_espeak
+def test_train_kws_writes_model(tiny_model):
+    from qsim.kws_flow import KwsModel
+    m = KwsModel.load(tiny_model)
+    assert m.labels == ("yes", "no", "backward", "_unknown_", "_silence_")
+    assert set(m.qgraphs) == {"q7", "q15"} and (tiny_model / "kws.onnx").is_file()
+    doc = json.loads((tiny_model / "kws.json").read_text())
+    assert doc["input_shift"]["q7"] == 7 - m.qgraphs["q7"].tensors["input"].qformat.frac_bits
+    assert 0 <= doc["metrics"]["float"] <= 1 and "q15" in doc["metrics"]["agreement"]
+
+
+@needs_espeak
+def test_onnx_export_reproduces_float_model(tiny_model, tiny_set):
+    ort = pytest.importorskip("onnxruntime")
+    from qsim.kws_flow import KwsModel, load_features
+    model = KwsModel.load(tiny_model)
+    M, _, _ = load_features(tiny_set)
+    x = kws.mfcc_float(M)
+    sess = ort.InferenceSession(str(tiny_model / "kws.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    want = float_exec.run(model.float_graph, x, dtype=np.float64)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@needs_espeak
+@needs_gcc
+def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
+    wavs = sorted((tiny_set / "yes").glob("*.wav"))[:2] + sorted((tiny_set / "_silence_").glob("*.wav"))[:1]
+    rc, out, err = cli("kws", *wavs, "--model", tiny_model, "--standin")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["file", "float", "p", "q7", "q15", "C", "q7"]
+    assert len(lines) == 2 + 3 + 1 and "stand-in" in lines[-1]
+    from qsim.audio import load_wav
+    from qsim.commands.kws import classify
+    from qsim.kws_flow import KwsModel
+    model = KwsModel.load(tiny_model)
+    rows = classify(model, np.stack([load_wav(w) for w in wavs]))
+    for line, (lab, p, q, _) in zip(lines[2:], rows):
+        cells = line.split()
+        assert cells[1] == lab and float(cells[2]) == pytest.approx(p, abs=1e-3)
+        assert cells[3:5] == [q["q7"], q["q15"]]
+    # The C built against the stand-in agrees with the simulated q7 net label for label.
+    assert all(line.split()[3] == line.split()[-1] for line in lines[2:5])
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00not a wave")
+    rc, out, err = cli("kws", wavs[0], bad, "--model", tiny_model)
+    assert rc == 2 and "bad.wav" in err and "cannot read audio" in err and out == ""
+
+
+@needs_espeak
+@needs_gcc
+def test_tiny_demo_and_cache(tmp_path):
+    from qsim.commands.train import settings_from
+    from qsim.demo import DemoSettings, run_demo
+    from qsim.commands.demo import register  # noqa: F401  (the command module imports cleanly)
+    import argparse
+    ns = argparse.Namespace(epochs=1, seed=0, lr=2e-3, batch_size=16, conv=[4, 4], fc=[8])
+    s = DemoSettings(per_class=4, voices=tuple(VOICES), train=settings_from(ns), parity_inputs=4,
+                     report_samples=8)
+    out, cache = tmp_path / "demo", tmp_path / "cache"
+    summary = run_demo(out, s, cache=cache, standin=True)
+    for f in ("summary.txt", "summary.json", "parity.txt", "model/kws.json", "model/kws.onnx",
+              "c/kws_q7/kws_q7.c", "c/kws_q7/kws_q7_features.h", "report_q7/sqnr.png",
+              "report_q15/activations.png"):
+        assert (out / f).is_file(), f
+    assert summary["library"].startswith("stand-in")
+    assert all(p["mismatches"] == 0 and p["layers"] > 0 for p in summary["parity"].values())
+    stages = {r["stage"]: r["note"] for r in summary["stages"]}
+    assert stages["dataset"] != "cached"
+    again = run_demo(out, s, cache=cache, standin=True)
+    stages = {r["stage"]: r["note"] for r in again["stages"]}
+    assert stages["dataset"] == stages["train"] == stages["features (arm_mfcc_q15)"] == "cached"
+    assert again["accuracy"] == summary["accuracy"]
+    assert "KWS demo" in (out / "summary.txt").read_text()
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_full_demo_meets_targets(tmp_path):
+    """The real demo (minutes): accuracy targets of the README on held-out voices."""
+    from qsim.demo import DemoSettings, run_demo
+    s = run_demo(tmp_path / "demo", DemoSettings(), cache=Path("data/cache"), standin=True)
+    a = s["accuracy"]
+    assert a["float"] >= 0.95
+    assert a["float"] - a["q7"] <= 0.01 and abs(a["float"] - a["q15"]) <= 0.002
+    assert all(p["mismatches"] == 0 for p in s["parity"].values())
