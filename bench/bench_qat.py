@@ -1,6 +1,7 @@
 """QAT and float training seconds per epoch: qsim (numpy + numba) against PyTorch eager.
 
     python bench/bench_qat.py [--n 10000] [--batch 256] [--repeats 3] [--scheme q7] [--profile]
+                              [--blas-threads K] [--no-torch]
 
 The seed's KWS net (49x10x1 -> conv 28x10x4 -> conv 30x10x4 stride (2,1) -> fc 58 -> 128 -> 3),
 random MFCC-like inputs (per-coefficient scales like an MFCC front end), random labels; one
@@ -164,18 +165,28 @@ def main():
     ap.add_argument("--scheme", default="q7", choices=("q7", "q15"))
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--blas-threads", type=int, default=None, metavar="K",
+                    help="limit OpenBLAS to K threads in the qsim runs (threadpoolctl); numba "
+                         "keeps its own. On a loaded machine K=1 avoids the two pools fighting")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     X = mfcc_like(args.n, rng)
     y = rng.integers(0, 3, args.n)
-    res = qsim_epochs(X, y, args, rng)
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(args.blas_threads, user_api="blas"):
+            res = qsim_epochs(X, y, args, rng)
+    else:
+        res = qsim_epochs(X, y, args, rng)
     note = "skipped (--no-torch)" if args.no_torch else "skipped: torch is not installed"
     if not args.no_torch:
         got = torch_epochs(X, y, args)
         if got is not None:
             res.update(got[0])
             note = f"torch {got[1]}"
-    print(f"KWS net, {args.n} inputs, batch {args.batch}, {args.scheme}, {os.cpu_count()} cpus; "
+    blas = f", qsim BLAS threads {args.blas_threads}" if args.blas_threads else ""
+    print(f"KWS net, {args.n} inputs, batch {args.batch}, {args.scheme}, {os.cpu_count()} "
+          f"cpus{blas}; "
           f"seconds per epoch, min / median of {args.repeats} ({note})")
     for name, (lo, med) in res.items():
         print(f"  {name:<12} {lo:7.2f} / {med:7.2f}")

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import kws
 from .errors import SaturationWarning
-from .kws_flow import KwsModel, TrainSettings, calibrate_quantize, evaluate
+from .kws_flow import KwsModel, TrainSettings, evaluate
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent
@@ -45,7 +45,8 @@ class DemoSettings:
     voices: tuple | None = None          # None: every English espeak-ng voice and variant
     workers: int = 2
     train: TrainSettings = field(default_factory=TrainSettings)
-    qat_epochs: int = 3
+    qat_epochs: int = 2
+    qat_lr: float = 2e-4
     parity_inputs: int = 200
     report_samples: int = 600
 
@@ -111,17 +112,36 @@ def _features(data_dir, data_key, cache: Path):
 
 
 def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
-    key = _key("model", feat_key, dataclasses.asdict(s.train),
-               sources=("kws.py", "kws_flow.py", "train", "calibrate.py", "quantize.py", "stats.py"))
+    """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
+    from .graph import Graph
+    from .kws_flow import finish, train_float
+    t = s.train
+    train_part = {k: v for k, v in dataclasses.asdict(t).items()
+                  if k not in ("calib_samples", "strategies", "version")}
+    fkey = _key("float", feat_key, train_part, sources=("kws.py", "kws_flow.py", "train"))
+    fpath = cache / f"float-{fkey}"
+    key = _key("model", fkey, dataclasses.asdict(t),
+               sources=("kws.py", "kws_flow.py", "calibrate.py", "quantize.py", "stats.py", "passes"))
     path = cache / f"model-{key}"
     if path.is_dir():
         st.rows += [["train", 0.0, "cached"], ["calibrate + quantize", 0.0, "cached"]]
         return KwsModel.load(path), key
-    from .kws_flow import fit
+    if fpath.is_dir():
+        graph, hist = Graph.load(fpath / "float"), json.loads((fpath / "history.json").read_text())
+        st.rows.append(["train", 0.0, "cached"])
+    else:
+        t0 = time.perf_counter()
+        graph, hist = train_float(M, y, split, t, len(labels), verbose)
+
+        def save(tmp):
+            graph.save(tmp / "float")
+            (tmp / "history.json").write_text(json.dumps(hist))
+        _cached_dir(fpath, save)
+        st.rows.append(["train", time.perf_counter() - t0, f"{len(hist['loss'])} epochs "
+                        f"(best {hist['best_epoch'] + 1})"])
     times = {}
-    model, _ = fit(M, y, split, s.train, labels, verbose=verbose, times=times)
-    st.rows += [["train", times["train"], f"{model.info['metrics']['epochs_run']} epochs"],
-                ["calibrate + quantize", times["quantize"], "q7, q15"]]
+    model, _ = finish(graph, hist, M, y, split, t, labels, times)
+    st.rows.append(["calibrate + quantize", times["quantize"], "q7, q15; strategy picked on val"])
     _cached_dir(path, model.save)
     return model, key
 
@@ -138,18 +158,20 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     if finetune is None:
         notes.append("QAT skipped: qsim.qat has no finetune()")
         return None
-    key = _key("qat", model_key, s.qat_epochs, sources=("qat",))
+    key = _key("qat", model_key, s.qat_epochs, s.qat_lr, sources=("qat",))
     path = cache / f"qat-{key}"
     if path.is_dir():
         from .graph import Graph
         return Graph.load(path), True
     tr, va = split == "train", split == "val"
     params = inspect.signature(finetune).parameters
-    kw = {k: v for k, v in (("epochs", s.qat_epochs), ("seed", s.train.seed)) if k in params}
+    kw = {k: v for k, v in (("epochs", s.qat_epochs), ("seed", s.train.seed),
+                            ("batch_size", s.train.batch_size), ("lr", s.qat_lr)) if k in params}
     X = kws.mfcc_float(M)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
         q = finetune(model.float_graph, model.qgraphs["q7"], X[tr], y[tr], X[va], y[va], **kw)
+    q = q[0] if isinstance(q, tuple) else q          # finetune returns (graph, history)
     _cached_dir(path, q.save)
     return q, False
 
@@ -224,7 +246,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         st.rows[-1][2] = "cached"
     else:
         st.rows[-1][2] = f"{5 * settings.per_class} clips"
-    (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)", lambda: _features(data_dir, data_key, cache))
+    (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)",
+                                             lambda: _features(data_dir, data_key, cache))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
     model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, LABELS, verbose, st)
     te = split == "test"
@@ -235,8 +258,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
     qgraphs = dict(model.qgraphs)
     if qat_res is not None:
         qgraphs["q7_qat"] = qat_res[0]
-        acc.update({k: v for k, v in evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[te],
-                                              y[te]).items() if k == "q7_qat"})
+        extra = evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[te], y[te])
+        acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
     with output_dir(out, force=True) as tmp:

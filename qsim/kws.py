@@ -147,7 +147,9 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
     spec = kws_spec(classes, conv, fc, X.shape[1:])
     g0 = Sequential.from_dict(spec).build(seed=seed)
     mean, std = float(X.mean()), float(X.std()) or 1.0
-    norm = lambda a: None if a is None else ((np.asarray(a, np.float32) - mean) / std).astype(np.float32)  # noqa: E731
+
+    def norm(a):
+        return None if a is None else ((np.asarray(a, np.float32) - mean) / std).astype(np.float32)
     g, hist = train(g0, norm(X), y, norm(X_val), y_val, epochs=epochs, batch_size=batch_size,
                     lr=lr, seed=seed, patience=patience, weight_decay=weight_decay, verbose=verbose)
     g = fold_input_norm(g, mean, std)

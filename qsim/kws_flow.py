@@ -31,11 +31,11 @@ SCHEMES = ("q7", "q15")
 @dataclass
 class TrainSettings:
     """Everything training depends on (part of the demo's cache key)."""
-    epochs: int = 30
-    batch_size: int = 64
+    epochs: int = 20
+    batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int = 8
+    patience: int = 5
     seed: int = 0
     conv: tuple = (28, 30)
     fc: tuple = (58, 128)
@@ -123,21 +123,21 @@ def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=S
     return out, cal
 
 
-def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None):
-    """Train, calibrate and quantize on a split dataset; returns (KwsModel, metrics dict).
+def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
+    """Train the float net on the train split (early stopping on val); returns (graph, history)."""
+    tr, va = (split == "train"), (split == "val")
+    X = kws.mfcc_float(M)
+    return kws.train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
+                         conv=settings.conv, fc=settings.fc, classes=classes,
+                         epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+                         weight_decay=settings.weight_decay, patience=settings.patience,
+                         seed=settings.seed, verbose=verbose)
 
-    times : optional dict; stage -> seconds is filled in ("train", "quantize", "evaluate").
-    """
+
+def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):
+    """Calibrate, quantize (q7, q15) and test a trained float graph; returns (KwsModel, metrics)."""
     times = {} if times is None else times
     tr, va, te = (split == "train"), (split == "val"), (split == "test")
-    X = kws.mfcc_float(M)
-    t = time.perf_counter()
-    graph, hist = kws.train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
-                                conv=settings.conv, fc=settings.fc, classes=len(labels),
-                                epochs=settings.epochs, batch_size=settings.batch_size,
-                                lr=settings.lr, weight_decay=settings.weight_decay,
-                                patience=settings.patience, seed=settings.seed, verbose=verbose)
-    times["train"] = time.perf_counter() - t
     t = time.perf_counter()
     quant, _ = calibrate_quantize(graph, M[tr], M[va], y[va], settings)
     times["quantize"] = time.perf_counter() - t
@@ -152,6 +152,15 @@ def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None)
     info = {"train": dataclasses.asdict(settings), "metrics": metrics}
     model = KwsModel(graph, {s: v[0] for s, v in quant.items()}, tuple(labels), info=info)
     return model, metrics
+
+
+def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None):
+    """train_float + finish; `times` (optional dict) gets "train", "quantize", "evaluate" seconds."""
+    times = {} if times is None else times
+    t = time.perf_counter()
+    graph, hist = train_float(M, y, split, settings, len(labels), verbose)
+    times["train"] = time.perf_counter() - t
+    return finish(graph, hist, M, y, split, settings, labels, times)
 
 
 def evaluate(graph, qgraphs, M, y):

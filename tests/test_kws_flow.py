@@ -4,6 +4,7 @@ The tiny flow (20 clips of 4 voices, 1 epoch, a narrow net, stand-in parity) run
 full demo is marked slow. Integer steps are compared exactly; float vs onnxruntime with the
 tolerance of tests/test_onnx_export.py (float32 vs float64 sums over a few hundred terms).
 """
+import argparse
 import json
 import shutil
 import subprocess
@@ -147,8 +148,6 @@ def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
 def test_tiny_demo_and_cache(tmp_path):
     from qsim.commands.train import settings_from
     from qsim.demo import DemoSettings, run_demo
-    from qsim.commands.demo import register  # noqa: F401  (the command module imports cleanly)
-    import argparse
     ns = argparse.Namespace(epochs=1, seed=0, lr=2e-3, batch_size=16, conv=[4, 4], fc=[8])
     s = DemoSettings(per_class=4, voices=tuple(VOICES), train=settings_from(ns), parity_inputs=4,
                      report_samples=8)

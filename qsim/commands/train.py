@@ -35,7 +35,8 @@ def add_train_args(p):
     p.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
                    help=f"maximum epochs; early stopping on the validation split (default {d.epochs})")
     p.add_argument("--seed", type=int, default=d.seed, metavar="S", help=f"random seed (default {d.seed})")
-    p.add_argument("--lr", type=float, default=d.lr, metavar="LR", help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--lr", type=float, default=d.lr, metavar="LR",
+                   help=f"Adam learning rate (default {d.lr})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
                    help=f"minibatch size (default {d.batch_size})")
     p.add_argument("--conv", type=int, nargs=2, default=list(d.conv), metavar=("C1", "C2"),

@@ -24,7 +24,7 @@ from numba import njit, prange, uint64
 
 from ..errors import KernelArgumentError
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
-from ._fc import init_values
+from ._fc import init_values, requant_tile
 from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
@@ -157,7 +157,6 @@ def _conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
     """
     out_y, out_x = geo[9], geo[10]
     groups, n2, lanes = wpair.shape
-    c_out = out.shape[1]
     npix = out_y * out_x
     total = out.shape[0]
     ntiles = (total + TILE_P - 1) // TILE_P
@@ -174,10 +173,7 @@ def _conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
                 gather(im, n, pix // out_x, pix % out_x, geo, quirk, offs, col16[p])
             for g in range(groups):
                 madd(cols, wpair[g], acc)
-                o0 = g * lanes
-                for p in range(m):
-                    for j in range(min(lanes, c_out - o0)):
-                        out[q0 + p, o0 + j] = ssat(wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift, bits)
+                requant_tile(acc, m, init, g * lanes, out_shift, bits, out, q0)
 
 
 conv = njit(cache=True, parallel=True)(_conv)
@@ -193,8 +189,8 @@ def conv_hwc(b, g, bits, quirk):
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
         out2 = out.reshape(-1, g.ch_out)
         run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
-        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), tuple(int(v) for v in g[:11]), quirk,
-            b["out_shift"], bits, out2)
+        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), tuple(int(v) for v in g[:11]),
+            quirk, b["out_shift"], bits, out2)
     return out
 
 

@@ -6,9 +6,11 @@ All six compute, per output row i (doc §0.4):
 and differ only in dtypes and in how W is stored. Every pairing (q7 x q7, q15 x q15, q15 x q7)
 fits int16 x int16, so the dot products run through `_simd.madd_tile` on int16 copies of the
 input rows, exactly modulo 2**32 (the same engine as the convolutions: a batch item is one
-"pixel" whose column is its input vector). No BLAS: float products were exact only below 2**24
-per partial sum, and OpenBLAS's spinning threads fought numba's for the 2 cores (prange regions
-right after a threaded BLAS call measured 10-100x slower).
+"pixel" whose column is its input vector); layers of <= NARROW_ROWS rows use plain int32 dot
+products instead, as a tile would be mostly padding. No BLAS: float products were exact only
+below 2**24 per partial sum, and OpenBLAS's spinning threads fought numba's for the 2 cores
+(prange regions right after a threaded BLAS call measured 10-100x slower). Calls with little
+work run a serial twin of each loop (see `_simd.parallel_worth_it`).
 """
 from functools import lru_cache
 
@@ -17,9 +19,25 @@ from numba import njit, prange, uint64
 
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
-from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
+from ._simd import PARALLEL_MIN_MACS, TILE_P, madd, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item
+NARROW_ROWS = 3      # up to this many rows, plain dot products beat a padded tile (fc 128->3: 16 vs 23 us)
+
+
+@njit(inline="always")
+def requant_tile(acc, m, init, o0, out_shift, bits, out, q0):
+    """out[q0 + p, o0 + j] = ssat(wrap32(init[o0 + j] + acc[p, j]) >> out_shift, bits), p < m (§0.4).
+
+    Row views and uint64 indices let LLVM vectorise the channel loop (no negative-index test).
+    """
+    nj = uint64(min(acc.shape[1], out.shape[1] - o0))
+    u0 = uint64(o0)
+    for p in range(m):
+        a = acc[p]
+        dst = out[q0 + p]
+        for j in range(nj):
+            dst[u0 + j] = ssat(wrap_i32(init[u0 + j] + np.int64(a[j])) >> out_shift, bits)
 
 
 @njit(cache=True)
@@ -38,7 +56,6 @@ def _fc_tiles(vec, wpair, init, out_shift, bits, out):
     """
     n_items, dim_vec = vec.shape
     groups, n2, lanes = wpair.shape
-    rows = out.shape[1]
     ntiles = (n_items + TILE_P - 1) // TILE_P
     nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
     for chunk in prange(nchunks):
@@ -53,14 +70,29 @@ def _fc_tiles(vec, wpair, init, out_shift, bits, out):
                     col16[p, j] = vec[q0 + p, j]
             for g in range(groups):
                 madd(cols, wpair[g], acc)
-                o0 = g * lanes
-                for p in range(m):
-                    for j in range(min(lanes, rows - o0)):
-                        out[q0 + p, o0 + j] = ssat(wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift, bits)
+                requant_tile(acc, m, init, g * lanes, out_shift, bits, out, q0)
 
 
 fc_tiles = njit(cache=True, parallel=True)(_fc_tiles)
 fc_tiles_serial = njit(cache=True)(_fc_tiles)
+
+
+def _fc_rows(vec, mat, init, out_shift, bits, out):
+    """Same result as _fc_tiles, one int32 dot product per (item, row): faster when a layer has
+    only NARROW_ROWS rows or fewer (a tile would be mostly padding). Compiled twice like it."""
+    n_items, dim_vec = vec.shape
+    for n in prange(n_items):
+        x = vec[n]
+        for i in range(mat.shape[0]):
+            w = mat[i]
+            acc = np.int32(0)
+            for j in range(uint64(dim_vec)):
+                acc = np.int32(acc + np.int32(x[j]) * np.int32(w[j]))
+            out[n, i] = ssat(wrap_i32(init[i] + np.int64(acc)) >> out_shift, bits)
+
+
+fc_rows = njit(cache=True, parallel=True)(_fc_rows)
+fc_rows_serial = njit(cache=True)(_fc_rows)
 
 
 def fully_connected(b, mat, bits, out_dtype):
@@ -69,9 +101,14 @@ def fully_connected(b, mat, bits, out_dtype):
     if out.size:
         rnd = round_constant(b["out_shift"], b.truncate, b.version)
         init = init_values(b["bias"], b["bias_shift"], rnd)
-        wpair = pack_pairs(mat)
-        run = fc_tiles if parallel_worth_it(b.n, wpair) else fc_tiles_serial
-        run(b["pV"], wpair, init, b["out_shift"], bits, out.reshape(b.n, -1))
+        vec, out2 = b["pV"], out.reshape(b.n, -1)
+        if mat.shape[0] <= NARROW_ROWS:
+            run = fc_rows if vec.size * mat.shape[0] >= PARALLEL_MIN_MACS else fc_rows_serial
+            run(vec, np.ascontiguousarray(mat), init, b["out_shift"], bits, out2)
+        else:
+            wpair = pack_pairs(mat)
+            run = fc_tiles if parallel_worth_it(b.n, wpair) else fc_tiles_serial
+            run(vec, wpair, init, b["out_shift"], bits, out2)
     return out
 
 

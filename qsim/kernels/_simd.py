@@ -14,7 +14,10 @@ Layout (int16 values seen as int32 pairs, low half = even tap, as numpy's `.view
     cols  (TILE_P, n2) int32: row p = pixel p's column, taps (2i, 2i+1) in element i
     wpair (n2, 32) int32:     element (i, j) = taps (2i, 2i+1) of output channel j
     acc   (TILE_P, 32) int32: acc[p, j] = sum_t cols16[p, t] * w16[j, t]  (mod 2**32), overwritten
-`madd_tile16` is the same with 16 lanes, for layers of <= 16 output channels.
+`madd_tile16` and `madd_tile8` are the same with 16 and 8 lanes, for layers of <= 16 or <= 8
+output channels; `madd` picks one by wpair's width.
+
+Numba's on-disk cache does not see edits here: clear qsim/kernels/__pycache__ after changing it.
 """
 import numpy as np
 from llvmlite import ir
@@ -23,31 +26,41 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 TILE_P = 8      # pixels per tile (8 x 2 accumulators of 16 int32 lanes: fits 32 vector registers)
-TILE_C = 32     # output channels per tile (16 when a layer has <= 16)
+TILE_C = 32     # output channels per tile (8 or 16 when a layer has no more)
 PARALLEL_MIN_MACS = 1 << 22     # about 50 us of single-thread work
 
 _I32 = ir.IntType(32)
-_V16 = ir.VectorType(_I32, 16)                  # 16 int32 lanes = 32 int16 lanes
-_W16 = ir.VectorType(ir.IntType(16), 32)
-_W32 = ir.VectorType(_I32, 32)
-_EVEN = ir.Constant(_V16, [2 * i for i in range(16)])
-_ODD = ir.Constant(_V16, [2 * i + 1 for i in range(16)])
-_ZERO = ir.Constant(_V16, [0] * 16)
 
 
-def _pair_madd(b, x, y):
-    """<16 x i32>: lane k = x[2k]*y[2k] + x[2k+1]*y[2k+1] for <32 x i16> x, y (wrapping)."""
-    m = b.mul(b.sext(x, _W32), b.sext(y, _W32))
-    return b.add(b.shuffle_vector(m, m, _EVEN), b.shuffle_vector(m, m, _ODD))
+class _Vec:
+    """LLVM types and shuffle masks for accumulators of `width` int32 lanes (2*width int16)."""
 
+    def __init__(self, width):
+        self.acc = ir.VectorType(_I32, width)
+        self.pairs = ir.VectorType(ir.IntType(16), 2 * width)
+        self.wide = ir.VectorType(_I32, 2 * width)
+        self.even = ir.Constant(self.acc, [2 * i for i in range(width)])
+        self.odd = ir.Constant(self.acc, [2 * i + 1 for i in range(width)])
+        self.zero = ir.Constant(self.acc, [0] * width)
 
-def _load16(b, ptr, align=4):
-    return b.bitcast(b.load(b.bitcast(ptr, _V16.as_pointer()), align=align), _W16)
+    def pair_madd(self, b, x, y):
+        """lane k = x[2k]*y[2k] + x[2k+1]*y[2k+1] (int16 pairs, products and sum wrap in int32)."""
+        m = b.mul(b.sext(x, self.wide), b.sext(y, self.wide))
+        return b.add(b.shuffle_vector(m, m, self.even), b.shuffle_vector(m, m, self.odd))
+
+    def load_pairs(self, b, ptr):
+        return b.bitcast(b.load(b.bitcast(ptr, self.acc.as_pointer()), align=4), self.pairs)
+
+    def broadcast_pair(self, b, x):
+        v = b.insert_element(ir.Constant(self.acc, ir.Undefined), x, ir.Constant(_I32, 0))
+        return b.bitcast(b.shuffle_vector(v, v, self.zero), self.pairs)
 
 
 def _make_tile(lanes):
-    """The tile intrinsic for `lanes` output channels (16 or 32: one or two 16-lane accumulators)."""
-    halves = lanes // 16
+    """The tile intrinsic for `lanes` (8, 16 or 32) output channels: accumulators of <= 16 lanes."""
+    vec = _Vec(min(lanes, 16))
+    width = min(lanes, 16)
+    parts = lanes // width
 
     @intrinsic
     def tile(typingctx, cols, wpair, acc):
@@ -58,25 +71,25 @@ def _make_tile(lanes):
             n2 = builder.extract_value(w.shape, 0)
             row = builder.extract_value(c.shape, 1)
             accs = []
-            for _ in range(halves * TILE_P):
-                slot = cgutils.alloca_once(builder, _V16)
-                builder.store(_ZERO, slot)
+            for _ in range(parts * TILE_P):
+                slot = cgutils.alloca_once(builder, vec.acc)
+                builder.store(vec.zero, slot)
                 accs.append(slot)
             with cgutils.for_range(builder, n2) as loop:
                 i = loop.index
                 wrow = builder.gep(w.data, [builder.mul(i, ir.Constant(i.type, lanes))])
-                wv = [_load16(builder, builder.gep(wrow, [ir.Constant(i.type, 16 * h)])) for h in range(halves)]
+                wv = [vec.load_pairs(builder, builder.gep(wrow, [ir.Constant(i.type, width * h)]))
+                      for h in range(parts)]
                 for p in range(TILE_P):
                     x = builder.load(builder.gep(c.data, [builder.add(builder.mul(ir.Constant(i.type, p), row), i)]))
-                    v = builder.insert_element(ir.Constant(_V16, ir.Undefined), x, ir.Constant(_I32, 0))
-                    v = builder.bitcast(builder.shuffle_vector(v, v, _ZERO), _W16)     # broadcast the pair
-                    for h in range(halves):
-                        slot = accs[halves * p + h]
-                        builder.store(builder.add(builder.load(slot), _pair_madd(builder, v, wv[h])), slot)
+                    v = vec.broadcast_pair(builder, x)
+                    for h in range(parts):
+                        slot = accs[parts * p + h]
+                        builder.store(builder.add(builder.load(slot), vec.pair_madd(builder, v, wv[h])), slot)
             for p in range(TILE_P):
-                for h in range(halves):
-                    dst = builder.gep(a.data, [ir.Constant(ir.IntType(64), p * lanes + 16 * h)])
-                    builder.store(builder.load(accs[halves * p + h]), builder.bitcast(dst, _V16.as_pointer()),
+                for h in range(parts):
+                    dst = builder.gep(a.data, [ir.Constant(ir.IntType(64), p * lanes + width * h)])
+                    builder.store(builder.load(accs[parts * p + h]), builder.bitcast(dst, vec.acc.as_pointer()),
                                   align=4)
             return context.get_dummy_value()
 
@@ -86,14 +99,16 @@ def _make_tile(lanes):
 
 
 madd_tile = _make_tile(32)
-madd_tile.__doc__ = """acc[p, j] = sum_i <cols[p, i], wpair[i, j]> as int16 pairs (C-contiguous; 32 lanes)."""
 madd_tile16 = _make_tile(16)
+madd_tile8 = _make_tile(8)
 
 
 @njit(inline="always")
 def madd(cols, wpair, acc):
-    """madd_tile or madd_tile16, by the lane count of wpair (= acc.shape[1])."""
-    if wpair.shape[1] == 16:
+    """acc[p, j] = sum_i <cols[p, i], wpair[i, j]> as int16 pairs; the tile width is wpair.shape[1]."""
+    if wpair.shape[1] == 8:
+        madd_tile8(cols, wpair, acc)
+    elif wpair.shape[1] == 16:
         madd_tile16(cols, wpair, acc)
     else:
         madd_tile(cols, wpair, acc)
@@ -102,10 +117,10 @@ def madd(cols, wpair, acc):
 def pack_pairs(wmat):
     """(C_out, T) int weights -> (groups, ceil(T/2), lanes) int32 of int16 tap pairs, zero padded.
 
-    lanes = 16 for C_out <= 16 (less padding work), else 32 with ceil(C_out/32) groups.
+    lanes = 8 or 16 for C_out <= 8 or <= 16 (less padding work), else 32 with ceil(C_out/32) groups.
     """
     c_out, taps = wmat.shape
-    lanes = 16 if c_out <= 16 else TILE_C
+    lanes = 8 if c_out <= 8 else 16 if c_out <= 16 else TILE_C
     groups, n2 = -(-c_out // lanes), -(-taps // 2)
     w16 = np.zeros((groups * lanes, 2 * n2), np.int16)
     w16[:c_out, :taps] = wmat

@@ -33,7 +33,7 @@ from ..kernels import KERNELS
 from ..lower import channel_pad, kernel_call, stored_shape
 from ..train.layers import (LAYERS, AvgPool, Conv, DepthwiseConv, FC, Layer, MaxPool, Sigmoid,
                             Softmax, Tanh)
-from .ste import accumulator_init, fake_quant_ste, quantize_ste, requantize_ste
+from .ste import accumulator_init, quantize_ste, requantize_ste
 
 F32_EXACT = 2 ** 24     # integers up to this magnitude are exact in float32
 

@@ -1,4 +1,4 @@
-"""Straight-through estimators: each function returns its forward value and the mask of its gradient.
+"""Straight-through estimators: each returns its forward value and the mask of its gradient.
 
 QAT rounds and saturates in the forward pass exactly as the C does, and in the backward pass treats
 rounding as the identity (Bengio et al. 2013; Brevitas's ``round_ste``) and saturation as a clamp
@@ -9,7 +9,7 @@ The requantization of a conv / fc accumulator (semantics doc §0.4) is `requanti
 loop over the whole batch that uses the audited primitives of qsim.fixedpoint.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..fixedpoint import asr, bias_init, round_constant, ssat, wrap_i32
 
@@ -62,10 +62,13 @@ def accumulator_init(bias_ints, bias_shift, out_shift, truncate, version):
     return np.array([wrap_i32(bias_init(int(b), bias_shift) + rnd) for b in bias_ints], np.int64)
 
 
-@njit(cache=True, parallel=True)
+# Serial on purpose: one pass of a few adds and shifts per element is memory-bound, and a parallel
+# region would hand the 2 cores between numba's and OpenBLAS's threads on every layer (measured:
+# 10-40 ms per call on a loaded machine, against < 2 ms serial for the KWS conv2 output).
+@njit(cache=True)
 def _requantize(acc, init, scale, out_shift, bits, step, out, mask):
     rows, co = acc.shape
-    for i in prange(rows):
+    for i in range(rows):
         for o in range(co):
             v = asr(wrap_i32(init[o] + np.int64(acc[i, o] * scale)), out_shift)
             s = ssat(v, bits)
@@ -80,7 +83,8 @@ def requantize_ste(acc, init, acc_frac_bits, out_shift, out_q, dtype=np.float32)
     `acc_frac_bits`), computed exactly (every partial sum an integer multiple of 2**-acc_frac_bits
     representable in the float type: see qsim.qat.layers); the bias enters through `init`
     (accumulator_init). Forward, per output element:
-        out = ssat(asr(wrap32(init[o] + acc * 2**acc_frac_bits), out_shift), out_q.bits) * out_q.step
+        v = asr(wrap32(init[o] + acc * 2**acc_frac_bits), out_shift)
+        out = ssat(v, out_q.bits) * out_q.step
     Gradient: the rounding of the shift passes it (d out / d (acc + bias) := 1); saturation passes
     it only where the shifted value was inside the output range (mask True). The int32 wrap is not
     differentiated (quantize keeps calibrated accumulators one bit below it).

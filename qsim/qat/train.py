@@ -47,7 +47,8 @@ def _check_data(graph, X, y, classes, what):
     shape = graph.tensors[graph.inputs[0]].shape
     X = np.asarray(X, np.float32)
     if X.ndim != len(shape) + 1 or X.shape[1:] != shape:
-        raise ShapeError(f"{what}: X has shape {X.shape}, the graph input needs (N,) + {shape} (HWC)")
+        raise ShapeError(f"{what}: X has shape {X.shape}, the graph input needs (N,) + {shape} "
+                         "(HWC)")
     y = np.asarray(y)
     if y.shape != (len(X),) or y.dtype.kind not in "iu":
         raise ShapeError(f"{what}: y has shape {y.shape} and dtype {y.dtype}, expected ({len(X)},) "
@@ -59,7 +60,8 @@ def _check_data(graph, X, y, classes, what):
 
 def _start_weights(float_graph, qgraph):
     """Shadow weights: the float model's when its layers match qgraph's one for one (names, ops,
-    param shapes), else qgraph's own params (e.g. after quantize's H/W swap, which reorders them)."""
+    param shapes), else qgraph's own params (e.g. after quantize's H/W swap, which reorders
+    them)."""
     fnodes = {n.name: n for n in float_graph.nodes}
     same = all(n.name in fnodes and fnodes[n.name].op == n.op and
                {k: np.shape(v) for k, v in fnodes[n.name].params.items()} ==

@@ -17,7 +17,7 @@ def wrap32(v):
     return (v + 2**31) % 2**32 - 2**31
 
 
-@pytest.mark.parametrize("items, dim_vec, rows", [(1, 1, 1), (7, 3, 16), (9, 64, 17), (17, 129, 33),
+@pytest.mark.parametrize("items, dim_vec, rows", [(1, 1, 1), (7, 3, 16), (9, 64, 17), (10, 7, 8), (11, 6, 9), (17, 129, 33),
                                                    (8, 2100, 64), (3, 5, 70)])
 def test_exact_dot_matches_int64_mod_2_32(rng, items, dim_vec, rows):
     vec = rng.choice(np.array([-32768, 32767, -32767, 0, 1], np.int16), size=(items, dim_vec))
@@ -38,11 +38,12 @@ def test_pair_overflow_wraps_like_the_c_accumulator():
 def test_pack_pairs_layout():
     w = np.arange(2 * 5, dtype=np.int16).reshape(2, 5)            # 2 channels, 5 taps -> 3 pairs
     p = pack_pairs(w)
-    assert p.shape == (1, 3, 16)                                     # <= 16 channels: 16 lanes
-    pairs = p.view(np.int16).reshape(1, 3, 16, 2)
+    assert p.shape == (1, 3, 8)                                      # <= 8 channels: 8 lanes
+    pairs = p.view(np.int16).reshape(1, 3, 8, 2)
     assert pairs[0, :, 0].tolist() == [[0, 1], [2, 3], [4, 0]]      # odd tap padded with 0
     assert pairs[0, :, 1].tolist() == [[5, 6], [7, 8], [9, 0]]
     assert not pairs[0, :, 2:].any()
+    assert pack_pairs(np.zeros((9, 4), np.int8)).shape == (1, 2, 16)
     assert pack_pairs(np.zeros((17, 4), np.int8)).shape == (1, 2, 32)
     assert pack_pairs(np.zeros((33, 4), np.int8)).shape == (2, 2, 32)
 
@@ -81,3 +82,14 @@ def test_results_do_not_depend_on_threads_or_tiling(rng):
     assert_bit_exact(outs[1], outs[0], "conv parallel 1 thread vs serial")
     assert_bit_exact(outs[2], outs[0], "conv parallel all threads vs serial")
     assert_bit_exact(fc[1], fc[0], "fc parallel vs serial")
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4])
+def test_fc_narrow_rows_path_matches_int64(rng, rows):
+    # rows <= NARROW_ROWS take plain dot products instead of a tile: same §0.4 result
+    vec = rng.choice(np.array([-32768, 32767, -32767, 3], np.int16), size=(13, 37))
+    mat = rng.choice(np.array([-32768, 32767, -2], np.int16), size=(rows, 37))
+    bias = rng.integers(-32768, 32768, rows).astype(np.int16)
+    got = KERNELS["arm_fully_connected_q15"](vec, mat, 37, rows, 5, 11, bias)
+    acc = wrap32(wrap32(bias.astype(np.int64) << 5) + (1 << 10) + vec.astype(np.int64) @ mat.astype(np.int64).T)
+    assert_bit_exact(got, np.clip(acc >> 11, -32768, 32767), f"fc q15 {rows} rows")

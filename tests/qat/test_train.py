@@ -98,8 +98,10 @@ def test_deterministic_for_a_seed(problem):
 
 def test_reselect_formats_requantizes_and_stays_exact(problem):
     g, q, (X, y, Xv, yv, *_) = problem
-    qat, hist = finetune(g, q, X[:600], y[:600], Xv, yv, epochs=2, lr=1e-2, seed=0,
-                         reselect_formats=True, patience=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # requantizing may coarsen a bias format: it warns
+        qat, hist = finetune(g, q, X[:600], y[:600], Xv, yv, epochs=2, lr=1e-2, seed=0,
+                             reselect_formats=True, patience=None)
     assert qat.quant == q.quant and [n.kernel for n in qat.nodes] == [n.kernel for n in q.nodes]
     # whatever formats were kept, the QatNet of the result predicts as the simulator does
     qnet = QatNet(qat.copy())
