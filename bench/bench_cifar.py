@@ -66,7 +66,8 @@ class CNetwork:
                f"-Wl,-rpath,{Path(build.so_path).parent}"]
         subprocess.run(cmd, check=True)
         self.ffi = cffi.FFI()
-        self.ffi.cdef("typedef signed char q7_t; void qsim_bench_loop(int n, const q7_t *x, q7_t *y);")
+        self.ffi.cdef("typedef signed char q7_t; "
+                      "void qsim_bench_loop(int n, const q7_t *x, q7_t *y);")
         self.lib = self.ffi.dlopen(str(so))
 
     def run(self, x_ints, n_out):

@@ -4,11 +4,11 @@
     CMSIS_PATH=~/cmsis-5.9.0 python examples/ds_cnn.py     # parity with the real library
 
 conv 5x5 stride 2 -> 2 x [depthwise 3x3 + relu -> pointwise 1x1 + relu] -> average pool 4x4
--> fc 10 -> softmax (qsim.importers.spec.DS_CNN_SPEC), on 32x32 grey digits. The pointwise convs run on
-arm_convolve_1x1_HWC_q7_fast_nonsquare (32 channels: ch_in % 4 == 0, ch_out % 2 == 0), the
-depthwise ones on arm_depthwise_separable_conv_HWC_q7, the pool on arm_avepool_q7_HWC, whose
-DSP path averages row averages (two truncations) where the REF path takes one average: qsim
-simulates each path exactly, so the two PTQ accuracies below may differ.
+-> fc 10 -> softmax (qsim.importers.spec.DS_CNN_SPEC), on 32x32 grey digits. The pointwise
+convs run on arm_convolve_1x1_HWC_q7_fast_nonsquare (32 channels: ch_in % 4 == 0 and
+ch_out % 2 == 0), the depthwise ones on arm_depthwise_separable_conv_HWC_q7, the pool on
+arm_avepool_q7_HWC, whose DSP path averages row averages (two truncations) where the REF path
+takes one average: qsim simulates each path exactly, so the REF and DSP accuracies may differ.
 Why digits and not the KWS MFCCs (49x10): legacy CMSIS-NN pools square images only, and the
 DS-CNN's pool would be non-square there.
 """

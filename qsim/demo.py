@@ -43,6 +43,7 @@ class DemoSettings:
     per_class: int = 1200
     data_seed: int = 0
     voices: tuple | None = None          # None: every English espeak-ng voice and variant
+    warp: float = 0.0                    # formant warp augmentation (qsim.datasets.kws.make_clip)
     workers: int = 2
     train: TrainSettings = field(default_factory=TrainSettings)
     qat_epochs: int = 2
@@ -90,10 +91,11 @@ class Stages:
 
 def _dataset(s: DemoSettings, cache: Path, verbose):
     from .datasets.kws import synthesize_kws
-    key = _key("dataset", s.per_class, s.data_seed, s.voices, sources=("datasets/kws.py", "audio.py"))
+    parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ())
+    key = _key(*parts, sources=("datasets/kws.py", "audio.py"))
     return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
         tmp / "set", seed=s.data_seed, per_class=s.per_class, voices=s.voices, workers=s.workers,
-        verbose=verbose)), key
+        verbose=verbose, warp=s.warp)), key
 
 
 def _features(data_dir, data_key, cache: Path):
@@ -171,7 +173,14 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
         q = finetune(model.float_graph, model.qgraphs["q7"], X[tr], y[tr], X[va], y[va], **kw)
-    q = q[0] if isinstance(q, tuple) else q          # finetune returns (graph, history)
+    if isinstance(q, tuple):                         # finetune returns (graph, history)
+        q, hist = q
+        if hist.get("best_epoch") == -1:
+            notes.append(f"QAT ({s.qat_epochs} epochs) did not beat the PTQ q7 net on validation; "
+                         "q7_qat keeps the PTQ weights")
+        elif hist.get("val_acc"):
+            notes.append(f"QAT: validation accuracy {100 * hist.get('initial_val_acc', 0):.2f}% -> "
+                         f"{100 * hist['val_acc'][hist['best_epoch']]:.2f}%")
     _cached_dir(path, q.save)
     return q, False
 

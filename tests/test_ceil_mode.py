@@ -59,7 +59,7 @@ def test_pool_gradients_ceil_mode(rng, cls):
 
 
 def test_onnx_ceil_mode_import(tmp_path):
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
     from qsim.importers.onnx_import import load_onnx

@@ -13,6 +13,9 @@ def register(subparsers):
                    help="espeak-ng voice specs such as en-us or en-gb+Alex (default: every English "
                         "non-mbrola voice, plain and with each !v variant)")
     k.add_argument("--workers", type=int, default=2, metavar="N", help="synthesis processes (default 2)")
+    k.add_argument("--warp", type=float, default=0.0, metavar="W",
+                   help="augment: scale pitch and formants by a factor in [1/(1+W), 1+W] "
+                        "(default 0: none)")
     k.add_argument("--force", action="store_true", help="replace DIR if it exists")
     return p
 
@@ -21,9 +24,11 @@ def run(args):
     from qsim.datasets.kws import synthesize_kws
     from qsim.errors import QsimError
 
+    if not 0 <= args.warp < 1:
+        raise QsimError(f"--warp must be in [0, 1), got {args.warp}")
     if args.per_class < 1:
         raise QsimError(f"--per-class must be >= 1, got {args.per_class}")
     manifest = synthesize_kws(args.out, seed=args.seed, per_class=args.per_class, voices=args.voices,
-                              workers=args.workers, force=args.force, verbose=True)
+                              workers=args.workers, force=args.force, verbose=True, warp=args.warp)
     print(f"wrote {manifest}")
     return 0

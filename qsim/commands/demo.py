@@ -28,6 +28,8 @@ def register(subparsers):
                    help="artifact cache (default data/cache)")
     p.add_argument("--per-class", type=int, default=None, metavar="N",
                    help="clips per label to synthesize (default 1200)")
+    p.add_argument("--warp", type=float, default=None, metavar="W",
+                   help="formant warp augmentation of the synthesized set (see `qsim data kws`)")
     p.add_argument("--cmsis", metavar="PATH", default=None,
                    help="CMSIS_5 checkout for parity (default: $CMSIS_PATH; else the stand-in)")
     p.add_argument("--standin", action="store_true",
@@ -37,6 +39,7 @@ def register(subparsers):
 
 
 def run(args):
+    from qsim.commands._common import show_warnings
     from qsim.commands.train import settings_from
     from qsim.demo import DemoSettings, run_demo, summary_text
     from qsim.errors import QsimError
@@ -46,8 +49,13 @@ def run(args):
         if args.per_class < 2:
             raise QsimError(f"--per-class must be >= 2, got {args.per_class}")
         s.per_class = args.per_class
-    summary = run_demo(args.out, s, cache=args.cache, cmsis=args.cmsis, standin=args.standin,
-                       verbose=args.verbose)
+    if args.warp is not None:
+        if not 0 <= args.warp < 1:
+            raise QsimError(f"--warp must be in [0, 1), got {args.warp}")
+        s.warp = args.warp
+    with show_warnings("demo"):
+        summary = run_demo(args.out, s, cache=args.cache, cmsis=args.cmsis, standin=args.standin,
+                           verbose=args.verbose)
     print(summary_text(summary))
     print(f"wrote {args.out}: summary.txt, summary.json, model/, c/, parity.txt, report_*/")
     bad = sum(p["mismatches"] for p in summary["parity"].values())

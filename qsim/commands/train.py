@@ -29,9 +29,14 @@ def register(subparsers):
     return p
 
 
+# qsim.kws_flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
+# (tests/test_kws_flow.py checks they agree).
+DEFAULTS = {"epochs": 20, "seed": 0, "lr": 2e-3, "batch_size": 128, "conv": (28, 30), "fc": (58, 128)}
+
+
 def add_train_args(p):
-    from qsim.kws_flow import TrainSettings
-    d = TrainSettings()
+    from types import SimpleNamespace
+    d = SimpleNamespace(**DEFAULTS)
     p.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
                    help=f"maximum epochs; early stopping on the validation split (default {d.epochs})")
     p.add_argument("--seed", type=int, default=d.seed, metavar="S", help=f"random seed (default {d.seed})")
@@ -68,12 +73,13 @@ def run(args):
     from qsim.datasets.kws import LABELS
     from qsim.kws_flow import fit, load_features
 
-    from ._common import check_output, output_dir
+    from ._common import check_output, output_dir, show_warnings
 
     check_output(args.output, args.force, folder=True)
     settings = settings_from(args)
     M, y, split = load_features(args.data)
-    model, metrics = fit(M, y, split, settings, LABELS, verbose=args.verbose)
+    with show_warnings("train"):
+        model, metrics = fit(M, y, split, settings, LABELS, verbose=args.verbose)
     model.info["data"] = str(args.data)
     with output_dir(args.output, args.force) as tmp:
         model.save(tmp)

@@ -104,8 +104,19 @@ def _synthesize(exe, voice, word, speed, pitch):
     return resample(data, rate, SAMPLE_RATE)
 
 
-def make_clip(exe, seed, index, label, voice):
-    """One augmented clip (16000,) int16 and the word spoken ('' for silence)."""
+def warp_formants(speech, factor):
+    """Scale every frequency (pitch and formants, a vocal-tract-length change) by `factor`; the
+    duration changes by 1/factor. FFT resampling to len/factor samples, played at the same rate."""
+    import scipy.signal
+    return scipy.signal.resample(speech, max(1, int(round(len(speech) / factor))))
+
+
+def make_clip(exe, seed, index, label, voice, warp=0.0):
+    """One augmented clip (16000,) int16 and the word spoken ('' for silence).
+
+    warp : if > 0, frequencies are scaled by a factor drawn log-uniformly from
+        [1/(1+warp), 1+warp] (warp_formants); 0 leaves the clips exactly as before.
+    """
     rng = np.random.default_rng([seed, 2, index])
     n = SAMPLE_RATE
     if label == "_silence_":
@@ -113,6 +124,8 @@ def make_clip(exe, seed, index, label, voice):
         return to_int16(np.clip(_noise(rng, n) * level, -1, 1)), ""
     word = rng.choice(UNKNOWN_WORDS) if label == "_unknown_" else label
     speech = _synthesize(exe, voice, word, int(rng.integers(130, 211)), int(rng.integers(25, 76)))
+    if warp > 0:
+        speech = warp_formants(speech, float(np.exp(rng.uniform(-1, 1) * np.log1p(warp))))
     active = np.nonzero(np.abs(speech) > 0.02 * np.abs(speech).max())[0]
     speech = speech[active[0]:active[-1] + 1] if len(active) else speech
     speech = fix_length(speech, n)                       # a rare over-long word loses its tail
@@ -127,14 +140,15 @@ def make_clip(exe, seed, index, label, voice):
 
 
 def _job(args):
-    exe, seed, index, label, voice, path = args
+    exe, seed, index, label, voice, path, warp = args
     import soundfile as sf
-    audio, word = make_clip(exe, seed, index, label, voice)
+    audio, word = make_clip(exe, seed, index, label, voice, warp)
     sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
     return word
 
 
-def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=False, verbose=False):
+def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=False, verbose=False,
+                   warp=0.0):
     """Synthesize the set into directory `out`; returns the manifest path.
 
     Parameters
@@ -144,6 +158,7 @@ def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=Fal
     per_class : clips per label (5 labels).
     voices : espeak-ng voice specs ('en-us', 'en-gb+Alex'); default default_voices().
     workers : process pool size.
+    warp : formant / pitch warp augmentation (make_clip); 0 (default) = none.
     """
     exe = _espeak()
     out = Path(out)
@@ -162,7 +177,7 @@ def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=Fal
                 index = len(jobs)
                 voice = voices[int(pick.integers(len(voices)))]
                 rel = f"{label}/{index:06d}.wav"
-                jobs.append((exe, seed, index, label, voice, str(tmp / rel)))
+                jobs.append((exe, seed, index, label, voice, str(tmp / rel), warp))
                 rows.append([rel, label, "", voice, split_of[speaker(voice)]])
         with ProcessPoolExecutor(max_workers=workers) as pool:
             words = list(tqdm(pool.map(_job, jobs, chunksize=16), total=len(jobs), desc="kws",

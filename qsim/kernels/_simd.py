@@ -18,6 +18,7 @@ Layout (int16 values seen as int32 pairs, low half = even tap, as numpy's `.view
 output channels; `madd` picks one by wpair's width.
 
 Numba's on-disk cache does not see edits here: clear qsim/kernels/__pycache__ after changing it.
+
 """
 import numpy as np
 from llvmlite import ir
@@ -27,7 +28,7 @@ from numba.extending import intrinsic
 
 TILE_P = 8      # pixels per tile (8 x 2 accumulators of 16 int32 lanes: fits 32 vector registers)
 TILE_C = 32     # output channels per tile (8 or 16 when a layer has no more)
-PARALLEL_MIN_MACS = 1 << 22     # about 50 us of single-thread work
+PARALLEL_MIN_MACS = 1 << 25     # about 0.4 ms of single-thread work
 
 _I32 = ir.IntType(32)
 
@@ -81,16 +82,16 @@ def _make_tile(lanes):
                 wv = [vec.load_pairs(builder, builder.gep(wrow, [ir.Constant(i.type, width * h)]))
                       for h in range(parts)]
                 for p in range(TILE_P):
-                    x = builder.load(builder.gep(c.data, [builder.add(builder.mul(ir.Constant(i.type, p), row), i)]))
-                    v = vec.broadcast_pair(builder, x)
+                    at = builder.add(builder.mul(ir.Constant(i.type, p), row), i)
+                    v = vec.broadcast_pair(builder, builder.load(builder.gep(c.data, [at])))
                     for h in range(parts):
                         slot = accs[parts * p + h]
                         builder.store(builder.add(builder.load(slot), vec.pair_madd(builder, v, wv[h])), slot)
             for p in range(TILE_P):
                 for h in range(parts):
                     dst = builder.gep(a.data, [ir.Constant(ir.IntType(64), p * lanes + width * h)])
-                    builder.store(builder.load(accs[parts * p + h]), builder.bitcast(dst, vec.acc.as_pointer()),
-                                  align=4)
+                    dst = builder.bitcast(dst, vec.acc.as_pointer())
+                    builder.store(builder.load(accs[parts * p + h]), dst, align=4)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -131,8 +132,8 @@ def pack_pairs(wmat):
 def parallel_worth_it(pixels, wpair):
     """Whether a tile loop has enough work (padded MACs) to pay for waking numba's threads.
 
-    Small calls run serially: a parallel region on a busy 2-core machine can wait a whole
-    scheduler slice (milliseconds) for its second thread (measured: fc 128->3, 1000 items,
-    44 us serial vs 4 ms with 2 threads).
+    Small calls run serially: on a busy 2-core machine a parallel region can wait ~10 ms for its
+    second thread to be scheduled (measured with numba's default omp layer: fc 58->128 on 1000
+    items took 10-16 ms with 2 threads against 0.11 ms serially; fc 128->3, 4 ms vs 44 us).
     """
     return pixels * wpair.size * 2 >= PARALLEL_MIN_MACS

@@ -17,8 +17,8 @@ def wrap32(v):
     return (v + 2**31) % 2**32 - 2**31
 
 
-@pytest.mark.parametrize("items, dim_vec, rows", [(1, 1, 1), (7, 3, 16), (9, 64, 17), (10, 7, 8), (11, 6, 9), (17, 129, 33),
-                                                   (8, 2100, 64), (3, 5, 70)])
+@pytest.mark.parametrize("items, dim_vec, rows", [(1, 1, 1), (7, 3, 16), (9, 64, 17), (10, 7, 8),
+                                                   (11, 6, 9), (17, 129, 33), (8, 2100, 64), (3, 5, 70)])
 def test_exact_dot_matches_int64_mod_2_32(rng, items, dim_vec, rows):
     vec = rng.choice(np.array([-32768, 32767, -32767, 0, 1], np.int16), size=(items, dim_vec))
     mat = rng.choice(np.array([-32768, 32767, -1, 5], np.int16), size=(rows, dim_vec))
@@ -91,5 +91,6 @@ def test_fc_narrow_rows_path_matches_int64(rng, rows):
     mat = rng.choice(np.array([-32768, 32767, -2], np.int16), size=(rows, 37))
     bias = rng.integers(-32768, 32768, rows).astype(np.int16)
     got = KERNELS["arm_fully_connected_q15"](vec, mat, 37, rows, 5, 11, bias)
-    acc = wrap32(wrap32(bias.astype(np.int64) << 5) + (1 << 10) + vec.astype(np.int64) @ mat.astype(np.int64).T)
+    acc = vec.astype(np.int64) @ mat.astype(np.int64).T
+    acc = wrap32(wrap32(bias.astype(np.int64) << 5) + (1 << 10) + acc)
     assert_bit_exact(got, np.clip(acc >> 11, -32768, 32767), f"fc q15 {rows} rows")
