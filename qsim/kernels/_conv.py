@@ -2,14 +2,16 @@
 
 Every regular conv runs through one numba loop, `conv`, parallel over tiles of output pixels of
 the whole batch: per pixel it gathers the (ky, kx, c) taps into an int16 column (zeros for
-padding; column order = the OHWI weight order), then `_simd.madd_tile` multiplies 8 such columns
-with 32 weight rows at a time in wrapping int32, and §0.4 follows:
+padding; column order = the OHWI weight order), then `_simd.madd` multiplies 8 such columns
+with 8, 16 or 32 weight rows at a time in wrapping int32, and §0.4 follows:
 out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
 init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)). Summing in wrapping int32
 is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15.
 (Measured on the KWS shapes, AVX-512 VNNI: an im2col + float32/float64 BLAS product peaks at the
 float FMA rate, ~35 GMAC/s for 30 output channels, and fights numba's threads for the cores; a
-plain numba dot-product loop ~17-30 GMAC/s; the int16 tile ~70 GMAC/s.)
+plain numba dot-product loop ~17-30 GMAC/s; the int16 tile ~100 GMAC/s on conv2, whose im2col
+gather and requantization then cost about a fifth of the layer.) Calls with little work run the
+serial twin `conv_serial` (see `_simd.parallel_worth_it`).
 
 The REF path of 5.7.0 keeps input row/column indices in a signed char in seven of these functions
 (§1.1, §8 item 4); `conv(..., quirk=True)` reproduces that: the index is wrapped to int8 before the
