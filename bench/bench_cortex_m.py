@@ -3,8 +3,9 @@
     python bench/bench_cortex_m.py NET SCHEME CMSIS_DIR TARGET N_INPUTS
     e.g. python bench/bench_cortex_m.py kws q7 ~/cmsis-5.9.0 cortex-m4 100
 
-NET is kws (the seed's network) or cifar (CMSIS-NN's CIFAR-10 example topology, max pools with
-padding 1: 32 -> 16 -> 8 -> 4). Random weights, calibrated on 32 N(0,1) inputs; what is measured is
+NET is kws (the seed's network) or cifar (CMSIS-NN's CIFAR-10 example topology: max pools 3x3
+stride 2 without padding, the last window cut at the edge as CMSIS's own example does: 32 -> 16 ->
+8 -> 4). Random weights, calibrated on 32 N(0,1) inputs; what is measured is
 parity and executed instructions, not accuracy. Prints the per-layer table and the footprint.
 """
 import os
@@ -20,15 +21,10 @@ from cmsis_nn.locate import find_cmsis  # noqa: E402
 from harness.parity import random_inputs, run_network_parity  # noqa: E402
 from qsim.calibrate import calibrate  # noqa: E402
 from qsim.errors import QsimError  # noqa: E402
-from qsim.importers.spec import KWS_SPEC, Sequential  # noqa: E402
+from qsim.importers.spec import CIFAR10_SPEC, KWS_SPEC, Sequential  # noqa: E402
 from qsim.quantize import quantize  # noqa: E402
 
-_CONV = lambda ch: {"op": "conv", "ch_out": ch, "kernel": 5, "stride": 1, "pad": 2}
-_POOL = {"op": "maxpool", "kernel": 3, "stride": 2, "pad": 1}
-CIFAR = {"name": "cifar", "input_shape": [32, 32, 3], "layers": [
-    _CONV(32), {"op": "relu"}, _POOL, _CONV(16), {"op": "relu"}, _POOL, _CONV(32), {"op": "relu"},
-    _POOL, {"op": "flatten"}, {"op": "fc", "rows": 10}, {"op": "softmax"}]}
-SPECS = {"kws": KWS_SPEC, "cifar": CIFAR}
+SPECS = {"kws": KWS_SPEC, "cifar": CIFAR10_SPEC}
 
 
 def quantized(spec, scheme, version, path):

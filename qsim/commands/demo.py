@@ -29,7 +29,8 @@ def register(subparsers):
     p.add_argument("--per-class", type=int, default=None, metavar="N",
                    help="clips per label to synthesize (default 1200)")
     p.add_argument("--warp", type=float, default=None, metavar="W",
-                   help="formant warp augmentation of the synthesized set (see `qsim data kws`)")
+                   help="formant warp augmentation of the synthesized set (default 0.3; see "
+                        "`qsim data kws --warp`)")
     p.add_argument("--cmsis", metavar="PATH", default=None,
                    help="CMSIS_5 checkout for parity (default: $CMSIS_PATH; else the stand-in)")
     p.add_argument("--standin", action="store_true",
