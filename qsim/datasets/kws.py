@@ -29,10 +29,11 @@ log = logging.getLogger(__name__)
 
 KEYWORDS = ("yes", "no", "backward")
 LABELS = KEYWORDS + ("_unknown_", "_silence_")
+# No homophone of a keyword ("know" sounds exactly like "no"): it would make the labels contradict.
 UNKNOWN_WORDS = ("up", "down", "left", "right", "on", "off", "stop", "go", "zero", "one", "two",
                  "three", "four", "five", "six", "seven", "eight", "nine", "bed", "bird", "cat",
                  "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "forward", "follow",
-                 "learn", "visual", "yellow", "nose", "background", "yet", "know", "now")
+                 "learn", "visual", "yellow", "nose", "background", "yet", "now")
 SAMPLE_RATE = 16000
 SPLIT_FRACTIONS = (("test", 0.15), ("val", 0.15))
 
