@@ -1,8 +1,17 @@
-"""Edge cases shared by the six fully connected test files: hand-computed expectations."""
+"""What the six fully connected test files share: hand-computed edge cases and the test bodies.
+
+Each kernel keeps its own test file: it sets FN and imports the `fn` fixture with the shared
+test_* functions it runs; pytest collects them there, under that file's node ids, so the conftest
+`rng` seeds (and so the cases) are the file's own.
+"""
+import importlib
+
 import numpy as np
+import pytest
 
 from kernels_ref import KERNELS_REF
-from qsim.kernels import INTERLEAVE, KERNELS
+from qsim.errors import KernelArgumentError, ShapeError
+from qsim.kernels import DEINTERLEAVE, INTERLEAVE, KERNELS
 
 from ._compare import assert_bit_exact
 
@@ -65,3 +74,77 @@ def check_zero_input_out_shift_31(fn):
     vec, mat, bias = np.zeros((1, 2), vdt), np.zeros((1, 2), mdt), np.zeros(1, mdt)
     assert call(fn, vec, mat, bias, 0, 31, version="5.7.0")[0, 0] == 0
     assert call(fn, vec, mat, bias, 0, 31, version="5.9.0")[0, 0] == -1
+
+
+# Shared tests. All six kernels: test_edges, test_release_rounding_at_out_shift_31; the plain ones
+# also test_rounds_half_up_and_floors_negative, test_bad_arguments; the _opt ones also the three
+# tests after SIZES.
+
+@pytest.fixture
+def fn(request):
+    """The C name under test: FN of the test file that imported these tests."""
+    return request.module.FN
+
+
+def test_edges(fn, rng):
+    check_edges(fn, rng)
+
+
+def test_release_rounding_at_out_shift_31(fn):
+    check_zero_input_out_shift_31(fn)
+
+
+def test_rounds_half_up_and_floors_negative(fn):
+    # 3 >> 1 with NN_ROUND(1) = 1 -> 2; -3 -> (-3 + 1) >> 1 = -1
+    got = call(fn, [[3], [-3]], [[1]], [0], 0, 1)
+    assert got[:, 0].tolist() == [2, -1]
+
+
+def test_bad_arguments(fn):
+    vdt, mdt, _ = SPEC[fn]
+    vec, mat, bias = np.zeros((2, 4), vdt), np.zeros((3, 4), mdt), np.zeros(3, mdt)
+    with pytest.raises(ShapeError):
+        KERNELS[fn](vec, mat, 4, 2, 0, 0, bias)
+    with pytest.raises(KernelArgumentError):
+        KERNELS[fn](vec, mat, 4, 3, 0, 32, bias)
+    with pytest.raises(KernelArgumentError):
+        KERNELS[fn](vec.astype(np.float32), mat, 4, 3, 0, 0, bias)
+
+
+# The _opt kernels: the §2 weight interleaving and equality with the plain kernel.
+SIZES = [(r, n) for r in (1, 3, 4, 5, 8, 11, 14) for n in (1, 2, 3, 4, 5, 7, 8, 22)]
+
+
+def twin_interleave(fn):
+    """kernels_ref's interleave function for an _opt kernel (e.g. interleave_q7_opt)."""
+    name = "interleave_" + fn.removeprefix("arm_fully_connected_")
+    return getattr(importlib.import_module(f"kernels_ref.{fn}"), name)
+
+
+@pytest.mark.parametrize("rows,dim", SIZES)
+def test_interleave_matches_twin_and_round_trips(fn, rows, dim):
+    mat = np.arange(rows * dim, dtype=np.int32).reshape(rows, dim)
+    stored = INTERLEAVE[fn](mat)
+    assert_bit_exact(stored, twin_interleave(fn)(mat), f"{rows}x{dim} order")
+    assert sorted(stored.tolist()) == list(range(rows * dim))   # a permutation
+    assert_bit_exact(DEINTERLEAVE[fn](stored, rows, dim), mat, f"{rows}x{dim} round trip")
+
+
+@pytest.mark.parametrize("rows,dim", SIZES)
+def test_opt_equals_plain_on_logical_matrix(fn, rows, dim, rng):
+    plain = fn.removesuffix("_opt")
+    vdt, mdt, bits = SPEC[fn]
+    vec = rng.integers(np.iinfo(vdt).min, np.iinfo(vdt).max + 1, size=(3, dim)).astype(vdt)
+    mat = rng.integers(np.iinfo(mdt).min, np.iinfo(mdt).max + 1, size=(rows, dim)).astype(mdt)
+    bias = rng.integers(np.iinfo(mdt).min, np.iinfo(mdt).max + 1, size=rows).astype(mdt)
+    for bias_shift, out_shift in [(0, 0), (4, bits - 1), (0, 31)]:
+        want = KERNELS[plain](vec, mat, dim, rows, bias_shift, out_shift, bias)
+        got = KERNELS[fn](vec, INTERLEAVE[fn](mat), dim, rows, bias_shift, out_shift, bias)
+        assert_bit_exact(got, want, f"{fn} {rows}x{dim}")
+
+
+def test_interleave_errors(fn):
+    with pytest.raises(ShapeError):
+        INTERLEAVE[fn](np.zeros(12, np.int8))
+    with pytest.raises(ShapeError):
+        DEINTERLEAVE[fn](np.zeros(11, np.int8), 3, 4)
