@@ -37,7 +37,7 @@ def kws_layers(rng):
     ]
 
 
-def best_time(fn, repeat=3):
+def best_time(fn, repeat=7):
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()

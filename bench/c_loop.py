@@ -70,7 +70,7 @@ class CLoop:
         addr = int(self.build.ffi.cast("uintptr_t", getattr(self.build.lib, c_name)))
         return self.ffi.cast(typedef, addr)
 
-    def time(self, c_name, args, repeat=3):
+    def time(self, c_name, args, repeat=7):
         """Best seconds for one pass over the batch; args exactly as for the Python kernel."""
         b = bind(c_name, args, {})
         ctype = {np.dtype(np.int8): "q7_t[]", np.dtype(np.int16): "q15_t[]"}

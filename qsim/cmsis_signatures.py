@@ -37,10 +37,12 @@ class CFunc:
     out_shape: Callable = field(default=None)   # per-item output shape from scalar args
     c_file: str = ""                 # CMSIS/NN/Source/<folder>/<file>.c
 
-    @property
-    def py_args(self):
-        """Arguments of the Python kernel, in C order: everything but outputs and scratch."""
-        return [a for a in self.args if a.role not in ("out", "scratch")]
+    def __post_init__(self):
+        # py_args: the Python kernel's arguments in C order (all but outputs and scratch).
+        # Computed once: bind() reads it on every kernel call, and small layers are bound by
+        # call overhead.
+        object.__setattr__(self, "py_args", tuple(a for a in self.args
+                                                  if a.role not in ("out", "scratch")))
 
     def arg(self, name):
         return next(a for a in self.args if a.name == name)

@@ -134,11 +134,41 @@ def fold_input_norm(graph, mean, std):
     return g
 
 
+def augment_mfcc(x, rng, shift=0, time_mask=0, freq_mask=0, noise=0.0):
+    """Random train-time variants of a batch of (normalized) MFCC features (B, frames, coeffs, 1).
+
+    Per clip: shift the frames by up to ``shift`` frames either way (the edge frame fills the gap),
+    zero one run of up to ``time_mask`` frames and one of up to ``freq_mask`` coefficients
+    (SpecAugment; zero is the training mean after normalization), add Gaussian noise of standard
+    deviation ``noise``. All zero: ``x`` unchanged. The device pipeline never sees this.
+    """
+    x = np.array(x, np.float32)
+    b, t, f = x.shape[:3]
+    if shift:
+        s = rng.integers(-shift, shift + 1, b)
+        src = np.clip(np.arange(t)[None, :] - s[:, None], 0, t - 1)
+        x = x[np.arange(b)[:, None], src]
+    for width, axis, n in ((time_mask, 1, t), (freq_mask, 2, f)):
+        if width:
+            w = rng.integers(0, width + 1, b)
+            start = (rng.random(b) * (n - w + 1)).astype(np.int64)
+            pos = np.arange(n)[None, :]
+            hit = (pos >= start[:, None]) & (pos < (start + w)[:, None])
+            x *= ~(hit[:, :, None, None] if axis == 1 else hit[:, None, :, None])
+    if noise:
+        x += rng.normal(0.0, noise, x.shape).astype(np.float32)
+    return x
+
+
 def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), classes=5, epochs=30,
-              batch_size=64, lr=2e-3, weight_decay=1e-4, patience=8, seed=0, verbose=False):
+              batch_size=64, lr=2e-3, weight_decay=1e-4, patience=8, seed=0, verbose=False,
+              lr_schedule=None, label_smoothing=0.0, shift=0, time_mask=0, freq_mask=0, noise=0.0):
     """Train the KWS net on float features (N, 49, 10, 1) (m / 128); returns (graph, history).
 
     The returned graph takes raw features: the scalar normalization is folded into conv1.
+    ``shift``, ``time_mask``, ``freq_mask``, ``noise``: train-time augmentation (`augment_mfcc`)
+    of the normalized features; ``lr_schedule`` (None or "cosine"), ``label_smoothing``:
+    see qsim.train.train.
     """
     from .importers.spec import Sequential
     from .train import train
@@ -150,8 +180,14 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
 
     def norm(a):
         return None if a is None else ((np.asarray(a, np.float32) - mean) / std).astype(np.float32)
+    aug = None
+    if shift or time_mask or freq_mask or noise:
+        def aug(xb, rng):
+            return augment_mfcc(xb, rng, shift, time_mask, freq_mask, noise)
     g, hist = train(g0, norm(X), y, norm(X_val), y_val, epochs=epochs, batch_size=batch_size,
-                    lr=lr, seed=seed, patience=patience, weight_decay=weight_decay, verbose=verbose)
+                    lr=lr, seed=seed, patience=patience, weight_decay=weight_decay, verbose=verbose,
+                    augment=aug, lr_schedule=lr_schedule,
+                    label_smoothing=label_smoothing)
     g = fold_input_norm(g, mean, std)
     g.meta["spec"] = spec
     return g, hist

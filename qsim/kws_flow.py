@@ -39,6 +39,13 @@ class TrainSettings:
     seed: int = 0
     conv: tuple = (28, 30)
     fc: tuple = (58, 128)
+    lr_schedule: str | None = None           # None or "cosine" (qsim.train.train)
+    label_smoothing: float = 0.0
+    # train-time MFCC augmentation (qsim.kws.augment_mfcc); the device pipeline is unchanged
+    shift: int = 0                           # random time shift, frames
+    time_mask: int = 0                       # SpecAugment time mask, max frames
+    freq_mask: int = 0                       # SpecAugment frequency mask, max coefficients
+    noise: float = 0.0                       # Gaussian noise on the normalized features
     calib_samples: int = 1000
     strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins
     version: str = "5.7.0"
@@ -131,7 +138,10 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
                          conv=settings.conv, fc=settings.fc, classes=classes,
                          epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                          weight_decay=settings.weight_decay, patience=settings.patience,
-                         seed=settings.seed, verbose=verbose)
+                         seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
+                         label_smoothing=settings.label_smoothing, shift=settings.shift,
+                         time_mask=settings.time_mask, freq_mask=settings.freq_mask,
+                         noise=settings.noise)
 
 
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):

@@ -325,18 +325,28 @@ class AvgPool(Layer):
 class SoftmaxCrossEntropy:
     """Mean cross-entropy of softmax(logits) against integer labels, fused for stability.
 
-    forward(logits, labels) -> loss; backward() -> d loss / d logits = (softmax - onehot) / N.
+    forward(logits, labels) -> loss; backward() -> d loss / d logits = (softmax - target) / N.
+    ``smoothing`` e (label smoothing): the target is (1 - e) * onehot + e / classes; 0 = onehot.
     """
+
+    def __init__(self, smoothing=0.0):
+        self.smoothing = float(smoothing)
 
     def forward(self, logits, labels):
         z = logits - logits.max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
         self.p, self.labels = np.exp(logp), np.asarray(labels)
-        return float(-logp[np.arange(len(logits)), self.labels].mean())
+        nll = -logp[np.arange(len(logits)), self.labels]
+        if self.smoothing:
+            nll = (1 - self.smoothing) * nll - self.smoothing * logp.mean(-1)
+        return float(nll.mean())
 
     def backward(self):
         g = self.p.copy()
-        g[np.arange(len(g)), self.labels] -= 1
+        e = self.smoothing
+        if e:
+            g -= e / g.shape[-1]
+        g[np.arange(len(g)), self.labels] -= 1 - e
         return g / len(g)
 
 

@@ -34,7 +34,8 @@ def _check(graph, X, y, what):
 
 
 def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3, seed=0,
-          patience=5, verbose=False, weight_decay=0.0, layers=LAYERS):
+          patience=5, verbose=False, weight_decay=0.0, layers=LAYERS, augment=None,
+          lr_schedule=None, label_smoothing=0.0):
     """Train a copy of ``graph`` to classify ``X`` as ``y``.
 
     Parameters
@@ -48,6 +49,12 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     seed : seeds the shuffle; same seed, same data -> same weights.
     verbose : tqdm progress bar over epochs.
     layers : op -> Layer class (QAT substitutes fixed-point forward / STE backward classes).
+    augment : optional ``augment(X_batch, rng) -> X_batch`` applied to every training batch (a new
+        array; validation data is never augmented). ``rng`` is its own generator seeded from
+        ``seed``, so the shuffle does not depend on it and runs stay deterministic.
+    lr_schedule : None (constant ``lr``) or "cosine": epoch e uses
+        ``lr * 0.5 * (1 + cos(pi * e / epochs))``.
+    label_smoothing : training-loss label smoothing (SoftmaxCrossEntropy); validation loss is plain.
 
     Returns
     -------
@@ -68,16 +75,22 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             raise ShapeError(f"train: labels must be in 0..{classes - 1} (the size of "
                              f"'{net.logits}'), got {labels.min()}..{labels.max()}")
     opt = Adam(net.params, lr=lr, weight_decay=weight_decay)
-    loss_fn, rng = SoftmaxCrossEntropy(), np.random.default_rng(seed)
+    if lr_schedule not in (None, "cosine"):
+        raise ValueError(f"train: lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+    loss_fn, rng = SoftmaxCrossEntropy(label_smoothing), np.random.default_rng(seed)
+    aug_rng = np.random.default_rng([seed, 1])
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": None}
     best, best_key, waited = None, None, 0
     bar = tqdm(range(epochs), desc=f"train {graph.name}", disable=not verbose, unit="epoch")
     for epoch in bar:
+        if lr_schedule == "cosine":
+            opt.lr = lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
         order = rng.permutation(len(X))
         losses, hits = [], 0
         for s in range(0, len(X), batch_size):
             idx = order[s:s + batch_size]
-            logits = net.forward(X[idx]).reshape(len(idx), -1)
+            xb = X[idx] if augment is None else np.asarray(augment(X[idx], aug_rng), np.float32)
+            logits = net.forward(xb).reshape(len(idx), -1)
             losses.append(loss_fn.forward(logits, y[idx]) * len(idx))
             hits += int((logits.argmax(1) == y[idx]).sum())
             opt.step(net.backward(loss_fn.backward()))
@@ -107,6 +120,8 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
         history["best_epoch"] = len(history["loss"]) - 1
     graph.meta["train"] = {"epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"],
                            "seed": seed, "lr": lr, "batch_size": batch_size,
-                           "weight_decay": weight_decay}
+                           "weight_decay": weight_decay, "lr_schedule": lr_schedule,
+                           "label_smoothing": label_smoothing,
+                           "augment": augment is not None}
     return graph, history
 
