@@ -163,3 +163,36 @@ def test_known_bug_warnings():
         g = Sequential((4,), "s").fc(3).softmax().build(seed=0)
         g.quant = QuantSettings("q7", "dsp", "5.7.0")
         choose_kernels(g)
+
+
+def test_q7_channels_are_zero_padded_for_fast_kernels(monkeypatch):
+    """Zero channels (10 -> 12, 9 -> 12) make arm_convolve_HWC_q7_fast legal; same integers."""
+    from qsim import passes
+    from qsim.calibrate import calibrate
+    from qsim.quantize import quantize
+    from qsim.simulate import simulate
+    from tests.harness.test_parity_host import PADDED_Q7
+
+    g = Sequential.from_dict(PADDED_Q7).build(seed=0)
+    x = np.random.default_rng(0).normal(0, 1, (64, 9, 9, 3)).astype(np.float32)
+    cal = calibrate(g, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = quantize(g, cal, scheme="q7", path="dsp", version="5.9.0")
+        conv1, conv2, conv3 = (n for n in q.nodes if n.op == "conv")
+        assert conv2.kernel == conv3.kernel == "arm_convolve_HWC_q7_fast"
+        assert (conv1.pad_ch_out, conv2.pad_ch_in, conv2.pad_ch_out, conv3.pad_ch_in) == (2, 2, 3, 3)
+        assert stored_shape(q, conv1.output) == (9, 9, 12)
+        padded = simulate(q, x, trace=True)
+        monkeypatch.setattr(passes.choose_kernels, "_q7_fast_padding", lambda *a: None)
+        plain = quantize(g, cal, scheme="q7", path="dsp", version="5.9.0")
+        assert [n.kernel for n in plain.nodes if n.op == "conv"][1] == "arm_convolve_HWC_q7_basic"
+        unpadded = simulate(plain, x, trace=True)
+    for t in unpadded:
+        np.testing.assert_array_equal(padded[t], unpadded[t], err_msg=t)
+
+
+def test_q7_padding_skipped_when_a_reader_cannot_ignore_zero_channels():
+    g = _choose(Sequential((8, 8, 3), "c").conv(10, 3, pad=1).relu().depthwise(3, pad=1)
+                .conv(9, 3))
+    assert all(n.pad_ch_in is None and n.pad_ch_out is None for n in g.nodes)

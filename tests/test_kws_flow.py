@@ -102,6 +102,21 @@ def test_cli_defaults_match_train_settings():
     assert {k: d[k] for k in DEFAULTS} == DEFAULTS
 
 
+def test_augment_mfcc(rng):
+    x = rng.normal(0.0, 1.0, (8, 49, 10, 1)).astype(np.float32)
+    assert np.array_equal(kws.augment_mfcc(x, np.random.default_rng(0)), x)
+    a = kws.augment_mfcc(x, np.random.default_rng(0), time_mask=6, freq_mask=2)
+    assert a.shape == x.shape and a.dtype == np.float32
+    assert ((a == 0).all(axis=(2, 3)).sum(1) <= 6).all()
+    assert ((a == 0).all(axis=(1, 3)).sum(1) <= 2).all()
+    assert (a == 0).any() and np.all((a == x) | (a == 0))
+    s = kws.augment_mfcc(x, np.random.default_rng(1), shift=3)
+    for i in range(len(x)):   # every frame is a frame of the clip, in order, shifted by <= 3
+        k = next(k for k in range(-3, 4)
+                 if np.array_equal(s[i], x[i, np.clip(np.arange(49) - k, 0, 48)]))
+        assert abs(k) <= 3
+
+
 def test_fold_input_norm(rng):
     g = Sequential.from_dict(kws.kws_spec(5, (4, 4), (8,))).build(seed=0)
     x = rng.normal(-3.0, 10.0, (6, 49, 10, 1)).astype(np.float32)

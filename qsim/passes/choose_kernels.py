@@ -6,6 +6,8 @@ Rules (semantics doc §1.13, §2, §3, §4, §5), for the graph's scheme, path a
                                                -> arm_convolve_1x1_HWC_q7_fast_nonsquare
                 ch_in % 4 == 0, ch_out % 2 == 0 and the DSP geometry conditions of §1.3
                                                -> arm_convolve_HWC_q7_fast(_nonsquare)
+                (channels are zero-padded to reach that when ch_in >= 8 and the producing conv
+                can carry the extra zero channels; see _q7_fast_padding)
                 otherwise                      -> arm_convolve_HWC_q7_basic(_nonsquare)
     conv q15    square: _fast when ch_in, ch_out (after padding) are even and, on path "dsp",
                 the output width is even; else arm_convolve_HWC_q15_basic.
@@ -84,8 +86,9 @@ def fast_geometry_ok(geo) -> bool:
     return ok
 
 
-def _q7_conv(geo, quant):
+def _q7_conv(geo, quant, pad_in=0, pad_out=0):
     h, w, ci, ky, kx, sy, sx, py, px, ho, wo, co = geo
+    ci, co = ci + pad_in, co + pad_out
     square = is_square(geo)
     fast_ch = ci % 4 == 0 and co % 2 == 0
     avoid_quirk = quant.path == "ref" and quant.version == "5.7.0" and quirk_hit(geo)
@@ -148,11 +151,56 @@ def _origin(graph, tensor, node):
         t = prod.input
 
 
-def _channel_padding(graph, quant):
-    """q15 non-square convs: decide zero-channel padding; returns {tensor: channels appended}."""
+def _readers_take_padding(graph, tensor):
+    """True if every reader of `tensor` (through PASS_THROUGH ops) is a conv or fc."""
+    for n in graph.consumers(tensor):
+        if n.op in PASS_THROUGH:
+            if not _readers_take_padding(graph, n.output):
+                return False
+        elif n.op not in ("conv", "fc"):
+            return False
+    return tensor not in graph.outputs
+
+
+def _q7_fast_padding(graph, node, want):
+    """q7: pad a conv's channels up to ch_in % 4 == 0 / even ch_out so a _fast kernel applies.
+
+    Only when it is cheap (ch_in >= 8, so at most 3/11 extra MACs) and the zero channels can be
+    produced by a conv and ignored by every reader (conv or fc); otherwise _basic is used.
+    """
+    geo = geometry(graph, node)
+    ci, co = geo[2], geo[11]
+    if ci % 4 == 0 and co % 2 == 0 or ci == 3 and is_square(geo):
+        return
+    pin, pout = (-ci) % 4, co % 2
+    origin, prod = node.input, graph.producer(node.input)
+    while prod is not None and prod.op in PASS_THROUGH:
+        origin, prod = prod.input, graph.producer(prod.input)
+    if pin and (ci < 8 or prod is None or prod.op != "conv"
+                or not _readers_take_padding(graph, origin)):
+        return      # the input cannot carry zero channels: keep _basic
+    if pout and not _readers_take_padding(graph, node.output):
+        return
+    if pin:
+        want[origin] = max(want.get(origin, 0), pin)
+    if pout:
+        want[node.output] = max(want.get(node.output, 0), pout)
+
+
+def _channel_padding(graph, quant, bits):
+    """Decide zero-channel padding; returns {tensor: channels appended}.
+
+    q15 non-square convs must have even channel counts (only _fast_nonsquare exists); q7 convs
+    are padded where that makes a _fast kernel legal at little cost (see _q7_fast_padding).
+    """
     want = {}
     for node in graph.nodes:
-        if node.op != "conv" or is_square(geometry(graph, node)):
+        if node.op != "conv":
+            continue
+        if bits == 8:
+            _q7_fast_padding(graph, node, want)
+            continue
+        if is_square(geometry(graph, node)):
             continue
         h, w, ci, *_, co = geometry(graph, node)
         if ci % 2:
@@ -220,7 +268,7 @@ def choose_kernels(graph, fc_opt=True) -> bool:
     bits = act_bits(quant.scheme)
     for node in graph.nodes:
         node.pad_ch_in = node.pad_ch_out = None
-    pad = _channel_padding(graph, quant) if bits == 16 else {}
+    pad = _channel_padding(graph, quant, bits)
     tq = "q7" if bits == 8 else "q15"
     for node in graph.nodes:
         op = node.op
@@ -228,7 +276,7 @@ def choose_kernels(graph, fc_opt=True) -> bool:
             geo = geometry(graph, node)
         if op == "conv":
             if bits == 8:
-                node.kernel = _q7_conv(geo, quant)
+                node.kernel = _q7_conv(geo, quant, pad.get(node.input, 0), pad.get(node.output, 0))
             else:
                 node.kernel = _q15_conv(node, geo, pad.get(node.input, 0), pad.get(node.output, 0),
                                         quant.path)

@@ -31,6 +31,15 @@ SMALL_Q15 = {"name": "small", "input_shape": [5, 7, 3], "layers": [
     {"op": "relu"}, {"op": "conv", "ch_out": 5, "kernel": [3, 2], "stride": 1, "pad": 0},
     {"op": "relu"}, {"op": "fc", "rows": 5}, {"op": "sigmoid"}]}
 
+# conv2 reads 10 channels and writes 9, conv3 reads 9: choose_kernels appends zero channels
+# (10 -> 12, 9 -> 12) so both can use arm_convolve_HWC_q7_fast
+PADDED_Q7 = {"name": "padded", "input_shape": [9, 9, 3], "layers": [
+    {"op": "conv", "ch_out": 10, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
+    {"op": "maxpool", "kernel": 3, "stride": 1, "pad": 1},
+    {"op": "conv", "ch_out": 9, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
+    {"op": "conv", "ch_out": 8, "kernel": 3, "stride": 1, "pad": 0}, {"op": "relu"},
+    {"op": "flatten"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
+
 
 def _quantized(spec, scheme, version="5.9.0", path="ref"):
     g = Sequential.from_dict(spec).build(seed=0)
@@ -48,6 +57,7 @@ CASES = {
     "mixed_q7": lambda v, p="ref": _quantized(MIXED, "q7", v, p),
     "small_q15": lambda v, p="ref": _quantized(SMALL_Q15, "q15", v, p),
     "small_q7q15": lambda v, p="ref": _quantized(SMALL_Q15, "q7q15", v, p),
+    "padded_q7": lambda v, p="ref": _quantized(PADDED_Q7, "q7", v, p),
 }
 
 

@@ -88,3 +88,36 @@ def test_kws_net_trains_one_epoch():
     w0, w1 = g0.node("conv2").params["weight"], g.node("conv2").params["weight"]
     assert w1.dtype == np.float32 and w1.shape == w0.shape and not np.array_equal(w0, w1)
     assert len(hist["loss"]) == 1 and np.isfinite(hist["loss"][0])
+
+
+def test_augment_cosine_and_label_smoothing():
+    X, y = blobs(200, seed=7)
+    Xv, yv = blobs(100, seed=8)
+    seen = []
+
+    def aug(xb, rng):
+        seen.append(len(xb))
+        return xb + 0.1 * rng.standard_normal(xb.shape)
+    kw = dict(epochs=3, batch_size=32, lr=1e-2, seed=0, patience=None, augment=aug,
+              lr_schedule="cosine", label_smoothing=0.1)
+    g, hist = train(small_net(), X, y, Xv, yv, **kw)
+    assert sum(seen) == 3 * len(X) and hist["val_acc"][hist["best_epoch"]] >= 0.9
+    assert g.meta["train"]["lr_schedule"] == "cosine" and g.meta["train"]["augment"]
+    g2, _ = train(small_net(), X, y, Xv, yv, **kw)          # still deterministic for a seed
+    np.testing.assert_array_equal(g.node("fc2").params["weight"], g2.node("fc2").params["weight"])
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train(small_net(), X, y, epochs=1, lr_schedule="step")
+
+
+def test_label_smoothing_gradient():
+    from qsim.train.layers import SoftmaxCrossEntropy
+    rng = np.random.default_rng(0)
+    z, y, h = rng.standard_normal((3, 5)), np.array([0, 2, 4]), 1e-6
+    loss = SoftmaxCrossEntropy(0.1)
+    loss.forward(z, y)
+    g = loss.backward()
+    for i, j in np.ndindex(z.shape):
+        d = np.zeros_like(z)
+        d[i, j] = h
+        up, down = SoftmaxCrossEntropy(0.1).forward(z + d, y), loss.forward(z - d, y)
+        assert (up - down) / (2 * h) == pytest.approx(g[i, j], abs=1e-7)
