@@ -227,8 +227,29 @@ def _swap_if_it_helps(g, fc_opt):
     return swapped
 
 
+def _forced_heads(g, head, override):
+    """{group head: frac_bits} from frac_bits_override; rejects unknown or fixed-format tensors."""
+    forced = {}
+    for t, f in override.items():
+        if t not in head:
+            raise QuantizationError(f"frac_bits_override: no tensor {t!r} in graph '{g.name}'. "
+                                    f"help: one of {sorted(head)}")
+        prod = g.producer(head[t])
+        if prod is not None and prod.op in FIXED_OUTPUT:
+            raise QuantizationError(f"frac_bits_override: tensor {t!r} is the output of {prod.op} "
+                                    f"'{prod.name}', whose format is fixed")
+        if not isinstance(f, (int, np.integer)) or isinstance(f, bool):
+            raise QuantizationError(f"frac_bits_override: frac_bits for {t!r} must be an int, "
+                                    f"got {f!r}")
+        if forced.get(head[t], f) != f:
+            raise QuantizationError(f"frac_bits_override: {t!r} shares its format with "
+                                    f"{head[t]!r}; give the group one value")
+        forced[head[t]] = int(f)
+    return forced
+
+
 def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", version="5.7.0",
-             truncate=False, percentile=99.99, fc_opt=True):
+             truncate=False, percentile=99.99, fc_opt=True, frac_bits_override=None):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
 
     Parameters
@@ -241,6 +262,12 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
     path, version, truncate : the CMSIS-NN build simulated and generated (graph.quant)
     percentile : p of the percentile strategy
     fc_opt : use the `_opt` fully connected kernels (interleaved weights)
+    frac_bits_override : optional {tensor name: frac_bits} forcing activation formats instead of
+        the strategy's choice (e.g. a coarser input to study precision loss). A forced tensor sets
+        the format of its whole group (tensors joined by relu, pooling, reshape...); softmax /
+        sigmoid / tanh outputs cannot be forced, sigmoid/tanh inputs are still clamped, and a
+        layer output finer than its accumulator is still clamped (with the usual warning).
+        Recorded in graph.meta["quantize"]["frac_bits_override"].
 
     Returns
     -------
@@ -268,9 +295,11 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
     for t, h in head.items():
         members.setdefault(h, []).append(t)
     bounds = {head[n.input]: n for n in g.nodes if n.op in ("sigmoid", "tanh")}
+    forced = _forced_heads(g, head, frac_bits_override or {})
 
     def wanted(h):
-        f = _activation_frac(g, calibration, members[h], strategy, percentile, bits)
+        f = forced[h] if h in forced else _activation_frac(g, calibration, members[h], strategy,
+                                                           percentile, bits)
         return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
     frac = {t: wanted(t) for t in g.inputs}
@@ -296,6 +325,8 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
         info.qformat = QFormat(bits, frac[head[t]])
     g.meta = dict(g.meta, quantize={"strategy": strategy, "percentile": percentile,
                                     "fc_opt": bool(fc_opt),
+                                    **({"frac_bits_override": dict(frac_bits_override)}
+                                       if frac_bits_override else {}),
                                     "calibration_samples": calibration.num_samples})
     return g
 

@@ -220,3 +220,37 @@ def test_unsupported_ops_and_layouts():
     g = Sequential((6, 6, 4), "p").maxpool(2).build(seed=0)
     with pytest.raises(UnsupportedOpError, match="layer 'maxpool1'.*only q7 pooling"):
         quantize(g, _cal({"input": (-1, 1), "maxpool1": (-1, 1)}), scheme="q15")
+
+
+def test_frac_bits_override_forces_group_formats_and_shifts():
+    g = _net()
+    x = np.random.default_rng(0).normal(0, 1, (64, 8, 8, 4)).astype(np.float32)
+    cal = calibrate(g, x)
+    base = quantize(g, cal, scheme="q7")
+    fi = base.tensors["input"].qformat.frac_bits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", QuantizationWarning)     # coarse input: bias lowered
+        q = quantize(g, cal, scheme="q7", frac_bits_override={"input": fi - 3, "relu1": 1})
+    f = {t: q.tensors[t].qformat.frac_bits for t in q.tensors}
+    assert f["input"] == fi - 3
+    assert f["conv1"] == f["relu1"] == f["maxpool1"] == 1          # the whole relu/pool group
+    assert f["fc1"] == base.tensors["fc1"].qformat.frac_bits        # others keep the strategy's
+    c1 = q.node("conv1")
+    assert c1.weight_q == base.node("conv1").weight_q
+    assert c1.out_shift == fi - 3 + c1.weight_q.frac_bits - 1
+    assert c1.bias_shift == fi - 3 + c1.weight_q.frac_bits - c1.bias_q.frac_bits
+    assert q.meta["quantize"]["frac_bits_override"] == {"input": fi - 3, "relu1": 1}
+    assert "frac_bits_override" not in base.meta["quantize"]
+    assert quantize(g, cal, scheme="q7", frac_bits_override={}).tensors["input"].qformat == \
+        base.tensors["input"].qformat
+
+
+@pytest.mark.parametrize("override, match", [({"nope": 1}, "no tensor 'nope'"),
+                                             ({"softmax1": 3}, "fixed"),
+                                             ({"input": 1.5}, "must be an int"),
+                                             ({"conv1": 1, "maxpool1": 2}, "one value")])
+def test_frac_bits_override_errors(override, match):
+    g = _net()
+    cal = calibrate(g, np.random.default_rng(0).normal(0, 1, (8, 8, 8, 4)).astype(np.float32))
+    with pytest.raises(QuantizationError, match=match):
+        quantize(g, cal, scheme="q7", frac_bits_override=override)

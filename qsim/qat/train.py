@@ -103,7 +103,8 @@ def _reselect(graph, X, rng_seed):
     q = graph.quant
     return quantize(fg, cal, scheme=q.scheme, strategy=strategy, path=q.path, version=q.version,
                     truncate=q.truncate, percentile=percentile,
-                    fc_opt=settings.get("fc_opt", True))
+                    fc_opt=settings.get("fc_opt", True),
+                    frac_bits_override=settings.get("frac_bits_override"))
 
 
 def _evaluate(qnet, Xq, y, batch_size):
