@@ -31,20 +31,22 @@ SCHEMES = ("q7", "q15")
 @dataclass
 class TrainSettings:
     """Everything training depends on (part of the demo's cache key)."""
-    epochs: int = 20
-    batch_size: int = 128
+    # Defaults picked on the validation split of the demo set (6000 clips; best mean val accuracy
+    # over seeds 0, 1: 96.6%); float test accuracy on the held-out voices 92.0% -> 94.3%.
+    epochs: int = 80
+    batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int = 5
+    patience: int | None = None              # None: all epochs run, the best val epoch is kept
     seed: int = 0
     conv: tuple = (28, 30)
     fc: tuple = (58, 128)
-    lr_schedule: str | None = None           # None or "cosine" (qsim.train.train)
-    label_smoothing: float = 0.0
+    lr_schedule: str | None = "cosine"       # None or "cosine" (qsim.train.train)
+    label_smoothing: float = 0.1
     # train-time MFCC augmentation (qsim.kws.augment_mfcc); the device pipeline is unchanged
-    shift: int = 0                           # random time shift, frames
-    time_mask: int = 0                       # SpecAugment time mask, max frames
-    freq_mask: int = 0                       # SpecAugment frequency mask, max coefficients
+    shift: int = 3                           # random time shift, frames
+    time_mask: int = 6                       # SpecAugment time mask, max frames
+    freq_mask: int = 2                       # SpecAugment frequency mask, max coefficients
     noise: float = 0.0                       # Gaussian noise on the normalized features
     calib_samples: int = 1000
     strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins

@@ -31,14 +31,15 @@ def register(subparsers):
 
 # qsim.kws_flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
 # (tests/test_kws_flow.py checks they agree).
-DEFAULTS = {"epochs": 20, "seed": 0, "lr": 2e-3, "batch_size": 128, "conv": (28, 30), "fc": (58, 128)}
+DEFAULTS = {"epochs": 80, "seed": 0, "lr": 2e-3, "batch_size": 64, "conv": (28, 30), "fc": (58, 128)}
 
 
 def add_train_args(p):
     from types import SimpleNamespace
     d = SimpleNamespace(**DEFAULTS)
     p.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
-                   help=f"maximum epochs; early stopping on the validation split (default {d.epochs})")
+                   help=f"epochs (cosine learning-rate decay); the epoch best on the validation "
+                   f"split is kept (default {d.epochs})")
     p.add_argument("--seed", type=int, default=d.seed, metavar="S", help=f"random seed (default {d.seed})")
     p.add_argument("--lr", type=float, default=d.lr, metavar="LR",
                    help=f"Adam learning rate (default {d.lr})")
