@@ -130,12 +130,12 @@ def cmsis_target_library(checkout, cpu, truncate=False) -> TargetLibrary:
 
 def standin_target_library(version, cpu, truncate=False) -> TargetLibrary:
     """qsim's stand-in (NOT CMSIS; REF semantics on every cpu) for `cpu`."""
-    from cmsis_nn.standin import STANDIN_DIR, defines, source_files
-    flags = [f"-mcpu={cpu}", *LIB_FLAGS, "-Wall", "-Wextra", "-Werror", f"-I{STANDIN_DIR}"]
+    from cmsis_nn.standin import STANDIN_DIR, defines, include_dirs, source_files
+    flags = [f"-mcpu={cpu}", *LIB_FLAGS, "-Wall", "-Wextra", "-Werror", *(f"-I{d}" for d in include_dirs())]
     flags += [f"-D{d}" for d in defines(version, truncate)]
     headers = [p.read_bytes() for p in sorted(STANDIN_DIR.glob("*.h"))]
     archive = _archive(f"standin-{version}-{cpu}", source_files(), flags, headers)
-    return TargetLibrary("stand-in", version, "ref", archive, (str(STANDIN_DIR),))
+    return TargetLibrary("stand-in", version, "ref", archive, include_dirs())
 
 
 def _size(path):

@@ -89,13 +89,13 @@ def cmsis_library(checkout, path="ref", truncate=False, sanitize=False) -> Libra
 
 
 def standin_library(version="5.9.0", truncate=False, sanitize=False) -> Library:
-    from cmsis_nn.standin import HOST_FLAGS, STANDIN_DIR, build_standin, defines, source_files
+    from cmsis_nn.standin import HOST_FLAGS, build_standin, defines, include_dirs, source_files
     if sanitize:   # the stand-in build has no sanitize option: compile its sources in
         flags = tuple(HOST_FLAGS) + tuple(f"-D{d}" for d in defines(version, truncate))
-        return Library("stand-in", version, "ref", None, (str(STANDIN_DIR),),
+        return Library("stand-in", version, "ref", None, include_dirs(),
                        tuple(map(str, source_files())), flags, True)
     build = build_standin(version, truncate)
-    return Library("stand-in", version, "ref", build.so_path, (str(STANDIN_DIR),))
+    return Library("stand-in", version, "ref", build.so_path, include_dirs())
 
 
 def _compiler_id(cc):

@@ -201,7 +201,7 @@ def _cmsis(cmsis, standin):
 
 
 def _codegen(qgraphs, out: Path):
-    from cmsis_nn.standin import STANDIN_DIR
+    from cmsis_nn.standin import include_dirs
     from codegen.generate import write_network
     from codegen.memory_report import measure_code_size, memory_report
     mem = {}
@@ -210,7 +210,7 @@ def _codegen(qgraphs, out: Path):
         gen = write_network(q, folder, name=f"kws_{scheme}", force=True, source=f"model/{scheme}")
         (folder / f"kws_{scheme}_features.h").write_text(
             kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}"))
-        code = measure_code_size(folder / f"kws_{scheme}.c", [folder, STANDIN_DIR])
+        code = measure_code_size(folder / f"kws_{scheme}.c", [folder, *include_dirs()])
         mem[scheme] = memory_report(gen.plan, gen.weight_bytes, code)
     return mem
 

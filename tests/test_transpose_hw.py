@@ -191,7 +191,7 @@ needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not i
 
 @needs_gcc
 def test_generated_c_compiles_with_werror(tmp_path):
-    from cmsis_nn.standin import STANDIN_DIR
+    from cmsis_nn.standin import include_dirs
     from codegen.generate import write_network
     q, _ = _kws_q15("dsp")
     gen = write_network(q, tmp_path / "c")
@@ -199,7 +199,7 @@ def test_generated_c_compiles_with_werror(tmp_path):
     assert "copy loop, no CMSIS call" in src and "dst[(x * 49 + y) * 2 + c]" in src
     out = tmp_path / "c"
     proc = subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{out}",
-                           f"-I{STANDIN_DIR}", "-c", str(out / f"{gen.name}.c"), "-o",
+                           *(f"-I{d}" for d in include_dirs()), "-c", str(out / f"{gen.name}.c"), "-o",
                            str(tmp_path / "kws.o")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 

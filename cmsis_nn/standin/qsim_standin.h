@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "arm_nnfunctions.h"
+#include "qsim_standin_api.h"
 
 #ifdef QSIM_STANDIN_CMSIS_570
 #define QS_CHAR_INDEX 1     /* 5.7.0 REF convs keep input row/column indices in a signed char [1] */

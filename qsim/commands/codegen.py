@@ -18,7 +18,7 @@ def register(subparsers):
 
 
 def run(args):
-    from cmsis_nn.standin import STANDIN_DIR
+    from cmsis_nn.standin import include_dirs
     from codegen.generate import write_network
     from codegen.memory_report import measure_code_size, memory_report
     from qsim.commands._common import load_quantized
@@ -26,7 +26,7 @@ def run(args):
     graph = load_quantized(args.model, "MODEL")
     out = Path(args.out)
     gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name)
-    code = measure_code_size(out / f"{gen.name}.c", [out, STANDIN_DIR])
+    code = measure_code_size(out / f"{gen.name}.c", [out, *include_dirs()])
     for fname in gen.files:
         print(f"wrote {out / fname}")
     for line in memory_report(gen.plan, gen.weight_bytes, code).lines():

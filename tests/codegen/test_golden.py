@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cmsis_nn.standin import STANDIN_DIR
+from cmsis_nn.standin import include_dirs
 from codegen.call_templates import TEMPLATES, template_arg_order
 from codegen.generate import OutputExistsError, render, write_network
 from qsim.cmsis_signatures import SIGNATURES
@@ -69,7 +69,7 @@ def test_write_is_atomic_and_refuses_existing(tmp_path):
 
 
 def _include_sets():
-    sets = [("stand-in", [STANDIN_DIR])]
+    sets = [("stand-in", list(include_dirs()))]
     cmsis = os.environ.get("CMSIS_PATH")
     if cmsis:
         root = Path(cmsis).expanduser()

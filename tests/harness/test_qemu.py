@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from cmsis_nn.standin import STANDIN_DIR, defines, source_files
+from cmsis_nn.standin import defines, include_dirs, source_files
 from harness.qemu import BOARDS, QemuTimeout, build_elf, run_elf
 from qsim.kernels import KERNELS
 from tests.kernels._compare import assert_bit_exact
@@ -71,7 +71,7 @@ int main(void)
 def _standin_elf(tmp_path, main_text, cpu, version, extra_defines=()):
     main = tmp_path / "main.c"
     main.write_text(main_text)
-    return build_elf([main, *source_files()], [STANDIN_DIR], cpu=cpu,
+    return build_elf([main, *source_files()], list(include_dirs()), cpu=cpu,
                      defines=[*defines(version), *extra_defines], extra_flags=["-Werror"])
 
 
