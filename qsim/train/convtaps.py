@@ -1,6 +1,6 @@
 """Window helpers of the float conv and pooling layers: padding, tap slices, im2col / col2im."""
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 
 def pad_hw(x, padding, value=0):
@@ -24,6 +24,8 @@ def tap_slices(padded_shape, kernel, stride):
 
 
 # In HWC a window row (ky fixed) is one contiguous run of KX*C values: the kernels copy runs.
+# Row views and uint64 offsets let LLVM vectorise the run loops (numba's negative-index test on
+# signed indices does not; measured on the KWS conv2 windows: im2col 7.0 -> 2.6 ms, col2im 4.3 -> 2.5).
 @njit(cache=True, parallel=True)
 def _im2col(xp, sy, sx, ch, cols):
     """cols[n, i, j, ky, :] = xp[n, i*sy + ky, j*sx*ch : (j*sx + KX)*ch]; one item per thread."""
@@ -31,10 +33,12 @@ def _im2col(xp, sy, sx, ch, cols):
     for n in prange(n_):
         for i in range(ho):
             for j in range(wo):
+                q0 = uint64(j * sx * ch)
                 for ky in range(kh):
-                    q0 = j * sx * ch
-                    for t in range(run):
-                        cols[n, i, j, ky, t] = xp[n, i * sy + ky, q0 + t]
+                    src = xp[n, i * sy + ky]
+                    dst = cols[n, i, j, ky]
+                    for t in range(uint64(run)):
+                        dst[t] = src[q0 + t]
 
 
 @njit(cache=True, parallel=True)
@@ -44,10 +48,12 @@ def _col2im(dcols, sy, sx, ch, dxp):
     for n in prange(n_):
         for i in range(ho):
             for j in range(wo):
+                q0 = uint64(j * sx * ch)
                 for ky in range(kh):
-                    q0 = j * sx * ch
-                    for t in range(run):
-                        dxp[n, i * sy + ky, q0 + t] += dcols[n, i, j, ky, t]
+                    dst = dxp[n, i * sy + ky]
+                    src = dcols[n, i, j, ky]
+                    for t in range(uint64(run)):
+                        dst[q0 + t] += src[t]
 
 
 def im2col(x, kernel, stride, padding, buffer=None):
