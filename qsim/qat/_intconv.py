@@ -1,0 +1,100 @@
+"""The QAT conv forward on integers: the simulator's exact int16 tile engine (qsim.kernels._conv)
+with the §0.4 requantization writing the dequantized output and the saturation mask of the STE.
+
+Per output pixel the (ky, kx, c) taps are gathered into an int16 column (zeros for padding, the
+kernels' `gather` with the true, quirk-free indices), `_simd.madd` multiplies 8 columns with 8, 16
+or 32 weight rows at a time modulo 2**32, and per output element
+    v = asr(wrap32(init[o] + acc), out_shift);  out = ssat(v, bits) * step;  mask = (v == ssat(v))
+exactly as qsim.qat.ste.requantize_ste does from the float accumulator (the same integers: the
+float product is exact, the tile exact modulo 2**32, which is all wrap32 keeps). About 3-5x faster
+than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the forward pass.
+"""
+import numpy as np
+from numba import njit, prange, uint64
+
+from ..fixedpoint import asr, ssat, wrap_i32
+from ..kernels._conv import CHUNK_TILES, gather
+from ..kernels._simd import TILE_P, madd, pack_pairs, parallel_worth_it
+
+
+def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, out, mask):
+    """out[q, o] (float) and mask[q, o] for every output pixel q = (n, oy, ox) of the batch."""
+    out_y, out_x = geo[9], geo[10]
+    groups, n2, lanes = wpair.shape
+    co = out.shape[1]
+    npix = out_y * out_x
+    total = out.shape[0]
+    ntiles = (total + TILE_P - 1) // TILE_P
+    nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
+    for chunk in prange(nchunks):
+        col16 = np.zeros((TILE_P, 2 * n2), np.int16)
+        cols = col16.view(np.int32)
+        acc = np.empty((TILE_P, lanes), np.int32)
+        for tile in range(chunk * CHUNK_TILES, min(ntiles, (chunk + 1) * CHUNK_TILES)):
+            q0 = tile * TILE_P
+            m = min(TILE_P, total - q0)
+            for p in range(m):
+                n, pix = divmod(q0 + p, npix)
+                gather(im, n, pix // out_x, pix % out_x, geo, False, offs, col16[p])
+            for g in range(groups):
+                madd(cols, wpair[g], acc)
+                o0 = uint64(g * lanes)          # uint64 indices: the channel loop vectorises
+                nj = uint64(min(lanes, co - g * lanes))
+                for p in range(m):
+                    a = acc[p]
+                    dst = out[q0 + p]
+                    msk = mask[q0 + p]
+                    for j in range(nj):
+                        v = asr(wrap_i32(init[o0 + j] + np.int64(a[j])), out_shift)
+                        s = ssat(v, bits)
+                        dst[o0 + j] = s * step
+                        msk[o0 + j] = v == s
+
+
+conv_ste = njit(cache=True, parallel=True)(_conv_ste)
+conv_ste_serial = njit(cache=True)(_conv_ste)
+
+
+def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q):
+    """(N, H, W, C) ints, OHWI ints -> (dequantized output float32, bool mask), (N, Ho, Wo, C_out)."""
+    n, h, w, ci = x_int.shape
+    co, ky, kx, _ = w_int.shape
+    (sy, sx), (py, px) = stride, padding
+    ho, wo = (h + 2 * py - ky) // sy + 1, (w + 2 * px - kx) // sx + 1
+    out = np.empty((n, ho, wo, co), np.float32)
+    mask = np.empty(out.shape, np.bool_)
+    if out.size:
+        wpair = pack_pairs(w_int.reshape(co, -1))
+        y, xx, c = np.meshgrid(np.arange(ky), np.arange(kx), np.arange(ci), indexing="ij")
+        offs = ((y * w + xx) * ci + c).astype(np.uint64).ravel()
+        geo = (h, w, ci, ky, kx, py, px, sy, sx, ho, wo)
+        run = conv_ste if parallel_worth_it(n * ho * wo, wpair) else conv_ste_serial
+        run(np.ascontiguousarray(x_int).reshape(n, -1), wpair, offs, np.asarray(init, np.int64),
+            geo, out_shift, out_q.bits, out_q.step, out.reshape(-1, co), mask.reshape(-1, co))
+    return out, mask
+
+
+
+def quiet_numba_workers():
+    """Start numba's thread pool with idle OpenMP workers that sleep instead of spinning.
+
+    A QAT step alternates numba regions (this forward, im2col, col2im) with threaded OpenBLAS
+    products (the backward, fc layers, the optimizer's numpy). libgomp's default lets idle workers
+    spin for a while after each region, so on a 2-core machine they take the cores from OpenBLAS's
+    threads (and OpenBLAS's spinning threads from the next numba region). Measured on the KWS
+    bench (bench/bench_qat.py, 2 cores): 3.7 s per QAT epoch with the default policy, 2.6 s with
+    OMP_WAIT_POLICY=PASSIVE, 6.0 s with ACTIVE. libgomp reads the variable once, when numba's OpenMP
+    layer loads it, so it is set only around that launch and removed again (a library loaded later,
+    e.g. PyTorch's own libgomp, keeps its default). Nothing is done when the user set the variable
+    or numba's threads already run (the pool's policy cannot change then); the workqueue and TBB
+    layers ignore it.
+    """
+    import os
+    from numba.np.ufunc import parallel
+    if "OMP_WAIT_POLICY" in os.environ or getattr(parallel, "_is_initialized", False):
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        parallel._launch_threads()
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
