@@ -55,8 +55,11 @@ conv_ste = njit(cache=True, parallel=True)(_conv_ste)
 conv_ste_serial = njit(cache=True)(_conv_ste)
 
 
-def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q):
-    """(N, H, W, C) ints, OHWI ints -> (dequantized output float32, bool mask), (N, Ho, Wo, C_out)."""
+def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q, parallel=True):
+    """(N, H, W, C) ints, OHWI ints -> (dequantized output float32, bool mask), (N, Ho, Wo, C_out).
+
+    parallel=False always runs the serial twin (same result; see qsim.qat.layers.NUMBA_PARALLEL).
+    """
     n, h, w, ci = x_int.shape
     co, ky, kx, _ = w_int.shape
     (sy, sx), (py, px) = stride, padding
@@ -68,33 +71,9 @@ def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q):
         y, xx, c = np.meshgrid(np.arange(ky), np.arange(kx), np.arange(ci), indexing="ij")
         offs = ((y * w + xx) * ci + c).astype(np.uint64).ravel()
         geo = (h, w, ci, ky, kx, py, px, sy, sx, ho, wo)
-        run = conv_ste if parallel_worth_it(n * ho * wo, wpair) else conv_ste_serial
+        run = conv_ste if parallel and parallel_worth_it(n * ho * wo, wpair) else conv_ste_serial
         run(np.ascontiguousarray(x_int).reshape(n, -1), wpair, offs, np.asarray(init, np.int64),
             geo, out_shift, out_q.bits, out_q.step, out.reshape(-1, co), mask.reshape(-1, co))
     return out, mask
 
 
-
-def quiet_numba_workers():
-    """Start numba's thread pool with idle OpenMP workers that sleep instead of spinning.
-
-    A QAT step alternates numba regions (this forward, im2col, col2im) with threaded OpenBLAS
-    products (the backward, fc layers, the optimizer's numpy). libgomp's default lets idle workers
-    spin for a while after each region, so on a 2-core machine they take the cores from OpenBLAS's
-    threads (and OpenBLAS's spinning threads from the next numba region). Measured on the KWS
-    bench (bench/bench_qat.py, 2 cores): 3.7 s per QAT epoch with the default policy, 2.6 s with
-    OMP_WAIT_POLICY=PASSIVE, 6.0 s with ACTIVE. libgomp reads the variable once, when numba's OpenMP
-    layer loads it, so it is set only around that launch and removed again (a library loaded later,
-    e.g. PyTorch's own libgomp, keeps its default). Nothing is done when the user set the variable
-    or numba's threads already run (the pool's policy cannot change then); the workqueue and TBB
-    layers ignore it.
-    """
-    import os
-    from numba.np.ufunc import parallel
-    if "OMP_WAIT_POLICY" in os.environ or getattr(parallel, "_is_initialized", False):
-        return
-    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        parallel._launch_threads()
-    finally:
-        del os.environ["OMP_WAIT_POLICY"]

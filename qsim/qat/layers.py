@@ -41,6 +41,10 @@ from ._intconv import conv_forward
 from .ste import accumulator_init, quantize_ste, requantize_ste
 
 F32_EXACT = 2 ** 24     # integers up to this magnitude are exact in float32
+# QConv runs its numba loops serially: a QAT step alternates them with threaded OpenBLAS products,
+# and libgomp's idle numba workers spin after each parallel region, taking the cores from
+# OpenBLAS's threads (measured, KWS bench on 2 cores: 3.7 s per epoch parallel, 2.6 s serial).
+NUMBA_PARALLEL = False
 
 
 def to_ints(x, qformat):
@@ -120,13 +124,13 @@ class QConv(Weighted, Conv):
         x_int = (x.astype(np.float32, copy=False) * np.float32(2.0 ** self.in_q.frac_bits)) \
             .astype(self.in_q.dtype)
         y, self.y_mask = conv_forward(x_int, w_int, init, self.stride, self.padding,
-                                      node.out_shift, self.out_q)
+                                      node.out_shift, self.out_q, NUMBA_PARALLEL)
         return y
 
     def backward(self, grad_out):
         w, co = self.w, self.w.shape[0]
         cols = im2col(np.asarray(self.x, self.dt), w.shape[1:3], self.stride, self.padding,
-                      self.buffer)
+                      self.buffer, NUMBA_PARALLEL)
         if self.buffer is None or cols.size > self.buffer.size or cols.dtype != self.buffer.dtype:
             self.buffer = cols.reshape(-1)   # kept for the next, same-sized or smaller batch
         self.x = None
@@ -138,7 +142,7 @@ class QConv(Weighted, Conv):
         if self.need_input_grad:
             dcols = np.matmul(g2, w.reshape(co, -1), out=cols2)     # the windows are used up
             grad_in = col2im(dcols.reshape(cols.shape), self.x_shape, w.shape[1:3], self.stride,
-                             self.padding).astype(np.float32, copy=False)
+                             self.padding, NUMBA_PARALLEL).astype(np.float32, copy=False)
         return grad_in, {"weight": np.where(self.w_mask, gw, 0).astype(np.float32),
                          "bias": np.where(self.b_mask, gb, 0).astype(np.float32)}
 

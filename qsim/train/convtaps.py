@@ -25,9 +25,8 @@ def tap_slices(padded_shape, kernel, stride):
 
 # In HWC a window row (ky fixed) is one contiguous run of KX*C values: the kernels copy runs.
 # Row views and uint64 offsets let LLVM vectorise the run loops (numba's negative-index test on
-# signed indices does not; measured on the KWS conv2 windows: im2col 7.0 -> 2.6 ms, col2im 4.3 -> 2.5).
-@njit(cache=True, parallel=True)
-def _im2col(xp, sy, sx, ch, cols):
+# signed indices does not; KWS conv2 windows: im2col 7.0 -> 2.6 ms, col2im 4.3 -> 2.5 ms).
+def _im2col_body(xp, sy, sx, ch, cols):
     """cols[n, i, j, ky, :] = xp[n, i*sy + ky, j*sx*ch : (j*sx + KX)*ch]; one item per thread."""
     n_, ho, wo, kh, run = cols.shape
     for n in prange(n_):
@@ -41,8 +40,7 @@ def _im2col(xp, sy, sx, ch, cols):
                         dst[t] = src[q0 + t]
 
 
-@njit(cache=True, parallel=True)
-def _col2im(dcols, sy, sx, ch, dxp):
+def _col2im_body(dcols, sy, sx, ch, dxp):
     """dxp[n, i*sy + ky, j*sx*ch + t] += dcols[n, i, j, ky, t]; one batch item per thread."""
     n_, ho, wo, kh, run = dcols.shape
     for n in prange(n_):
@@ -56,12 +54,21 @@ def _col2im(dcols, sy, sx, ch, dxp):
                         dst[q0 + t] += src[t]
 
 
-def im2col(x, kernel, stride, padding, buffer=None):
+# Each compiled twice: parallel, and serial for callers that alternate with threaded BLAS on few
+# cores (QAT: idle numba workers spin after a region and take the cores from OpenBLAS's threads).
+_im2col = njit(cache=True, parallel=True)(_im2col_body)
+_im2col_serial = njit(cache=True)(_im2col_body)
+_col2im = njit(cache=True, parallel=True)(_col2im_body)
+_col2im_serial = njit(cache=True)(_col2im_body)
+
+
+def im2col(x, kernel, stride, padding, buffer=None, parallel=True):
     """(N, H, W, C) -> (N, Ho, Wo, KY*KX*C), each row one window in OHWI weight order (ky, kx, c).
 
     ``buffer``: a flat array of x's dtype to write into when it is large enough (the result is a
     view of its start). Fresh large arrays cost a page fault per 4 KiB on first touch, which
     doubles the time of the copy, so the conv layer keeps one buffer across steps.
+    ``parallel=False`` runs the serial twin (same result).
     """
     xp = np.ascontiguousarray(pad_hw(x, padding))
     (ky_n, kx_n), (sy, sx) = kernel, stride
@@ -74,15 +81,16 @@ def im2col(x, kernel, stride, padding, buffer=None):
         cols = buffer[:size].reshape(shape)
     else:
         cols = np.empty(shape, x.dtype)
-    _im2col(xp.reshape(n, xp.shape[1], -1), sy, sx, c, cols)
+    (_im2col if parallel else _im2col_serial)(xp.reshape(n, xp.shape[1], -1), sy, sx, c, cols)
     return cols.reshape(x.shape[0], ho, wo, -1)
 
 
-def col2im(dcols, x_shape, kernel, stride, padding):
+def col2im(dcols, x_shape, kernel, stride, padding, parallel=True):
     """Adjoint of im2col: scatter-add (N, Ho, Wo, KY*KX*C) window gradients onto (N, H, W, C)."""
     n, h, w, c = x_shape
     py, px = padding
     dxp = np.zeros((n, h + 2 * py, w + 2 * px, c), dcols.dtype)
     d5 = np.ascontiguousarray(dcols).reshape(dcols.shape[:3] + (kernel[0], kernel[1] * c))
-    _col2im(d5, stride[0], stride[1], c, dxp.reshape(n, h + 2 * py, -1))
+    (_col2im if parallel else _col2im_serial)(d5, stride[0], stride[1], c,
+                                              dxp.reshape(n, h + 2 * py, -1))
     return dxp[:, py:py + h, px:px + w]
