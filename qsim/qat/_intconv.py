@@ -8,6 +8,9 @@ or 32 weight rows at a time modulo 2**32, and per output element
 exactly as qsim.qat.ste.requantize_ste does from the float accumulator (the same integers: the
 float product is exact, the tile exact modulo 2**32, which is all wrap32 keeps). About 3-5x faster
 than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the forward pass.
+The tile loop repeats qsim.kernels._conv's with another epilogue: numba cannot take the epilogue
+as an argument and still inline it into the vectorised channel loop. The signed-char quirk is off
+because choose_kernels never picks a conv whose 5.7.0 REF quirk would fire.
 """
 import numpy as np
 from numba import njit, prange, uint64
