@@ -21,9 +21,9 @@ from pathlib import Path
 import cffi
 import numpy as np
 
-from cmsis_nn.build import SANITIZE_FLAGS, _require_asan_runtime, build_library, cache_root
+from cmsis_nn.build import SANITIZE_FLAGS, build_library, cache_root, compiler_id, require_asan_runtime
 from qsim.cmsis_signatures import CTYPES
-from qsim.errors import BuildError, ShapeError, ToolchainMissing
+from qsim.errors import BuildError, ShapeError
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,6 @@ def standin_library(version="5.9.0", truncate=False, sanitize=False) -> Library:
     return Library("stand-in", version, "ref", build.so_path, include_dirs())
 
 
-def _compiler_id(cc):
-    try:
-        out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise ToolchainMissing(f"cannot run the C compiler {cc!r} ({e}). help: install gcc "
-                               "(apt-get install gcc) or set CC to a working compiler.") from None
-    return out.splitlines()[0] if out else cc
 
 
 class HostNetwork:
@@ -123,7 +116,7 @@ class HostNetwork:
         self.tap_dtypes = [np.dtype(CTYPES[s.out_ctype]) for s in plan.steps]
         self.so_path = self._build()
         if library.sanitize:
-            _require_asan_runtime()       # dlopen of an ASan library fails without it
+            require_asan_runtime()       # dlopen of an ASan library fails without it
         self.ffi = cffi.FFI()
         self.ffi.cdef(f"""
             int {self.prefix}_run(const {_c(plan.input_ctype)} *input, {_c(plan.output_ctype)} *output);
@@ -136,7 +129,7 @@ class HostNetwork:
         lib = self.library
         flags = list(NET_FLAGS) + (list(SANITIZE_FLAGS) if lib.sanitize else [])
         h = hashlib.sha256()
-        for part in (" ".join(flags), _compiler_id(cc), repr(lib), TAP_GLUE):
+        for part in (" ".join(flags), compiler_id(cc), repr(lib), TAP_GLUE):
             h.update(part.encode() + b"\0")
         for name in sorted(self.gen.files):
             h.update(name.encode() + b"\0" + self.gen.files[name].encode() + b"\0")

@@ -102,8 +102,8 @@ def test_build_exports_every_function_and_is_cached(checkout, path):
 
 def test_wrong_prototype_fails_the_build(checkout, tmp_path, monkeypatch):
     monkeypatch.setenv("QSIM_CACHE_DIR", str(tmp_path))
-    real = cmsis_build._decl_check_source
-    monkeypatch.setattr(cmsis_build, "_decl_check_source",
+    real = cmsis_build.decl_check_source
+    monkeypatch.setattr(cmsis_build, "decl_check_source",
                         lambda: real() + "void arm_relu_q7(q15_t *data, uint16_t size);\n")
     with pytest.raises(BuildError, match="conflicting types for .arm_relu_q7"):
         build_library(checkout, "ref")
