@@ -180,10 +180,8 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
 
     def norm(a):
         return None if a is None else ((np.asarray(a, np.float32) - mean) / std).astype(np.float32)
-    aug = None
-    if shift or time_mask or freq_mask or noise:
-        def aug(xb, rng):
-            return augment_mfcc(xb, rng, shift, time_mask, freq_mask, noise)
+    aug = (lambda xb, rng: augment_mfcc(xb, rng, shift, time_mask, freq_mask, noise)) \
+        if shift or time_mask or freq_mask or noise else None
     g, hist = train(g0, norm(X), y, norm(X_val), y_val, epochs=epochs, batch_size=batch_size,
                     lr=lr, seed=seed, patience=patience, weight_decay=weight_decay, verbose=verbose,
                     augment=aug, lr_schedule=lr_schedule,
