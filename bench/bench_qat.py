@@ -31,6 +31,7 @@ from qsim.quantize import quantize  # noqa: E402
 from qsim.train.layers import SoftmaxCrossEntropy  # noqa: E402
 from qsim.train.net import Net  # noqa: E402
 from qsim.train.optim import Adam  # noqa: E402
+from qsim.train.workers import single_blas  # noqa: E402
 
 
 def mfcc_like(n, rng):
@@ -80,7 +81,8 @@ def qsim_epochs(X, y, args, rng):
             run_epoch(net, opt, data, y, order, args.batch)
         out[name] = timed(epoch, args.repeats)
     if args.profile:
-        profile(qnet, Xq[:args.batch], y[:args.batch])
+        with single_blas():           # as in run_epoch
+            profile(qnet, Xq[:args.batch], y[:args.batch])
     return out
 
 

@@ -13,11 +13,12 @@ as an argument and still inline it into the vectorised channel loop. The signed-
 because choose_kernels never picks a conv whose 5.7.0 REF quirk would fire.
 """
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 from ..fixedpoint import asr, ssat, wrap_i32
 from ..kernels._conv import CHUNK_TILES, gather
-from ..kernels._simd import TILE_P, madd, pack_pairs, parallel_worth_it
+from ..kernels._simd import TILE_P, madd, pack_pairs
+from ..train.workers import over_batch
 
 
 def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, out, mask):
@@ -29,7 +30,7 @@ def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, out, mask):
     total = out.shape[0]
     ntiles = (total + TILE_P - 1) // TILE_P
     nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
-    for chunk in prange(nchunks):
+    for chunk in range(nchunks):
         col16 = np.zeros((TILE_P, 2 * n2), np.int16)
         cols = col16.view(np.int32)
         acc = np.empty((TILE_P, lanes), np.int32)
@@ -54,14 +55,12 @@ def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, out, mask):
                         msk[o0 + j] = v == s
 
 
-conv_ste = njit(cache=True, parallel=True)(_conv_ste)
-conv_ste_serial = njit(cache=True)(_conv_ste)
+# Serial and GIL-free: conv_forward runs it on batch slices in qsim.train.workers' threads.
+conv_ste = njit(cache=True, nogil=True)(_conv_ste)
 
 
-def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q, parallel=True):
+def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q):
     """(N, H, W, C) ints, OHWI ints -> (dequantized output float32, bool mask), (N, Ho, Wo, C_out).
-
-    parallel=False always runs the serial twin (same result; see qsim.qat.layers.NUMBA_PARALLEL).
     """
     n, h, w, ci = x_int.shape
     co, ky, kx, _ = w_int.shape
@@ -74,9 +73,14 @@ def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q, parallel
         y, xx, c = np.meshgrid(np.arange(ky), np.arange(kx), np.arange(ci), indexing="ij")
         offs = ((y * w + xx) * ci + c).astype(np.uint64).ravel()
         geo = (h, w, ci, ky, kx, py, px, sy, sx, ho, wo)
-        run = conv_ste if parallel and parallel_worth_it(n * ho * wo, wpair) else conv_ste_serial
-        run(np.ascontiguousarray(x_int).reshape(n, -1), wpair, offs, np.asarray(init, np.int64),
-            geo, out_shift, out_q.bits, out_q.step, out.reshape(-1, co), mask.reshape(-1, co))
+        im = np.ascontiguousarray(x_int).reshape(n, -1)
+        init = np.asarray(init, np.int64)
+
+        def part(lo, hi):
+            conv_ste(im[lo:hi], wpair, offs, init, geo, out_shift, out_q.bits, out_q.step,
+                     out[lo:hi].reshape(-1, co), mask[lo:hi].reshape(-1, co))
+
+        over_batch(part, n)
     return out, mask
 
 

@@ -34,17 +34,13 @@ import numpy as np
 
 from ..kernels import KERNELS
 from ..lower import channel_pad, kernel_call, stored_shape
-from ..train.convtaps import col2im, im2col
+from ..train.conv2d import conv_grads
 from ..train.layers import (LAYERS, AvgPool, Conv, DepthwiseConv, FC, Layer, MaxPool, Sigmoid,
                             Softmax, Tanh)
 from ._intconv import conv_forward
 from .ste import accumulator_init, quantize_ste, requantize_ste
 
 F32_EXACT = 2 ** 24     # integers up to this magnitude are exact in float32
-# QConv runs its numba loops serially: a QAT step alternates them with threaded OpenBLAS products,
-# and libgomp's idle numba workers spin after each parallel region, taking the cores from
-# OpenBLAS's threads (measured, KWS bench on 2 cores: 3.7 s per epoch parallel, 2.6 s serial).
-NUMBA_PARALLEL = False
 
 
 def to_ints(x, qformat):
@@ -124,25 +120,15 @@ class QConv(Weighted, Conv):
         x_int = (x.astype(np.float32, copy=False) * np.float32(2.0 ** self.in_q.frac_bits)) \
             .astype(self.in_q.dtype)
         y, self.y_mask = conv_forward(x_int, w_int, init, self.stride, self.padding,
-                                      node.out_shift, self.out_q, NUMBA_PARALLEL)
+                                      node.out_shift, self.out_q)
         return y
 
     def backward(self, grad_out):
-        w, co = self.w, self.w.shape[0]
-        cols = im2col(np.asarray(self.x, self.dt), w.shape[1:3], self.stride, self.padding,
-                      self.buffer, NUMBA_PARALLEL)
-        if self.buffer is None or cols.size > self.buffer.size or cols.dtype != self.buffer.dtype:
-            self.buffer = cols.reshape(-1)   # kept for the next, same-sized or smaller batch
+        gw, gb, grad_in = conv_grads(np.asarray(self.x, self.dt), self.w, grad_out, self.stride,
+                                     self.padding, self.need_input_grad, mask=self.y_mask)
         self.x = None
-        g2 = np.multiply(grad_out, self.y_mask, dtype=self.dt).reshape(-1, co)
-        cols2 = cols.reshape(len(g2), -1)
-        gw = (g2.T @ cols2).reshape(w.shape)
-        gb = np.ones(len(g2), self.dt) @ g2      # a BLAS sum: ~6x faster than g2.sum(0) here
-        grad_in = None
-        if self.need_input_grad:
-            dcols = np.matmul(g2, w.reshape(co, -1), out=cols2)     # the windows are used up
-            grad_in = col2im(dcols.reshape(cols.shape), self.x_shape, w.shape[1:3], self.stride,
-                             self.padding, NUMBA_PARALLEL).astype(np.float32, copy=False)
+        if grad_in is not None:
+            grad_in = grad_in.astype(np.float32, copy=False)
         return grad_in, {"weight": np.where(self.w_mask, gw, 0).astype(np.float32),
                          "bias": np.where(self.b_mask, gb, 0).astype(np.float32)}
 

@@ -36,6 +36,7 @@ from ..quantize import quantize
 from ..schemes import WEIGHTED
 from ..train.layers import SoftmaxCrossEntropy
 from ..train.optim import Adam
+from ..train.workers import single_blas
 from .net import QatNet
 
 log = logging.getLogger(__name__)
@@ -118,12 +119,13 @@ def run_epoch(qnet, opt, Xq, y, order, batch_size):
     """One pass over the grid-valued inputs Xq in the given order; returns (mean loss, accuracy)
     of the training batches (accuracy from the dequantized logits)."""
     loss_fn, loss_sum, hits = SoftmaxCrossEntropy(), 0.0, 0
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        logits = qnet.forward(Xq[idx]).reshape(len(idx), -1)
-        loss_sum += loss_fn.forward(logits, y[idx]) * len(idx)
-        hits += int((logits.argmax(1) == y[idx]).sum())
-        opt.step(qnet.backward(loss_fn.backward()))
+    with single_blas():         # parallel over the batch instead (qsim.train.workers)
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s + batch_size]
+            logits = qnet.forward(Xq[idx]).reshape(len(idx), -1)
+            loss_sum += loss_fn.forward(logits, y[idx]) * len(idx)
+            hits += int((logits.argmax(1) == y[idx]).sum())
+            opt.step(qnet.backward(loss_fn.backward()))
     return loss_sum / len(order), hits / len(order)
 
 

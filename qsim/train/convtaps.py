@@ -1,6 +1,6 @@
 """Window helpers of the float conv and pooling layers: padding, tap slices, im2col / col2im."""
 import numpy as np
-from numba import njit, prange, uint64
+from numba import njit, uint64
 
 
 def pad_hw(x, padding, value=0):
@@ -27,9 +27,9 @@ def tap_slices(padded_shape, kernel, stride):
 # Row views and uint64 offsets let LLVM vectorise the run loops (numba's negative-index test on
 # signed indices does not; KWS conv2 windows: im2col 7.0 -> 2.6 ms, col2im 4.3 -> 2.5 ms).
 def _im2col_body(xp, sy, sx, ch, cols):
-    """cols[n, i, j, ky, :] = xp[n, i*sy + ky, j*sx*ch : (j*sx + KX)*ch]; one item per thread."""
+    """cols[n, i, j, ky, :] = xp[n, i*sy + ky, j*sx*ch : (j*sx + KX)*ch]."""
     n_, ho, wo, kh, run = cols.shape
-    for n in prange(n_):
+    for n in range(n_):
         for i in range(ho):
             for j in range(wo):
                 q0 = uint64(j * sx * ch)
@@ -41,9 +41,9 @@ def _im2col_body(xp, sy, sx, ch, cols):
 
 
 def _col2im_body(dcols, sy, sx, ch, dxp):
-    """dxp[n, i*sy + ky, j*sx*ch + t] += dcols[n, i, j, ky, t]; one batch item per thread."""
+    """dxp[n, i*sy + ky, j*sx*ch + t] += dcols[n, i, j, ky, t]."""
     n_, ho, wo, kh, run = dcols.shape
-    for n in prange(n_):
+    for n in range(n_):
         for i in range(ho):
             for j in range(wo):
                 q0 = uint64(j * sx * ch)
@@ -54,26 +54,25 @@ def _col2im_body(dcols, sy, sx, ch, dxp):
                         dst[q0 + t] += src[t]
 
 
-# Each compiled twice: parallel, and serial for callers that alternate with threaded BLAS on few
-# cores (QAT: idle numba workers spin after a region and take the cores from OpenBLAS's threads).
-_im2col = njit(cache=True, parallel=True)(_im2col_body)
-_im2col_serial = njit(cache=True)(_im2col_body)
-_col2im = njit(cache=True, parallel=True)(_col2im_body)
-_col2im_serial = njit(cache=True)(_col2im_body)
+# Serial and GIL-free: the callers run them on batch slices in worker threads (qsim.train.workers).
+_im2col = njit(cache=True, nogil=True)(_im2col_body)
+_col2im = njit(cache=True, nogil=True)(_col2im_body)
 
 
-def im2col(x, kernel, stride, padding, buffer=None, parallel=True):
+def out_hw(hw, kernel, stride, padding):
+    """(Ho, Wo) of a conv window sweep over (H, W) with symmetric zero padding."""
+    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(hw, kernel, stride, padding))
+
+
+def im2col(x, kernel, stride, padding, buffer=None):
     """(N, H, W, C) -> (N, Ho, Wo, KY*KX*C), each row one window in OHWI weight order (ky, kx, c).
 
     ``buffer``: a flat array of x's dtype to write into when it is large enough (the result is a
-    view of its start). Fresh large arrays cost a page fault per 4 KiB on first touch, which
-    doubles the time of the copy, so the conv layer keeps one buffer across steps.
-    ``parallel=False`` runs the serial twin (same result).
+    view of its start; see qsim.train.workers.scratch).
     """
     xp = np.ascontiguousarray(pad_hw(x, padding))
     (ky_n, kx_n), (sy, sx) = kernel, stride
-    ho = (xp.shape[1] - ky_n) // sy + 1
-    wo = (xp.shape[2] - kx_n) // sx + 1
+    ho, wo = out_hw(x.shape[1:3], kernel, stride, padding)
     n, c = x.shape[0], x.shape[3]
     shape = (n, ho, wo, ky_n, kx_n * c)
     size = int(np.prod(shape))
@@ -81,16 +80,26 @@ def im2col(x, kernel, stride, padding, buffer=None, parallel=True):
         cols = buffer[:size].reshape(shape)
     else:
         cols = np.empty(shape, x.dtype)
-    (_im2col if parallel else _im2col_serial)(xp.reshape(n, xp.shape[1], -1), sy, sx, c, cols)
-    return cols.reshape(x.shape[0], ho, wo, -1)
+    _im2col(xp.reshape(n, xp.shape[1], -1), sy, sx, c, cols)
+    return cols.reshape(n, ho, wo, -1)
 
 
-def col2im(dcols, x_shape, kernel, stride, padding, parallel=True):
-    """Adjoint of im2col: scatter-add (N, Ho, Wo, KY*KX*C) window gradients onto (N, H, W, C)."""
+def col2im(dcols, x_shape, kernel, stride, padding, out=None):
+    """Adjoint of im2col: scatter-add (N, Ho, Wo, KY*KX*C) window gradients onto (N, H, W, C).
+
+    ``out``: a C-contiguous (N, H, W, C) array to write the result into (unpadded only).
+    """
     n, h, w, c = x_shape
     py, px = padding
-    dxp = np.zeros((n, h + 2 * py, w + 2 * px, c), dcols.dtype)
+    if out is not None and py == 0 and px == 0:
+        dxp = out
+        dxp[...] = 0
+    else:
+        dxp = np.zeros((n, h + 2 * py, w + 2 * px, c), dcols.dtype)
     d5 = np.ascontiguousarray(dcols).reshape(dcols.shape[:3] + (kernel[0], kernel[1] * c))
-    (_col2im if parallel else _col2im_serial)(d5, stride[0], stride[1], c,
-                                              dxp.reshape(n, h + 2 * py, -1))
-    return dxp[:, py:py + h, px:px + w]
+    _col2im(d5, stride[0], stride[1], c, dxp.reshape(n, h + 2 * py, -1))
+    res = dxp[:, py:py + h, px:px + w]
+    if out is not None and res is not out:
+        out[...] = res
+        return out
+    return res

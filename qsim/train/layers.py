@@ -22,7 +22,8 @@ point, i.e. a straight-through estimator for the rounding and saturation.
 import numpy as np
 
 from ..ops import out_dim
-from .convtaps import col2im, im2col, pad_hw, tap_slices
+from .conv2d import conv_forward, conv_grads
+from .convtaps import pad_hw, tap_slices
 
 
 class Layer:
@@ -46,11 +47,8 @@ class Layer:
 
 
 class Conv(Layer):
-    """2-D convolution, OHWI weight, via im2col and one matrix product per direction.
-
-    The im2col buffer is kept between steps and reused for the window gradients (dcols), so a
-    training step allocates it once.
-    """
+    """2-D convolution, OHWI weight: im2col and one matrix product per direction, batch-parallel
+    in cache-sized chunks (qsim.train.conv2d); the backward rebuilds the windows it needs."""
 
     op = "conv"
     param_names = ("weight", "bias")
@@ -58,34 +56,16 @@ class Conv(Layer):
     def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0)):
         super().__init__(name)  # kernel_shape is the weight's (KY, KX); accepted to take node.attrs
         self.stride, self.padding = tuple(strides), tuple(pads)
-        self.cols = self.buffer = None
 
     def forward(self, x, params):
-        w, b = params["weight"], params.get("bias")
-        self.x_shape, self.w = x.shape, w
-        self.cols = im2col(x, w.shape[1:3], self.stride, self.padding, self.buffer)  # N,Ho,Wo,K
-        if self.buffer is None or self.cols.size > self.buffer.size or \
-                self.cols.dtype != self.buffer.dtype:
-            self.buffer = self.cols.reshape(-1)   # kept for the next, same-sized or smaller batch
-        y = self.cols @ w.reshape(w.shape[0], -1).T
-        if b is not None:
-            y += b
-        return y
+        self.x, self.w = x, params["weight"]
+        return conv_forward(x, self.w, params.get("bias"), self.stride, self.padding)
 
     def backward(self, grad_out):
-        w, co = self.w, self.w.shape[0]
-        g2 = grad_out.reshape(-1, co)
-        cols2 = self.cols.reshape(g2.shape[0], -1)
-        grads = {"weight": (g2.T @ cols2).reshape(w.shape), "bias": g2.sum(0)}
-        grad_in = None
-        if self.need_input_grad:
-            if np.result_type(g2, w) == cols2.dtype:
-                dcols = np.matmul(g2, w.reshape(co, -1), out=cols2)  # the windows are used up
-            else:
-                dcols = g2 @ w.reshape(co, -1)
-            grad_in = col2im(dcols.reshape(self.cols.shape), self.x_shape, w.shape[1:3],
-                             self.stride, self.padding)
-        return grad_in, grads
+        gw, gb, grad_in = conv_grads(self.x, self.w, grad_out, self.stride, self.padding,
+                                     self.need_input_grad)
+        self.x = None
+        return grad_in, {"weight": gw, "bias": gb}
 
 
 class DepthwiseConv(Layer):

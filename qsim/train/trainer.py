@@ -13,6 +13,7 @@ from ..errors import ShapeError
 from .layers import LAYERS, SoftmaxCrossEntropy
 from .net import Net
 from .optim import Adam
+from .workers import single_blas
 
 log = logging.getLogger(__name__)
 
@@ -82,37 +83,38 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": None}
     best, best_key, waited = None, None, 0
     bar = tqdm(range(epochs), desc=f"train {graph.name}", disable=not verbose, unit="epoch")
-    for epoch in bar:
-        if lr_schedule == "cosine":
-            opt.lr = lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
-        order = rng.permutation(len(X))
-        losses, hits = [], 0
-        for s in range(0, len(X), batch_size):
-            idx = order[s:s + batch_size]
-            xb = X[idx] if augment is None else np.asarray(augment(X[idx], aug_rng), np.float32)
-            logits = net.forward(xb).reshape(len(idx), -1)
-            losses.append(loss_fn.forward(logits, y[idx]) * len(idx))
-            hits += int((logits.argmax(1) == y[idx]).sum())
-            opt.step(net.backward(loss_fn.backward()))
-        history["loss"].append(float(np.sum(losses) / len(X)))
-        history["acc"].append(hits / len(X))
-        stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
-        if has_val:
-            val_loss, val_acc = evaluate(net, X_val, y_val, batch_size)
-            history["val_loss"].append(val_loss)
-            history["val_acc"].append(val_acc)
-            stats.update(val_loss=val_loss, val_acc=val_acc)
-            key = (val_acc, -val_loss)
-            if best_key is None or key > best_key:
-                best_key, waited, history["best_epoch"] = key, 0, epoch
-                best = {k: p.copy() for k, p in net.params.items()}
-            else:
-                waited += 1
-        bar.set_postfix({k: round(v, 4) for k, v in stats.items()})
-        log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4f}" for k, v in stats.items()))
-        if has_val and patience is not None and waited >= patience:
-            log.info("early stop after epoch %d; best epoch %d", epoch, history["best_epoch"])
-            break
+    with single_blas():     # parallel over the batch instead (qsim.train.workers)
+        for epoch in bar:
+            if lr_schedule == "cosine":
+                opt.lr = lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
+            order = rng.permutation(len(X))
+            losses, hits = [], 0
+            for s in range(0, len(X), batch_size):
+                idx = order[s:s + batch_size]
+                xb = X[idx] if augment is None else np.asarray(augment(X[idx], aug_rng), np.float32)
+                logits = net.forward(xb).reshape(len(idx), -1)
+                losses.append(loss_fn.forward(logits, y[idx]) * len(idx))
+                hits += int((logits.argmax(1) == y[idx]).sum())
+                opt.step(net.backward(loss_fn.backward()))
+            history["loss"].append(float(np.sum(losses) / len(X)))
+            history["acc"].append(hits / len(X))
+            stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
+            if has_val:
+                val_loss, val_acc = evaluate(net, X_val, y_val, batch_size)
+                history["val_loss"].append(val_loss)
+                history["val_acc"].append(val_acc)
+                stats.update(val_loss=val_loss, val_acc=val_acc)
+                key = (val_acc, -val_loss)
+                if best_key is None or key > best_key:
+                    best_key, waited, history["best_epoch"] = key, 0, epoch
+                    best = {k: p.copy() for k, p in net.params.items()}
+                else:
+                    waited += 1
+            bar.set_postfix({k: round(v, 4) for k, v in stats.items()})
+            log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4f}" for k, v in stats.items()))
+            if has_val and patience is not None and waited >= patience:
+                log.info("early stop after epoch %d; best epoch %d", epoch, history["best_epoch"])
+                break
     if best is not None:
         for k, p in net.params.items():
             p[...] = best[k]

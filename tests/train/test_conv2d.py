@@ -1,0 +1,103 @@
+"""qsim.train.conv2d (chunked, batch-parallel conv products) and qsim.train.workers."""
+import threading
+
+import numpy as np
+import pytest
+
+from qsim.train import conv2d, workers
+from qsim.train.layers import Conv
+
+from .test_grad import naive_conv
+
+
+def naive_grads(x, w, g, stride, padding):
+    """Weight, bias and input gradients of naive_conv by the same loops, transposed."""
+    n, h, wd, ci = x.shape
+    co, kh, kw, _ = w.shape
+    (sy, sx), (py, px) = stride, padding
+    gw, gx = np.zeros(w.shape), np.zeros(x.shape)
+    for i in range(g.shape[1]):
+        for j in range(g.shape[2]):
+            for ky in range(kh):
+                for kx in range(kw):
+                    r, c = i * sy - py + ky, j * sx - px + kx
+                    if 0 <= r < h and 0 <= c < wd:
+                        gw[:, ky, kx, :] += g[:, i, j, :].T @ x[:, r, c, :]
+                        gx[:, r, c, :] += g[:, i, j, :] @ w[:, ky, kx, :]
+    return gw, g.sum((0, 1, 2)), gx
+
+
+CASES = [((7, 9, 6, 3), (4, 3, 2, 3), (1, 1), (0, 0)),
+         ((5, 11, 8, 2), (6, 3, 3, 2), (2, 1), (1, 1)),
+         ((9, 12, 5, 4), (3, 5, 2, 4), (2, 2), (2, 0))]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])      # one item per chunk, whole slices
+@pytest.mark.parametrize("xs, ws, stride, padding", CASES)
+def test_forward_and_grads_match_loops(monkeypatch, chunk_bytes, xs, ws, stride, padding):
+    monkeypatch.setattr(conv2d, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = conv2d.conv_forward(x, w, b, stride, padding)
+    np.testing.assert_allclose(y, naive_conv(x, w, b, stride, padding), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    mask = rng.random(y.shape) < 0.7
+    gw, gb, gx = conv2d.conv_grads(x, w, g, stride, padding, mask=mask)
+    for got, want in zip((gw, gb, gx), naive_grads(x, w, g * mask, stride, padding)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert conv2d.conv_grads(x, w, g, stride, padding, need_input_grad=False)[2] is None
+
+
+def test_float32_grads_stay_float32_with_a_float64_gradient():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6, 5, 2)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 2, 2)).astype(np.float32)
+    g = rng.standard_normal((4, 5, 4, 3))                      # float64, as a loss may give
+    gw, gb, gx = conv2d.conv_grads(x, w, g, (1, 1), (0, 0))
+    assert gw.dtype == gb.dtype == gx.dtype == np.float32
+    np.testing.assert_allclose(gx, naive_grads(x, w, g, (1, 1), (0, 0))[2], rtol=1e-4, atol=1e-4)
+
+
+def test_conv_layer_runs_the_same_sums_whatever_the_worker_count(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((10, 12, 6, 3)).astype(np.float32)
+    params = {"weight": rng.standard_normal((5, 3, 2, 3)).astype(np.float32),
+              "bias": rng.standard_normal(5).astype(np.float32)}
+    g = rng.standard_normal((10, 10, 5, 5)).astype(np.float32)
+    runs = []
+    for k in (1, 2, 3):
+        monkeypatch.setattr(workers, "WORKERS", k)
+        layer = Conv("c")
+        y = layer.forward(x, params)
+        runs.append((y,) + layer.backward(g))
+    for y, gx, grads in runs[1:]:
+        np.testing.assert_array_equal(y, runs[0][0])           # each item's sums are the same
+        np.testing.assert_array_equal(gx, runs[0][1])
+        np.testing.assert_allclose(grads["weight"], runs[0][2]["weight"], rtol=1e-5, atol=1e-5)
+
+
+def test_over_batch_splits_in_order_and_does_not_nest(monkeypatch):
+    monkeypatch.setattr(workers, "WORKERS", 3)
+    names = set()
+
+    def part(lo, hi):
+        names.add(threading.current_thread().name)
+        inner = workers.over_batch(lambda a, b: (a, b), 4)      # inside a worker: runs here
+        return lo, hi, inner
+
+    got = workers.over_batch(part, 10)
+    assert [(lo, hi) for lo, hi, _ in got] == [(0, 3), (3, 6), (6, 10)]
+    assert all(inner == [(0, 4)] for _, _, inner in got)
+    assert all(n.startswith("qsim-train") for n in names)
+    assert workers.over_batch(lambda lo, hi: (lo, hi), 1) == [(0, 1)]
+
+
+def test_scratch_is_per_thread_and_per_key():
+    a = workers.scratch("a", 100, np.float32)
+    assert workers.scratch("a", 50, np.float32).base is a.base           # reused, same memory
+    assert not np.shares_memory(workers.scratch("b", 100, np.float32), a)
+    other = []
+    t = threading.Thread(target=lambda: other.append(workers.scratch("a", 100, np.float32)))
+    t.start()
+    t.join()
+    assert not np.shares_memory(other[0], a)
