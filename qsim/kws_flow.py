@@ -31,13 +31,16 @@ SCHEMES = ("q7", "q15")
 @dataclass
 class TrainSettings:
     """Everything training depends on (part of the demo's cache key)."""
-    # Defaults picked on the validation split of the demo set (6000 clips; best mean val accuracy
-    # over seeds 0, 1: 96.6%); float test accuracy on the held-out voices 92.0% -> 94.3%.
+    # Defaults picked on the validation split of the demo set (best mean val accuracy over seeds
+    # 0, 1); keep="last": on validation halves (pick the epoch on one half, score it on the other;
+    # seeds 0-2, 10000 clips) the best-epoch pick and the last epoch tie (96.75% vs 96.69%), and
+    # the last epoch of the annealed schedule does not hinge on a noisy argmax (BENCHMARKS.md).
     epochs: int = 80
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int | None = None              # None: all epochs run, the best val epoch is kept
+    patience: int | None = None              # None: all epochs run
+    keep: str = "last"                       # "best" val epoch or "last" (qsim.train.train)
     seed: int = 0
     conv: tuple = (28, 30)
     fc: tuple = (58, 128)
@@ -143,7 +146,7 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
                          seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
                          label_smoothing=settings.label_smoothing, shift=settings.shift,
                          time_mask=settings.time_mask, freq_mask=settings.freq_mask,
-                         noise=settings.noise)
+                         noise=settings.noise, keep=settings.keep)
 
 
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):

@@ -27,7 +27,7 @@ def register(subparsers):
     p.add_argument("--cache", default="data/cache", metavar="DIR",
                    help="artifact cache (default data/cache)")
     p.add_argument("--per-class", type=int, default=None, metavar="N",
-                   help="clips per label to synthesize (default 1200)")
+                   help="clips per label to synthesize (default 2000)")
     p.add_argument("--warp", type=float, default=None, metavar="W",
                    help="formant warp augmentation of the synthesized set (default 0.3; see "
                         "`qsim data kws --warp`)")

@@ -31,15 +31,18 @@ def register(subparsers):
 
 # qsim.kws_flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
 # (tests/test_kws_flow.py checks they agree).
-DEFAULTS = {"epochs": 80, "seed": 0, "lr": 2e-3, "batch_size": 64, "conv": (28, 30), "fc": (58, 128)}
+DEFAULTS = {"epochs": 80, "seed": 0, "lr": 2e-3, "batch_size": 64, "conv": (28, 30), "fc": (58, 128),
+            "keep": "last"}
 
 
 def add_train_args(p):
     from types import SimpleNamespace
     d = SimpleNamespace(**DEFAULTS)
     p.add_argument("--epochs", type=int, default=d.epochs, metavar="N",
-                   help=f"epochs (cosine learning-rate decay); the epoch best on the validation "
-                   f"split is kept (default {d.epochs})")
+                   help=f"epochs (cosine learning-rate decay) (default {d.epochs})")
+    p.add_argument("--keep", choices=("last", "best"), default=d.keep,
+                   help="weights to keep: the last epoch's, or the epoch best on the validation "
+                   f"split (default {d.keep})")
     p.add_argument("--seed", type=int, default=d.seed, metavar="S", help=f"random seed (default {d.seed})")
     p.add_argument("--lr", type=float, default=d.lr, metavar="LR",
                    help=f"Adam learning rate (default {d.lr})")
@@ -57,14 +60,14 @@ def settings_from(args, **extra):
     if args.epochs < 1 or args.batch_size < 1 or min(args.conv) < 1 or min(args.fc) < 1:
         raise QsimError("--epochs, --batch-size, --conv and --fc must be positive")
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
-                         conv=tuple(args.conv), fc=tuple(args.fc), **extra)
+                         conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep, **extra)
 
 
 def print_metrics(m, labels=None):
     pct = lambda v: f"{100 * v:.2f}%"   # noqa: E731
     n = m["split_sizes"]
     print(f"split: {n['train']} train, {n['val']} val, {n['test']} test clips (test = held-out voices)")
-    print(f"trained {m['epochs_run']} epochs (best {m['best_epoch']}, val {pct(m['val_accuracy'] or 0)})")
+    print(f"trained {m['epochs_run']} epochs (kept epoch {m['best_epoch'] + 1}, val {pct(m['val_accuracy'] or 0)})")
     print(f"test accuracy: float {pct(m['float'])}"
           + "".join(f", {s} {pct(m[s])} ({m['strategy'][s]}; agreement {pct(m['agreement'][s])})"
                     for s in ("q7", "q15") if s in m))

@@ -3,8 +3,9 @@
     from qsim.train import train
     trained, history = train(graph, X, y, X_val, y_val, epochs=20, batch_size=64, lr=1e-3, seed=0)
 
-Modules: layers (one class per op, forward + backward), convtaps (im2col / col2im helpers),
-net (a Graph as a list of layers), optim (Adam), trainer (the loop, early stopping).
+Modules: layers (one class per op, forward + backward), conv2d (the conv's chunked products),
+convtaps (im2col / col2im helpers), workers (batch slices on threads, BLAS at one thread), net (a
+Graph as a list of layers), optim (Adam), trainer (the loop, early stopping).
 """
 from .layers import LAYERS, Layer, SoftmaxCrossEntropy
 from .net import Net

@@ -36,7 +36,7 @@ def _check(graph, X, y, what):
 
 def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3, seed=0,
           patience=5, verbose=False, weight_decay=0.0, layers=LAYERS, augment=None,
-          lr_schedule=None, label_smoothing=0.0):
+          lr_schedule=None, label_smoothing=0.0, keep="best"):
     """Train a copy of ``graph`` to classify ``X`` as ``y``.
 
     Parameters
@@ -45,7 +45,8 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     X, y : (N,) + input shape floats, (N,) integer class labels.
     X_val, y_val : validation set; with it, training stops after ``patience`` epochs without a
         better validation accuracy (ties broken by lower validation loss; patience=None never
-        stops early) and the best epoch's weights are returned. Without it, the last epoch's.
+        stops early) and the best epoch's weights are returned (see ``keep``). Without it, the
+        last epoch's.
     epochs, batch_size, lr, weight_decay : AdamW settings; an epoch's last batch may be short.
     seed : seeds the shuffle; same seed, same data -> same weights.
     verbose : tqdm progress bar over epochs.
@@ -56,11 +57,16 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     lr_schedule : None (constant ``lr``) or "cosine": epoch e uses
         ``lr * 0.5 * (1 + cos(pi * e / epochs))``.
     label_smoothing : training-loss label smoothing (SoftmaxCrossEntropy); validation loss is plain.
+    keep : "best" (the best validation epoch's weights) or "last" (the last epoch's; validation is
+        still scored and early stopping still applies). "last" suits a schedule that anneals the
+        learning rate to zero: the best-scoring epoch of a small validation set is often a noisy
+        high-learning-rate state of mid-training.
 
     Returns
     -------
     (graph, history): a trained copy of ``graph`` (params float32), and a dict of per-epoch lists
-    "loss", "acc" (training, averaged over batches), "val_loss", "val_acc", plus "best_epoch".
+    "loss", "acc" (training, averaged over batches), "val_loss", "val_acc", plus "best_epoch" (the
+    epoch whose weights are returned).
     """
     X, y = np.asarray(X, np.float32), np.asarray(y, np.int64)
     _check(graph, X, y, "train")
@@ -76,6 +82,8 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             raise ShapeError(f"train: labels must be in 0..{classes - 1} (the size of "
                              f"'{net.logits}'), got {labels.min()}..{labels.max()}")
     opt = Adam(net.params, lr=lr, weight_decay=weight_decay)
+    if keep not in ("best", "last"):
+        raise ValueError(f"train: keep must be 'best' or 'last', got {keep!r}")
     if lr_schedule not in (None, "cosine"):
         raise ValueError(f"train: lr_schedule must be None or 'cosine', got {lr_schedule!r}")
     loss_fn, rng = SoftmaxCrossEntropy(label_smoothing), np.random.default_rng(seed)
@@ -115,6 +123,8 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             if has_val and patience is not None and waited >= patience:
                 log.info("early stop after epoch %d; best epoch %d", epoch, history["best_epoch"])
                 break
+    if keep == "last":
+        best = None
     if best is not None:
         for k, p in net.params.items():
             p[...] = best[k]
@@ -123,7 +133,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     graph.meta["train"] = {"epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"],
                            "seed": seed, "lr": lr, "batch_size": batch_size,
                            "weight_decay": weight_decay, "lr_schedule": lr_schedule,
-                           "label_smoothing": label_smoothing,
+                           "label_smoothing": label_smoothing, "keep": keep,
                            "augment": augment is not None}
     return graph, history
 

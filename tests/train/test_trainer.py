@@ -62,6 +62,19 @@ def test_early_stopping_keeps_best_epoch():
     assert accuracy(g, Xv, yv) == pytest.approx(hist["val_acc"][best])
 
 
+def test_keep_last_returns_the_last_epoch_even_when_an_earlier_one_validated_better():
+    X, y = blobs(120, seed=4)
+    Xv, yv = blobs(60, seed=5)
+    kw = dict(epochs=6, batch_size=8, lr=0.3, seed=0, patience=None)
+    _, best = train(small_net(), X, y, Xv, yv, **kw)
+    assert best["best_epoch"] < 5                     # the too-large lr makes later epochs worse
+    g, hist = train(small_net(), X, y, Xv, yv, keep="last", **kw)
+    assert hist["best_epoch"] == 5 and hist["val_acc"] == best["val_acc"]
+    assert accuracy(g, Xv, yv) == pytest.approx(hist["val_acc"][-1])
+    with pytest.raises(ValueError, match="keep"):
+        train(small_net(), X, y, Xv, yv, keep="first", **kw)
+
+
 def test_weight_decay_shrinks_weights():
     X, y = blobs(100, seed=6)
     plain, _ = train(small_net(), X, y, epochs=2, seed=0)
