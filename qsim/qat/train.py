@@ -130,7 +130,7 @@ def run_epoch(qnet, opt, Xq, y, order, batch_size):
 
 
 def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch_size=64, lr=1e-3,
-             seed=0, patience=3, reselect_formats=False, verbose=False):
+             seed=0, patience=3, reselect_formats=False, verbose=False, lr_schedule=None):
     """Quantization-aware fine-tuning of a quantized graph (see the module docstring).
 
     Parameters
@@ -145,6 +145,9 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
         (post-training-quantized) state competes too, so the result never validates worse.
         Without it, the last epoch's state is returned.
     epochs, batch_size, lr : Adam on the shadow weights; an epoch's last batch may be short.
+    lr_schedule : None (constant ``lr``) or "cosine" (epoch e uses lr * 0.5 * (1 + cos(pi e /
+        epochs)), as qsim.train.train): the late epochs settle, so the best validation epoch is
+        less often a noisy high-learning-rate state.
     seed : seeds the per-epoch shuffle (and the recalibration subset); same seed, same data, same
         machine and thread count -> the same integers.
     reselect_formats : re-choose formats and shifts from a recalibration after every epoch.
@@ -167,6 +170,8 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     has_val = X_val is not None
     if has_val:
         X_val, y_val = _check_data(qnet_graph, X_val, y_val, classes, "finetune (validation)")
+    if lr_schedule not in (None, "cosine"):
+        raise ValueError(f"finetune: lr_schedule must be None or 'cosine', got {lr_schedule!r}")
     opt = Adam(qnet.params, lr=lr)
     rng = np.random.default_rng(seed)
     Xq = qnet.quantize_input(X)
@@ -182,6 +187,8 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     waited = 0
     bar = tqdm(range(epochs), desc=f"qat {qgraph.name}", disable=not verbose, unit="epoch")
     for epoch in bar:
+        if lr_schedule == "cosine":
+            opt.lr = lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
         loss, acc = run_epoch(qnet, opt, Xq, y, rng.permutation(len(X)), batch_size)
         history["loss"].append(loss)
         history["acc"].append(acc)
@@ -222,7 +229,7 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
         _set_quant_state(qnet_graph, state)
     else:
         history["best_epoch"] = len(history["loss"]) - 1 if epochs else -1
-    settings = dict(seed=seed, lr=lr, batch_size=batch_size,
+    settings = dict(seed=seed, lr=lr, batch_size=batch_size, lr_schedule=lr_schedule,
                     reselect_formats=bool(reselect_formats))
     return _result(qgraph, qnet_graph, history, settings), history
 

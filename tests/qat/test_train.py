@@ -121,3 +121,17 @@ def test_bad_labels_are_named(problem):
         finetune(g, q, X[:10], y[:10] + 4, epochs=1)
     with pytest.raises(ShapeError, match=r"\(N,\) \+ \(6, 6, 2\)"):
         finetune(g, q, X[:10, :5], y[:10], epochs=1)
+
+
+def test_cosine_schedule_starts_at_lr_and_then_decays(problem):
+    g, q, (X, y, *_) = problem
+    run = lambda n, sched: finetune(g, q, X[:300], y[:300], epochs=n, lr=1e-2, seed=2,  # noqa: E731
+                                    lr_schedule=sched)[0]
+    w = lambda r: r.node("fc2").params["weight"]  # noqa: E731
+    # epoch 0 of the cosine runs at lr itself: one epoch is the constant run
+    np.testing.assert_array_equal(w(run(1, "cosine")), w(run(1, None)))
+    cos2 = run(2, "cosine")
+    assert cos2.meta["qat"]["lr_schedule"] == "cosine"
+    assert not np.array_equal(w(cos2), w(run(2, None)))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        run(1, "step")
