@@ -34,6 +34,8 @@ def register(subparsers):
     p.add_argument("--epochs", type=int, default=10, help="at most this many epochs (default 10)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="default 64")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant",
+                   help="cosine: decay the learning rate to 0 over --epochs (default constant)")
     p.add_argument("--patience", type=int, default=3,
                    help="stop after this many epochs without a better validation accuracy "
                         "(default 3)")
@@ -99,7 +101,8 @@ def run(args):
         out, hist = finetune(fgraph, qgraph, x, y, xv, yv, epochs=args.epochs,
                              batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                              patience=args.patience, reselect_formats=args.reselect_formats,
-                             verbose=args.verbose)
+                             verbose=args.verbose,
+                             lr_schedule=None if args.lr_schedule == "constant" else "cosine")
     out.meta = dict(out.meta, qat_from=str(args.qmodel), float_model=str(args.float_model))
     with output_dir(args.output, args.force) as tmp:
         out.save(tmp)

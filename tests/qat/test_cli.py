@@ -32,12 +32,13 @@ def test_qat_command_writes_a_quantized_model(files, capsys):
     d, x, y = files
     rc = main(["qat", str(d / "q"), "--float", str(d / "float"), "--data", str(d / "x.npy"),
                "--labels", str(d / "y.npy"), "--val-split", "0.25", "--epochs", "2", "--lr",
-               "0.01", "--seed", "3", "-o", str(d / "out")])
+               "0.01", "--seed", "3", "--lr-schedule", "cosine", "-o", str(d / "out")])
     assert rc == 0
     out = capsys.readouterr().out
     assert "validation accuracy (bit-exact)" in out and "epoch 1:" in out
     g = Graph.load(d / "out")
     assert g.meta["qat"]["seed"] == 3 and g.quant.scheme == "q7"
+    assert g.meta["qat"]["lr_schedule"] == "cosine"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert predict(g, x).shape == (120,)
