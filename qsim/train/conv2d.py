@@ -68,7 +68,7 @@ def conv_grads(x, w, grad_y, stride, padding, need_input_grad=True, mask=None):
                           scratch("cols", (e - s) * ho * wo * k, x.dtype))
             c2 = cols.reshape(len(g), k)
             gw += np.matmul(g.T, c2, out=tmp)
-            gb += g.sum(0)
+            gb += np.ones(len(g), dt) @ g      # a BLAS sum: ~5x faster than g.sum(0) here
             if grad_x is not None:
                 # the windows are used up: their buffer takes the window gradients
                 dcols = np.matmul(g, wm, out=c2) if c2.dtype == dt else g @ wm

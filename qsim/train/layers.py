@@ -24,6 +24,7 @@ import numpy as np
 from ..ops import out_dim
 from .conv2d import conv_forward, conv_grads
 from .convtaps import pad_hw, tap_slices
+from .workers import over_batch
 
 
 class Layer:
@@ -102,7 +103,8 @@ class DepthwiseConv(Layer):
 
 
 class FC(Layer):
-    """Fully connected: y = flatten_hwc(x) @ weight.T + bias."""
+    """Fully connected: y = flatten_hwc(x) @ weight.T + bias; products split over the batch
+    (qsim.train.workers) when large."""
 
     op = "fc"
     param_names = ("weight", "bias")
@@ -110,24 +112,41 @@ class FC(Layer):
     def forward(self, x, params):
         w, b = params["weight"], params.get("bias")
         self.x_shape, self.x2, self.w = x.shape, x.reshape(x.shape[0], -1), w
-        y = self.x2 @ w.T
+        x2, wt = self.x2, w.T
+        y = np.empty((len(x2), w.shape[0]), np.result_type(x2, w))
+        over_batch(lambda lo, hi: np.matmul(x2[lo:hi], wt, out=y[lo:hi]), len(x2), size=x2.size)
         return y if b is None else y + b
 
     def backward(self, grad_out):
-        grads = {"weight": grad_out.T @ self.x2, "bias": grad_out.sum(0)}
-        grad_in = (grad_out @ self.w).reshape(self.x_shape) if self.need_input_grad else None
-        return grad_in, grads
+        x2, w = self.x2, self.w
+        dt = np.result_type(grad_out, x2, w)
+        grad_in = np.empty(x2.shape, dt) if self.need_input_grad else None
+
+        def part(lo, hi):
+            g = grad_out[lo:hi]
+            if grad_in is not None:
+                np.matmul(g, w, out=grad_in[lo:hi])
+            return g.T @ x2[lo:hi], np.ones(len(g), dt) @ g    # a BLAS sum, faster than sum(0)
+
+        parts = over_batch(part, len(x2), size=x2.size)
+        grads = {"weight": sum(p[0] for p in parts), "bias": sum(p[1] for p in parts)}
+        return (None if grad_in is None else grad_in.reshape(self.x_shape)), grads
 
 
 class ReLU(Layer):
     op = "relu"
 
     def forward(self, x, params=None):
-        self.y = np.maximum(x, 0)
-        return self.y
+        y = self.y = np.empty_like(x)
+        over_batch(lambda lo, hi: np.maximum(x[lo:hi], 0, out=y[lo:hi]), len(x), size=x.size)
+        return y
 
     def backward(self, grad_out):
-        return grad_out * (self.y > 0), {}
+        y = self.y
+        g = np.empty(grad_out.shape, np.result_type(grad_out, y))
+        over_batch(lambda lo, hi: np.multiply(grad_out[lo:hi], y[lo:hi] > 0, out=g[lo:hi]),
+                   len(g), size=g.size)
+        return g, {}
 
 
 class Sigmoid(Layer):

@@ -38,14 +38,19 @@ def _executor():
     return _pool
 
 
-def over_batch(fn, n, workers=None):
+# Below this many array elements a job is done before a worker would have woken up (~20 us).
+MIN_SPLIT = 1 << 16
+
+
+def over_batch(fn, n, workers=None, size=None):
     """Run fn(lo, hi) on `workers` (default WORKERS) consecutive slices of range(n) concurrently.
 
     Returns the results in slice order. Runs fn(0, n) in the calling thread when one worker is
-    enough or when called from inside a worker (no nested pools).
+    enough, when ``size`` (the job's element count, if given) is below MIN_SPLIT, or when called
+    from inside a worker (no nested pools).
     """
     k = min(WORKERS if workers is None else workers, n)
-    if k <= 1 or getattr(_local, "inside", False):
+    if k <= 1 or (size is not None and size < MIN_SPLIT) or getattr(_local, "inside", False):
         return [fn(0, n)]
     pool = _executor()
     bounds = [(n * i // k, n * (i + 1) // k) for i in range(k)]
