@@ -90,6 +90,9 @@ def test_over_batch_splits_in_order_and_does_not_nest(monkeypatch):
     assert all(inner == [(0, 4)] for _, _, inner in got)
     assert all(n.startswith("qsim-train") for n in names)
     assert workers.over_batch(lambda lo, hi: (lo, hi), 1) == [(0, 1)]
+    small = workers.MIN_SPLIT - 1                                 # too small to pay for a worker
+    assert workers.over_batch(lambda lo, hi: (lo, hi), 10, size=small) == [(0, 10)]
+    assert len(workers.over_batch(lambda lo, hi: (lo, hi), 10, size=small + 1)) == 3
 
 
 def test_scratch_is_per_thread_and_per_key():
