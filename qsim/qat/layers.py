@@ -100,9 +100,9 @@ class Weighted(Bound):
 
 class QConv(Weighted, Conv):
     """Forward on the integers (qsim.qat._intconv, the kernels' exact int16 tile engine): the same
-    output and mask as Weighted.forward, without the im2col + float product; the backward builds
-    the im2col windows of the dequantized input and takes Weighted.backward's gradients on them
-    (Conv.backward's products, the bias sum as a BLAS product)."""
+    output and mask as Weighted.forward, without the im2col + float product, on batch slices in
+    qsim.train.workers' threads; the backward is qsim.train.conv2d.conv_grads at the dequantized
+    input with the saturation mask, then Weighted.backward's weight and bias masks."""
 
     tap_axes = (1, 2, 3)      # OHWI
 
