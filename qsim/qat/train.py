@@ -35,7 +35,7 @@ from ..graph import QUANT_FIELDS
 from ..quantize import quantize
 from ..schemes import WEIGHTED
 from ..train.layers import SoftmaxCrossEntropy
-from ..train.optim import Adam
+from ..train.optim import Adam, check_schedule, record_validation, scheduled_lr
 from ..train.workers import single_blas
 from .net import QatNet
 
@@ -170,8 +170,7 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     has_val = X_val is not None
     if has_val:
         X_val, y_val = _check_data(qnet_graph, X_val, y_val, classes, "finetune (validation)")
-    if lr_schedule not in (None, "cosine"):
-        raise ValueError(f"finetune: lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+    check_schedule(lr_schedule, "finetune")
     opt = Adam(qnet.params, lr=lr)
     rng = np.random.default_rng(seed)
     Xq = qnet.quantize_input(X)
@@ -187,8 +186,7 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     waited = 0
     bar = tqdm(range(epochs), desc=f"qat {qgraph.name}", disable=not verbose, unit="epoch")
     for epoch in bar:
-        if lr_schedule == "cosine":
-            opt.lr = lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
+        opt.lr = scheduled_lr(lr, lr_schedule, epoch, epochs)
         loss, acc = run_epoch(qnet, opt, Xq, y, rng.permutation(len(X)), batch_size)
         history["loss"].append(loss)
         history["acc"].append(acc)
@@ -207,12 +205,9 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
                 log.info("epoch %d: formats re-chosen", epoch)
         stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
         if has_val:
-            val_loss, val_acc = _evaluate(qnet, Xq_val, y_val, batch_size)
-            history["val_loss"].append(val_loss)
-            history["val_acc"].append(val_acc)
-            stats.update(val_loss=val_loss, val_acc=val_acc)
-            if (val_acc, -val_loss) > best_key:
-                best_key, waited = (val_acc, -val_loss), 0
+            key = record_validation(history, stats, *_evaluate(qnet, Xq_val, y_val, batch_size))
+            if key > best_key:
+                best_key, waited = key, 0
                 best = ({k: p.copy() for k, p in qnet.params.items()}, _quant_state(qnet_graph),
                         epoch)
             else:

@@ -50,3 +50,28 @@ class Adam:
         """Copy of the moments and step count (to resume or compare runs)."""
         return {"t": self.t, "m": {k: a.copy() for k, a in self.m.items()},
                 "v": {k: a.copy() for k, a in self.v.items()}}
+
+
+SCHEDULES = (None, "cosine")
+
+
+def check_schedule(lr_schedule, who):
+    if lr_schedule not in SCHEDULES:
+        raise ValueError(f"{who}: lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+
+
+def scheduled_lr(lr, lr_schedule, epoch, epochs):
+    """The learning rate of `epoch`: ``lr`` (None) or, for "cosine", the decay from ``lr`` at epoch
+    0 towards 0: lr * 0.5 * (1 + cos(pi * epoch / epochs))."""
+    if lr_schedule == "cosine":
+        return lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
+    return lr
+
+
+def record_validation(history, stats, val_loss, val_acc):
+    """Append the epoch's validation scores to ``history`` and ``stats``; returns the ranking key
+    (higher accuracy first, then lower loss) both training loops keep their best epoch by."""
+    history["val_loss"].append(val_loss)
+    history["val_acc"].append(val_acc)
+    stats.update(val_loss=val_loss, val_acc=val_acc)
+    return val_acc, -val_loss

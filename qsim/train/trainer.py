@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..errors import ShapeError
 from .layers import LAYERS, SoftmaxCrossEntropy
 from .net import Net
-from .optim import Adam
+from .optim import Adam, check_schedule, record_validation, scheduled_lr
 from .workers import single_blas
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     opt = Adam(net.params, lr=lr, weight_decay=weight_decay)
     if keep not in ("best", "last"):
         raise ValueError(f"train: keep must be 'best' or 'last', got {keep!r}")
-    if lr_schedule not in (None, "cosine"):
-        raise ValueError(f"train: lr_schedule must be None or 'cosine', got {lr_schedule!r}")
+    check_schedule(lr_schedule, "train")
     loss_fn, rng = SoftmaxCrossEntropy(label_smoothing), np.random.default_rng(seed)
     aug_rng = np.random.default_rng([seed, 1])
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": None}
@@ -93,8 +92,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     bar = tqdm(range(epochs), desc=f"train {graph.name}", disable=not verbose, unit="epoch")
     with single_blas():     # parallel over the batch instead (qsim.train.workers)
         for epoch in bar:
-            if lr_schedule == "cosine":
-                opt.lr = lr * 0.5 * (1.0 + np.cos(np.pi * epoch / epochs))
+            opt.lr = scheduled_lr(lr, lr_schedule, epoch, epochs)
             order = rng.permutation(len(X))
             losses, hits = [], 0
             for s in range(0, len(X), batch_size):
@@ -108,11 +106,7 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             history["acc"].append(hits / len(X))
             stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
             if has_val:
-                val_loss, val_acc = evaluate(net, X_val, y_val, batch_size)
-                history["val_loss"].append(val_loss)
-                history["val_acc"].append(val_acc)
-                stats.update(val_loss=val_loss, val_acc=val_acc)
-                key = (val_acc, -val_loss)
+                key = record_validation(history, stats, *evaluate(net, X_val, y_val, batch_size))
                 if best_key is None or key > best_key:
                     best_key, waited, history["best_epoch"] = key, 0, epoch
                     best = {k: p.copy() for k, p in net.params.items()}
