@@ -198,6 +198,31 @@ def _weighted(node, scheme, fi, fo, acc_max):
     return fo
 
 
+# arm_softmax_q7 on 5.7.0's DSP path equals the REF result while every input is at most this far
+# below the vector's maximum (semantics doc §4.2; beyond it the byte lanes wrap).
+SOFTMAX_Q7_DSP_570_SPREAD = 122
+
+
+def _softmax_dsp_570_cap(g, cal, user, f):
+    """frac_bits of the input of a softmax_q7 on 5.7.0's DSP path: at most what keeps the
+    calibrated input range (max - min) within SOFTMAX_Q7_DSP_570_SPREAD steps, so the broken byte
+    lanes never wrap on calibration-like data; the argmax needs no more precision than that."""
+    per = cal[user.input] if user.input in cal else {}
+    key = next((k for k in ("minmax", "log2hist") if k in per), None)
+    if key is None:
+        return f
+    lo, hi = per[key].range()
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo <= 0:
+        return f
+    cap = int(np.floor(np.log2(SOFTMAX_Q7_DSP_570_SPREAD / (hi - lo))))
+    if cap < f:
+        log.info("layer '%s': softmax input at frac_bits %d instead of %d: 5.7.0's DSP "
+                 "arm_softmax_q7 wraps when an input is more than %d steps below the maximum "
+                 "(calibrated range %.3g)", user.name, cap, f, SOFTMAX_Q7_DSP_570_SPREAD, hi - lo)
+        return cap
+    return f
+
+
 def _clamp_int_width(user, f, bits):
     """frac_bits of a sigmoid/tanh input: int_width = bits-1 - frac_bits must be in 0..3."""
     g_f = min(max(f, bits - 4), bits - 1)
@@ -295,11 +320,17 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
     for t, h in head.items():
         members.setdefault(h, []).append(t)
     bounds = {head[n.input]: n for n in g.nodes if n.op in ("sigmoid", "tanh")}
+    wrapping = {head[n.input]: n for n in g.nodes if n.op == "softmax" and bits == 8
+                and path == "dsp" and version == "5.7.0"}
     forced = _forced_heads(g, head, frac_bits_override or {})
 
     def wanted(h):
-        f = forced[h] if h in forced else _activation_frac(g, calibration, members[h], strategy,
-                                                           percentile, bits)
+        if h in forced:
+            f = forced[h]
+        else:
+            f = _activation_frac(g, calibration, members[h], strategy, percentile, bits)
+            if h in wrapping:
+                f = _softmax_dsp_570_cap(g, calibration, wrapping[h], f)
         return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
     frac = {t: wanted(t) for t in g.inputs}

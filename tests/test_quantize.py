@@ -254,3 +254,34 @@ def test_frac_bits_override_errors(override, match):
     cal = calibrate(g, np.random.default_rng(0).normal(0, 1, (8, 8, 8, 4)).astype(np.float32))
     with pytest.raises(QuantizationError, match=match):
         quantize(g, cal, scheme="q7", frac_bits_override=override)
+
+
+def test_softmax_q7_input_range_kept_inside_the_570_dsp_wrap_limit():
+    # 5.7.0's DSP arm_softmax_q7 wraps byte lanes for inputs > 122 steps below the max (doc §4.2)
+    g = Sequential((4,), "f").fc(8).softmax().build(seed=1)
+    fc1 = g.node("fc1").params
+    fc1["bias"][:2] = 100, -100            # in one block of 4: every vector spreads over ~200
+    x = np.random.default_rng(0).normal(0, 1, (256, 4)).astype(np.float32)
+    cal = calibrate(g, x)
+    lo, hi = cal["fc1"]["minmax"].range()
+    ref = quantize(g, cal, scheme="q7", path="ref", version="5.7.0")
+    with pytest.warns(UserWarning, match="wraps byte"):
+        dsp = quantize(g, cal, scheme="q7", path="dsp", version="5.7.0")
+    f_ref, f_dsp = ref.tensors["fc1"].qformat.frac_bits, dsp.tensors["fc1"].qformat.frac_bits
+    assert (hi - lo) * 2.0 ** f_ref > 122                    # the plain rule would wrap ...
+    assert (hi - lo) * 2.0 ** f_dsp <= 122 < (hi - lo) * 2.0 ** (f_dsp + 1)   # ... the cap not
+    assert quantize(g, cal, scheme="q7", path="dsp", version="5.9.0").tensors["fc1"].qformat \
+        .frac_bits == f_ref                                  # 5.9.0's DSP softmax is REF's
+    from qsim.kernels import KERNELS
+    from qsim.simulate import simulate
+    for q in (ref, dsp):     # the softmax input integers through the broken C and through REF's
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logits = simulate(q, x, trace=True)["fc1"]
+        outs = [KERNELS["arm_softmax_q7"](logits, 8, path=p, version="5.7.0") for p in ("ref", "dsp")]
+        same = np.array_equal(outs[0], outs[1])
+        assert same if q is dsp else not same
+    with pytest.warns(UserWarning, match="wraps byte"):       # a forced format is kept
+        forced = quantize(g, cal, scheme="q7", path="dsp", version="5.7.0",
+                          frac_bits_override={"fc1": f_ref})
+    assert forced.tensors["fc1"].qformat.frac_bits == f_ref

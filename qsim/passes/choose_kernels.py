@@ -244,7 +244,8 @@ def _softmax(graph, node, bits, quant):
     if bits == 8 and quant.path == "dsp" and quant.version == "5.7.0":
         warnings.warn(f"layer '{node.name}': arm_softmax_q7 on the DSP path of 5.7.0 wraps byte "
                       "lanes: inputs 123 or more below the maximum can get outputs up to 127 "
-                      "(semantics doc §4.2); qsim simulates this exactly", UserWarning, stacklevel=3)
+                      "(semantics doc §4.2); qsim simulates this exactly, and quantize keeps the "
+                      "calibrated input range within 122 steps", UserWarning, stacklevel=3)
     if len(shape) == 1:
         return "arm_softmax_q7" if bits == 8 else "arm_softmax_q15"
     if bits == 8:
