@@ -149,14 +149,21 @@ def _check_finite(node):
                                     "NaN/Inf values. help: fix the model (retrain or re-export)")
 
 
-def _acc_magnitude(graph, cal, node):
-    """max |pre-activation| of the node's output over the calibration data (both signs)."""
-    per = cal[node.output] if node.output in cal else {}
+def _calibrated_range(cal, tensor):
+    """(lo, hi) of a tensor over the calibration data (min/max, else the first statistic), or None
+    when there is none or it is not finite."""
+    per = cal[tensor] if tensor in cal else {}
     key = next((k for k in ("minmax", "log2hist") if k in per), next(iter(per), None))
     if key is None:
-        return 0.0
+        return None
     lo, hi = per[key].range()
-    return max(abs(lo), abs(hi)) if np.isfinite(lo) and np.isfinite(hi) else 0.0
+    return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) else None
+
+
+def _acc_magnitude(graph, cal, node):
+    """max |pre-activation| of the node's output over the calibration data (both signs)."""
+    r = _calibrated_range(cal, node.output)
+    return 0.0 if r is None else max(abs(r[0]), abs(r[1]))
 
 
 def _weighted(node, scheme, fi, fo, acc_max):
@@ -203,17 +210,14 @@ def _weighted(node, scheme, fi, fo, acc_max):
 SOFTMAX_Q7_DSP_570_SPREAD = 122
 
 
-def _softmax_dsp_570_cap(g, cal, user, f):
+def _softmax_dsp_570_cap(cal, user, f):
     """frac_bits of the input of a softmax_q7 on 5.7.0's DSP path: at most what keeps the
     calibrated input range (max - min) within SOFTMAX_Q7_DSP_570_SPREAD steps, so the broken byte
     lanes never wrap on calibration-like data; the argmax needs no more precision than that."""
-    per = cal[user.input] if user.input in cal else {}
-    key = next((k for k in ("minmax", "log2hist") if k in per), None)
-    if key is None:
+    r = _calibrated_range(cal, user.input)
+    if r is None or r[1] - r[0] <= 0:
         return f
-    lo, hi = per[key].range()
-    if not (np.isfinite(lo) and np.isfinite(hi)) or hi - lo <= 0:
-        return f
+    lo, hi = r
     cap = int(np.floor(np.log2(SOFTMAX_Q7_DSP_570_SPREAD / (hi - lo))))
     if cap < f:
         log.info("layer '%s': softmax input at frac_bits %d instead of %d: 5.7.0's DSP "
@@ -330,7 +334,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
         else:
             f = _activation_frac(g, calibration, members[h], strategy, percentile, bits)
             if h in wrapping:
-                f = _softmax_dsp_570_cap(g, calibration, wrapping[h], f)
+                f = _softmax_dsp_570_cap(calibration, wrapping[h], f)
         return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
     frac = {t: wanted(t) for t in g.inputs}

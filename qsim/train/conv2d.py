@@ -12,30 +12,33 @@ Layouts: x (N, H, W, C), w OHWI, grad_y (N, Ho, Wo, C_out); the arithmetic is in
 """
 import numpy as np
 
-from .convtaps import col2im, im2col, out_hw
+from ..ops import out_dim
+from .convtaps import col2im, im2col
 from .workers import over_batch, scratch
 
 CHUNK_BYTES = 1 << 20
 
 
-def _chunks(lo, hi, per_item_bytes):
-    step = max(1, CHUNK_BYTES // max(1, per_item_bytes))
+def _chunk_windows(x, lo, hi, kernel, stride, padding, rows, k):
+    """Yield (s, e, windows (e - s, Ho, Wo, k)) over x[lo:hi] in chunks of about CHUNK_BYTES, each
+    built in this thread's scratch buffer (valid until the next chunk); rows = Ho * Wo."""
+    step = max(1, CHUNK_BYTES // max(1, rows * k * x.itemsize))
     for s in range(lo, hi, step):
-        yield s, min(hi, s + step)
+        e = min(hi, s + step)
+        yield s, e, im2col(x[s:e], kernel, stride, padding, scratch("cols", (e - s) * rows * k,
+                                                                     x.dtype))
 
 
 def conv_forward(x, w, b, stride, padding):
     """(N, H, W, C_in) -> (N, Ho, Wo, C_out): sum over windows of x times w, plus b (or None)."""
     co, kernel = w.shape[0], w.shape[1:3]
     n, k = len(x), int(np.prod(w.shape[1:]))
-    ho, wo = out_hw(x.shape[1:3], kernel, stride, padding)
+    ho, wo = (out_dim(*a) for a in zip(x.shape[1:3], kernel, stride, padding))
     wt = w.reshape(co, k).T
     y = np.empty((n, ho, wo, co), np.result_type(x, w))
 
     def part(lo, hi):
-        for s, e in _chunks(lo, hi, ho * wo * k * x.itemsize):
-            cols = im2col(x[s:e], kernel, stride, padding,
-                          scratch("cols", (e - s) * ho * wo * k, x.dtype))
+        for s, e, cols in _chunk_windows(x, lo, hi, kernel, stride, padding, ho * wo, k):
             np.matmul(cols.reshape(-1, k), wt, out=y[s:e].reshape(-1, co))
 
     over_batch(part, n)
@@ -60,12 +63,10 @@ def conv_grads(x, w, grad_y, stride, padding, need_input_grad=True, mask=None):
         gw = np.zeros((co, k), dt)
         gb = np.zeros(co, dt)
         tmp = np.empty((co, k), dt)
-        for s, e in _chunks(lo, hi, ho * wo * k * x.itemsize):
+        for s, e, cols in _chunk_windows(x, lo, hi, kernel, stride, padding, ho * wo, k):
             g = (grad_y[s:e].astype(dt, copy=False) if mask is None
                  else np.multiply(grad_y[s:e], mask[s:e], dtype=dt))
             g = g.reshape(-1, co)
-            cols = im2col(x[s:e], kernel, stride, padding,
-                          scratch("cols", (e - s) * ho * wo * k, x.dtype))
             c2 = cols.reshape(len(g), k)
             gw += np.matmul(g.T, c2, out=tmp)
             gb += np.ones(len(g), dt) @ g      # a BLAS sum: ~5x faster than g.sum(0) here

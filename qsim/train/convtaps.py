@@ -2,6 +2,8 @@
 import numpy as np
 from numba import njit, uint64
 
+from ..ops import out_dim
+
 
 def pad_hw(x, padding, value=0):
     """Pad H and W of an (N, H, W, C) array symmetrically by (py, px); no copy when both are 0."""
@@ -59,11 +61,6 @@ _im2col = njit(cache=True, nogil=True)(_im2col_body)
 _col2im = njit(cache=True, nogil=True)(_col2im_body)
 
 
-def out_hw(hw, kernel, stride, padding):
-    """(Ho, Wo) of a conv window sweep over (H, W) with symmetric zero padding."""
-    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(hw, kernel, stride, padding))
-
-
 def im2col(x, kernel, stride, padding, buffer=None):
     """(N, H, W, C) -> (N, Ho, Wo, KY*KX*C), each row one window in OHWI weight order (ky, kx, c).
 
@@ -72,7 +69,7 @@ def im2col(x, kernel, stride, padding, buffer=None):
     """
     xp = np.ascontiguousarray(pad_hw(x, padding))
     (ky_n, kx_n), (sy, sx) = kernel, stride
-    ho, wo = out_hw(x.shape[1:3], kernel, stride, padding)
+    ho, wo = (out_dim(*a) for a in zip(x.shape[1:3], kernel, stride, padding))
     n, c = x.shape[0], x.shape[3]
     shape = (n, ho, wo, ky_n, kx_n * c)
     size = int(np.prod(shape))
