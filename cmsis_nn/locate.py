@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qsim.errors import CmsisNotFound
-
-VERSIONS = ("5.7.0", "5.9.0")
+from qsim.releases import RELEASES, VERSIONS  # noqa: F401  (VERSIONS: the tags find_cmsis accepts)
 
 HELP = ("help: clone https://github.com/ARM-software/CMSIS_5 and extract a release with "
         "`git -C CMSIS_5 archive 5.9.0 CMSIS/NN CMSIS/DSP/Include CMSIS/Core/Include | tar -x -C ~/cmsis-5.9.0` "
@@ -60,7 +59,7 @@ HEADERS = {
               "CMSIS/Core/Include/cmsis_compiler.h", "CMSIS/Core/Include/cmsis_gcc.h"),
 }
 
-_REVISION = {"V.2.0.0": "5.7.0", "V.9.0.0": "5.9.0"}
+_REVISION = {r.revision: r.name for r in RELEASES.values()}
 
 
 @dataclass(frozen=True)

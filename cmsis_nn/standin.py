@@ -23,13 +23,13 @@ from pathlib import Path
 import cffi
 
 from qsim.errors import BuildError
+from qsim.releases import VERSIONS, UnknownRelease, release
 
 from .build import cache_root, cdef_text, compiler_id, decl_check_source
 
 log = logging.getLogger(__name__)
 
 STANDIN_DIR = Path(__file__).with_name("standin")
-VERSIONS = ("5.7.0", "5.9.0")
 HOST_FLAGS = ("-std=c99", "-O2", "-fPIC", "-Wall", "-Wextra", "-Werror")
 LIB_NAME = "libqsim_standin.so"
 _LOADED = {}
@@ -78,10 +78,11 @@ def include_dirs():
 
 def defines(version="5.9.0", truncate=False):
     """Preprocessor defines (without -D) selecting the release and rounding of the stand-in."""
-    if version not in VERSIONS:
-        raise BuildError(f"stand-in version {version!r} is not one of {', '.join(VERSIONS)}")
-    return (["QSIM_STANDIN_CMSIS_570"] if version == "5.7.0" else []) + \
-        (["ARM_NN_TRUNCATE"] if truncate else [])
+    try:
+        rel = release(version)
+    except UnknownRelease:
+        raise BuildError(f"stand-in version {version!r} is not one of {', '.join(VERSIONS)}") from None
+    return list(rel.standin_defines) + (["ARM_NN_TRUNCATE"] if truncate else [])
 
 
 

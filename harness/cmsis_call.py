@@ -82,7 +82,7 @@ class CmsisLibrary:
             raise KernelArgumentError(f"{c_name} is not a legacy CMSIS-NN function qsim knows. "
                                       f"help: one of {', '.join(sorted(SIGNATURES))}")
         sig = SIGNATURES[c_name]
-        b = bind(c_name, args, kwargs, path=self.path, version=self.version, truncate=self.truncate)
+        b = bind(c_name, args, kwargs, path=self.path, release=self.version, truncate=self.truncate)
         bufs = {a.name: _Guarded(self.ffi, a.ctype, a.size(b), self._guard)
                 for a in sig.args if a.role != "scalar"}
         for a in sig.args:

@@ -138,7 +138,7 @@ def _one_case(fn, i, rng, library, truncate):
     except Exception as e:  # a broken generator must show up in the report, not abort the run
         return f"{fn} case {i}: case generator raised {type(e).__name__}: {e}"
     try:
-        got = KERNELS[fn](*args, path=library.path, version=library.version, truncate=truncate)
+        got = KERNELS[fn](*args, path=library.path, release=library.version, truncate=truncate)
     except QsimError as e:
         return f"{fn} case {i}{opts}: kernel rejected a generated case: {e}"
     except Exception as e:

@@ -5,11 +5,11 @@ from ._conv import conv, dsp_limits, geometry
 
 
 def arm_convolve_HWC_q15_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding,
-                               stride, bias, bias_shift, out_shift, dim_im_out, *, path="ref",
-                               version="5.7.0", truncate=False):
+                               stride, bias, bias_shift, out_shift, dim_im_out, *, path,
+                               release, truncate=False):
     fn = "arm_convolve_HWC_q15_basic"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-             bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+             bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     dsp_limits(fn, b, g)
     quirk = b.path == "ref" and b.version == "5.7.0"   # signed-char indices, fixed in 5.8.0

@@ -5,11 +5,11 @@ from ._conv import conv, dsp_check, dsp_limits, geometry, size_check
 
 
 def arm_convolve_HWC_q15_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding,
-                              stride, bias, bias_shift, out_shift, dim_im_out, *, path="ref",
-                              version="5.7.0", truncate=False):
+                              stride, bias, bias_shift, out_shift, dim_im_out, *, path,
+                              release, truncate=False):
     fn = "arm_convolve_HWC_q15_fast"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-             bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+             bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     size_check(fn, g["ch_in"] % 2 == 0 and g["ch_out"] % 2 == 0, "ch_im_in % 2 == 0 and ch_im_out % 2 == 0")
     dsp_limits(fn, b, g)

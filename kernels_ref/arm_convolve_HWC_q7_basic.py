@@ -6,11 +6,11 @@ from ._conv import conv, dsp_limits, geometry
 
 
 def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding,
-                              stride, bias, bias_shift, out_shift, dim_im_out, *, path="ref",
-                              version="5.7.0", truncate=False):
+                              stride, bias, bias_shift, out_shift, dim_im_out, *, path,
+                              release, truncate=False):
     fn = "arm_convolve_HWC_q7_basic"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-             bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+             bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     dsp_limits(fn, b, g)
     quirk = b.path == "ref" and b.version == "5.7.0"   # signed-char indices, fixed in 5.8.0
@@ -20,12 +20,12 @@ def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
 def arm_convolve_HWC_q7_basic_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
                                         dim_kernel_x, dim_kernel_y, padding_x, padding_y, stride_x,
                                         stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                                        dim_im_out_y, *, path="ref", version="5.7.0",
+                                        dim_im_out_y, *, path, release,
                                         truncate=False):
     fn = "arm_convolve_HWC_q7_basic_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x,
              dim_kernel_y, padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift,
-             dim_im_out_x, dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+             dim_im_out_x, dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     dsp_limits(fn, b, g)
     quirk = b.path == "ref" and b.version == "5.7.0"   # signed-char indices, fixed in 5.8.0

@@ -6,10 +6,10 @@ from ._conv import depthwise, dsp_limits, geometry, size_check
 
 def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel,
                                         padding, stride, bias, bias_shift, out_shift, dim_im_out, *,
-                                        path="ref", version="5.7.0", truncate=False):
+                                        path, release, truncate=False):
     fn = "arm_depthwise_separable_conv_HWC_q7"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-             bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+             bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     size_check(fn, g["ch_in"] == g["ch_out"], "ch_im_in == ch_im_out")
     dsp_limits(fn, b, g)

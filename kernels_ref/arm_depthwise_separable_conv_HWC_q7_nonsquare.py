@@ -9,11 +9,11 @@ def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_
                                                   ch_im_out, dim_kernel_x, dim_kernel_y, padding_x,
                                                   padding_y, stride_x, stride_y, bias, bias_shift,
                                                   out_shift, dim_im_out_x, dim_im_out_y, *,
-                                                  path="ref", version="5.7.0", truncate=False):
+                                                  path, release, truncate=False):
     fn = "arm_depthwise_separable_conv_HWC_q7_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x,
              dim_kernel_y, padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift,
-             dim_im_out_x, dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+             dim_im_out_x, dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     size_check(fn, g["ch_in"] == g["ch_out"], "ch_im_in == ch_im_out")
     dsp_limits(fn, b, g)

@@ -8,8 +8,8 @@ from ._fc import run
 
 def arm_fully_connected_q15(
         pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-        path="ref", version="5.7.0", truncate=False):
+        path, release, truncate=False):
     b = bind("arm_fully_connected_q15",
              (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
-             path=path, version=version, truncate=truncate)
+             path=path, release=release, truncate=truncate)
     return run(b, None, 16, np.int16)

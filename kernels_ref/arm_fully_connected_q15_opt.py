@@ -14,8 +14,8 @@ def interleave_q15_opt(mat):
 
 def arm_fully_connected_q15_opt(
         pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-        path="ref", version="5.7.0", truncate=False):
+        path, release, truncate=False):
     b = bind("arm_fully_connected_q15_opt",
              (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
-             path=path, version=version, truncate=truncate)
+             path=path, release=release, truncate=truncate)
     return run(b, "q15", 16, np.int16)

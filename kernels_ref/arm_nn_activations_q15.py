@@ -7,10 +7,10 @@ from ._activation import check_int_width, pick
 from ._fixed import i16, usat
 
 
-def arm_nn_activations_direct_q15(data, size, int_width, type, *, path="ref", version="5.7.0",
+def arm_nn_activations_direct_q15(data, size, int_width, type, *, path, release,
                                   truncate=False):
     fn = "arm_nn_activations_direct_q15"
-    b = bind(fn, (data, size, int_width, type), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (data, size, int_width, type), {}, path=path, release=release, truncate=truncate)
     check_int_width(fn, int_width)
     table = pick(type, 16)
     shift_size = 8 + 3 - int_width
@@ -22,7 +22,7 @@ def arm_nn_activations_direct_q15(data, size, int_width, type, *, path="ref", ve
             x = int(b["data"][n, k])
             frac = x & bit_mask
             h = x >> shift_size
-            if version == "5.7.0":          # clamped indices (CMSIS_5 issue #470)
+            if b.version == "5.7.0":          # clamped indices (CMSIS_5 issue #470)
                 value, value2 = int(table[usat(h, 8)]), int(table[usat(h + 1, 8)])
             elif h == 0x7F:                 # 5.8.0+: no right neighbour at the top
                 out[n, k] = table[h % 256]

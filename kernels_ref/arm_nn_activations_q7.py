@@ -6,10 +6,10 @@ from qsim.kernel_args import bind, out_array
 from ._activation import check_int_width, pick
 
 
-def arm_nn_activations_direct_q7(data, size, int_width, type, *, path="ref", version="5.7.0",
+def arm_nn_activations_direct_q7(data, size, int_width, type, *, path, release,
                                  truncate=False):
     fn = "arm_nn_activations_direct_q7"
-    b = bind(fn, (data, size, int_width, type), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (data, size, int_width, type), {}, path=path, release=release, truncate=truncate)
     check_int_width(fn, int_width)
     table = pick(type, 8)
     out = out_array(b, np.int8)

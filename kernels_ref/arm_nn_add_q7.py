@@ -6,8 +6,8 @@ from qsim.kernel_args import bind, out_array
 from ._fixed import wrap32
 
 
-def arm_nn_add_q7(input, block_size, *, path="ref", version="5.7.0", truncate=False):
-    b = bind("arm_nn_add_q7", (input, block_size), {}, path=path, version=version, truncate=truncate)
+def arm_nn_add_q7(input, block_size, *, path, release, truncate=False):
+    b = bind("arm_nn_add_q7", (input, block_size), {}, path=path, release=release, truncate=truncate)
     out = out_array(b, np.int32)
     for n in range(b.n):
         result = 0

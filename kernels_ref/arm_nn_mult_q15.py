@@ -14,11 +14,11 @@ def mult_q15_value(a, b, out_shift, version, truncate):
     return sat(wrap32(p + rnd) >> out_shift, 16)                    # 5.9.0: (q31_t)(a * b + NN_ROUND)
 
 
-def arm_nn_mult_q15(pSrcA, pSrcB, out_shift, blockSize, *, path="ref", version="5.7.0", truncate=False):
-    b = bind("arm_nn_mult_q15", (pSrcA, pSrcB, out_shift, blockSize), {}, path=path, version=version,
+def arm_nn_mult_q15(pSrcA, pSrcB, out_shift, blockSize, *, path, release, truncate=False):
+    b = bind("arm_nn_mult_q15", (pSrcA, pSrcB, out_shift, blockSize), {}, path=path, release=release,
              truncate=truncate)
     out = out_array(b, np.int16)
     for n in range(b.n):
         for k in range(blockSize):
-            out[n, k] = mult_q15_value(b["pSrcA"][n, k], b["pSrcB"][n, k], out_shift, version, b.truncate)
+            out[n, k] = mult_q15_value(b["pSrcA"][n, k], b["pSrcB"][n, k], out_shift, b.version, b.truncate)
     return out

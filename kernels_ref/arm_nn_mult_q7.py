@@ -15,11 +15,11 @@ def mult_q7_value(a, b, out_shift, version, truncate):
     return sat(i16(p + rnd) >> out_shift, 8)         # 5.9.0: (q15_t)(a * b + NN_ROUND) >> s
 
 
-def arm_nn_mult_q7(pSrcA, pSrcB, out_shift, blockSize, *, path="ref", version="5.7.0", truncate=False):
-    b = bind("arm_nn_mult_q7", (pSrcA, pSrcB, out_shift, blockSize), {}, path=path, version=version,
+def arm_nn_mult_q7(pSrcA, pSrcB, out_shift, blockSize, *, path, release, truncate=False):
+    b = bind("arm_nn_mult_q7", (pSrcA, pSrcB, out_shift, blockSize), {}, path=path, release=release,
              truncate=truncate)
     out = out_array(b, np.int8)
     for n in range(b.n):
         for k in range(blockSize):
-            out[n, k] = mult_q7_value(b["pSrcA"][n, k], b["pSrcB"][n, k], out_shift, version, b.truncate)
+            out[n, k] = mult_q7_value(b["pSrcA"][n, k], b["pSrcB"][n, k], out_shift, b.version, b.truncate)
     return out

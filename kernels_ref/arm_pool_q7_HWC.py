@@ -88,8 +88,8 @@ def _pool_dsp(im, dim, ch, k, pad, stride, dim_out, average):
     return out
 
 
-def _pool(fn, args, path, version, truncate, average):
-    b = bind(fn, args, {}, path=path, version=version, truncate=truncate)
+def _pool(fn, args, path, release, truncate, average):
+    b = bind(fn, args, {}, path=path, release=release, truncate=truncate)
     _refuse(fn, b, path)
     out = out_array(b, np.int8)
     body = _pool_dsp if path == "dsp" else _pool_ref
@@ -100,12 +100,12 @@ def _pool(fn, args, path, version, truncate, average):
 
 
 def arm_maxpool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out, *,
-                       path="ref", version="5.7.0", truncate=False):
+                       path, release, truncate=False):
     return _pool("arm_maxpool_q7_HWC", (Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out),
-                 path, version, truncate, average=False)
+                 path, release, truncate, average=False)
 
 
 def arm_avepool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out, *,
-                       path="ref", version="5.7.0", truncate=False):
+                       path, release, truncate=False):
     return _pool("arm_avepool_q7_HWC", (Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out),
-                 path, version, truncate, average=True)
+                 path, release, truncate, average=True)

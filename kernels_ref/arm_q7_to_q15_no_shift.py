@@ -4,8 +4,8 @@ import numpy as np
 from qsim.kernel_args import bind, out_array
 
 
-def arm_q7_to_q15_no_shift(pSrc, blockSize, *, path="ref", version="5.7.0", truncate=False):
-    b = bind("arm_q7_to_q15_no_shift", (pSrc, blockSize), {}, path=path, version=version,
+def arm_q7_to_q15_no_shift(pSrc, blockSize, *, path, release, truncate=False):
+    b = bind("arm_q7_to_q15_no_shift", (pSrc, blockSize), {}, path=path, release=release,
              truncate=truncate)
     out = out_array(b, np.int16)
     for n in range(b.n):

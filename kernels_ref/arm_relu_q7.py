@@ -3,8 +3,8 @@
 from qsim.kernel_args import bind
 
 
-def arm_relu_q7(data, size, *, path="ref", version="5.7.0", truncate=False):
-    b = bind("arm_relu_q7", (data, size), {}, path=path, version=version, truncate=truncate)
+def arm_relu_q7(data, size, *, path, release, truncate=False):
+    b = bind("arm_relu_q7", (data, size), {}, path=path, release=release, truncate=truncate)
     out = b["data"].copy()
     for n in range(b.n):
         for i in range(size):

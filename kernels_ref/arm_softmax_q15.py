@@ -7,9 +7,9 @@ from ._fixed import sat, usat, wrap32
 from .arm_softmax_q7 import refuse_dim_vec
 
 
-def arm_softmax_q15(vec_in, dim_vec, *, path="ref", version="5.7.0", truncate=False):
+def arm_softmax_q15(vec_in, dim_vec, *, path, release, truncate=False):
     fn = "arm_softmax_q15"
-    b = bind(fn, (vec_in, dim_vec), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
     refuse_dim_vec(fn, dim_vec)
     out = out_array(b, np.int16)
     for n in range(b.n):

@@ -27,11 +27,11 @@ def refuse_dim_vec(fn, dim_vec):
         raise KernelArgumentError(f"{fn}: dim_vec={dim_vec} must be in 1..32767")
 
 
-def arm_softmax_q7(vec_in, dim_vec, *, path="ref", version="5.7.0", truncate=False):
+def arm_softmax_q7(vec_in, dim_vec, *, path, release, truncate=False):
     fn = "arm_softmax_q7"
-    b = bind(fn, (vec_in, dim_vec), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
     refuse_dim_vec(fn, dim_vec)
     out = out_array(b, np.int8)
     for n in range(b.n):
-        out[n] = softmax_q7_vector(b["vec_in"][n], path == "dsp" and version == "5.7.0")
+        out[n] = softmax_q7_vector(b["vec_in"][n], path == "dsp" and b.version == "5.7.0")
     return out

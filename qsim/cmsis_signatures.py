@@ -27,6 +27,7 @@ class CArg:
     role: str
     size: Optional[Callable] = None  # element count from the scalar-args dict (arrays only)
     c_const: Optional[bool] = None   # pointer constness in the C prototype when it differs from the role's
+    shape: Optional[Callable] = None # logical shape (per batch item for batched/inout); None = (size,)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def _conv(name, dtype, square, depthwise=False, folder="ConvolutionFunctions", b
         geo_k = _s("ch_im_out", "dim_kernel", "padding", "stride")
         hw_in = lambda a: a["dim_im_in"] * a["dim_im_in"]
         kk = lambda a: a["dim_kernel"] * a["dim_kernel"]
+        hw = lambda a: (a["dim_im_in"], a["dim_im_in"])
+        khw = lambda a: (a["dim_kernel"], a["dim_kernel"])
         out_shape = lambda a: (a["dim_im_out"], a["dim_im_out"], a["ch_im_out"])
         dims_out = _s("dim_im_out")
     else:
@@ -77,15 +80,20 @@ def _conv(name, dtype, square, depthwise=False, folder="ConvolutionFunctions", b
                    "stride_x", "stride_y")
         hw_in = lambda a: a["dim_im_in_x"] * a["dim_im_in_y"]
         kk = lambda a: a["dim_kernel_x"] * a["dim_kernel_y"]
+        hw = lambda a: (a["dim_im_in_y"], a["dim_im_in_x"])
+        khw = lambda a: (a["dim_kernel_y"], a["dim_kernel_x"])
         out_shape = lambda a: (a["dim_im_out_y"], a["dim_im_out_x"], a["ch_im_out"])
         dims_out = _s("dim_im_out_x", "dim_im_out_y")
     wt_size = (lambda a: kk(a) * a["ch_im_in"]) if depthwise else \
         (lambda a: a["ch_im_out"] * kk(a) * a["ch_im_in"])
+    wt_shape = (lambda a: khw(a) + (a["ch_im_in"],)) if depthwise else \
+        (lambda a: (a["ch_im_out"],) + khw(a) + (a["ch_im_in"],))      # (KY, KX, C) / OHWI
     buf_a = buf_a or (lambda a: 2 * a["ch_im_in"] * kk(a))
     args = (
-        (CArg("Im_in", dtype, "batched", lambda a: hw_in(a) * a["ch_im_in"]),)
+        (CArg("Im_in", dtype, "batched", lambda a: hw_in(a) * a["ch_im_in"],
+              shape=lambda a: hw(a) + (a["ch_im_in"],)),)
         + geo_in[:0] + geo_in
-        + (CArg("wt", dtype, "const", wt_size),)
+        + (CArg("wt", dtype, "const", wt_size, shape=wt_shape),)
         + geo_k
         + (CArg("bias", dtype, "const", lambda a: a["ch_im_out"]),)
         + _s("bias_shift", "out_shift")
@@ -99,7 +107,9 @@ def _conv(name, dtype, square, depthwise=False, folder="ConvolutionFunctions", b
 def _fc(name, vec_t, mat_t, out_t, vec_buffer):
     args = (
         CArg("pV", vec_t, "batched", lambda a: a["dim_vec"]),
-        CArg("pM", mat_t, "const", lambda a: a["dim_vec"] * a["num_of_rows"]),
+        # _opt: the interleaved 1-D storage (qsim.kernels.INTERLEAVE); plain: (num_of_rows, dim_vec)
+        CArg("pM", mat_t, "const", lambda a: a["dim_vec"] * a["num_of_rows"],
+             shape=None if name.endswith("_opt") else lambda a: (a["num_of_rows"], a["dim_vec"])),
     ) + _s("dim_vec", "num_of_rows", "bias_shift", "out_shift") + (
         CArg("bias", mat_t, "const", lambda a: a["num_of_rows"]),
         CArg("pOut", out_t, "out", lambda a: a["num_of_rows"]),
@@ -110,7 +120,8 @@ def _fc(name, vec_t, mat_t, out_t, vec_buffer):
 
 
 def _pool(name):
-    args = (CArg("Im_in", "q7_t", "inout", lambda a: a["dim_im_in"] ** 2 * a["ch_im_in"]),) + _s(
+    args = (CArg("Im_in", "q7_t", "inout", lambda a: a["dim_im_in"] ** 2 * a["ch_im_in"],
+                 shape=lambda a: (a["dim_im_in"], a["dim_im_in"], a["ch_im_in"])),) + _s(
         "dim_im_in", "ch_im_in", "dim_kernel", "padding", "stride", "dim_im_out") + (
         CArg("bufferA", "q7_t", "scratch", lambda a: 2 * a["dim_im_out"] * a["ch_im_in"]),
         CArg("Im_out", "q7_t", "out", lambda a: a["dim_im_out"] ** 2 * a["ch_im_in"]),
@@ -168,7 +179,8 @@ _FUNCS = [
           + (CArg("p_out", "q15_t", "out", lambda a: a["dim_vec"]),),
           lambda a: (a["dim_vec"],), "SoftmaxFunctions/arm_softmax_q15.c"),
     CFunc("arm_softmax_with_batch_q7", "void",
-          (CArg("vec_in", "q7_t", "batched", lambda a: a["nb_batches"] * a["dim_vec"]),)
+          (CArg("vec_in", "q7_t", "batched", lambda a: a["nb_batches"] * a["dim_vec"],
+                shape=lambda a: (a["nb_batches"], a["dim_vec"])),)
           + _s("nb_batches", "dim_vec")
           + (CArg("p_out", "q7_t", "out", lambda a: a["nb_batches"] * a["dim_vec"]),),
           lambda a: (a["nb_batches"], a["dim_vec"]), "SoftmaxFunctions/arm_softmax_with_batch_q7.c"),

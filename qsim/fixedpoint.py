@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .releases import release
+
 
 @dataclass(frozen=True)
 class QFormat:
@@ -135,15 +137,16 @@ def bias_init(bias, bias_shift):
     return wrap_i32(bias << bias_shift)
 
 
-def round_constant(out_shift, truncate, version):
-    """NN_ROUND(out_shift) as the given release computes it; plain Python, call once per layer.
+def round_constant(out_shift, truncate, rel):
+    """NN_ROUND(out_shift) as release `rel` (a qsim.releases.Release or its tag) computes it;
+    plain Python, call once per layer.
 
-    5.7.0: unsigned (1u << s) >> 1 = 2**(s-1). 5.9.0: signed (1 << s) >> 1, which at s = 31 is
-    INT_MIN >> 1 = -2**30 with gcc and on Cortex-M (measured on the 5.9.0 sources). Both are 0 at
-    s = 0 and under -DARM_NN_TRUNCATE.
+    Unsigned NN_ROUND (5.7.0): (1u << s) >> 1 = 2**(s-1). Signed (Release.nn_round_signed, 5.9.0):
+    (1 << s) >> 1, which at s = 31 is INT_MIN >> 1 = -2**30 with gcc and on Cortex-M (measured on
+    the 5.9.0 sources). Both are 0 at s = 0 and under -DARM_NN_TRUNCATE.
     """
     if truncate or out_shift == 0:
         return 0
-    if version == "5.9.0" and out_shift == 31:
+    if release(rel).nn_round_signed and out_shift == 31:
         return -(1 << 30)
     return 1 << (out_shift - 1)

@@ -43,9 +43,8 @@ import numpy as np
 from . import ops
 from .errors import ShapeError, UnsupportedOpError
 from .fixedpoint import QFormat
+from .releases import PATHS, VERSIONS, release
 
-PATHS = ("ref", "dsp")
-VERSIONS = ("5.7.0", "5.9.0")
 
 
 @dataclass
@@ -110,6 +109,11 @@ class QuantSettings:
             raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
         if self.version not in VERSIONS:
             raise ValueError(f"version must be one of {VERSIONS}, got {self.version!r}")
+
+    @property
+    def release(self):
+        """The qsim.releases.Release of `version`: ask it the release's facts."""
+        return release(self.version)
 
 
 class Graph:

@@ -1,16 +1,21 @@
 """Argument checking shared by the numba kernels, their kernels_ref twins and the cffi harness.
 
 Everything a user can get wrong is caught here, in plain Python, before any jitted loop or C
-function runs: wrong dtype or size, out-of-range scalars, shifts C leaves undefined, unknown
-path/version. Each error names the CMSIS function, the argument and the fix.
+function runs: wrong dtype or shape, out-of-range scalars, shifts C leaves undefined, unknown
+path/release. Each error names the CMSIS function, the argument and the fix.
+
+Shapes are checked in full, not by size: a data input is (N, size) (the C memory of each item)
+or (N,) + its logical shape ((N, H, W, C) for images, (N, nb_batches, dim_vec) for batched
+softmax); weights are flat (size,) or their logical shape (conv OHWI, depthwise (KY, KX, C), fc
+(num_of_rows, dim_vec); `_opt` fc weights only as the flat interleaved array). Anything else (HWIO
+weights, NCHW or (N, W, H, C) images, a 1-D data input without its batch axis) is refused with
+the expected shape: a single item is passed as x[None].
 """
 import numpy as np
 
 from .cmsis_signatures import CTYPES, SIGNATURES
 from .errors import KernelArgumentError, ShapeError
-
-PATHS = ("ref", "dsp")
-VERSIONS = ("5.7.0", "5.9.0")
+from .releases import PATH_HELP, PATHS, UnknownRelease, release as find_release
 _SCALAR_RANGE = {"uint16_t": (0, 65535), "uint32_t": (0, 2**32 - 1), "arm_nn_activation_type": (0, 1)}
 
 
@@ -20,16 +25,23 @@ class Bound(dict):
     n: int
     out_shape: tuple
     path: str
-    version: str
+    release: object        # qsim.releases.Release
     truncate: bool
 
+    @property
+    def version(self) -> str:
+        """The release's CMSIS_5 tag (for messages and the kernels_ref twins)."""
+        return self.release.name
 
-def check_options(fn, path, version):
+
+def check_options(fn, path, release):
+    """The Release of `release` (a Release or a tag); KernelArgumentError for an unknown path/tag."""
     if path not in PATHS:
-        raise KernelArgumentError(f"{fn}: path={path!r} is not one of {PATHS}. help: 'ref' is the "
-                                  "plain-C build (x86 host, Cortex-M0/M3), 'dsp' Cortex-M4/M7/M33.")
-    if version not in VERSIONS:
-        raise KernelArgumentError(f"{fn}: version={version!r} is not one of {VERSIONS}.")
+        raise KernelArgumentError(f"{fn}: path={path!r} is not one of {PATHS}. help: {PATH_HELP}.")
+    try:
+        return find_release(release)
+    except UnknownRelease as e:
+        raise KernelArgumentError(f"{fn}: {e}") from None
 
 
 def _as_int_array(fn, name, value, ctype):
@@ -56,14 +68,15 @@ def check_shift(fn, name, value, hi=31):
             f"Cortex-M disagree). help: change the layer's QFormats so the shift fits.")
 
 
-def bind(fn, args, kwargs, *, path="ref", version="5.7.0", truncate=False):
+def bind(fn, args, kwargs, *, path, release, truncate=False):
     """Match a call's positional/keyword args to the C prototype of `fn` and check them all.
 
-    Returns a Bound dict: scalars as Python ints, 'batched'/'inout' arrays as (N, size),
-    'const' arrays flat. All batched arrays must share N.
+    `path` ("ref"|"dsp") and `release` (a qsim.releases.Release or its tag) have no default: the
+    caller says which build it simulates. Returns a Bound dict: scalars as Python ints,
+    'batched'/'inout' arrays as (N, size), 'const' arrays flat. All batched arrays must share N.
     """
     sig = SIGNATURES[fn]
-    check_options(fn, path, version)
+    rel = check_options(fn, path, release)
     names = [a.name for a in sig.py_args]
     if len(args) > len(names):
         raise KernelArgumentError(f"{fn} takes {len(names)} arguments ({', '.join(names)}), got {len(args)}")
@@ -97,19 +110,22 @@ def bind(fn, args, kwargs, *, path="ref", version="5.7.0", truncate=False):
             continue
         arr = _as_int_array(fn, a.name, values[a.name], a.ctype)
         size = a.size(b)
+        shape = tuple(a.shape(b)) if a.shape else (size,)
         if a.role == "const":
-            if arr.size != size:
-                raise ShapeError(f"{fn}: '{a.name}' has {arr.size} values, the geometry needs {size}. "
-                                 f"help: check the layout ({_layout_hint(fn, a.name)}).")
+            if arr.shape not in ((size,), shape):
+                also = f" or flat ({size},)" if shape != (size,) else ""
+                raise ShapeError(f"{fn}: '{a.name}' has shape {arr.shape}; the geometry needs {shape}"
+                                 f"{also}. help: check the layout ({_layout_hint(fn, a.name)}).")
             b[a.name] = arr.reshape(size)
             continue
-        if arr.ndim == 0 or arr.size == 0 and size != 0:
-            raise ShapeError(f"{fn}: '{a.name}' must have a leading batch axis, got shape {arr.shape}")
+        if arr.ndim < 2:
+            raise ShapeError(f"{fn}: '{a.name}' has shape {arr.shape}; it needs a leading batch axis: "
+                             f"(N, {size}){_or_shape(shape, size)}. help: pass x[None] for one item.")
         batch = arr.shape[0]
-        if arr.size != batch * size:
+        if arr.shape[1:] not in ((size,), shape):
             raise ShapeError(f"{fn}: '{a.name}' has shape {arr.shape}; each of the {batch} batch items "
-                             f"must have {size} values from the geometry arguments. help: pass "
-                             f"(N, {size}) or (N, H, W, C) in HWC order.")
+                             f"must be ({size},){_or_shape(shape, size, lead=False)} from the geometry "
+                             f"arguments. help: {_layout_hint(fn, a.name)}.")
         if n is not None and batch != n:
             raise ShapeError(f"{fn}: '{a.name}' has batch {batch} but another input has {n}")
         n = batch
@@ -118,16 +134,30 @@ def bind(fn, args, kwargs, *, path="ref", version="5.7.0", truncate=False):
         raise ShapeError(f"{fn}: empty batch (N = 0)")
     b.n = n
     b.out_shape = tuple(sig.out_shape(b))
-    b.path, b.version, b.truncate = path, version, bool(truncate)
+    b.path, b.release, b.truncate = path, rel, bool(truncate)
     return b
 
 
+def _or_shape(shape, size, lead=True):
+    if shape == (size,):
+        return ""
+    return f" or (N, {', '.join(map(str, shape))})" if lead else f" or {shape}"
+
+
 def _layout_hint(fn, name):
+    if name == "Im_in":
+        return "images are HWC: (N, dim_im_in_y, dim_im_in_x, ch_im_in), not NCHW or (N, W, H, C)"
+    if fn == "arm_softmax_with_batch_q7":
+        return "pass (N, nb_batches, dim_vec) or (N, nb_batches * dim_vec)"
+    if name in ("Im_in", "vec_in", "pV", "data", "pSrcA", "pSrcB", "input", "dst", "src", "pSrc"):
+        return "pass (N, size) with one item per row"
     if name == "wt":
         return "depthwise weights are (KY, KX, C)" if "depthwise" in fn else \
             "conv weights are OHWI: (ch_im_out, KY, KX, ch_im_in)"
     if name == "pM":
-        return "rows x dim_vec; _opt variants take the interleaved array of the same size"
+        return ("_opt variants take the 1-D interleaved array, qsim.kernels.INTERLEAVE[fn](mat) of "
+                "the (num_of_rows, dim_vec) matrix" if fn.endswith("_opt") else
+                "(num_of_rows, dim_vec), row-major over the flattened HWC input")
     return "one value per output channel"
 
 

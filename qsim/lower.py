@@ -44,6 +44,11 @@ class KernelCall:
     def in_arg(self) -> str:
         return next(a.name for a in SIGNATURES[self.c_name].args if a.role in ("batched", "inout"))
 
+    def kernel_input(self, x):
+        """x (N,) + stored shape as the kernel takes it: kept where the data argument has a logical
+        shape (images), else flattened to (N, size) (fc, activations, softmax)."""
+        return x if SIGNATURES[self.c_name].arg(self.in_arg).shape else x.reshape(len(x), -1)
+
     @property
     def out_arg(self):
         return next((a.name for a in SIGNATURES[self.c_name].args if a.role == "out"), None)

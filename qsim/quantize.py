@@ -46,7 +46,8 @@ import numpy as np
 
 from .errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from .fixedpoint import QFormat
-from .graph import PATHS, VERSIONS, QuantSettings
+from .graph import QuantSettings
+from .releases import PATHS, VERSIONS
 from .passes.choose_kernels import choose_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .schemes import WEIGHTED, act_bits, check_scheme, weight_bits
@@ -205,24 +206,21 @@ def _weighted(node, scheme, fi, fo, acc_max):
     return fo
 
 
-# arm_softmax_q7 on 5.7.0's DSP path equals the REF result while every input is at most this far
-# below the vector's maximum (semantics doc §4.2; beyond it the byte lanes wrap).
-SOFTMAX_Q7_DSP_570_SPREAD = 122
-
-
-def _softmax_dsp_570_cap(cal, user, f):
-    """frac_bits of the input of a softmax_q7 on 5.7.0's DSP path: at most what keeps the
-    calibrated input range (max - min) within SOFTMAX_Q7_DSP_570_SPREAD steps, so the broken byte
-    lanes never wrap on calibration-like data; the argmax needs no more precision than that."""
+def _softmax_dsp_cap(cal, user, f, rel):
+    """frac_bits of the input of a softmax_q7 whose DSP byte lanes wrap (Release.softmax_q7_wraps,
+    5.7.0): at most what keeps the calibrated input range (max - min) within the
+    Release.softmax_q7_dsp_spread steps the lanes survive (semantics doc §4.2), so they never wrap
+    on calibration-like data; the argmax needs no more precision than that."""
     r = _calibrated_range(cal, user.input)
     if r is None or r[1] - r[0] <= 0:
         return f
     lo, hi = r
-    cap = int(np.floor(np.log2(SOFTMAX_Q7_DSP_570_SPREAD / (hi - lo))))
+    spread = rel.softmax_q7_dsp_spread
+    cap = int(np.floor(np.log2(spread / (hi - lo))))
     if cap < f:
-        log.info("layer '%s': softmax input at frac_bits %d instead of %d: 5.7.0's DSP "
+        log.info("layer '%s': softmax input at frac_bits %d instead of %d: %s's DSP "
                  "arm_softmax_q7 wraps when an input is more than %d steps below the maximum "
-                 "(calibrated range %.3g)", user.name, cap, f, SOFTMAX_Q7_DSP_570_SPREAD, hi - lo)
+                 "(calibrated range %.3g)", user.name, cap, f, rel, spread, hi - lo)
         return cap
     return f
 
@@ -325,7 +323,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
         members.setdefault(h, []).append(t)
     bounds = {head[n.input]: n for n in g.nodes if n.op in ("sigmoid", "tanh")}
     wrapping = {head[n.input]: n for n in g.nodes if n.op == "softmax" and bits == 8
-                and path == "dsp" and version == "5.7.0"}
+                and g.quant.release.softmax_q7_wraps(path)}
     forced = _forced_heads(g, head, frac_bits_override or {})
 
     def wanted(h):
@@ -334,7 +332,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
         else:
             f = _activation_frac(g, calibration, members[h], strategy, percentile, bits)
             if h in wrapping:
-                f = _softmax_dsp_570_cap(calibration, wrapping[h], f)
+                f = _softmax_dsp_cap(calibration, wrapping[h], f, g.quant.release)
         return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
     frac = {t: wanted(t) for t in g.inputs}

@@ -108,7 +108,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     xi = _input_ints(qgraph, x)
     calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
     shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}
-    opts = dict(path=qgraph.quant.path, version=qgraph.quant.version, truncate=qgraph.quant.truncate)
+    opts = dict(path=qgraph.quant.path, release=qgraph.quant.release, truncate=qgraph.quant.truncate)
     keep = list(qgraph.tensors) if trace else list(qgraph.outputs)
     parts = {t: [] for t in keep}
     sat = {node.name: [0, 0] for node, _ in calls if node.op in _REQUANT}
@@ -133,7 +133,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
                     y = np.maximum(x_in, 0, out=x_in)  # input is a fresh array nobody else reads
                     y = y.reshape((n,) + shapes[node.output])
                 else:
-                    y = KERNELS[call.c_name](**{call.in_arg: x_in}, **call.args, **opts)
+                    y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(x_in)}, **call.args, **opts)
                     y = y.reshape((n,) + shapes[node.output])
                 env[node.output] = y
                 if node.name in sat:

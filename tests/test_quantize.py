@@ -278,7 +278,7 @@ def test_softmax_q7_input_range_kept_inside_the_570_dsp_wrap_limit():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logits = simulate(q, x, trace=True)["fc1"]
-        outs = [KERNELS["arm_softmax_q7"](logits, 8, path=p, version="5.7.0") for p in ("ref", "dsp")]
+        outs = [KERNELS["arm_softmax_q7"](logits, 8, path=p, release="5.7.0") for p in ("ref", "dsp")]
         same = np.array_equal(outs[0], outs[1])
         assert same if q is dsp else not same
     with pytest.warns(UserWarning, match="wraps byte"):       # a forced format is kept

@@ -45,7 +45,7 @@ def test_q7_net_equals_hand_chain_of_kernels_ref(path):
     assert [n.kernel for n in q.nodes] == ["arm_convolve_HWC_q7_fast", "arm_relu_q7",
                                            "arm_maxpool_q7_HWC", "arm_fully_connected_q7_opt",
                                            "arm_softmax_q7"]
-    opt = dict(path=path, version="5.7.0")
+    opt = dict(path=path, release="5.7.0")
     c1, f1 = q.node("conv1"), q.node("fc1")
     xi = q.tensors["input"].qformat.quantize(x)
     conv = REF["arm_convolve_HWC_q7_fast"](xi, 8, 4, weight_int(c1), 6, 3, 1, 1, bias_int(c1),

@@ -11,7 +11,7 @@ def register(subparsers):
     p = subparsers.add_parser(
         "fetch-cmsis", help="download CMSIS_5 5.9.0 or 5.7.0 from GitHub into a cache (needs internet)",
         description=__doc__.splitlines()[0])
-    p.add_argument("--version", dest="cmsis_version", choices=("5.9.0", "5.7.0"), default="5.9.0",
+    p.add_argument("--version", dest="cmsis_version", choices=VERSIONS, default=DEFAULT_RELEASE,
                    help="CMSIS_5 release tag (default 5.9.0)")
     p.add_argument("--dest", metavar="DIR", default=None,
                    help="folder to create (default ~/.cache/qsim/cmsis-src/<tag>)")

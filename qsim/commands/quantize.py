@@ -1,11 +1,14 @@
 """`qsim quantize`: quantize a float model for the legacy CMSIS-NN kernels and save it.
 
 Reads the statistics of `qsim calibrate`, picks a fixed-point format per tensor (--strategy), the
-bias_shift / out_shift of every layer and a legal CMSIS-NN function per node (for --path and
---version), and writes the quantized graph (model.json + model.npz) into QMODEL_DIR. The table
-printed at the end lists every layer's kernel, formats and shifts.
+bias_shift / out_shift of every layer and a legal CMSIS-NN function per node (for --release and
+--path, recorded in the model and used by every later command), and writes the quantized graph
+(model.json + model.npz) into QMODEL_DIR. The first line printed says which release and path were
+used; the table printed at the end lists every layer's kernel, formats and shifts.
 """
 import argparse
+
+from qsim.releases import DEFAULT_PATH, DEFAULT_RELEASE, PATHS, VERSIONS
 
 EPILOG = """\
 schemes:     q7 (8-bit everything), q15 (16-bit), q7q15 (16-bit activations, 8-bit fc weights)
@@ -18,9 +21,9 @@ example:
 """
 
 
-# Spelled out so that `qsim --help` does not import numba (qsim.graph / qsim.quantize do);
-# tests/test_cli.py checks they equal qsim.graph.PATHS / VERSIONS and qsim.quantize.STRATEGIES.
-PATHS, VERSIONS, STRATEGIES = ("ref", "dsp"), ("5.7.0", "5.9.0"), ("minmax", "percentile", "mse")
+# Spelled out so that `qsim --help` does not import numba (qsim.quantize does); tests/test_cli.py
+# checks it equals qsim.quantize.STRATEGIES. qsim.releases is plain Python.
+STRATEGIES = ("minmax", "percentile", "mse")
 
 
 def register(subparsers):
@@ -40,11 +43,12 @@ def register(subparsers):
                    help="how a tensor's format is chosen (default minmax)")
     p.add_argument("--percentile", type=float, default=99.99, metavar="P",
                    help="P of --strategy percentile (default 99.99)")
-    p.add_argument("--path", choices=PATHS, default="ref",
+    p.add_argument("--path", choices=PATHS, default=None,
                    help="CMSIS-NN code path: ref = plain C (Cortex-M0/M3), dsp = ARM_MATH_DSP "
-                        "(M4/M7) (default ref)")
-    p.add_argument("--version", choices=VERSIONS, default="5.7.0",
-                   help="CMSIS_5 release whose arithmetic is simulated (default 5.7.0)")
+                        f"(M4/M7/M33) (default {DEFAULT_PATH})")
+    p.add_argument("--release", "--version", dest="release", choices=VERSIONS, default=None,
+                   help="CMSIS_5 release whose arithmetic is simulated and generated "
+                        f"(default {DEFAULT_RELEASE}, the last with this API)")
     p.add_argument("--truncate", action="store_true",
                    help="build with ARM_NN_TRUNCATE (shifts truncate instead of rounding)")
     p.add_argument("--no-fc-opt", action="store_true",
@@ -81,13 +85,16 @@ def run(args):
 
     from ._common import check_output, load_calibration, load_model, output_dir, show_warnings
 
+    release, path = args.release or DEFAULT_RELEASE, args.path or DEFAULT_PATH
+    print(f"CMSIS_5 {release}{'' if args.release else ' (default; --release)'}, path {path}"
+          f"{'' if args.path else ' (default; --path)'}")
     check_output(args.output, args.force, folder=True)
     graph = load_model(args.model)
     cal = load_calibration(args.calib)
     check_calibration(cal, graph, args.strategy, args.percentile, args.calib)
     with show_warnings("quantize"):
-        q = quantize(graph, cal, scheme=args.scheme, strategy=args.strategy, path=args.path,
-                     version=args.version, truncate=args.truncate, percentile=args.percentile,
+        q = quantize(graph, cal, scheme=args.scheme, strategy=args.strategy, path=path,
+                     version=release, truncate=args.truncate, percentile=args.percentile,
                      fc_opt=not args.no_fc_opt)
     q.meta = dict(q.meta, quantized_from=str(args.model), calibration=str(args.calib),
                   strategy=args.strategy, percentile=args.percentile)

@@ -2,7 +2,11 @@
 
 One module per CMSIS source file, named after it; every public function takes the C arguments in
 C order minus outputs and scratch buffers, with a leading batch axis on data inputs, plus the
-keyword options path="ref"|"dsp", version="5.7.0"|"5.9.0" and truncate (ARM_NN_TRUNCATE).
+required keyword options path="ref"|"dsp" and release (a qsim.releases.Release or its tag
+"5.7.0"|"5.9.0"; no default: the REF path of 5.7.0 is not what a Cortex-M4 runs), and truncate
+(ARM_NN_TRUNCATE, default False). Array arguments are checked by full shape (qsim.kernel_args):
+data inputs need their leading batch axis, (N, size) or (N,) + logical shape; a 1-D input is
+refused, not read as a batch (pass x[None] for one item).
 
 INTERLEAVE maps each `_opt` fully connected function to the function that turns the logical
 (num_of_rows, dim_vec) weight matrix into the flat array it reads (doc §2.1-2.3); DEINTERLEAVE

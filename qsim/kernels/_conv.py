@@ -87,12 +87,12 @@ def check_fast_geometry(fn, b, g):
 
 def index_quirk(b):
     """True where the C keeps indices in a signed char: the REF path of 5.7.0 (fixed in 5.8.0, §10)."""
-    return b.path == "ref" and b.version == "5.7.0"
+    return b.release.signed_char_index(b.path)
 
 
 def init_vector(b):
     """init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)) of the call's release."""
-    return init_values(b["bias"], b["bias_shift"], round_constant(b["out_shift"], b.truncate, b.version))
+    return init_values(b["bias"], b["bias_shift"], round_constant(b["out_shift"], b.truncate, b.release))
 
 
 @njit(cache=True, inline="always")

@@ -99,7 +99,7 @@ def fully_connected(b, mat, bits, out_dtype):
     """Run §2 for a bound call `b`; `mat` is the logical (num_of_rows, dim_vec) weight matrix."""
     out = np.empty((b.n,) + b.out_shape, out_dtype)
     if out.size:
-        rnd = round_constant(b["out_shift"], b.truncate, b.version)
+        rnd = round_constant(b["out_shift"], b.truncate, b.release)
         init = init_values(b["bias"], b["bias_shift"], rnd)
         vec, out2 = b["pV"], out.reshape(b.n, -1)
         if mat.shape[0] <= NARROW_ROWS:

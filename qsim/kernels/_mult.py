@@ -2,7 +2,7 @@
 import numpy as np
 from numba import njit, prange
 
-from ..fixedpoint import ssat, wrap_i16, wrap_i32
+from ..fixedpoint import round_constant, ssat, wrap_i16, wrap_i32
 
 
 @njit(cache=True, parallel=True)
@@ -20,6 +20,8 @@ def mult_rows(a, b, out_shift, rnd, unsigned_round, narrow_bits, bits, out):
             out[n, k] = ssat(v, bits)
 
 
-def mult_options(version, truncate):
-    """True when NN_ROUND is 5.7.0's unsigned constant (not under ARM_NN_TRUNCATE, whose 0 is signed)."""
-    return version == "5.7.0" and not truncate
+def mult_options(b):
+    """(NN_ROUND, unsigned_round) of a bound mult call: the release's rounding constant, and True
+    where the sum is unsigned (Release.mult_bug; not under ARM_NN_TRUNCATE, whose 0 is signed)."""
+    out_shift = b["out_shift"]
+    return round_constant(out_shift, b.truncate, b.release), b.release.mult_bug(b.truncate)

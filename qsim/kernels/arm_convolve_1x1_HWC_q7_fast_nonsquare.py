@@ -8,7 +8,7 @@ from .arm_convolve_HWC_q7_fast import check_fast_channels
 def arm_convolve_1x1_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
                                            dim_kernel_x, dim_kernel_y, padding_x, padding_y, stride_x,
                                            stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                                           dim_im_out_y, *, path="ref", version="5.7.0", truncate=False):
+                                           dim_im_out_y, *, path, release, truncate=False):
     """Q7 pointwise (1x1) convolution, HWC (semantics doc §1.5).
 
     out[y, x, o] = __SSAT(wrap32(init(bias[o]) + sum_c Im_in[y, x, c] * wt[o, c]) >> out_shift, 8)
@@ -20,7 +20,7 @@ def arm_convolve_1x1_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_i
     wt : (ch_im_out, 1, 1, ch_im_in) int8
     bias : (ch_im_out,) int8
     dim_kernel_x, dim_kernel_y : must be 1; padding_x, padding_y : 0; stride_x, stride_y : 1.
-    path, version, truncate : as arm_convolve_HWC_q7_basic.
+    path, release, truncate : as arm_convolve_HWC_q7_basic.
 
     Returns
     -------
@@ -35,7 +35,7 @@ def arm_convolve_1x1_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_i
     fn = "arm_convolve_1x1_HWC_q7_fast_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                  dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+                  dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_fast_channels(fn, g)
     for name, value, want in (("dim_kernel_x", g.k_x, 1), ("dim_kernel_y", g.k_y, 1),

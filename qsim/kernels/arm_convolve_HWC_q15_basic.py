@@ -5,7 +5,7 @@ from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk
 
 def arm_convolve_HWC_q15_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
                                bias, bias_shift, out_shift, dim_im_out, *,
-                               path="ref", version="5.7.0", truncate=False):
+                               path, release, truncate=False):
     """Q15 HWC convolution, square geometry (semantics doc §1.7).
 
     Arithmetic (§0.4, int32 wrapping; q15*q15 products are exact in int32 but their sum wraps
@@ -20,7 +20,7 @@ def arm_convolve_HWC_q15_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ke
     wt : (ch_im_out, dim_kernel, dim_kernel, ch_im_in) int16, OHWI
     bias : (ch_im_out,) int16
     bias_shift, out_shift : 0..31
-    path, version, truncate : as arm_convolve_HWC_q7_basic.
+    path, release, truncate : as arm_convolve_HWC_q7_basic.
 
     Returns
     -------
@@ -30,7 +30,7 @@ def arm_convolve_HWC_q15_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ke
     """
     fn = "arm_convolve_HWC_q15_basic"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-                  bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+                  bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_dsp_limits(fn, b, g)
     return conv_hwc(b, g, 16, index_quirk(b))

@@ -8,7 +8,7 @@ from .arm_convolve_HWC_q15_fast import check_q15_fast
 def arm_convolve_HWC_q15_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
                                         dim_kernel_x, dim_kernel_y, padding_x, padding_y, stride_x,
                                         stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                                        dim_im_out_y, *, path="ref", version="5.7.0", truncate=False):
+                                        dim_im_out_y, *, path, release, truncate=False):
     """Q15 HWC convolution with separate x (width) / y (height) geometry, fast variant (§1.9).
 
     Arithmetic as arm_convolve_HWC_q15_basic. Unlike the q7 fast nonsquare function, this one's REF
@@ -26,12 +26,14 @@ def arm_convolve_HWC_q15_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_i
     (N, dim_im_out_y, dim_im_out_x, ch_im_out) int16
 
     Constraints: ch_im_in % 2 == 0, ch_im_out % 2 == 0 (ARM_MATH_SIZE_MISMATCH, both paths);
-    path="dsp" refuses an odd dim_im_out_x. Buffers (DSP): bufferA 2*ch_im_in*dim_kernel_x*dim_kernel_y q15_t.
+    path="dsp" refuses an odd dim_im_out_x (wrong, partly unwritten output and a bufferA overrun
+    in both releases: 5.9.0 added its odd-width check to the square function only).
+    Buffers (DSP): bufferA 2*ch_im_in*dim_kernel_x*dim_kernel_y q15_t.
     """
     fn = "arm_convolve_HWC_q15_fast_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                  dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+                  dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_q15_fast(fn, b, g, "_x")
     return conv_hwc(b, g, 16, index_quirk(b))

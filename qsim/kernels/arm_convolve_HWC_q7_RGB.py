@@ -5,7 +5,7 @@ from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk, size_misma
 
 def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
                             bias, bias_shift, out_shift, dim_im_out, *,
-                            path="ref", version="5.7.0", truncate=False):
+                            path, release, truncate=False):
     """Q7 HWC convolution for 3-channel input, square geometry (semantics doc §1.6).
 
     Arithmetic, options and the REF path's 5.7.0 signed-char index quirk exactly as
@@ -28,7 +28,7 @@ def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kerne
     """
     fn = "arm_convolve_HWC_q7_RGB"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-                  bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+                  bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     size_mismatch(fn, g.ch_in == 3, "ch_im_in == 3", f"ch_im_in={g.ch_in}",
                   "use arm_convolve_HWC_q7_basic (or _fast when ch_im_in % 4 == 0) for other channel counts.")

@@ -6,7 +6,7 @@ from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk
 
 def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
                               bias, bias_shift, out_shift, dim_im_out, *,
-                              path="ref", version="5.7.0", truncate=False):
+                              path, release, truncate=False):
     """Q7 HWC convolution, square image and kernel (legacy shift API), batched over Im_in's axis 0.
 
     Arithmetic, per output (oy, ox, o) (semantics doc §0.4, §1.1; int32, wrapping):
@@ -22,8 +22,9 @@ def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
     bias : (ch_im_out,) int8
     bias_shift, out_shift : 0..31
     dim_im_out : output size; the C never checks it, any value is legal.
-    path : "ref" (plain C) or "dsp" (ARM_MATH_DSP).
-    version : "5.7.0" or "5.9.0". On path="ref" with 5.7.0 the C keeps r and col in a signed char:
+    path : "ref" (plain C) or "dsp" (ARM_MATH_DSP); required.
+    release : qsim.releases.Release or its tag "5.7.0" / "5.9.0"; required. Where
+        release.signed_char_index(path) (REF path of 5.7.0) the C keeps r and col in a signed char:
         they wrap modulo 256 before the bounds test (images of about 128 pixels or more, §1.1).
         5.9.0 and the DSP path compute the true convolution.
     truncate : model -DARM_NN_TRUNCATE (NN_ROUND = 0).
@@ -37,7 +38,7 @@ def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
     """
     fn = "arm_convolve_HWC_q7_basic"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-                  bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+                  bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_dsp_limits(fn, b, g)
     return conv_hwc(b, g, 8, index_quirk(b))
@@ -46,7 +47,7 @@ def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
 def arm_convolve_HWC_q7_basic_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
                                         dim_kernel_x, dim_kernel_y, padding_x, padding_y, stride_x,
                                         stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                                        dim_im_out_y, *, path="ref", version="5.7.0", truncate=False):
+                                        dim_im_out_y, *, path, release, truncate=False):
     """Q7 HWC convolution with separate x (width) and y (height) geometry (§1.2).
 
     Same arithmetic, options and signed-char quirk (REF, 5.7.0) as arm_convolve_HWC_q7_basic, with
@@ -67,7 +68,7 @@ def arm_convolve_HWC_q7_basic_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_i
     fn = "arm_convolve_HWC_q7_basic_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                  dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+                  dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_dsp_limits(fn, b, g)
     return conv_hwc(b, g, 8, index_quirk(b))

@@ -14,7 +14,7 @@ def check_fast_channels(fn, g):
 
 def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
                              bias, bias_shift, out_shift, dim_im_out, *,
-                             path="ref", version="5.7.0", truncate=False):
+                             path, release, truncate=False):
     """Q7 HWC convolution, square geometry, fast variant (semantics doc §1.3).
 
     Same arguments, arithmetic and result as arm_convolve_HWC_q7_basic, including the REF path's
@@ -26,7 +26,7 @@ def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kern
     wt : (ch_im_out, dim_kernel, dim_kernel, ch_im_in) int8, OHWI
     bias : (ch_im_out,) int8
     bias_shift, out_shift : 0..31
-    path, version, truncate : as arm_convolve_HWC_q7_basic.
+    path, release, truncate : as arm_convolve_HWC_q7_basic.
 
     Returns
     -------
@@ -40,7 +40,7 @@ def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kern
     """
     fn = "arm_convolve_HWC_q7_fast"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-                  bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+                  bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_fast_channels(fn, g)
     check_dsp_limits(fn, b, g)

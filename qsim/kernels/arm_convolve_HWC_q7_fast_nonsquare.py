@@ -8,7 +8,7 @@ from .arm_convolve_HWC_q7_fast import check_fast_channels
 def arm_convolve_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
                                        dim_kernel_x, dim_kernel_y, padding_x, padding_y, stride_x,
                                        stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                                       dim_im_out_y, *, path="ref", version="5.7.0", truncate=False):
+                                       dim_im_out_y, *, path, release, truncate=False):
     """Q7 HWC convolution with separate x (width) / y (height) geometry, fast variant (§1.4).
 
     Arithmetic as arm_convolve_HWC_q7_basic_nonsquare (§0.4), but this function's REF path uses int
@@ -20,7 +20,7 @@ def arm_convolve_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in
     wt : (ch_im_out, dim_kernel_y, dim_kernel_x, ch_im_in) int8, OHWI
     bias : (ch_im_out,) int8
     bias_shift, out_shift : 0..31
-    path, version, truncate : as arm_convolve_HWC_q7_basic.
+    path, release, truncate : as arm_convolve_HWC_q7_basic.
 
     Returns
     -------
@@ -33,7 +33,7 @@ def arm_convolve_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in
     fn = "arm_convolve_HWC_q7_fast_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                  dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+                  dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_fast_channels(fn, g)
     check_dsp_limits(fn, b, g)

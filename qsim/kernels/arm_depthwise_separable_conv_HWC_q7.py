@@ -14,7 +14,7 @@ def check_depthwise(fn, b, g):
 
 def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding,
                                         stride, bias, bias_shift, out_shift, dim_im_out, *,
-                                        path="ref", version="5.7.0", truncate=False):
+                                        path, release, truncate=False):
     """Q7 depthwise convolution (multiplier 1), HWC, square geometry (semantics doc §1.10).
 
     Arithmetic, per output (oy, ox, c) (§0.4, int32 wrapping):
@@ -39,7 +39,7 @@ def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_ou
     """
     fn = "arm_depthwise_separable_conv_HWC_q7"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
-                  bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
+                  bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_depthwise(fn, b, g)
     return depthwise_hwc(b, g)

@@ -9,7 +9,7 @@ def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_
                                                   ch_im_out, dim_kernel_x, dim_kernel_y, padding_x,
                                                   padding_y, stride_x, stride_y, bias, bias_shift,
                                                   out_shift, dim_im_out_x, dim_im_out_y, *,
-                                                  path="ref", version="5.7.0", truncate=False):
+                                                  path, release, truncate=False):
     """Q7 depthwise convolution (multiplier 1) with separate x (width) / y (height) geometry (§1.11).
 
     Arithmetic as arm_depthwise_separable_conv_HWC_q7, rows tested against dim_im_in_y and columns
@@ -31,7 +31,7 @@ def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_
     fn = "arm_depthwise_separable_conv_HWC_q7_nonsquare"
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
-                  dim_im_out_y), {}, path=path, version=version, truncate=truncate)
+                  dim_im_out_y), {}, path=path, release=release, truncate=truncate)
     g = geometry(b)
     check_depthwise(fn, b, g)
     return depthwise_hwc(b, g)

@@ -6,7 +6,7 @@ from ._fc import fully_connected
 
 
 def arm_fully_connected_mat_q7_vec_q15(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-                                       path="ref", version="5.7.0", truncate=False):
+                                       path, release, truncate=False):
     """Fully connected layer with q15 input, q7 weights and bias, q15 output; batched over `pV`.
 
     Arithmetic, per output row i (doc §0.4, §2):
@@ -26,5 +26,5 @@ def arm_fully_connected_mat_q7_vec_q15(pV, pM, dim_vec, num_of_rows, bias_shift,
     """
     b = bind("arm_fully_connected_mat_q7_vec_q15",
              (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
-             path=path, version=version, truncate=truncate)
+             path=path, release=release, truncate=truncate)
     return fully_connected(b, b["pM"].reshape(num_of_rows, dim_vec), 16, np.int16)

@@ -24,7 +24,7 @@ def deinterleave_mat_q7_vec_q15_opt(stored, num_of_rows, dim_vec):
 
 
 def arm_fully_connected_mat_q7_vec_q15_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-                                           path="ref", version="5.7.0", truncate=False):
+                                           path, release, truncate=False):
     """q15-input, q7-weight fully connected layer with interleaved weights; batched over `pV`.
 
     Arithmetic: exactly arm_fully_connected_mat_q7_vec_q15 on W = deinterleave_mat_q7_vec_q15_opt(pM).
@@ -42,5 +42,5 @@ def arm_fully_connected_mat_q7_vec_q15_opt(pV, pM, dim_vec, num_of_rows, bias_sh
     """
     b = bind("arm_fully_connected_mat_q7_vec_q15_opt",
              (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
-             path=path, version=version, truncate=truncate)
+             path=path, release=release, truncate=truncate)
     return fully_connected(b, deinterleave_mat_q7_vec_q15_opt(b["pM"], num_of_rows, dim_vec), 16, np.int16)

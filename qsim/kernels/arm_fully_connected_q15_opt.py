@@ -23,7 +23,7 @@ def deinterleave_q15_opt(stored, num_of_rows, dim_vec):
 
 
 def arm_fully_connected_q15_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-                                path="ref", version="5.7.0", truncate=False):
+                                path, release, truncate=False):
     """Q15 fully connected layer with interleaved weights, batched over the leading axis of `pV`.
 
     Arithmetic: exactly arm_fully_connected_q15 on W = deinterleave_q15_opt(pM).
@@ -40,5 +40,5 @@ def arm_fully_connected_q15_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_sh
     (N, num_of_rows) int16
     """
     b = bind("arm_fully_connected_q15_opt", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias),
-             {}, path=path, version=version, truncate=truncate)
+             {}, path=path, release=release, truncate=truncate)
     return fully_connected(b, deinterleave_q15_opt(b["pM"], num_of_rows, dim_vec), 16, np.int16)

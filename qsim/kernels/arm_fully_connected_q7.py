@@ -6,7 +6,7 @@ from ._fc import fully_connected
 
 
 def arm_fully_connected_q7(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-                           path="ref", version="5.7.0", truncate=False):
+                           path, release, truncate=False):
     """Q7 fully connected layer (legacy shift API), batched over the leading axis of `pV`.
 
     Arithmetic, per output row i (int32, wrapping; doc §0.4, §2):
@@ -21,7 +21,7 @@ def arm_fully_connected_q7(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, 
     bias : (num_of_rows,) int8
     bias_shift, out_shift : 0..31
     path : identical results on both paths.
-    version : identical except at out_shift == 31, where 5.9.0's signed NN_ROUND is -2**30.
+    release : identical except at out_shift == 31, where 5.9.0's signed NN_ROUND is -2**30.
     truncate : model a build with -DARM_NN_TRUNCATE (NN_ROUND = 0).
 
     Returns
@@ -31,5 +31,5 @@ def arm_fully_connected_q7(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, 
     Buffers: vec_buffer of dim_vec q15_t (DSP path).
     """
     b = bind("arm_fully_connected_q7", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
-             path=path, version=version, truncate=truncate)
+             path=path, release=release, truncate=truncate)
     return fully_connected(b, b["pM"].reshape(num_of_rows, dim_vec), 8, np.int8)

@@ -25,7 +25,7 @@ def deinterleave_q7_opt(stored, num_of_rows, dim_vec):
 
 
 def arm_fully_connected_q7_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
-                               path="ref", version="5.7.0", truncate=False):
+                               path, release, truncate=False):
     """Q7 fully connected layer with interleaved weights, batched over the leading axis of `pV`.
 
     Arithmetic: exactly arm_fully_connected_q7 on the logical matrix W = deinterleave_q7_opt(pM).
@@ -45,5 +45,5 @@ def arm_fully_connected_q7_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_shi
     Buffers: vec_buffer of dim_vec q15_t (DSP path).
     """
     b = bind("arm_fully_connected_q7_opt", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias),
-             {}, path=path, version=version, truncate=truncate)
+             {}, path=path, release=release, truncate=truncate)
     return fully_connected(b, deinterleave_q7_opt(b["pM"], num_of_rows, dim_vec), 8, np.int8)

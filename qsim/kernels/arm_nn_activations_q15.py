@@ -1,7 +1,7 @@
 """Mirror of CMSIS/NN/Source/ActivationFunctions/arm_nn_activations_q15.c (CMSIS_5 5.7.0, 5.9.0).
 
 5.7.0 clamps the table index (a known bug: every negative input gives T[0]); 5.8.0 fixed it, so
-version="5.9.0" uses the byte-wrapped index (doc §5.4, §10).
+release="5.9.0" uses the byte-wrapped index (Release.activations_q15_clamped; doc §5.4, §10).
 """
 import numpy as np
 from numba import njit, prange
@@ -33,7 +33,7 @@ def _direct_q15(data, sh, table, fixed, out):
             out[n, k] = wrap_i16(((full - frac) * np.int64(table[i0]) + frac * np.int64(table[i1])) >> sh)
 
 
-def arm_nn_activations_direct_q15(data, size, int_width, type, *, path="ref", version="5.7.0",
+def arm_nn_activations_direct_q15(data, size, int_width, type, *, path, release,
                                   truncate=False):
     """Sigmoid / tanh of q15 data by table look-up with linear interpolation, batched over `data`.
 
@@ -55,8 +55,9 @@ def arm_nn_activations_direct_q15(data, size, int_width, type, *, path="ref", ve
     (N, size) int16, the new data; the caller's array is not modified.
     """
     fn = "arm_nn_activations_direct_q15"
-    b = bind(fn, (data, size, int_width, type), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (data, size, int_width, type), {}, path=path, release=release, truncate=truncate)
     check_int_width(fn, int_width)
     out = out_array(b, np.int16)
-    _direct_q15(b["data"], 11 - int_width, lookup_table(type, 16), version != "5.7.0", out)
+    _direct_q15(b["data"], 11 - int_width, lookup_table(type, 16), not b.release.activations_q15_clamped,
+                out)
     return out

@@ -15,7 +15,7 @@ def _direct_q7(data, shift, table, out):
             out[n, k] = table[(np.int64(data[n, k]) >> shift) & 0xFF]
 
 
-def arm_nn_activations_direct_q7(data, size, int_width, type, *, path="ref", version="5.7.0",
+def arm_nn_activations_direct_q7(data, size, int_width, type, *, path, release,
                                  truncate=False):
     """Sigmoid / tanh of q7 data by direct table look-up (in place in C), batched over `data`.
 
@@ -34,7 +34,7 @@ def arm_nn_activations_direct_q7(data, size, int_width, type, *, path="ref", ver
     (N, size) int8, the new data; the caller's array is not modified.
     """
     fn = "arm_nn_activations_direct_q7"
-    b = bind(fn, (data, size, int_width, type), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (data, size, int_width, type), {}, path=path, release=release, truncate=truncate)
     check_int_width(fn, int_width)
     out = out_array(b, np.int8)
     _direct_q7(b["data"], 3 - int_width, lookup_table(type, 8), out)

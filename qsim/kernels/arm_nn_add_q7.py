@@ -16,7 +16,7 @@ def _add_rows(data, out):
         out[n] = wrap_i32(total)
 
 
-def arm_nn_add_q7(input, block_size, *, path="ref", version="5.7.0", truncate=False):
+def arm_nn_add_q7(input, block_size, *, path, release, truncate=False):
     """Sum of a q7 vector into one q31 (doc §7.2), batched over `input`.
 
     Arithmetic: output = wrap32(sum_k input[k]) (overwrites, does not accumulate). Wrap-around
@@ -30,7 +30,7 @@ def arm_nn_add_q7(input, block_size, *, path="ref", version="5.7.0", truncate=Fa
     -------
     (N,) int32
     """
-    b = bind("arm_nn_add_q7", (input, block_size), {}, path=path, version=version, truncate=truncate)
+    b = bind("arm_nn_add_q7", (input, block_size), {}, path=path, release=release, truncate=truncate)
     out = out_array(b, np.int32)
     _add_rows(b["input"], out)
     return out

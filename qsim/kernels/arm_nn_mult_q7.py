@@ -1,12 +1,11 @@
 """Mirror of CMSIS/NN/Source/NNSupportFunctions/arm_nn_mult_q7.c (CMSIS_5 5.7.0, 5.9.0)."""
 import numpy as np
 
-from ..fixedpoint import round_constant
 from ..kernel_args import bind, out_array
 from ._mult import mult_options, mult_rows
 
 
-def arm_nn_mult_q7(pSrcA, pSrcB, out_shift, blockSize, *, path="ref", version="5.7.0", truncate=False):
+def arm_nn_mult_q7(pSrcA, pSrcB, out_shift, blockSize, *, path, release, truncate=False):
     """Element-wise q7 product with rounding shift and saturation, batched over pSrcA / pSrcB.
 
     Arithmetic (doc §7.1, §10), p = a * b, R = NN_ROUND(out_shift):
@@ -25,9 +24,8 @@ def arm_nn_mult_q7(pSrcA, pSrcB, out_shift, blockSize, *, path="ref", version="5
     -------
     (N, blockSize) int8
     """
-    b = bind("arm_nn_mult_q7", (pSrcA, pSrcB, out_shift, blockSize), {}, path=path, version=version,
+    b = bind("arm_nn_mult_q7", (pSrcA, pSrcB, out_shift, blockSize), {}, path=path, release=release,
              truncate=truncate)
     out = out_array(b, np.int8)
-    mult_rows(b["pSrcA"], b["pSrcB"], out_shift, round_constant(out_shift, b.truncate, version),
-              mult_options(version, b.truncate), 16, 8, out)
+    mult_rows(b["pSrcA"], b["pSrcB"], out_shift, *mult_options(b), 16, 8, out)
     return out

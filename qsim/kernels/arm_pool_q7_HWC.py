@@ -166,8 +166,8 @@ def _check_geometry(fn, b, path):
             "(dim_im_in + 2*padding - dim_kernel) // stride + 1.")
 
 
-def _pool(fn, ref_body, dsp_body, args, path, version, truncate):
-    b = bind(fn, args, {}, path=path, version=version, truncate=truncate)
+def _pool(fn, ref_body, dsp_body, args, path, release, truncate):
+    b = bind(fn, args, {}, path=path, release=release, truncate=truncate)
     _check_geometry(fn, b, path)
     out = out_array(b, np.int8)
     if out.size:
@@ -178,7 +178,7 @@ def _pool(fn, ref_body, dsp_body, args, path, version, truncate):
 
 
 def arm_maxpool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out, *,
-                       path="ref", version="5.7.0", truncate=False):
+                       path, release, truncate=False):
     """Q7 max pooling, square HWC, batched over the leading axis of `Im_in` (doc §3.1).
 
     Arithmetic, per output (oy, ox, c), window rows/columns o*stride - padding + [0, dim_kernel)
@@ -197,7 +197,7 @@ def arm_maxpool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, 
     Im_in : (N, dim_im_in, dim_im_in, ch_im_in) int8 (or (N, size)). The C overwrites this buffer on
         the DSP path ("input-destructive"); this function works on a copy and never modifies it.
     dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out : the C's uint16_t geometry.
-    path, version, truncate : REF/DSP body; both releases give the same bytes; truncate is unused.
+    path, release, truncate : REF/DSP body; both releases give the same bytes; truncate is unused.
 
     Returns
     -------
@@ -207,12 +207,12 @@ def arm_maxpool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, 
     (KernelArgumentError otherwise). Buffers: bufferA unused.
     """
     return _pool("arm_maxpool_q7_HWC", maxpool_ref, maxpool_dsp,
-                 (Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out), path, version,
+                 (Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out), path, release,
                  truncate)
 
 
 def arm_avepool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out, *,
-                       path="ref", version="5.7.0", truncate=False):
+                       path, release, truncate=False):
     """Q7 average pooling, square HWC, batched over the leading axis of `Im_in` (doc §3.2).
 
     Arithmetic, per output (oy, ox, c), windows as in arm_maxpool_q7_HWC:
@@ -231,7 +231,7 @@ def arm_avepool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, 
     Im_in : (N, dim_im_in, dim_im_in, ch_im_in) int8 (or (N, size)). The C overwrites this buffer on
         the DSP path; this function works on a copy and never modifies it.
     dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out : the C's uint16_t geometry.
-    path, version, truncate : REF/DSP body; both releases give the same bytes; truncate is unused.
+    path, release, truncate : REF/DSP body; both releases give the same bytes; truncate is unused.
 
     Returns
     -------
@@ -241,5 +241,5 @@ def arm_avepool_q7_HWC(Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, 
     needs dim_im_out <= dim_im_in. Buffers: bufferA of 2*dim_im_out*ch_im_in bytes (q15) on DSP.
     """
     return _pool("arm_avepool_q7_HWC", avepool_ref, avepool_dsp,
-                 (Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out), path, version,
+                 (Im_in, dim_im_in, ch_im_in, dim_kernel, padding, stride, dim_im_out), path, release,
                  truncate)

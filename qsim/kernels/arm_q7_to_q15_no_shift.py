@@ -7,7 +7,7 @@ import numpy as np
 from ..kernel_args import bind
 
 
-def arm_q7_to_q15_no_shift(pSrc, blockSize, *, path="ref", version="5.7.0", truncate=False):
+def arm_q7_to_q15_no_shift(pSrc, blockSize, *, path, release, truncate=False):
     """Widen q7 to q15 by sign extension, order preserved (doc §7.4), batched over `pSrc`.
 
     Parameters
@@ -18,6 +18,6 @@ def arm_q7_to_q15_no_shift(pSrc, blockSize, *, path="ref", version="5.7.0", trun
     -------
     (N, blockSize) int16
     """
-    b = bind("arm_q7_to_q15_no_shift", (pSrc, blockSize), {}, path=path, version=version,
+    b = bind("arm_q7_to_q15_no_shift", (pSrc, blockSize), {}, path=path, release=release,
              truncate=truncate)
     return b["pSrc"].astype(np.int16)

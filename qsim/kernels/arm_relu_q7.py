@@ -7,7 +7,7 @@ import numpy as np
 from ..kernel_args import bind
 
 
-def arm_relu_q7(data, size, *, path="ref", version="5.7.0", truncate=False):
+def arm_relu_q7(data, size, *, path, release, truncate=False):
     """ReLU on q7 data (in place in C), batched over `data`: negative values become 0 (doc §5.1).
 
     The DSP path's sign-mask trick gives the same bytes.
@@ -21,5 +21,5 @@ def arm_relu_q7(data, size, *, path="ref", version="5.7.0", truncate=False):
     -------
     (N, size) int8, the new data; the caller's array is not modified.
     """
-    b = bind("arm_relu_q7", (data, size), {}, path=path, version=version, truncate=truncate)
+    b = bind("arm_relu_q7", (data, size), {}, path=path, release=release, truncate=truncate)
     return np.maximum(b["data"], np.int8(0))

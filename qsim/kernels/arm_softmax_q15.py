@@ -28,7 +28,7 @@ def softmax_q15_rows(x, out):
             out[r, i] = ssat(ob >> usat(17 + base - v, 5), 16) if v > base else 0
 
 
-def arm_softmax_q15(vec_in, dim_vec, *, path="ref", version="5.7.0", truncate=False):
+def arm_softmax_q15(vec_in, dim_vec, *, path, release, truncate=False):
     """Q15 base-2 softmax, batched over the leading axis of `vec_in` (doc §4.4).
 
     Arithmetic (one body, all paths and releases), with m = max_i x_i and base = m - 16:
@@ -41,14 +41,14 @@ def arm_softmax_q15(vec_in, dim_vec, *, path="ref", version="5.7.0", truncate=Fa
     ----------
     vec_in : (N, dim_vec) int16
     dim_vec : 1..32767
-    path, version, truncate : accepted for a uniform call; results do not depend on them.
+    path, release, truncate : accepted for a uniform call; results do not depend on them.
 
     Returns
     -------
     (N, dim_vec) int16
     """
     fn = "arm_softmax_q15"
-    b = bind(fn, (vec_in, dim_vec), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
     check_dim_vec(fn, dim_vec)
     out = out_array(b, np.int16)
     softmax_q15_rows(b["vec_in"], out)

@@ -44,7 +44,7 @@ def check_dim_vec(fn, dim_vec):
             "the C's int16_t loop counter). help: split longer vectors; skip empty ones.")
 
 
-def arm_softmax_q7(vec_in, dim_vec, *, path="ref", version="5.7.0", truncate=False):
+def arm_softmax_q7(vec_in, dim_vec, *, path, release, truncate=False):
     """Q7 base-2 softmax, batched over the leading axis of `vec_in` (doc §4.1, §4.2).
 
     Arithmetic (ref path; both paths in 5.9.0), with m = max(-128, max_i x_i), base = m - 8:
@@ -60,15 +60,16 @@ def arm_softmax_q7(vec_in, dim_vec, *, path="ref", version="5.7.0", truncate=Fal
     ----------
     vec_in : (N, dim_vec) int8
     dim_vec : 1..32767
-    path, version : see above; truncate is accepted and unused (no rounding constant here).
+    path, release : see above (Release.softmax_q7_wraps); required.
+    truncate : accepted and unused (no rounding constant here).
 
     Returns
     -------
     (N, dim_vec) int8
     """
     fn = "arm_softmax_q7"
-    b = bind(fn, (vec_in, dim_vec), {}, path=path, version=version, truncate=truncate)
+    b = bind(fn, (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
     check_dim_vec(fn, dim_vec)
     out = out_array(b, np.int8)
-    softmax_q7_rows(b["vec_in"], path == "dsp" and version == "5.7.0", out)
+    softmax_q7_rows(b["vec_in"], b.release.softmax_q7_wraps(path), out)
     return out

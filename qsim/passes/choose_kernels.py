@@ -91,7 +91,7 @@ def _q7_conv(geo, quant, pad_in=0, pad_out=0):
     ci, co = ci + pad_in, co + pad_out
     square = is_square(geo)
     fast_ch = ci % 4 == 0 and co % 2 == 0
-    avoid_quirk = quant.path == "ref" and quant.version == "5.7.0" and quirk_hit(geo)
+    avoid_quirk = quant.release.signed_char_index(quant.path) and quirk_hit(geo)
     if square and ci == 3 and not avoid_quirk:
         return "arm_convolve_HWC_q7_RGB"
     if fast_ch and (ky, kx, sy, sx, py, px) == (1, 1, 1, 1, 0, 0):
@@ -120,7 +120,7 @@ def _q15_conv(node, geo, pad_in, pad_out, path):
 
 
 def _check_quirk(node, geo, kernel, quant):
-    if quant.path == "ref" and quant.version == "5.7.0" and kernel in _QUIRK and quirk_hit(geo):
+    if quant.release.signed_char_index(quant.path) and kernel in _QUIRK and quirk_hit(geo):
         raise UnsupportedOpError(
             f"layer '{node.name}': {kernel} on path 'ref' of CMSIS 5.7.0 keeps input indices in a "
             f"signed char and computes a wrong convolution once an index passes 127 ({_describe(geo)}; "
@@ -241,7 +241,7 @@ def _softmax(graph, node, bits, quant):
     if node.attrs.get("axis", -1) not in (-1, len(shape) - 1):
         raise UnsupportedOpError(f"layer '{node.name}': CMSIS softmax runs over the last (channel) "
                                  f"axis; got axis={node.attrs['axis']} for shape {shape}")
-    if bits == 8 and quant.path == "dsp" and quant.version == "5.7.0":
+    if bits == 8 and quant.release.softmax_q7_wraps(quant.path):
         warnings.warn(f"layer '{node.name}': arm_softmax_q7 on the DSP path of 5.7.0 wraps byte "
                       "lanes: inputs 123 or more below the maximum can get outputs up to 127 "
                       "(semantics doc §4.2); qsim simulates this exactly, and quantize keeps the "
@@ -301,7 +301,7 @@ def choose_kernels(graph, fc_opt=True) -> bool:
             node.kernel = f"arm_relu_{tq}"
         elif op in ("sigmoid", "tanh"):
             node.kernel = f"arm_nn_activations_direct_{tq}"
-            if bits == 16 and quant.version == "5.7.0":
+            if bits == 16 and quant.release.activations_q15_clamped:
                 warnings.warn(f"layer '{node.name}': arm_nn_activations_direct_q15 in CMSIS 5.7.0 "
                               f"maps every negative input to {node.op}(0) (a known bug, fixed in "
                               "5.8.0; semantics doc §5.4); qsim simulates it. help: use "

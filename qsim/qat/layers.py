@@ -54,7 +54,7 @@ class Bound:
     def bind(self, graph, node):
         self.node = node
         self.in_q, self.out_q = graph.input_q(node), graph.output_q(node)
-        self.opts = dict(path=graph.quant.path, version=graph.quant.version,
+        self.opts = dict(path=graph.quant.path, release=graph.quant.release,
                          truncate=graph.quant.truncate)
         return self
 
@@ -82,7 +82,7 @@ class Weighted(Bound):
         self.dt = self.exact_dtype(w_int)
         w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
         init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
-                                self.opts["version"])
+                                self.opts["release"])
         acc = super().forward(np.asarray(x, self.dt), {"weight": w})
         y, self.y_mask = requantize_ste(acc, init, self.acc_frac, node.out_shift, self.out_q)
         return y
@@ -113,7 +113,7 @@ class QConv(Weighted, Conv):
         self.dt = self.exact_dtype(w_int)
         self.w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
         init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
-                                self.opts["version"])
+                                self.opts["release"])
         x = np.asarray(x)
         self.x, self.x_shape = x, x.shape
         # grid values times a power of two: exact integers in float32, converted exactly
@@ -157,7 +157,7 @@ class KernelOp(Bound):
         if self.pad_in:
             ints = np.pad(ints, ((0, 0),) * (ints.ndim - 1) + ((0, self.pad_in),))
         call = self.call
-        y = KERNELS[call.c_name](**{call.in_arg: ints}, **call.args, **self.opts)
+        y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(ints)}, **call.args, **self.opts)
         y = y.reshape((len(x),) + self.out_stored)[..., :self.width]
         return (y * self.out_q.step).astype(np.float32)
 

@@ -56,9 +56,9 @@ def fake_quant_ste(x, qformat, dtype=np.float32):
     return (ints * 2.0 ** -qformat.frac_bits).astype(dtype), mask
 
 
-def accumulator_init(bias_ints, bias_shift, out_shift, truncate, version):
+def accumulator_init(bias_ints, bias_shift, out_shift, truncate, release):
     """init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)) (doc §0.3, §0.4)."""
-    rnd = round_constant(out_shift, truncate, version)
+    rnd = round_constant(out_shift, truncate, release)
     return np.array([wrap_i32(bias_init(int(b), bias_shift) + rnd) for b in bias_ints], np.int64)
 
 

@@ -92,7 +92,7 @@ def test_fc_q7_under_qemu(tmp_path, rng, cpu, version):
     assert set(run.files) == {"out.bin"}
     got = np.frombuffer(run.files["out.bin"], np.int8)[None, :]
     want = KERNELS["arm_fully_connected_q7"](vec, mat, dim_vec, rows, bias_shift, out_shift, bias,
-                                             path="ref", version=version)
+                                             path="ref", release=version)
     assert_bit_exact(got, want, f"arm_fully_connected_q7 on {cpu}")
     counts = run.insn_counts
     assert counts is not None and len(counts.marks) == 2
@@ -111,8 +111,8 @@ def test_activation_tables_under_qemu(tmp_path, cpu, version):
     x7 = np.arange(256).astype(np.uint8).view(np.int8)[None, :]
     x15 = (x7.astype(np.int16) * 256)
     for t in (0, 1):
-        want7 = KERNELS["arm_nn_activations_direct_q7"](x7, 256, 3, t, path="ref", version=version)
-        want15 = KERNELS["arm_nn_activations_direct_q15"](x15, 256, 3, t, path="ref", version=version)
+        want7 = KERNELS["arm_nn_activations_direct_q7"](x7, 256, 3, t, path="ref", release=version)
+        want15 = KERNELS["arm_nn_activations_direct_q15"](x15, 256, 3, t, path="ref", release=version)
         assert_bit_exact(got7[t][None], want7, f"q7 table type {t} on {cpu}")
         assert_bit_exact(got15[t][None], want15, f"q15 table type {t} on {cpu}")
 

@@ -53,7 +53,7 @@ def test_standin_matches_kernels(c_name, version, rng):
     for i in range(N_CASES):
         args = CASES[c_name](rng, "ref", version)
         try:
-            want = KERNELS[c_name](*args, path="ref", version=version)
+            want = KERNELS[c_name](*args, path="ref", release=version)
         except KernelArgumentError:
             with pytest.raises(KernelArgumentError):
                 lib.call(c_name, *args)
@@ -67,7 +67,7 @@ def test_standin_truncate(c_name, rng):
     lib = standin_library("5.9.0", truncate=True)
     for _ in range(N_CASES):
         args = CASES[c_name](rng, "ref", "5.9.0")
-        want = KERNELS[c_name](*args, path="ref", version="5.9.0", truncate=True)
+        want = KERNELS[c_name](*args, path="ref", release="5.9.0", truncate=True)
         assert_bit_exact(lib.call(c_name, *args), want, c_name)
 
 

@@ -82,7 +82,7 @@ def check(fn, g, data, bias_shift, out_shift, path, version, truncate=False, qui
     """Kernel == oracle; `quirk` defaults to what `fn` does on (path, version) per doc §8 item 4."""
     if quirk is None:
         quirk = has_quirk(fn) and path == "ref" and version == "5.7.0"
-    got = KERNELS[fn](*args(fn, g, *data, bias_shift, out_shift), path=path, version=version,
+    got = KERNELS[fn](*args(fn, g, *data, bias_shift, out_shift), path=path, release=version,
                       truncate=truncate)
     want = oracle(fn, g, *data, bias_shift, out_shift, quirk=quirk, version=version, truncate=truncate)
     assert_bit_exact(got, want, f"{fn} {g} bs={bias_shift} os={out_shift} {path} {version}")
@@ -142,7 +142,7 @@ def check_bias_wrap_and_rounding(fn, g):
     im, wt, _ = random_data(np.random.default_rng(0), fn, g, n=1)
     im = np.zeros_like(im)
     call = lambda bias, bs, os, path, version: KERNELS[fn](  # noqa: E731
-        *args(fn, g, im, wt, np.full(g["ch_out"], bias, wt.dtype), bs, os), path=path, version=version)
+        *args(fn, g, im, wt, np.full(g["ch_out"], bias, wt.dtype), bs, os), path=path, release=version)
     for path, version in PATHS_VERSIONS:
         assert np.all(call(1, 31, 0, path, version) == lo)      # 1 << 31 wraps to INT_MIN (no sat to max)
         assert np.all(call(2, 31, 0, path, version) == 0)       # 2 << 31 wraps to 0
@@ -160,7 +160,7 @@ def assert_refused(fn, call_args, match, paths=("ref", "dsp")):
     from qsim.errors import KernelArgumentError
     for path in paths:
         with pytest.raises(KernelArgumentError, match=match):
-            KERNELS[fn](*call_args, path=path)
+            KERNELS[fn](*call_args, path=path, release="5.7.0")
 
 
 def refuse_size(fn, g, paths=("ref", "dsp")):

@@ -25,8 +25,9 @@ SPEC = {  # c_name -> (vec dtype, mat dtype, out bits)
 }
 
 
-def call(fn, vec, mat, bias, bias_shift, out_shift, **kw):
+def call(fn, vec, mat, bias, bias_shift, out_shift, path="ref", release="5.7.0", **kw):
     """Call both implementations with a logical matrix (interleaved for _opt); check they agree."""
+    kw.update(path=path, release=release)
     vdt, mdt, _ = SPEC[fn]
     vec, mat, bias = np.asarray(vec, vdt), np.asarray(mat, mdt), np.asarray(bias, mdt)
     pm = INTERLEAVE[fn](mat) if fn in INTERLEAVE else mat
@@ -61,7 +62,7 @@ def check_edges(fn, rng):
                 if version == "5.9.0" and out_shift == 31:
                     rnd = -(1 << 30)  # signed (1 << 31) >> 1
                 want = reference(vec, mat, bias, bias_shift, out_shift, bits, rnd)
-                got = call(fn, vec, mat, bias, bias_shift, out_shift, version=version)
+                got = call(fn, vec, mat, bias, bias_shift, out_shift, release=version)
                 assert_bit_exact(got, want, f"{fn} {rows}x{dim} shifts ({bias_shift},{out_shift}) {version}")
             want = reference(vec, mat, bias, bias_shift, out_shift, bits, 0)
             assert_bit_exact(call(fn, vec, mat, bias, bias_shift, out_shift, truncate=True), want,
@@ -72,8 +73,8 @@ def check_zero_input_out_shift_31(fn):
     """5.9.0's signed NN_ROUND(31) = -2**30 turns an all-zero layer into -1 (measured on real C)."""
     vdt, mdt, _ = SPEC[fn]
     vec, mat, bias = np.zeros((1, 2), vdt), np.zeros((1, 2), mdt), np.zeros(1, mdt)
-    assert call(fn, vec, mat, bias, 0, 31, version="5.7.0")[0, 0] == 0
-    assert call(fn, vec, mat, bias, 0, 31, version="5.9.0")[0, 0] == -1
+    assert call(fn, vec, mat, bias, 0, 31, release="5.7.0")[0, 0] == 0
+    assert call(fn, vec, mat, bias, 0, 31, release="5.9.0")[0, 0] == -1
 
 
 # Shared tests. All six kernels: test_edges, test_release_rounding_at_out_shift_31; the plain ones
@@ -104,11 +105,11 @@ def test_bad_arguments(fn):
     vdt, mdt, _ = SPEC[fn]
     vec, mat, bias = np.zeros((2, 4), vdt), np.zeros((3, 4), mdt), np.zeros(3, mdt)
     with pytest.raises(ShapeError):
-        KERNELS[fn](vec, mat, 4, 2, 0, 0, bias)
+        KERNELS[fn](vec, mat, 4, 2, 0, 0, bias, path="ref", release="5.7.0")
     with pytest.raises(KernelArgumentError):
-        KERNELS[fn](vec, mat, 4, 3, 0, 32, bias)
+        KERNELS[fn](vec, mat, 4, 3, 0, 32, bias, path="ref", release="5.7.0")
     with pytest.raises(KernelArgumentError):
-        KERNELS[fn](vec.astype(np.float32), mat, 4, 3, 0, 0, bias)
+        KERNELS[fn](vec.astype(np.float32), mat, 4, 3, 0, 0, bias, path="ref", release="5.7.0")
 
 
 # The _opt kernels: the §2 weight interleaving and equality with the plain kernel.
@@ -138,8 +139,10 @@ def test_opt_equals_plain_on_logical_matrix(fn, rows, dim, rng):
     mat = rng.integers(np.iinfo(mdt).min, np.iinfo(mdt).max + 1, size=(rows, dim)).astype(mdt)
     bias = rng.integers(np.iinfo(mdt).min, np.iinfo(mdt).max + 1, size=rows).astype(mdt)
     for bias_shift, out_shift in [(0, 0), (4, bits - 1), (0, 31)]:
-        want = KERNELS[plain](vec, mat, dim, rows, bias_shift, out_shift, bias)
-        got = KERNELS[fn](vec, INTERLEAVE[fn](mat), dim, rows, bias_shift, out_shift, bias)
+        want = KERNELS[plain](vec, mat, dim, rows, bias_shift, out_shift, bias, path="ref",
+                              release="5.7.0")
+        got = KERNELS[fn](vec, INTERLEAVE[fn](mat), dim, rows, bias_shift, out_shift, bias,
+                          path="ref", release="5.7.0")
         assert_bit_exact(got, want, f"{fn} {rows}x{dim}")
 
 

@@ -7,7 +7,8 @@ from qsim.kernels import KERNELS
 from ._compare import assert_bit_exact
 
 
-def mult(fn, a, b, out_shift, **kw):
+def mult(fn, a, b, out_shift, path="ref", release="5.7.0", **kw):
+    kw.update(path=path, release=release)
     dtype = np.int8 if fn.endswith("q7") else np.int16
     a, b = np.asarray(a, dtype).reshape(1, -1), np.asarray(b, dtype).reshape(1, -1)
     got = KERNELS[fn](a, b, out_shift, a.shape[1], **kw)
@@ -25,9 +26,9 @@ def check_all_shifts_against_formula(fn, bits, rng):
         r57 = 0 if s == 0 else 1 << (s - 1)
         r59 = -(1 << 30) if s == 31 else r57
         u = ((p + r57) % 2**32) >> s
-        assert mult(fn, a, b, s, version="5.7.0") == sat(np.where(u >= 2**31, u - 2**32, u)), s
+        assert mult(fn, a, b, s, release="5.7.0") == sat(np.where(u >= 2**31, u - 2**32, u)), s
         narrow = (lambda v: (v + 2**15) % 2**16 - 2**15) if bits == 8 else \
             (lambda v: (v + 2**31) % 2**32 - 2**31)
-        assert mult(fn, a, b, s, version="5.9.0") == sat(narrow(p + r59) >> s), s
+        assert mult(fn, a, b, s, release="5.9.0") == sat(narrow(p + r59) >> s), s
         for version in ("5.7.0", "5.9.0"):
-            assert mult(fn, a, b, s, version=version, truncate=True) == sat(p >> s), s
+            assert mult(fn, a, b, s, release=version, truncate=True) == sat(p >> s), s

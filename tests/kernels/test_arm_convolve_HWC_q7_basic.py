@@ -39,7 +39,7 @@ def test_quirk_wraps_to_a_real_pixel():
     wt, bias = np.ones((1, 1, 1, 1), np.int8), np.zeros(1, np.int8)
     from qsim.kernels import KERNELS
     run = lambda version: KERNELS[NONSQ](im, 130, 1, 1, wt, 1, 1, 1, 0, 0, 1, 1, bias, 0, 0, 260, 1,  # noqa: E731
-                                         path="ref", version=version)[0, 0, :, 0]
+                                         path="ref", release=version)[0, 0, :, 0]
     out57, out59 = run("5.7.0"), run("5.9.0")
     assert np.array_equal(out57[:128], im.ravel()[:128]) and np.all(out57[128:256] == 0)
     assert np.array_equal(out57[256:], im.ravel()[:4])

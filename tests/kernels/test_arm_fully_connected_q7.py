@@ -24,7 +24,7 @@ def test_big_batch_matches_row_loop(rng):
     vec = rng.integers(-128, 128, size=(64, 1920)).astype(np.int8)
     mat = rng.integers(-128, 128, size=(58, 1920)).astype(np.int8)
     bias = rng.integers(-128, 128, size=58).astype(np.int8)
-    got = KERNELS[FN](vec, mat, 1920, 58, 3, 9, bias)
+    got = KERNELS[FN](vec, mat, 1920, 58, 3, 9, bias, path="ref", release="5.7.0")
     acc = vec.astype(np.int64) @ mat.astype(np.int64).T + (bias.astype(np.int64) << 3) + 256
     assert np.array_equal(got, np.clip(acc >> 9, -128, 127))
 
@@ -33,7 +33,7 @@ def test_float32_chunks_stay_exact_at_full_scale():
     # every product is 2**14: a 1024-column chunk sums to exactly 2**24; 2100 columns cross chunks
     vec = np.full((2, 2100), -128, np.int8)
     mat = np.full((3, 2100), -128, np.int8)
-    got = KERNELS[FN](vec, mat, 2100, 3, 0, 20, np.zeros(3, np.int8))
+    got = KERNELS[FN](vec, mat, 2100, 3, 0, 20, np.zeros(3, np.int8), path="ref", release="5.7.0")
     assert got.tolist() == [[(2100 * 2**14 + 2**19) >> 20] * 3] * 2
     vec[1, 7] = 127   # one product becomes -16256: the raw sums must see it exactly
     acc = exact_dot(vec, mat)

@@ -15,8 +15,9 @@ ALL = np.arange(-32768, 32768, dtype=np.int16).reshape(2, 32768)   # size is a u
 
 def run(data, int_width, type, version):
     data = np.asarray(data, np.int16).reshape(1, -1)
-    got = KERNELS[FN](data, data.shape[1], int_width, type, version=version)
-    assert_bit_exact(got, KERNELS_REF[FN](data, data.shape[1], int_width, type, version=version), "twin")
+    got = KERNELS[FN](data, data.shape[1], int_width, type, path="ref", release=version)
+    assert_bit_exact(got, KERNELS_REF[FN](data, data.shape[1], int_width, type,
+                                          path="ref", release=version), "twin")
     return got[0]
 
 
@@ -24,9 +25,9 @@ def run(data, int_width, type, version):
 @pytest.mark.parametrize("type", [0, 1])
 def test_every_input_matches_twin(int_width, type):
     for version in ("5.7.0", "5.9.0"):
-        got = KERNELS[FN](ALL, 32768, int_width, type, version=version)
+        got = KERNELS[FN](ALL, 32768, int_width, type, path="ref", release=version)
         some = np.ascontiguousarray(ALL[:, ::7])   # the twin is slow: every 7th input
-        want = KERNELS_REF[FN](some, some.shape[1], int_width, type, version=version)
+        want = KERNELS_REF[FN](some, some.shape[1], int_width, type, path="ref", release=version)
         assert_bit_exact(got[:, ::7], want, f"{FN} int_width={int_width} type={type} {version}")
 
 
@@ -59,4 +60,4 @@ def test_top_of_table_h_127():
 
 def test_bad_int_width():
     with pytest.raises(KernelArgumentError, match="int_width"):
-        KERNELS[FN](ALL[:, :4], 4, 5, 0)
+        KERNELS[FN](ALL[:, :4], 4, 5, 0, path="ref", release="5.7.0")

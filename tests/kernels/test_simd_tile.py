@@ -31,7 +31,8 @@ def test_pair_overflow_wraps_like_the_c_accumulator():
     vec = np.full((3, 2), -32768, np.int16)
     mat = np.full((2, 2), -32768, np.int16)
     assert exact_dot(vec, mat).tolist() == [[-2**31] * 2] * 3
-    got = KERNELS["arm_fully_connected_q15"](vec, mat, 2, 2, 0, 0, np.zeros(2, np.int16))
+    got = KERNELS["arm_fully_connected_q15"](vec, mat, 2, 2, 0, 0, np.zeros(2, np.int16),
+                                             path="ref", release="5.7.0")
     assert got.tolist() == [[-32768] * 2] * 3       # sat16(-2**31 >> 0)
 
 
@@ -90,7 +91,7 @@ def test_fc_narrow_rows_path_matches_int64(rng, rows):
     vec = rng.choice(np.array([-32768, 32767, -32767, 3], np.int16), size=(13, 37))
     mat = rng.choice(np.array([-32768, 32767, -2], np.int16), size=(rows, 37))
     bias = rng.integers(-32768, 32768, rows).astype(np.int16)
-    got = KERNELS["arm_fully_connected_q15"](vec, mat, 37, rows, 5, 11, bias)
+    got = KERNELS["arm_fully_connected_q15"](vec, mat, 37, rows, 5, 11, bias, path="ref", release="5.7.0")
     acc = vec.astype(np.int64) @ mat.astype(np.int64).T
     acc = wrap32(wrap32(bias.astype(np.int64) << 5) + (1 << 10) + acc)
     assert_bit_exact(got, np.clip(acc >> 11, -32768, 32767), f"fc q15 {rows} rows")

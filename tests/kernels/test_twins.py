@@ -28,6 +28,6 @@ def test_kernel_equals_twin(fn, path, version):
     for i in range(N_CASES):
         args = CASES[fn](rng, path, version)
         truncate = bool(i % 5 == 4)
-        got = KERNELS[fn](*args, path=path, version=version, truncate=truncate)
-        want = KERNELS_REF[fn](*args, path=path, version=version, truncate=truncate)
+        got = KERNELS[fn](*args, path=path, release=version, truncate=truncate)
+        want = KERNELS_REF[fn](*args, path=path, release=version, truncate=truncate)
         assert_bit_exact(got, want, f"{fn} path={path} version={version} case {i}")
