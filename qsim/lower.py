@@ -45,9 +45,10 @@ class KernelCall:
         return next(a.name for a in SIGNATURES[self.c_name].args if a.role in ("batched", "inout"))
 
     def kernel_input(self, x):
-        """x (N,) + stored shape as the kernel takes it: kept where the data argument has a logical
-        shape (images), else flattened to (N, size) (fc, activations, softmax)."""
-        return x if SIGNATURES[self.c_name].arg(self.in_arg).shape else x.reshape(len(x), -1)
+        """x (N,) + stored shape as the kernel takes it: kept where it is the data argument's
+        logical shape (images), else flattened to (N, size) (an fc reading an image, softmax)."""
+        shape = SIGNATURES[self.c_name].arg(self.in_arg).shape
+        return x if shape and x.shape[1:] == tuple(shape(self.args)) else x.reshape(len(x), -1)
 
     @property
     def out_arg(self):

@@ -76,8 +76,8 @@ def test_every_kernel_call_through_kernels_ref(path, version):
         if call is None:
             env[node.output] = env[node.input].reshape((5,) + q.tensors[node.output].shape)
             continue
-        y = REF[call.c_name](**{call.in_arg: env[node.input]}, **call.args, path=path,
-                             version=version)
+        y = REF[call.c_name](**{call.in_arg: call.kernel_input(env[node.input])}, **call.args,
+                             path=path, release=version)
         env[node.output] = y.reshape((5,) + q.tensors[node.output].shape)
         assert_bit_exact(tr[node.output], env[node.output], node.name)
 
@@ -91,14 +91,15 @@ def test_q15_padded_net_equals_hand_chain_of_kernels_ref():
     xi = np.pad(q.tensors["input"].qformat.quantize(x), ((0, 0),) * 3 + ((0, 1),))
     w1 = np.pad(weight_int(c1), ((0, 1), (0, 0), (0, 0), (0, 1)))
     b1 = np.pad(bias_int(c1), (0, 1))
+    opt = dict(path="ref", release="5.7.0")
     conv1 = REF["arm_convolve_HWC_q15_fast_nonsquare"](xi, 6, 7, 2, w1, 4, 2, 3, 0, 0, 1, 1, b1,
-                                                        *_shifts(c1), 5, 5)
-    relu1 = REF["arm_relu_q15"](conv1.reshape(5, -1), 100).reshape(5, 5, 5, 4)
+                                                        *_shifts(c1), 5, 5, **opt)
+    relu1 = REF["arm_relu_q15"](conv1.reshape(5, -1), 100, **opt).reshape(5, 5, 5, 4)
     w2 = np.pad(weight_int(c2), ((0, 0), (0, 0), (0, 0), (0, 1)))
     conv2 = REF["arm_convolve_HWC_q15_fast_nonsquare"](relu1, 5, 5, 4, w2, 4, 2, 3, 0, 0, 1, 1,
-                                                        bias_int(c2), *_shifts(c2), 4, 3)
-    relu2 = REF["arm_relu_q15"](conv2.reshape(5, -1), 48)
-    fc = REF["arm_fully_connected_q15"](relu2, weight_int(f1), 48, 5, *_shifts(f1), bias_int(f1))
+                                                        bias_int(c2), *_shifts(c2), 4, 3, **opt)
+    relu2 = REF["arm_relu_q15"](conv2.reshape(5, -1), 48, **opt)
+    fc = REF["arm_fully_connected_q15"](relu2, weight_int(f1), 48, 5, *_shifts(f1), bias_int(f1), **opt)
     tr = simulate(q, x, trace=True)
     assert tr["conv1"].shape == (5, 5, 5, 3)                      # padding stripped
     assert_bit_exact(tr["conv1"], conv1[..., :3], "conv1")

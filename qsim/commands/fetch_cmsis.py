@@ -7,6 +7,9 @@ download: see cmsis_nn/README.md), or against the archive hash you give with --s
 """
 
 
+from qsim.releases import DEFAULT_RELEASE, VERSIONS
+
+
 def register(subparsers):
     p = subparsers.add_parser(
         "fetch-cmsis", help="download CMSIS_5 5.9.0 or 5.7.0 from GitHub into a cache (needs internet)",

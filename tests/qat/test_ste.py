@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from qsim.fixedpoint import QFormat, round_constant
+from qsim.graph import QuantSettings
 from qsim.qat.layers import QConv, QFC
 from qsim.qat.ste import (accumulator_init, fake_quant_ste, quantize_ste, requantize_ste,
                           round_ste, ssat_ste)
@@ -56,7 +57,7 @@ class _Bound:
 
     def __init__(self, in_q, out_q):
         self.in_q, self.out_q = in_q, out_q
-        self.quant = type("Q", (), dict(path="ref", version="5.7.0", truncate=False))
+        self.quant = QuantSettings("q7", "ref", "5.7.0")
 
     def input_q(self, node):
         return self.in_q
