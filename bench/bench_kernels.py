@@ -50,7 +50,7 @@ def jit_times():
     """Seconds for import + first call with an empty numba cache, then with the warm cache."""
     code = ("import time,numpy as np;t=time.perf_counter();from qsim.kernels import KERNELS;"
             "KERNELS['arm_fully_connected_q7'](np.zeros((1,8),np.int8),np.zeros((2,8),np.int8),8,2,0,1,"
-            "np.zeros(2,np.int8));print(time.perf_counter()-t)")
+            "np.zeros(2,np.int8),path='ref',release='5.9.0');print(time.perf_counter()-t)")
     out = []
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
@@ -80,15 +80,16 @@ def main():
         checkout = find_cmsis(args.cmsis)
         lib = CLoop(CmsisLibrary(checkout, path="ref", opt="-O3").build)
         print(f"real C: CMSIS_5 {checkout.version} REF build -O3")
+    opt = dict(path="ref", release=checkout.version if lib else "5.9.0")   # the REF build timed
     rng = np.random.default_rng(0)
     print(f"batch {args.batch}; MAC/s (higher is better)")
     print(f"{'layer':34s} {'simulator':>12s} {'kernels_ref':>12s} {'real C':>12s} {'sim/C':>7s} {'sim/ref':>8s}")
     for label, fn, make, macs in kws_layers(rng):
         a = make(args.batch)
-        KERNELS[fn](*make(2))  # compile outside the timing
-        t_sim = best_time(lambda: KERNELS[fn](*a))
+        KERNELS[fn](*make(2), **opt)  # compile outside the timing
+        t_sim = best_time(lambda: KERNELS[fn](*a, **opt))
         a_ref = make(args.ref_batch)
-        t_ref = best_time(lambda: KERNELS_REF[fn](*a_ref), repeat=1) * args.batch / args.ref_batch
+        t_ref = best_time(lambda: KERNELS_REF[fn](*a_ref, **opt), repeat=1) * args.batch / args.ref_batch
         t_c = lib.time(fn, a) if lib else float("nan")
         m = macs * args.batch
         print(f"{label:34s} {m / t_sim:12.3e} {m / t_ref:12.3e} {m / t_c:12.3e} "

@@ -72,7 +72,7 @@ class CLoop:
 
     def time(self, c_name, args, repeat=7):
         """Best seconds for one pass over the batch; args exactly as for the Python kernel."""
-        b = bind(c_name, args, {})
+        b = bind(c_name, args, {}, path="ref", release=self.build.version)
         ctype = {np.dtype(np.int8): "q7_t[]", np.dtype(np.int16): "q15_t[]"}
         p = lambda a: self.ffi.from_buffer(ctype[a.dtype], a)
         out = np.empty((b.n, int(np.prod(b.out_shape))), np.int8)

@@ -43,7 +43,7 @@ import numpy as np
 from . import ops
 from .errors import ShapeError, UnsupportedOpError
 from .fixedpoint import QFormat
-from .releases import PATHS, VERSIONS, release
+from .releases import check_path, release
 
 
 
@@ -105,10 +105,8 @@ class QuantSettings:
     truncate: bool = False
 
     def __post_init__(self):
-        if self.path not in PATHS:
-            raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
-        if self.version not in VERSIONS:
-            raise ValueError(f"version must be one of {VERSIONS}, got {self.version!r}")
+        check_path(self.path)       # UnknownRelease (a ValueError) naming the choices
+        release(self.version)
 
     @property
     def release(self):

@@ -123,9 +123,8 @@ def bind(fn, args, kwargs, *, path, release, truncate=False):
                              f"(N, {size}){_or_shape(shape, size)}. help: pass x[None] for one item.")
         batch = arr.shape[0]
         if arr.shape[1:] not in ((size,), shape):
-            raise ShapeError(f"{fn}: '{a.name}' has shape {arr.shape}; each of the {batch} batch items "
-                             f"must be ({size},){_or_shape(shape, size, lead=False)} from the geometry "
-                             f"arguments. help: {_layout_hint(fn, a.name)}.")
+            raise ShapeError(f"{fn}: '{a.name}' has shape {arr.shape}; the geometry arguments need "
+                             f"(N, {size}){_or_shape(shape, size)}. help: {_layout_hint(fn, a.name)}.")
         if n is not None and batch != n:
             raise ShapeError(f"{fn}: '{a.name}' has batch {batch} but another input has {n}")
         n = batch
@@ -138,10 +137,8 @@ def bind(fn, args, kwargs, *, path, release, truncate=False):
     return b
 
 
-def _or_shape(shape, size, lead=True):
-    if shape == (size,):
-        return ""
-    return f" or (N, {', '.join(map(str, shape))})" if lead else f" or {shape}"
+def _or_shape(shape, size):
+    return "" if shape == (size,) else f" or (N, {', '.join(map(str, shape))})"
 
 
 def _layout_hint(fn, name):

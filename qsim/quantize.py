@@ -47,7 +47,7 @@ import numpy as np
 from .errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from .fixedpoint import QFormat
 from .graph import QuantSettings
-from .releases import PATHS, VERSIONS
+from .releases import UnknownRelease, check_path, release
 from .passes.choose_kernels import choose_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .schemes import WEIGHTED, act_bits, check_scheme, weight_bits
@@ -304,9 +304,11 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
     check_scheme(scheme)
     if strategy not in STRATEGIES:
         raise QuantizationError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
-    if path not in PATHS or version not in VERSIONS:
-        raise QuantizationError(f"path must be one of {PATHS} and version one of {VERSIONS}, got "
-                                f"{path!r}, {version!r}")
+    try:
+        check_path(path)
+        release(version)
+    except UnknownRelease as e:
+        raise QuantizationError(str(e)) from None
     g = graph.copy()
     g.require_hwc("quantize")
     g.quant = QuantSettings(scheme, path, version, bool(truncate))

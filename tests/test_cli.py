@@ -84,6 +84,30 @@ def test_cli_choices_match_library():
     assert cmd.STRATEGIES == STRATEGIES
 
 
+def test_quantize_says_which_release_and_path_and_the_model_records_them(cli, files, tmp_path):
+    """Issue 11 item 9: documented defaults 5.9.0 / ref, printed first on every run."""
+    from qsim.graph import Graph
+    d = files
+    assert cli("calibrate", d / "tiny", "--data", d / "x.npy", "-o", tmp_path / "c.json")[0] == 0
+    rc, out, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "-o", tmp_path / "q")
+    assert rc == 0, err
+    assert out.splitlines()[0] == "CMSIS_5 5.9.0 (default; --release), path ref (default; --path)"
+    q = Graph.load(tmp_path / "q").quant
+    assert (q.version, q.path) == ("5.9.0", "ref")
+    rc, out, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--release", "5.7.0",
+                       "--path", "dsp", "-o", tmp_path / "q2")
+    assert rc == 0, err
+    assert out.splitlines()[0] == "CMSIS_5 5.7.0, path dsp"
+    assert (Graph.load(tmp_path / "q2").quant.version, Graph.load(tmp_path / "q2").quant.path) == \
+        ("5.7.0", "dsp")
+    with pytest.raises(SystemExit) as e:          # argparse: invalid choice, lists the tags
+        cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--release", "5.8.0", "-o",
+            tmp_path / "q3")
+    assert e.value.code == 2 and not (tmp_path / "q3").exists()
+    rc, out, _ = cli("quantize", d / "tiny", "--calib", tmp_path / "missing.json", "-o", tmp_path / "q4")
+    assert rc == 2 and out.startswith("CMSIS_5 5.9.0 (default")     # said even when the run fails
+
+
 def test_full_flow_on_saved_graph(cli, files, tmp_path):
     d = files
     rc, out, err = cli("calibrate", d / "tiny", "--data", d / "x.npy", "--labels", d / "y.npy",

@@ -5,6 +5,7 @@ Prints one row per function (status, cases, mismatching cases, first mismatch) a
 function named with --function has no kernel yet; 2 when CMSIS cannot be found or built.
 """
 from qsim.cmsis_signatures import SIGNATURES
+from qsim.releases import PATHS
 
 
 def register(subparsers):
@@ -13,7 +14,7 @@ def register(subparsers):
         description=__doc__.splitlines()[0])
     p.add_argument("--cmsis", metavar="PATH", default=None,
                    help="CMSIS_5 checkout at tag 5.7.0 or 5.9.0 (default: $CMSIS_PATH)")
-    p.add_argument("--path", choices=("ref", "dsp"), default="ref",
+    p.add_argument("--path", choices=PATHS, default="ref",
                    help="C code path: ref = plain C (Cortex-M0/M3), dsp = ARM_MATH_DSP (M4/M7) via "
                         "qsim's intrinsic emulation (default: ref)")
     p.add_argument("--cases", type=int, default=20, metavar="N", help="random cases per function (default 20)")
