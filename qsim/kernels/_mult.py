@@ -23,5 +23,4 @@ def mult_rows(a, b, out_shift, rnd, unsigned_round, narrow_bits, bits, out):
 def mult_options(b):
     """(NN_ROUND, unsigned_round) of a bound mult call: the release's rounding constant, and True
     where the sum is unsigned (Release.mult_bug; not under ARM_NN_TRUNCATE, whose 0 is signed)."""
-    out_shift = b["out_shift"]
-    return round_constant(out_shift, b.truncate, b.release), b.release.mult_bug(b.truncate)
+    return round_constant(b["out_shift"], b.truncate, b.release), b.release.mult_bug(b.truncate)

@@ -58,7 +58,8 @@ def arm_softmax_q7(vec_in, dim_vec, *, path, release, truncate=False):
 
     Parameters
     ----------
-    vec_in : (N, dim_vec) int8
+    vec_in : (N, dim_vec) int8. A 1-D vector is refused (ShapeError), never read as N vectors of
+        one value: pass vec[None] for a single vector.
     dim_vec : 1..32767
     path, release : see above (Release.softmax_q7_wraps); required.
     truncate : accepted and unused (no rounding constant here).
