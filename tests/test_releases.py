@@ -15,7 +15,7 @@ from qsim.errors import KernelArgumentError, QsimError, QuantizationError
 from qsim.fixedpoint import round_constant
 from qsim.graph import QuantSettings
 from qsim.kernels import KERNELS
-from qsim.releases import PATHS, RELEASES, VERSIONS, Release, UnknownRelease, check_path, release
+from qsim.releases import PATHS, RELEASES, VERSIONS, UnknownRelease, check_path, release
 
 ROOT = Path(__file__).resolve().parents[1]
 R57, R59 = release("5.7.0"), release("5.9.0")
