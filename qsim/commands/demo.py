@@ -42,7 +42,7 @@ def register(subparsers):
 def run(args):
     from qsim.commands._common import show_warnings
     from qsim.commands.train import settings_from
-    from qsim.demo import DemoSettings, run_demo, summary_text
+    from qsim.kws.demo import DemoSettings, run_demo, summary_text
     from qsim.errors import QsimError
 
     s = DemoSettings(train=settings_from(args))

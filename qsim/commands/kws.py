@@ -1,7 +1,7 @@
 """`qsim kws FILE.wav ... --model MODEL`: classify recordings with the float net, the bit-exact
 simulation of the quantized nets and (with CMSIS) the generated C, side by side.
 
-Each file is read as 16 kHz mono int16 and padded or cut to 1 s (qsim.audio.load_wav), turned into
+Each file is read as 16 kHz mono int16 and padded or cut to 1 s (qsim.kws.audio.load_wav), turned into
 arm_mfcc_q15 features (bit-exact) and classified by: the float net on m / 128 (label and
 probability), the simulated q7 and q15 nets on the features shifted into their input format, and
 the q7 net's generated C compiled for the host against a CMSIS_5 checkout (--cmsis or
@@ -60,7 +60,7 @@ def classify(model, audio, library=None, scheme="q7"):
     """Rows (float label, p, {scheme: label}, C label or None) for int16 clips (N, 16000)."""
     import numpy as np
 
-    from qsim import kws
+    from qsim.kws import features as kws
     M = kws.mfcc_features(audio, model.mfcc)
     probs = kws.float_probs(model.float_graph, kws.mfcc_float(M))
     qlab = {s: kws.quant_outputs(q, M).argmax(1) for s, q in model.qgraphs.items()}
@@ -90,8 +90,8 @@ def table(files, rows, c_title):
 def run(args):
     import numpy as np
 
-    from qsim.audio import load_wav
-    from qsim.kws_flow import KwsModel
+    from qsim.kws.audio import load_wav
+    from qsim.kws.flow import KwsModel
 
     model = KwsModel.load(args.model)
     audio = np.stack([load_wav(f, model.mfcc.sample_rate, model.mfcc.clip_len / model.mfcc.sample_rate)

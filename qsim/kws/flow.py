@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kws
-from .errors import ModelFormatError, SaturationWarning
-from .frontend.mfcc import MfccConfig
+from . import features as kws
+from ..errors import ModelFormatError, SaturationWarning
+from .mfcc import MfccConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class TrainSettings:
     fc: tuple = (58, 128)
     lr_schedule: str | None = "cosine"       # None or "cosine" (qsim.train.train)
     label_smoothing: float = 0.1
-    # train-time MFCC augmentation (qsim.kws.augment_mfcc); the device pipeline is unchanged
+    # train-time MFCC augmentation (qsim.kws.features.augment_mfcc); the device pipeline is unchanged
     shift: int = 3                           # random time shift, frames
     time_mask: int = 6                       # SpecAugment time mask, max frames
     freq_mask: int = 2                       # SpecAugment frequency mask, max coefficients
@@ -67,7 +67,7 @@ class KwsModel:
     def save(self, folder):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        from .exporters import export_onnx
+        from ..exporters import export_onnx
         self.float_graph.save(folder / "float")
         for scheme, q in self.qgraphs.items():
             q.save(folder / scheme)
@@ -80,7 +80,7 @@ class KwsModel:
 
     @classmethod
     def load(cls, folder):
-        from .graph import Graph
+        from ..graph import Graph
         folder = Path(folder)
         meta = folder / "kws.json"
         if not meta.is_file():
@@ -102,8 +102,8 @@ def _jsonable(v):
 
 
 def load_features(data_dir, cfg=MfccConfig()):
-    """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.datasets.kws)."""
-    from .datasets.kws import load_kws
+    """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.kws.dataset)."""
+    from .dataset import load_kws
     audio, y, split = load_kws(data_dir)
     return kws.mfcc_features(audio, cfg), y, split
 
@@ -114,8 +114,8 @@ def accuracy(pred, y):
 
 def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=SCHEMES):
     """{scheme: (qgraph, strategy, val accuracy)}: per scheme the strategy best on validation."""
-    from .calibrate import calibrate
-    from .quantize import quantize
+    from ..calibrate import calibrate
+    from ..quantize import quantize
     rng = np.random.default_rng([s.seed, 5])
     pick = rng.permutation(len(M_train))[:s.calib_samples]
     cal = calibrate(graph, kws.mfcc_float(M_train[pick]), stats=("minmax", "log2hist"))

@@ -1,6 +1,6 @@
 """The whole flow on the built-in keyword-spotting example, stage by stage, timed and cached.
 
-    dataset    espeak-ng synthesis (qsim.datasets.kws)                cached: data/cache/kws-<key>/
+    dataset    espeak-ng synthesis (qsim.kws.dataset)                 cached: data/cache/kws-<key>/
     features   arm_mfcc_q15, bit-exact (q8.7)                         cached: features-<key>.npz
     train      numpy float training, normalization folded             cached: model-<key>/
     quantize   calibrate, quantize q7 and q15 (strategy picked on val) cached with train
@@ -30,12 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kws
-from .errors import SaturationWarning
-from .kws_flow import KwsModel, TrainSettings, evaluate
+from . import features as kws
+from ..errors import SaturationWarning
+from .flow import KwsModel, TrainSettings, evaluate
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]     # the qsim package: cache keys hash sources below it
+MFCC_SOURCES = ("kws/mfcc.py", "kws/mfcc_q15.py", "kws/rfft_q15.py")
 
 
 @dataclass
@@ -43,7 +44,7 @@ class DemoSettings:
     per_class: int = 2000               # 1200 -> 2000: float test 94.3% -> 95.9% (BENCHMARKS.md)
     data_seed: int = 0
     voices: tuple | None = None          # None: every English espeak-ng voice and variant
-    warp: float = 0.3                    # formant warp augmentation (qsim.datasets.kws.make_clip):
+    warp: float = 0.3                    # formant warp augmentation (qsim.kws.dataset.make_clip):
     #                                      held-out test voices 90.3% -> 92.4% float at the same size
     workers: int = 2
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -91,17 +92,17 @@ class Stages:
 
 
 def _dataset(s: DemoSettings, cache: Path, verbose):
-    from .datasets.kws import synthesize_kws
+    from .dataset import synthesize_kws
     parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ())
-    key = _key(*parts, sources=("datasets/kws.py", "audio.py"))
+    key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py"))
     return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
         tmp / "set", seed=s.data_seed, per_class=s.per_class, voices=s.voices, workers=s.workers,
         verbose=verbose, warp=s.warp)), key
 
 
 def _features(data_dir, data_key, cache: Path):
-    from .kws_flow import load_features
-    key = _key("features", data_key, sources=("frontend", "kws.py"))
+    from .flow import load_features
+    key = _key("features", data_key, sources=(*MFCC_SOURCES, "kws/features.py"))
     path = cache / f"features-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
@@ -116,15 +117,16 @@ def _features(data_dir, data_key, cache: Path):
 
 def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
     """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
-    from .graph import Graph
-    from .kws_flow import finish, train_float
+    from ..graph import Graph
+    from .flow import finish, train_float
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
                   if k not in ("calib_samples", "strategies", "version")}
-    fkey = _key("float", feat_key, train_part, sources=("kws.py", "kws_flow.py", "train"))
+    fkey = _key("float", feat_key, train_part, sources=("kws/features.py", "kws/flow.py", "train"))
     fpath = cache / f"float-{fkey}"
     key = _key("model", fkey, dataclasses.asdict(t),
-               sources=("kws.py", "kws_flow.py", "calibrate.py", "quantize.py", "stats.py", "passes"))
+               sources=("kws/features.py", "kws/flow.py", "calibrate.py", "quantize.py", "stats.py",
+                        "passes"))
     path = cache / f"model-{key}"
     if path.is_dir():
         st.rows += [["train", 0.0, "cached"], ["calibrate + quantize", 0.0, "cached"]]
@@ -151,7 +153,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
 
 def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     try:
-        from . import qat
+        from .. import qat
     except ModuleNotFoundError as e:
         if e.name != "qsim.qat":
             raise
@@ -164,7 +166,7 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     key = _key("qat", model_key, s.qat_epochs, s.qat_lr, sources=("qat",))
     path = cache / f"qat-{key}"
     if path.is_dir():
-        from .graph import Graph
+        from ..graph import Graph
         if (path / "notes.txt").is_file():
             notes += (path / "notes.txt").read_text().splitlines()
         return Graph.load(path), True
@@ -227,8 +229,8 @@ def _parity(qgraphs, M_test, checkout, n):
 
 
 def _reports(model, qgraphs, M, y, out: Path, n):
-    from .profile import write_profile
-    from .report import evaluate as report_eval
+    from ..profile import write_profile
+    from ..report import evaluate as report_eval
     reps = {}
     X = kws.mfcc_float(M[:n])
     for name, q in qgraphs.items():
@@ -250,7 +252,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
     """
     from qsim.commands._common import output_dir
 
-    from .datasets.kws import LABELS
+    from .dataset import LABELS
     t0, st, notes = time.perf_counter(), Stages(), []
     cache = Path(cache)
     checkout = _cmsis(cmsis, standin)

@@ -2,9 +2,9 @@
 
 The device pipeline, and what simulates each step bit-exactly:
 
-    audio   1 s of 16 kHz mono int16 (qsim.audio.load_wav)
+    audio   1 s of 16 kHz mono int16 (qsim.kws.audio.load_wav)
     mfcc    arm_mfcc_q15 on 49 frames of 640 samples every 320, each zero-padded to 1024
-            (qsim.frontend.mfcc_q15) -> (49, 10) int16 in q8.7 (value * 128)
+            (qsim.kws.mfcc_q15) -> (49, 10) int16 in q8.7 (value * 128)
     input   the q8.7 values moved to the net's input QFormat Q(bits-1-f).f by one shift,
             `mfcc_to_input` (below; the generated C gets the same step in <prefix>_features.h):
                 s = 7 - f > 0:  ssat((m + (1 << (s - 1))) >> s, bits)   round half up, saturate
@@ -27,9 +27,9 @@ import logging
 import numpy as np
 from numba import njit
 
-from .errors import ShapeError
-from .fixedpoint import asr, ssat
-from .frontend.mfcc import MfccConfig, mfcc_q15
+from ..errors import ShapeError
+from ..fixedpoint import asr, ssat
+from .mfcc import MfccConfig, mfcc_q15
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def features_header(qformat, prefix) -> str:
         f"#define {up}_MFCC_SHIFT {shift}   /* right shift q8.7 -> Q.{qformat.frac_bits}; "
         "negative = left */", "",
         "/* Call once per clip on the 49 x 10 arm_mfcc_q15 outputs (frame after frame), then",
-        f" * {prefix}_run(input, output). Rounds half up and saturates, as qsim.kws.mfcc_to_input. */",
+        f" * {prefix}_run(input, output). Rounds half up and saturates, as qsim.kws.features.mfcc_to_input. */",
         f"static inline void {prefix}_input_from_mfcc_q15(const int16_t *mfcc, {ct} *input, size_t n)",
         "{", "    size_t i;", "    for (i = 0; i < n; ++i) {",
         f"        int32_t v = {expr};",
@@ -171,8 +171,8 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
     of the normalized features; ``lr_schedule`` (None or "cosine"), ``label_smoothing``, ``keep``
     ("best" or "last" epoch): see qsim.train.train.
     """
-    from .importers.spec import Sequential
-    from .train import train
+    from ..importers.spec import Sequential
+    from ..train import train
 
     X = np.asarray(X, np.float32)
     spec = kws_spec(classes, conv, fc, X.shape[1:])
@@ -194,7 +194,7 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
 
 def float_probs(graph, X, batch_size=1024):
     """Softmax outputs (N, classes) of the float graph on float features."""
-    from .float_exec import run
+    from ..float_exec import run
     X = np.asarray(X, np.float32)
     return np.concatenate([run(graph, X[s:s + batch_size]).reshape(len(X[s:s + batch_size]), -1)
                            for s in range(0, len(X), batch_size)])
@@ -204,8 +204,8 @@ def quant_outputs(qgraph, m):
     """Simulated output ints (N, classes) of a quantized graph on q8.7 MFCC ints (N, 49, 10, 1)."""
     import warnings
 
-    from .errors import SaturationWarning
-    from .simulate import simulate
+    from ..errors import SaturationWarning
+    from ..simulate import simulate
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
         out = simulate(qgraph, mfcc_to_input(m, qgraph.tensors[qgraph.inputs[0]].qformat))
