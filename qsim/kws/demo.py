@@ -4,7 +4,7 @@
     features   arm_mfcc_q15, bit-exact (q8.7)                         cached: features-<key>.npz
     train      numpy float training, normalization folded             cached: model-<key>/
     quantize   calibrate, quantize q7 and q15 (strategy picked on val) cached with train
-    evaluate   test accuracy, per-layer SQNR (qsim.report.evaluate)
+    evaluate   test accuracy, per-layer SQNR (qsim.metrics.evaluate)
     qat        qsim.qat.finetune of the q7 net, when qsim.qat exists  cached: qat-<key>/
     codegen    C for the q7 and q15 nets + <prefix>_features.h, RAM/flash
     parity     the generated C on the host against the simulator, per layer, on test clips:
@@ -229,8 +229,8 @@ def _parity(qgraphs, M_test, checkout, n):
 
 
 def _reports(model, qgraphs, M, y, out: Path, n):
-    from ..profile import write_profile
-    from ..report import evaluate as report_eval
+    from ..metrics import evaluate as report_eval
+    from ..plots import write_profile
     reps = {}
     X = kws.mfcc_float(M[:n])
     for name, q in qgraphs.items():

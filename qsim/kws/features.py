@@ -11,7 +11,7 @@ The device pipeline, and what simulates each step bit-exactly:
                 s = 0:          ssat(m, bits)
                 s < 0:          ssat(m << -s, bits)
             This is exactly QFormat.quantize(m / 128) (round half up, saturate), so feeding the
-            float features m / 128 to qsim.simulate / qsim.report.evaluate gives the same ints.
+            float features m / 128 to qsim.simulate / qsim.metrics.evaluate gives the same ints.
     net     the quantized graph (qsim.simulate / the generated C).
 
 The float net is trained on the same features, dequantized: x = m / 128 (`mfcc_float`), so float

@@ -1,4 +1,5 @@
-"""hls4ml-style profile plots (PNG): log2 distributions with each QFormat's range overlaid, SQNR.
+"""The pictures: hls4ml-style profile plots (PNG), log2 distributions with each QFormat's range
+overlaid, and SQNR per layer (the numbers come from qsim.metrics).
 
     write_profile(report, qgraph, "out/")   # activations.png, weights.png, sqnr.png
 
@@ -9,7 +10,7 @@ activations.png  one row per activation tensor (flatten/reshape outputs are skip
                  (orange); the black tick is the largest |x| seen, the right margin the share of
                  exact zeros (and magnitudes below 2**-24).
 weights.png      the same for every weight and bias array with its weight_q / bias_q.
-sqnr.png         SQNR (dB) and saturated share per layer, from a qsim.report.Report.
+sqnr.png         SQNR (dB) and saturated share per layer, from a qsim.metrics.Report.
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, no global backend
 change), rendered to memory and written atomically (temporary file + rename).
 """

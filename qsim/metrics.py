@@ -1,4 +1,5 @@
-"""Float vs quantized: accuracy, top-1 agreement, per-layer SQNR and saturation in one Report.
+"""The numbers of float vs quantized: accuracy, top-1 agreement, per-layer SQNR and saturation in
+one Report (`qsim report` prints them; qsim.plots draws them).
 
     rep = evaluate(float_graph, qgraph, x_test, y_test)
     print(rep.to_text())                 # summary + one row per layer
@@ -16,7 +17,7 @@ names). Per tensor it accumulates:
                       is a relu (those values become 0 anyway) and it is not a graph output
 The float data is always taken as floats (integer .npy data is converted), so the quantized run
 quantizes it with the input format exactly as the deployed pre-processing would. Histograms of
-every float tensor (Log2Histogram) are kept in `Report.histograms` for `qsim.profile`.
+every float tensor (Log2Histogram) are kept in `Report.histograms` for `qsim.plots`.
 """
 import json
 import math
