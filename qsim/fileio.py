@@ -1,6 +1,16 @@
-"""Atomic file writes: a reader never sees a half-written model, report or plot."""
+"""Atomic file writes: a reader never sees a half-written model, report or plot.
+
+`atomic_write` is temp file + rename; `check_output` fails early if the target exists (unless
+force); `output_dir` builds a folder under a temporary name beside the target and renames it into
+place only when everything inside succeeded.
+"""
+import contextlib
 import os
+import shutil
 import tempfile
+from pathlib import Path
+
+from .errors import OutputExistsError
 
 
 def _umask():
@@ -27,3 +37,41 @@ def atomic_write(path, data: bytes):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check_output(path, force, folder):
+    """Fail before any work if `path` exists (without --force) or has the wrong kind."""
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        if not force:
+            raise OutputExistsError(f"output {p} already exists. help: pass --force to replace "
+                                    "it, or choose another output path")
+        if folder and not p.is_dir():
+            raise OutputExistsError(f"{p} exists and is a file, not a folder; remove it first")
+        if not folder and p.is_dir():
+            raise OutputExistsError(f"{p} exists and is a folder, not a file; remove it first")
+    return p
+
+
+@contextlib.contextmanager
+def output_dir(path, force):
+    """Yield a temporary folder beside `path`; on success it replaces `path`, on error it goes."""
+    p = check_output(path, force, folder=True)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, DIR_MODE)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                os.chmod(f, FILE_MODE)
+        if p.exists():
+            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
+            os.replace(p, old / p.name)
+            os.replace(tmp, p)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

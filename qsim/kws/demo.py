@@ -32,6 +32,7 @@ import numpy as np
 
 from . import features as kws
 from ..errors import SaturationWarning
+from ..fileio import output_dir
 from .flow import KwsModel, TrainSettings, evaluate
 
 log = logging.getLogger(__name__)
@@ -250,8 +251,6 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
 
     Returns the summary dict (also written as out/summary.json; out/summary.txt is its table).
     """
-    from qsim.commands._common import output_dir
-
     from .dataset import LABELS
     t0, st, notes = time.perf_counter(), Stages(), []
     cache = Path(cache)
