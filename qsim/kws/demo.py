@@ -123,11 +123,12 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
                   if k not in ("calib_samples", "strategies", "version")}
-    fkey = _key("float", feat_key, train_part, sources=("kws/features.py", "kws/flow.py", "train"))
+    fkey = _key("float", feat_key, train_part, sources=("kws/features.py", "kws/net.py", "kws/flow.py",
+                                                     "train"))
     fpath = cache / f"float-{fkey}"
     key = _key("model", fkey, dataclasses.asdict(t),
-               sources=("kws/features.py", "kws/flow.py", "calibrate.py", "quantize.py", "stats.py",
-                        "passes"))
+               sources=("kws/features.py", "kws/net.py", "kws/flow.py", "calibrate.py", "quantize.py",
+                        "stats.py", "passes"))
     path = cache / f"model-{key}"
     if path.is_dir():
         st.rows += [["train", 0.0, "cached"], ["calibrate + quantize", 0.0, "cached"]]

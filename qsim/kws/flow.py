@@ -22,6 +22,7 @@ import numpy as np
 from . import features as kws
 from ..errors import ModelFormatError, SaturationWarning
 from .mfcc import MfccConfig
+from .net import train_kws
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class TrainSettings:
     fc: tuple = (58, 128)
     lr_schedule: str | None = "cosine"       # None or "cosine" (qsim.train.train)
     label_smoothing: float = 0.1
-    # train-time MFCC augmentation (qsim.kws.features.augment_mfcc); the device pipeline is unchanged
+    # train-time MFCC augmentation (qsim.kws.net.augment_mfcc); the device pipeline is unchanged
     shift: int = 3                           # random time shift, frames
     time_mask: int = 6                       # SpecAugment time mask, max frames
     freq_mask: int = 2                       # SpecAugment frequency mask, max coefficients
@@ -139,14 +140,14 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
     """Train the float net on the train split (early stopping on val); returns (graph, history)."""
     tr, va = (split == "train"), (split == "val")
     X = kws.mfcc_float(M)
-    return kws.train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
-                         conv=settings.conv, fc=settings.fc, classes=classes,
-                         epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                         weight_decay=settings.weight_decay, patience=settings.patience,
-                         seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
-                         label_smoothing=settings.label_smoothing, shift=settings.shift,
-                         time_mask=settings.time_mask, freq_mask=settings.freq_mask,
-                         noise=settings.noise, keep=settings.keep)
+    return train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
+                     conv=settings.conv, fc=settings.fc, classes=classes,
+                     epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+                     weight_decay=settings.weight_decay, patience=settings.patience,
+                     seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
+                     label_smoothing=settings.label_smoothing, shift=settings.shift,
+                     time_mask=settings.time_mask, freq_mask=settings.freq_mask,
+                     noise=settings.noise, keep=settings.keep)
 
 
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):

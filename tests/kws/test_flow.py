@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 from qsim import float_exec
-from qsim.kws import features as kws
 from qsim.cli import main
 from qsim.fixedpoint import QFormat
 from qsim.importers.spec import Sequential
+from qsim.kws import features as kws
+from qsim.kws.net import augment_mfcc, fold_input_norm, kws_spec
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 needs_espeak = pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")
@@ -105,13 +106,13 @@ def test_cli_defaults_match_train_settings():
 
 def test_augment_mfcc(rng):
     x = rng.normal(0.0, 1.0, (8, 49, 10, 1)).astype(np.float32)
-    assert np.array_equal(kws.augment_mfcc(x, np.random.default_rng(0)), x)
-    a = kws.augment_mfcc(x, np.random.default_rng(0), time_mask=6, freq_mask=2)
+    assert np.array_equal(augment_mfcc(x, np.random.default_rng(0)), x)
+    a = augment_mfcc(x, np.random.default_rng(0), time_mask=6, freq_mask=2)
     assert a.shape == x.shape and a.dtype == np.float32
     assert ((a == 0).all(axis=(2, 3)).sum(1) <= 6).all()
     assert ((a == 0).all(axis=(1, 3)).sum(1) <= 2).all()
     assert (a == 0).any() and np.all((a == x) | (a == 0))
-    s = kws.augment_mfcc(x, np.random.default_rng(1), shift=3)
+    s = augment_mfcc(x, np.random.default_rng(1), shift=3)
     for i in range(len(x)):   # every frame is a frame of the clip, in order, shifted by <= 3
         k = next(k for k in range(-3, 4)
                  if np.array_equal(s[i], x[i, np.clip(np.arange(49) - k, 0, 48)]))
@@ -119,9 +120,9 @@ def test_augment_mfcc(rng):
 
 
 def test_fold_input_norm(rng):
-    g = Sequential.from_dict(kws.kws_spec(5, (4, 4), (8,))).build(seed=0)
+    g = Sequential.from_dict(kws_spec(5, (4, 4), (8,))).build(seed=0)
     x = rng.normal(-3.0, 10.0, (6, 49, 10, 1)).astype(np.float32)
-    folded = kws.fold_input_norm(g, -3.0, 10.0)
+    folded = fold_input_norm(g, -3.0, 10.0)
     want = float_exec.run(g, (x + 3.0) / 10.0, dtype=np.float64)
     np.testing.assert_allclose(float_exec.run(folded, x, dtype=np.float64), want, rtol=1e-4, atol=1e-6)
 
