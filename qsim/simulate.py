@@ -22,7 +22,9 @@ SATURATION_WARN = 0.01
 _REQUANT = ("conv", "depthwise_conv", "fc")
 
 
-def _input_ints(qgraph, x):
+def input_ints(qgraph, x):
+    """The graph input as integers of its format: floats quantized (SaturationWarning on clipping),
+    integers range-checked."""
     name = qgraph.inputs[0]
     info = qgraph.tensors[name]
     q = info.qformat
@@ -105,7 +107,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
         raise QuantizationError("simulate needs a quantized graph; help: call qsim.quantize first")
     if len(qgraph.inputs) != 1:
         raise ShapeError(f"simulate handles one-input graphs; this one has {qgraph.inputs}")
-    xi = _input_ints(qgraph, x)
+    xi = input_ints(qgraph, x)
     calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
     shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}
     opts = dict(path=qgraph.quant.path, version=qgraph.quant.version, truncate=qgraph.quant.truncate)
