@@ -1,16 +1,13 @@
 """Atomic file writes: a reader never sees a half-written model, report or plot.
 
-`atomic_write` is temp file + rename; `check_output` fails early if the target exists (unless
-force); `output_dir` builds a folder under a temporary name beside the target and renames it into
-place only when everything inside succeeded.
+`atomic_write` writes a file under a temporary name and renames it into place; `atomic_dir` does
+the same for a folder built inside a `with` block.
 """
 import contextlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
-
-from .errors import OutputExistsError
 
 
 def _umask():
@@ -39,24 +36,11 @@ def atomic_write(path, data: bytes):
         raise
 
 
-def check_output(path, force, folder):
-    """Fail before any work if `path` exists (without --force) or has the wrong kind."""
-    p = Path(path)
-    if p.exists() or p.is_symlink():
-        if not force:
-            raise OutputExistsError(f"output {p} already exists. help: pass --force to replace "
-                                    "it, or choose another output path")
-        if folder and not p.is_dir():
-            raise OutputExistsError(f"{p} exists and is a file, not a folder; remove it first")
-        if not folder and p.is_dir():
-            raise OutputExistsError(f"{p} exists and is a folder, not a file; remove it first")
-    return p
-
-
 @contextlib.contextmanager
-def output_dir(path, force):
-    """Yield a temporary folder beside `path`; on success it replaces `path`, on error it goes."""
-    p = check_output(path, force, folder=True)
+def atomic_dir(path):
+    """Yield a temporary folder beside `path`; on success it replaces `path` (an existing folder
+    is moved aside first, then removed), on error it is removed and `path` is left as it was."""
+    p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
     try:

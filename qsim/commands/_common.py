@@ -4,12 +4,14 @@ Loading: `load_model` (ONNX file or saved qsim graph, weights checked finite), `
 `load_data` / `load_labels` (.npy, shape checked against the model, NaN/Inf rejected).
 Writing: outputs are never half-written. `check_output` fails early if the target exists
 (unless --force); `output_dir` builds a folder under a temporary name beside the target and
-renames it into place only when everything inside succeeded (both from qsim.fileio, which the
-library uses too); `write_file` is temp + rename.
+renames it into place only when everything inside succeeded; `write_file` is temp + rename.
 `show_warnings` turns library warnings into one clean `qsim CMD: warning: ...` line each.
 """
 import contextlib
+import os
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -17,7 +19,8 @@ import numpy as np
 
 from qsim.errors import (CalibrationError, DataFileError, ModelFormatError, OutputExistsError,  # noqa: F401
                          ShapeError)
-from qsim.fileio import atomic_write, check_output, output_dir  # noqa: F401
+from qsim.fileio import DIR_MODE, FILE_MODE, atomic_write
+from qsim.fileio import atomic_dir
 
 
 
@@ -136,9 +139,31 @@ def load_calibration(path):
                                f"{e}). help: create it with `qsim calibrate`") from None
 
 
+def check_output(path, force, folder):
+    """Fail before any work if `path` exists (without --force) or has the wrong kind."""
+    p = Path(path)
+    if p.exists() or p.is_symlink():
+        if not force:
+            raise OutputExistsError(f"output {p} already exists. help: pass --force to replace "
+                                    "it, or choose another output path")
+        if folder and not p.is_dir():
+            raise OutputExistsError(f"{p} exists and is a file, not a folder; remove it first")
+        if not folder and p.is_dir():
+            raise OutputExistsError(f"{p} exists and is a folder, not a file; remove it first")
+    return p
+
+
 def write_file(path, data: bytes):
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data)
+
+
+@contextlib.contextmanager
+def output_dir(path, force):
+    """Yield a temporary folder beside `path`; on success it replaces `path`, on error it goes
+    (check_output first, then qsim.fileio.atomic_dir)."""
+    with atomic_dir(check_output(path, force, folder=True)) as tmp:
+        yield tmp
 
 
 @contextlib.contextmanager

@@ -30,10 +30,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features as kws
+from cmsis_nn.locate import find_cmsis
+from cmsis_nn.standin import include_dirs
+from codegen.generate import write_network
+from codegen.memory_report import measure_code_size, memory_report
+from harness.parity import run_network_parity
+
 from ..errors import SaturationWarning
-from ..fileio import output_dir
-from .flow import KwsModel, TrainSettings, evaluate
+from ..fileio import atomic_dir
+from ..graph import Graph
+from ..metrics import evaluate as report_eval
+from ..plots import write_profile
+from . import features as kws
+from .dataset import LABELS, synthesize_kws
+from .flow import KwsModel, TrainSettings, evaluate, finish, load_features, train_float
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]     # the qsim package: cache keys hash sources below it
@@ -93,7 +103,6 @@ class Stages:
 
 
 def _dataset(s: DemoSettings, cache: Path, verbose):
-    from .dataset import synthesize_kws
     parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ())
     key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py"))
     return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
@@ -102,7 +111,6 @@ def _dataset(s: DemoSettings, cache: Path, verbose):
 
 
 def _features(data_dir, data_key, cache: Path):
-    from .flow import load_features
     key = _key("features", data_key, sources=(*MFCC_SOURCES, "kws/features.py"))
     path = cache / f"features-{key}.npz"
     if path.is_file():
@@ -118,8 +126,6 @@ def _features(data_dir, data_key, cache: Path):
 
 def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
     """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
-    from ..graph import Graph
-    from .flow import finish, train_float
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
                   if k not in ("calib_samples", "strategies", "version")}
@@ -168,7 +174,6 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     key = _key("qat", model_key, s.qat_epochs, s.qat_lr, sources=("qat",))
     path = cache / f"qat-{key}"
     if path.is_dir():
-        from ..graph import Graph
         if (path / "notes.txt").is_file():
             notes += (path / "notes.txt").read_text().splitlines()
         return Graph.load(path), True
@@ -198,16 +203,12 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
 
 def _cmsis(cmsis, standin):
     """A CmsisCheckout, or None for the stand-in."""
-    from cmsis_nn.locate import find_cmsis
     if standin or (cmsis is None and not os.environ.get("CMSIS_PATH")):
         return None
     return find_cmsis(cmsis)
 
 
 def _codegen(qgraphs, out: Path):
-    from cmsis_nn.standin import include_dirs
-    from codegen.generate import write_network
-    from codegen.memory_report import measure_code_size, memory_report
     mem = {}
     for scheme, q in qgraphs.items():
         folder = out / "c" / f"kws_{scheme}"
@@ -220,7 +221,6 @@ def _codegen(qgraphs, out: Path):
 
 
 def _parity(qgraphs, M_test, checkout, n):
-    from harness.parity import run_network_parity
     out = {}
     for scheme, q in qgraphs.items():
         x = kws.mfcc_to_input(M_test[:n], q.tensors[q.inputs[0]].qformat)
@@ -231,8 +231,6 @@ def _parity(qgraphs, M_test, checkout, n):
 
 
 def _reports(model, qgraphs, M, y, out: Path, n):
-    from ..metrics import evaluate as report_eval
-    from ..plots import write_profile
     reps = {}
     X = kws.mfcc_float(M[:n])
     for name, q in qgraphs.items():
@@ -252,7 +250,6 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
 
     Returns the summary dict (also written as out/summary.json; out/summary.txt is its table).
     """
-    from .dataset import LABELS
     t0, st, notes = time.perf_counter(), Stages(), []
     cache = Path(cache)
     checkout = _cmsis(cmsis, standin)
@@ -280,7 +277,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
-    with output_dir(out, force=True) as tmp:
+    with atomic_dir(out) as tmp:
         model.save(tmp / "model")
         if qat_res is not None:
             qat_res[0].save(tmp / "model" / "q7_qat")

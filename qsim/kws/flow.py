@@ -19,8 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features as kws
+from ..calibrate import calibrate
 from ..errors import ModelFormatError, SaturationWarning
+from ..quantize import quantize
+from . import features as kws
+from .dataset import load_kws
 from .mfcc import MfccConfig
 from .net import train_kws
 
@@ -104,7 +107,6 @@ def _jsonable(v):
 
 def load_features(data_dir, cfg=MfccConfig()):
     """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.kws.dataset)."""
-    from .dataset import load_kws
     audio, y, split = load_kws(data_dir)
     return kws.mfcc_features(audio, cfg), y, split
 
@@ -115,8 +117,6 @@ def accuracy(pred, y):
 
 def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=SCHEMES):
     """{scheme: (qgraph, strategy, val accuracy)}: per scheme the strategy best on validation."""
-    from ..calibrate import calibrate
-    from ..quantize import quantize
     rng = np.random.default_rng([s.seed, 5])
     pick = rng.permutation(len(M_train))[:s.calib_samples]
     cal = calibrate(graph, kws.mfcc_float(M_train[pick]), stats=("minmax", "log2hist"))
