@@ -112,7 +112,7 @@ def _magnitude(graph, cal, t, key, strategy):
     return max(abs(lo), abs(hi))
 
 
-def _mse_frac(hists, bits, f0):
+def mse_frac(hists, bits, f0):
     """The frac_bits in [f0, f0 + _MSE_SPAN] minimising the histogram's expected squared error."""
     pts = (np.arange(4) + 0.5) / 4
     v = 2.0 ** (hists[0].edges[:-1, None] + pts[None, :])          # 4 points per log2 bin
@@ -137,7 +137,7 @@ def _activation_frac(graph, cal, members, strategy, percentile, bits):
         tails = [t for t in members if t in graph.outputs or not graph.consumers(t)
                  or any(t2 not in inside for n in graph.consumers(t) for t2 in n.outputs)]
         hists = [_stat(cal, t, ("log2hist",), strategy, graph) for t in tails]
-        f = _mse_frac(hists, bits, f)
+        f = mse_frac(hists, bits, f)
     return f
 
 
