@@ -32,52 +32,6 @@ def register(subparsers):
     return p
 
 
-def c_library(cmsis, standin, qgraph):
-    """(Library, label) for the host build, or (None, reason) when no C can be built."""
-    import os
-
-    from cmsis_nn.locate import find_cmsis
-    from harness.host import cmsis_library, standin_library
-    q = qgraph.quant
-    if standin:
-        return standin_library(q.version, q.truncate), f"stand-in ({q.version} REF; NOT CMSIS)"
-    if cmsis is None and not os.environ.get("CMSIS_PATH"):
-        return None, "no CMSIS_5 checkout (--cmsis / CMSIS_PATH) and no --standin"
-    checkout = find_cmsis(cmsis)
-    return cmsis_library(checkout, q.path, q.truncate), f"CMSIS_5 {checkout.version} ({q.path} path)"
-
-
-def run_c(qgraph, x_ints, library):
-    """Output ints (N, classes) of the generated C built against `library`."""
-    from codegen.generate import render
-    from harness.host import HostNetwork
-    net = HostNetwork(render(qgraph), library)
-    outputs, _, statuses = net.run(x_ints)
-    return outputs[:, :qgraph.tensors[qgraph.outputs[0]].size], statuses
-
-
-def classify(model, audio, library=None, scheme="q7"):
-    """Rows (float label, p, {scheme: label}, C label or None) for int16 clips (N, 16000)."""
-    import numpy as np
-
-    from qsim.kws import features as kws
-    M = kws.mfcc_features(audio, model.mfcc)
-    probs = kws.float_probs(model.float_graph, kws.mfcc_float(M))
-    qlab = {s: kws.quant_outputs(q, M).argmax(1) for s, q in model.qgraphs.items()}
-    clab = None
-    if library is not None:
-        q = model.qgraphs[scheme]
-        out, statuses = run_c(q, kws.mfcc_to_input(M, q.tensors[q.inputs[0]].qformat), library)
-        clab = np.where(statuses == 0, out.argmax(1), -1)
-    rows = []
-    for i in range(len(audio)):
-        k = int(probs[i].argmax())
-        rows.append((model.labels[k], float(probs[i, k]),
-                     {s: model.labels[int(v[i])] for s, v in qlab.items()},
-                     None if clab is None else ("(error)" if clab[i] < 0 else model.labels[int(clab[i])])))
-    return rows
-
-
 def table(files, rows, c_title):
     head = ["file", "float", "p"] + list(rows[0][2]) + ([c_title] if rows[0][3] is not None else [])
     body = [[str(f), lab, f"{p:.3f}"] + list(q.values()) + ([c] if c is not None else [])
@@ -91,6 +45,7 @@ def run(args):
     import numpy as np
 
     from qsim.kws.audio import load_wav
+    from qsim.kws.classify import c_library, classify
     from qsim.kws.flow import KwsModel
 
     model = KwsModel.load(args.model)

@@ -161,7 +161,7 @@ def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
     assert lines[0].split() == ["file", "float", "p", "q7", "q15", "C", "q7"]
     assert len(lines) == 2 + 3 + 1 and "stand-in" in lines[-1]
     from qsim.kws.audio import load_wav
-    from qsim.commands.kws import classify
+    from qsim.kws.classify import classify
     from qsim.kws.flow import KwsModel
     model = KwsModel.load(tiny_model)
     rows = classify(model, np.stack([load_wav(w) for w in wavs]))
