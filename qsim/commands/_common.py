@@ -9,9 +9,7 @@ renames it into place only when everything inside succeeded; `write_file` is tem
 """
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
