@@ -34,11 +34,12 @@ _I16_MAX = 32767
 
 
 class Reason(str):
-    """Why `cfunc` cannot run a geometry (the text), with `kind` and `fix` (see the module doc)."""
+    """Why `cfunc` cannot run a geometry (the text), with `kind`, `fix` (see the module doc) and
+    `brief`, the text without what the C does about it (for lists of several functions)."""
 
-    def __new__(cls, kind, text, fix):
+    def __new__(cls, kind, text, fix, brief=None):
         r = super().__new__(cls, text)
-        r.kind, r.fix = kind, fix
+        r.kind, r.fix, r.brief = kind, fix, brief or text
         return r
 
 
@@ -63,7 +64,7 @@ def _is_square_fn(cfunc):
 
 def _mismatch(need, got, fix):
     return Reason("mismatch", f"needs {need}, got {got}; the C returns ARM_MATH_SIZE_MISMATCH and "
-                  "writes nothing", fix)
+                  "writes nothing", fix, f"needs {need}, got {got}")
 
 
 def _dsp(why, fix):
@@ -200,15 +201,16 @@ def constraints(cfunc, g, path, release) -> list:
     `release` ("5.7.0" / "5.9.0"); empty when it computes the true result. See the module doc."""
     out = []
     if _is_square_fn(cfunc) and not g.square:
-        out.append(Reason("form", "takes square geometry only (one dim_im_in, dim_kernel, "
-                          "padding, stride)", "make the image, kernel, stride and padding square"))
+        out.append(Reason("form", "is square only (one dim_im_in, dim_kernel, padding, "
+                          "stride)", "use a square image, kernel, stride and padding"))
     out += _pool(cfunc, g, path) if cfunc in _POOLS else _conv(cfunc, g, path)
     if index_quirk(cfunc, path, release) and quirk_hit(g):
         out.append(Reason("wrong", f"on path 'ref' of CMSIS {release} keeps input indices in a "
                           "signed char and computes a wrong convolution once an index passes 127 "
                           "(semantics doc §1.1)", "use version='5.9.0', path='dsp', or for q7 give "
                           "the layer ch_in % 4 == 0 and an even ch_out so "
-                          "arm_convolve_HWC_q7_fast_nonsquare can be used"))
+                          "arm_convolve_HWC_q7_fast_nonsquare can be used",
+                          "keeps input indices in a signed char (wrong past 127, §1.1)"))
     return out
 
 
