@@ -54,6 +54,8 @@ class OpSpec:
         window          conv-style window op: kernel_shape, strides, pads, a ConvGeometry
         channel_axis    axis of the HWC-layout weight that indexes output channels (None: not
                         weighted), where fold_batchnorm scales
+        absorbs_pad     reads extra zero input channels through zero weight columns (channel
+                        padding for a _fast kernel, see passes.choose_kernels and lower.py)
         transient       removed by the passes before quantization (no kernel)
     """
     name: str
@@ -68,6 +70,7 @@ class OpSpec:
     elementwise: bool = False
     window: bool = False
     channel_axis: Optional[int] = None
+    absorbs_pad: bool = False
     transient: bool = False
 
 
@@ -76,11 +79,11 @@ _POOL = {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0), "ceil_mode":
 _ACT = dict(elementwise=True, pass_through=True)
 OPS = {s.name: s for s in (
     OpSpec("conv", dict(_GEOM), ("weight", "bias"), "2-D convolution, HWC, weight OHWI",
-           weighted=True, window=True, channel_axis=0),
+           weighted=True, window=True, channel_axis=0, absorbs_pad=True),
     OpSpec("depthwise_conv", dict(_GEOM), ("weight", "bias"), "depthwise conv, multiplier 1",
            weighted=True, window=True, channel_axis=2),
     OpSpec("fc", {}, ("weight", "bias"), "fully connected, weight (rows, dim_in)",
-           weighted=True, channel_axis=0),
+           weighted=True, channel_axis=0, absorbs_pad=True),
     OpSpec("relu", keeps_format=True, **_ACT),
     OpSpec("sigmoid", fixed_output=True, **_ACT),
     OpSpec("tanh", fixed_output=True, **_ACT),

@@ -97,7 +97,7 @@ def _readers_take_padding(graph, tensor):
         if _pass_through(n):
             if not _readers_take_padding(graph, n.output):
                 return False
-        elif n.op not in ("conv", "fc"):
+        elif not OPS[n.op].absorbs_pad:
             return False
     return tensor not in graph.outputs
 
@@ -151,7 +151,7 @@ def _channel_padding(graph, quant, bits):
     pad = {t: want.get(t, 0) for t in graph.inputs}
     for node in graph.nodes:
         p = pad.get(node.input, 0)
-        if p and node.op not in ("conv", "fc") and not _pass_through(node):
+        if p and not OPS[node.op].absorbs_pad and not _pass_through(node):
             raise UnsupportedOpError(
                 f"layer '{node.name}' ({node.op}) reads '{node.input}', which carries a zero "
                 f"padding channel so that a q15 non-square conv can run; {node.op} cannot ignore it. "
