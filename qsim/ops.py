@@ -28,6 +28,35 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
     transpose       perm (non-batch axes) (transient: to_hwc removes the NCHW<->NHWC ones)
     transpose_hw    (H, W, C) -> (W, H, C): swaps the two spatial axes, a real data move that
                     stays in quantized graphs (inserted by passes.transpose_hw.swap_hw)
+
+Each op's traits (weighted, keeps_format, fixed_output, pass_through, data_move, elementwise,
+window, channel_axis, absorbs_pad, transient; see OpSpec) are declared once, on its entry in OPS,
+and every stage asks them (`OPS[node.op].weighted`); no stage keeps its own tuple of op names.
+Window ops share one geometry record, ConvGeometry, used by kernel choice, lowering, the kernels'
+refusals (qsim.constraints) and the readable twins (kernels_ref).
+
+Adding an op. What still names ops one by one is behaviour, one table or branch per stage; a new
+op touches (counted 2026-12, qsim only, tests not counted):
+  always (8)
+    1 qsim/ops.py                     its OpSpec (attributes, params, traits) and shape rule in `infer`
+    2 qsim/importers/onnx_handlers.py HANDLERS: ONNX op_type -> IR node
+    3 qsim/importers/spec.py          a Sequential method (tests, examples)
+    4 qsim/float_exec.py              FORWARD: the float function
+    5 qsim/train/layers.py            LAYERS: float forward + gradient for training
+    6 qsim/exporters/onnx_export.py   EXPORTERS: IR node -> ONNX
+    7 qsim/passes/choose_kernels.py   the CMSIS-NN function(s) it becomes (candidates in order)
+    8 qsim/lower.py                   kernel_call: its C arguments (nothing for a data_move)
+  only where its traits do not already say it (up to 5)
+    9 qsim/passes/to_hwc.py           a CHW -> HWC rule, unless elementwise or window
+   10 qsim/passes/transpose_hw.py     an H/W swap rule, unless elementwise or window
+   11 qsim/quantize.py                a format rule, unless weighted / keeps_format / fixed_output
+   12 qsim/qat/layers.py              a fixed-point layer, unless the float layer is exact on grid values
+   13 codegen/emit_network.py         the C loop of a data_move "copy"
+  a new CMSIS-NN function besides: qsim/cmsis_signatures.py, qsim/kernels/<file>.py (+ KERNELS),
+  kernels_ref/<file>.py, and for a window function its rules in qsim/constraints.py.
+(Before the traits moved here: 7 more files kept op lists: quantize KEEP_FORMAT/FIXED_OUTPUT,
+schemes WEIGHTED, simulate _REQUANT, choose_kernels PASS_THROUGH, lower DATA_MOVES,
+fold_batchnorm _CHANNEL_AXIS, transpose_hw _SPATIAL, plus profile/report/qat/codegen readers.)
 """
 from dataclasses import dataclass, field
 from math import prod
