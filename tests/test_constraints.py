@@ -1,13 +1,15 @@
 """qsim.constraints (shared by kernel choice and the numba kernels) against the independent
 kernels_ref oracle: a call is refused by the numba kernel exactly when kernels_ref refuses it, and
-otherwise both give the same bytes; kernel choice reports every candidate's reasons."""
+otherwise both give the same bytes; kernel choice reports every candidate's reasons; the functions outside PATH_DEPENDENT give the
+same bytes on both paths."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.cases import CASES
 from kernels_ref import KERNELS_REF
-from qsim.constraints import REFUSED, constraints, fast_geometry_ok
+from qsim.constraints import PATH_DEPENDENT, REFUSED, constraints, fast_geometry_ok
 from qsim.errors import KernelArgumentError, UnsupportedOpError
 from qsim.graph import QuantSettings
 from qsim.importers.spec import Sequential
@@ -112,3 +114,12 @@ def test_kernel_choice_reports_every_candidate():
     for fn in Q15_CONV:
         assert fn in str(e.value)
     assert "dim_im_out_x=7 is odd" in str(e.value) and "square only" in str(e.value)
+
+
+@pytest.mark.parametrize("fn", sorted(set(KERNELS) - PATH_DEPENDENT))
+def test_functions_outside_path_dependent_give_the_same_bytes_on_both_paths(fn, rng):
+    for _ in range(5):
+        args = CASES[fn](rng, "dsp", "5.9.0")        # legal on the DSP path, hence on both
+        for version in ("5.7.0", "5.9.0"):
+            ref, dsp = (KERNELS[fn](*args, path=path, version=version) for path in ("ref", "dsp"))
+            np.testing.assert_array_equal(ref, dsp, err_msg=f"{fn} {version}")
