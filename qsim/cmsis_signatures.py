@@ -44,6 +44,11 @@ class CFunc:
         object.__setattr__(self, "py_args", tuple(a for a in self.args
                                                   if a.role not in ("out", "scratch")))
 
+    @property
+    def square(self) -> bool:
+        """True for the square window functions (one dim_im_in, dim_kernel, padding, stride)."""
+        return any(a.name == "dim_im_in" for a in self.args)
+
     def arg(self, name):
         return next(a for a in self.args if a.name == name)
 

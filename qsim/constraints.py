@@ -58,10 +58,6 @@ def fast_geometry_ok(g) -> bool:
     return not _fast_geometry(g, per_axis=False)
 
 
-def _is_square_fn(cfunc):
-    return any(a.name == "dim_im_in" for a in SIGNATURES[cfunc].args)
-
-
 def _mismatch(need, got, fix):
     return Reason("mismatch", f"needs {need}, got {got}; the C returns ARM_MATH_SIZE_MISMATCH and "
                   "writes nothing", fix, f"needs {need}, got {got}")
@@ -155,9 +151,9 @@ def _conv(cfunc, g, path):
         return out
     out += _dsp_limits(g)
     if cfunc in ("arm_convolve_HWC_q7_fast", "arm_convolve_HWC_q7_fast_nonsquare"):
-        out += _fast_geometry(g, per_axis=not _is_square_fn(cfunc))
+        out += _fast_geometry(g, per_axis=not SIGNATURES[cfunc].square)
     if "q15_fast" in cfunc and g.out_x % 2:
-        x = "" if _is_square_fn(cfunc) else "_x"
+        x = "" if SIGNATURES[cfunc].square else "_x"
         out.append(_dsp(f"dim_im_out{x}={g.out_x} is odd: the DSP body writes wrong output slots "
                         "and overruns bufferA (semantics doc §1.8)",
                         "use an even output width, arm_convolve_HWC_q15_basic, or path='ref'"))
@@ -200,7 +196,7 @@ def constraints(cfunc, g, path, release) -> list:
     """Reasons (`Reason`, a str) why C function `cfunc` cannot run geometry `g` on `path` of CMSIS
     `release` ("5.7.0" / "5.9.0"); empty when it computes the true result. See the module doc."""
     out = []
-    if _is_square_fn(cfunc) and not g.square:
+    if SIGNATURES[cfunc].square and not g.square:
         out.append(Reason("form", "is square only (one dim_im_in, dim_kernel, padding, "
                           "stride)", "use a square image, kernel, stride and padding"))
     out += _pool(cfunc, g, path) if cfunc in _POOLS else _conv(cfunc, g, path)

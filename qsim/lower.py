@@ -63,17 +63,13 @@ def stored_shape(graph, tensor) -> tuple:
     return shape[:-1] + (shape[-1] + p,) if p else shape
 
 
-def _square_fn(kernel):
-    return "dim_im_in" in (a.name for a in SIGNATURES[kernel].args)
-
-
 def _conv_args(graph, node, pad_in, pad_out):
     g = ConvGeometry.of(graph, node)
     wt, bias = weight_int(node), bias_int(node)
     if node.op == "conv" and (pad_in or pad_out):
         wt = np.pad(wt, ((0, pad_out), (0, 0), (0, 0), (0, pad_in)))
         bias = np.pad(bias, (0, pad_out))
-    return dict(g.c_args(_square_fn(node.kernel)), ch_im_in=g.ch_in + pad_in,
+    return dict(g.c_args(SIGNATURES[node.kernel].square), ch_im_in=g.ch_in + pad_in,
                 ch_im_out=g.ch_out + pad_out, wt=wt, bias=bias, bias_shift=node.bias_shift,
                 out_shift=node.out_shift)
 
