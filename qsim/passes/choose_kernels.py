@@ -245,8 +245,10 @@ def choose_kernels(graph, fc_opt=True) -> bool:
             node.kernel = _softmax(graph, node, bits, quant)
         elif OPS[op].data_move:
             node.kernel = None
-        else:
+        elif OPS[op].transient:
             raise UnsupportedOpError(f"layer '{node.name}': op '{op}' has no CMSIS-NN kernel. help: "
                                      "run qsim.passes.run_pipeline(graph) (it folds batchnorm and "
                                      "removes layout transposes) before quantizing")
+        else:   # pragma: no cover - a catalogue op without a kernel rule here
+            raise UnsupportedOpError(f"layer '{node.name}': op '{op}' has no CMSIS-NN kernel rule")
     return True
