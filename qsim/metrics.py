@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from . import float_exec
 from .errors import QuantizationError, SaturationWarning, ShapeError
+from .ops import OPS
 from .passes.transpose_hw import match_float_graph
-from .schemes import WEIGHTED
 from .simulate import simulate
 from .stats import Log2Histogram
 
@@ -202,7 +202,7 @@ def _layer_rows(qgraph):
     for n in qgraph.nodes:
         row = LayerStats(n.name, n.op, n.output, n.kernel, str(qgraph.input_q(n)),
                          str(qgraph.output_q(n)))
-        if n.op in WEIGHTED:
+        if OPS[n.op].weighted:
             w = np.asarray(n.params["weight"], np.float64)
             wq = n.weight_q.dequantize(n.weight_q.quantize(w))
             row.weight_q, row.bias_q = str(n.weight_q), str(n.bias_q)

@@ -17,9 +17,9 @@ from tqdm import tqdm
 from .errors import QuantizationError, SaturationWarning, ShapeError
 from .kernels import KERNELS
 from .lower import channel_pad, data_move, kernel_call, stored_shape
+from .ops import OPS
 
 SATURATION_WARN = 0.01
-_REQUANT = ("conv", "depthwise_conv", "fc")
 
 
 def input_ints(qgraph, x):
@@ -113,7 +113,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     opts = dict(path=qgraph.quant.path, version=qgraph.quant.version, truncate=qgraph.quant.truncate)
     keep = list(qgraph.tensors) if trace else list(qgraph.outputs)
     parts = {t: [] for t in keep}
-    sat = {node.name: [0, 0] for node, _ in calls if node.op in _REQUANT}
+    sat = {node.name: [0, 0] for node, _ in calls if OPS[node.op].weighted}
     count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(qgraph.node(name).output))
                 or qgraph.node(name).output in qgraph.outputs for name in sat}
     in_place = _relu_in_place(calls, {t: len(qgraph.consumers(t)) for t in qgraph.tensors}, set(keep))

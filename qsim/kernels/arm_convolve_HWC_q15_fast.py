@@ -1,19 +1,6 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q15_fast.c (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, conv_hwc, dsp_refuse, geometry, index_quirk, size_mismatch
-
-
-def check_q15_fast(fn, b, g, x):
-    """Both paths: even channel counts (§1.8). DSP: the 2-pixel block only fires at odd x, so an
-    odd output width misplaces and overruns outputs; refused."""
-    size_mismatch(fn, g.ch_in % 2 == 0, "ch_im_in % 2 == 0", f"ch_im_in={g.ch_in}",
-                  "use arm_convolve_HWC_q15_basic, or pad the input channels to an even count.")
-    size_mismatch(fn, g.ch_out % 2 == 0, "ch_im_out % 2 == 0", f"ch_im_out={g.ch_out}",
-                  "use arm_convolve_HWC_q15_basic, or an even number of output channels.")
-    check_dsp_limits(fn, b, g)
-    dsp_refuse(fn, b, g.out_x % 2 == 0, f"dim_im_out{x}={g.out_x} is odd: the DSP body writes wrong "
-               "output slots and overruns bufferA (semantics doc §1.8)",
-               "use an even output width, arm_convolve_HWC_q15_basic, or path='ref'")
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q15_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -41,6 +28,5 @@ def arm_convolve_HWC_q15_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
     fn = "arm_convolve_HWC_q15_fast"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, version=version, truncate=truncate)
-    g = geometry(b)
-    check_q15_fast(fn, b, g, "")
-    return conv_hwc(b, g, 16, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 16, quirk(fn, b))
