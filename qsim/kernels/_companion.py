@@ -4,6 +4,7 @@ The arithmetic itself is documented in codegen/companion/qsim_companion.h and in
 docstring; this module holds the one numba implementation of the pooling average and the checks
 every companion wrapper makes before a loop runs.
 """
+import numpy as np
 from numba import njit
 
 from ..errors import KernelArgumentError
@@ -35,12 +36,18 @@ def check_window(fn, b):
 @njit("i8(i8, i8, i8, i8, b1)", cache=True)
 def average(total, count, out_lshift, rounding, truncate):
     """sum * 2**out_lshift / count in the output format: round half up (floor under truncate) or,
-    with rounding == 1, C division toward zero; 0 when count is 0."""
+    with rounding == 1, C division toward zero; 0 when count is 0.
+
+    The divide is a float64 division (several times faster than an int64 one): exact here, because
+    IEEE division is correctly rounded, so an integer quotient comes out exact, and any other
+    quotient is at least 1/count from an integer while the error is below |n|/count * 2**-53,
+    which is less than 1/count for |n| < 2**53 (here |n| <= 2**31).
+    """
     if count <= 0:
         return 0
     v = total << out_lshift
     if rounding == ROUND_TOWARD_ZERO:
-        return tdiv(v, count)
-    if truncate:
-        return v // count
-    return (v + count // 2) // count
+        return np.int64(np.trunc(np.float64(v) / np.float64(count)))
+    if not truncate:
+        v += count // 2
+    return np.int64(np.floor(np.float64(v) / np.float64(count)))

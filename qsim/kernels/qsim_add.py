@@ -1,13 +1,23 @@
 """Companion kernels of codegen/companion/qsim_add.c (qsim's own C, not CMSIS): requantizing
 element-wise add for residual blocks, q7 and q15.
 
-No numba loop: the arithmetic is element-wise and exact in int64 numpy. Single path (no
-path/version options); `truncate` mirrors -DARM_NN_TRUNCATE (NN_ROUND becomes 0).
+One flat serial numba loop (uint64 index, int32 steps: LLVM vectorises it; threads only cost
+here, the loop is memory-bound); within the constraints every step fits int32, as in the C. Single path (no path/version options); `truncate` mirrors -DARM_NN_TRUNCATE (NN_ROUND
+becomes 0).
 """
 import numpy as np
+from numba import int32, njit, uint64
 
 from ..kernel_args import bind, check_shift
 from ._companion import refuse
+
+
+@njit(cache=True)
+def _add(a, la, b, lb, rnd, s, lo, hi, out):
+    """out = clamp(((a << la) + (b << lb) + rnd) >> s, lo, hi) element-wise (all flat, int32 steps)."""
+    for i in range(uint64(a.shape[0])):
+        v = ((int32(a[i]) << la) + (int32(b[i]) << lb) + rnd) >> s
+        out[i] = min(max(v, lo), hi)
 
 
 def _run(fn, bits, args, truncate):
@@ -18,9 +28,11 @@ def _run(fn, bits, args, truncate):
     check_shift(fn, "out_shift", b["out_shift"])
     s = b["out_shift"]
     rnd = 0 if truncate or s == 0 else 1 << (s - 1)
-    v = (b["pSrcA"].astype(np.int64) << b["lshift_a"]) + (b["pSrcB"].astype(np.int64) << b["lshift_b"])
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return np.clip((v + rnd) >> s, lo, hi).astype(np.int8 if bits == 8 else np.int16)
+    out = np.empty_like(b["pSrcA"])
+    _add(b["pSrcA"].reshape(-1), np.int32(b["lshift_a"]), b["pSrcB"].reshape(-1), np.int32(b["lshift_b"]),
+         np.int32(rnd), np.int32(s), np.int32(-(1 << (bits - 1))), np.int32((1 << (bits - 1)) - 1),
+         out.reshape(-1))
+    return out
 
 
 def qsim_add_q7(pSrcA, lshift_a, pSrcB, lshift_b, out_shift, block_size, *, truncate=False):

@@ -1,13 +1,20 @@
 """Companion kernels of codegen/companion/qsim_clip.c (qsim's own C, not CMSIS): clip / ReLU6 in
 any format, in place in C, q7 and q15.
 
-No numba loop: np.clip is exact. Single path, no rounding: no path/version options; `truncate`
-is accepted for a uniform call and changes nothing.
+One flat serial numba loop in the data's own type (vectorised; memory-bound, so no threads). Single path, no rounding: no path/version options;
+`truncate` is accepted for a uniform call and changes nothing.
 """
 import numpy as np
+from numba import njit, uint64
 
 from ..kernel_args import bind
 from ._companion import refuse
+
+
+@njit(cache=True)
+def _clip(data, lo, hi, out):
+    for i in range(uint64(data.shape[0])):
+        out[i] = min(max(data[i], lo), hi)
 
 
 def _run(fn, dtype, args, truncate):
@@ -15,8 +22,11 @@ def _run(fn, dtype, args, truncate):
     lo, hi = b["min_val"], b["max_val"]
     refuse(fn, lo <= hi, f"min_val={lo} > max_val={hi}", "pass the lower bound first")
     info = np.iinfo(dtype)
-    v = np.minimum(np.maximum(b["data"].astype(np.int32), lo), hi)    # lower bound first, as the C
-    return np.clip(v, info.min, info.max).astype(dtype)
+    out = np.empty_like(b["data"])
+    # with lo <= hi, clamping the bounds to the type first gives the C's bytes
+    _clip(b["data"].reshape(-1), dtype(min(max(lo, info.min), info.max)), dtype(min(max(hi, info.min), info.max)),
+          out.reshape(-1))
+    return out
 
 
 def qsim_clip_q7(data, size, min_val, max_val, *, truncate=False):

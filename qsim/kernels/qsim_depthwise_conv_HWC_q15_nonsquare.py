@@ -7,9 +7,9 @@ path/version options (NN_ROUND is the unsigned 2**(s-1) on every target); `trunc
 -DARM_NN_TRUNCATE.
 """
 import numpy as np
-from numba import njit, prange
+from numba import int32, njit, prange, uint64
 
-from ..fixedpoint import ssat, wrap_i32
+from ..fixedpoint import ssat
 from ..kernel_args import bind, out_array
 from ._companion import refuse
 from ._fc import init_values
@@ -17,13 +17,20 @@ from ._fc import init_values
 
 @njit(cache=True, parallel=True)
 def _depthwise(im, wt, init, geo, out_shift, out):
-    """out[n, oy, ox, c] = sat16(wrap32(init[c] + sum over valid taps of x * w[ky, kx, c]) >> s)."""
+    """out[n, oy, ox, c] = sat16(wrap32(init[c] + sum over valid taps of x * w[ky, kx, c]) >> s).
+
+    The accumulator is int32: each q15 product fits, and storing the sum back into int32 wraps
+    it modulo 2**32, which is exactly the C's wrap32 (and lets LLVM vectorise the channel loop).
+    """
     in_x, in_y, ch, k_x, k_y, pad_x, pad_y, s_x, s_y, out_x, out_y = geo
+    nch = uint64(ch)
     for n in prange(im.shape[0]):
-        acc = np.empty(ch, np.int64)
+        row = im[n]
+        acc = np.empty(ch, np.int32)
         for oy in range(out_y):
             for ox in range(out_x):
-                acc[:] = 0
+                for c in range(nch):
+                    acc[c] = init[c]
                 for ky in range(k_y):
                     r = oy * s_y + ky - pad_y
                     if r < 0 or r >= in_y:
@@ -32,12 +39,12 @@ def _depthwise(im, wt, init, geo, out_shift, out):
                         col = ox * s_x + kx - pad_x
                         if col < 0 or col >= in_x:
                             continue
-                        src = (r * in_x + col) * ch
-                        w0 = (ky * k_x + kx) * ch
-                        for c in range(ch):
-                            acc[c] += np.int64(im[n, src + c]) * np.int64(wt[w0 + c])
-                for c in range(ch):
-                    out[n, oy, ox, c] = ssat(wrap_i32(init[c] + acc[c]) >> out_shift, 16)
+                        src = uint64((r * in_x + col) * ch)
+                        w0 = uint64((ky * k_x + kx) * ch)
+                        for c in range(nch):
+                            acc[c] += int32(row[src + c]) * int32(wt[w0 + c])
+                for c in range(nch):
+                    out[n, oy, ox, c] = ssat(np.int64(acc[c]) >> out_shift, 16)
 
 
 def qsim_depthwise_conv_HWC_q15_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
@@ -83,5 +90,6 @@ def qsim_depthwise_conv_HWC_q15_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im
         geo = tuple(b[k] for k in ("dim_im_in_x", "dim_im_in_y", "ch_im_in", "dim_kernel_x", "dim_kernel_y",
                                    "padding_x", "padding_y", "stride_x", "stride_y", "dim_im_out_x",
                                    "dim_im_out_y"))
-        _depthwise(b["Im_in"], b["wt"], init_values(b["bias"], b["bias_shift"], rnd), geo, s, out)
+        init = init_values(b["bias"], b["bias_shift"], rnd).astype(np.int32)   # already wrapped to int32
+        _depthwise(b["Im_in"], b["wt"], init, geo, s, out)
     return out

@@ -4,7 +4,7 @@ global average pooling with requantization, q7 and q15.
 Single path (no path/version options); `truncate` mirrors -DARM_NN_TRUNCATE.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from ..fixedpoint import ssat
 from ..kernel_args import bind, out_array
@@ -14,10 +14,12 @@ from ._companion import ROUND_HALF_UP, average, check_sum_range, refuse
 @njit(cache=True, parallel=True)
 def _global(im, pixels, ch, out_lshift, truncate, bits, out):
     for n in prange(im.shape[0]):
-        acc = np.zeros(ch, np.int64)
+        acc = np.zeros(ch, np.int32)           # |sum| <= 2**30 by the wrapper's check
+        row = im[n]
         for p in range(pixels):
-            for c in range(ch):
-                acc[c] += im[n, p * ch + c]
+            src = uint64(p * ch)
+            for c in range(uint64(ch)):
+                acc[c] += row[src + c]
         for c in range(ch):
             out[n, c] = ssat(average(acc[c], pixels, out_lshift, ROUND_HALF_UP, truncate), bits)
 

@@ -5,46 +5,63 @@ Single path: the same bytes on every core and release, so these take no path/ver
 `truncate` mirrors a build with -DARM_NN_TRUNCATE (the average's half-up rounding becomes a floor).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from ..fixedpoint import ssat
 from ..kernel_args import bind, out_array
-from ._companion import ROUND_HALF_UP, average, check_sum_range, check_window, refuse
+from ._companion import average, check_sum_range, check_window, refuse
 
 
 @njit(cache=True, parallel=True)
-def _pool(im, geo, average_mode, include_pad, rounding, out_lshift, truncate, bits, out):
-    """out[n, (oy*OX + ox)*C + c] = max or average over the valid taps (see the public docstrings)."""
+def _maxpool(im, geo, lowest, out):
+    """out[n, (oy*OX + ox)*C + c] = max over the valid taps, `lowest` for a window of padding only.
+
+    Works in the data's own type with uint64 indices, so LLVM vectorises the channel loops.
+    """
     in_x, in_y, ch, k_x, k_y, pad_x, pad_y, s_x, s_y, out_x, out_y = geo
-    lowest = -(1 << (bits - 1))
+    nch = uint64(ch)
     for n in prange(im.shape[0]):
-        acc = np.empty(ch, np.int64)
+        row, dst_row = im[n], out[n]
         for oy in range(out_y):
             y0 = oy * s_y - pad_y
-            y1 = min(y0 + k_y, in_y)
-            y0 = max(y0, 0)
+            y1, y0 = min(y0 + k_y, in_y), max(y0, 0)
             for ox in range(out_x):
                 x0 = ox * s_x - pad_x
-                x1 = min(x0 + k_x, in_x)
-                x0 = max(x0, 0)
-                acc[:] = 0 if average_mode else lowest
+                x1, x0 = min(x0 + k_x, in_x), max(x0, 0)
+                dst = uint64((oy * out_x + ox) * ch)
+                for c in range(nch):
+                    dst_row[dst + c] = lowest
                 for y in range(y0, y1):
                     for x in range(x0, x1):
-                        src = (y * in_x + x) * ch
-                        if average_mode:
-                            for c in range(ch):
-                                acc[c] += im[n, src + c]
-                        else:
-                            for c in range(ch):
-                                acc[c] = max(acc[c], np.int64(im[n, src + c]))
-                dst = (oy * out_x + ox) * ch
-                if average_mode:
-                    count = k_x * k_y if include_pad else max(y1 - y0, 0) * max(x1 - x0, 0)
-                    for c in range(ch):
-                        out[n, dst + c] = ssat(average(acc[c], count, out_lshift, rounding, truncate), bits)
-                else:
-                    for c in range(ch):
-                        out[n, dst + c] = acc[c]
+                        src = uint64((y * in_x + x) * ch)
+                        for c in range(nch):
+                            dst_row[dst + c] = max(dst_row[dst + c], row[src + c])
+
+
+@njit(cache=True, parallel=True)
+def _avepool(im, geo, include_pad, rounding, out_lshift, truncate, bits, out):
+    """out[n, (oy*OX + ox)*C + c] = sat(average of the valid taps) (see the public docstrings)."""
+    in_x, in_y, ch, k_x, k_y, pad_x, pad_y, s_x, s_y, out_x, out_y = geo
+    nch = uint64(ch)
+    for n in prange(im.shape[0]):
+        row, dst_row = im[n], out[n]
+        acc = np.empty(ch, np.int32)           # |sum| <= 2**30 by the wrapper's check
+        for oy in range(out_y):
+            y0 = oy * s_y - pad_y
+            y1, y0 = min(y0 + k_y, in_y), max(y0, 0)
+            for ox in range(out_x):
+                x0 = ox * s_x - pad_x
+                x1, x0 = min(x0 + k_x, in_x), max(x0, 0)
+                acc[:] = 0
+                for y in range(y0, y1):
+                    for x in range(x0, x1):
+                        src = uint64((y * in_x + x) * ch)
+                        for c in range(nch):
+                            acc[c] += row[src + c]
+                count = k_x * k_y if include_pad else max(y1 - y0, 0) * max(x1 - x0, 0)
+                dst = uint64((oy * out_x + ox) * ch)
+                for c in range(nch):
+                    dst_row[dst + c] = ssat(average(acc[c], count, out_lshift, rounding, truncate), bits)
 
 
 def _geometry(b):
@@ -56,16 +73,19 @@ def _geometry(b):
 def _run(fn, bits, args, truncate, average_mode):
     b = bind(fn, args, {}, truncate=truncate)
     check_window(fn, b)
-    opts = (0, ROUND_HALF_UP, 0)
+    opts = ()
     if average_mode:
         opts = (b["count_include_pad"], b["rounding"], b["out_lshift"])
         refuse(fn, opts[0] in (0, 1), f"count_include_pad={opts[0]}", "pass 0 (divide by the valid taps) "
                "or 1 (divide by dim_kernel_x*dim_kernel_y)")
         refuse(fn, opts[1] in (0, 1), f"rounding={opts[1]}", "pass 0 (round half up) or 1 (toward zero)")
         check_sum_range(fn, b["dim_kernel_x"] * b["dim_kernel_y"], bits, opts[2])
-    out = out_array(b, np.int8 if bits == 8 else np.int16)
-    if out.size:
-        _pool(b["Im_in"], _geometry(b), average_mode, *opts, bool(truncate), bits, out.reshape(b.n, -1))
+    dtype = np.int8 if bits == 8 else np.int16
+    out = out_array(b, dtype)
+    if out.size and average_mode:
+        _avepool(b["Im_in"], _geometry(b), *opts, bool(truncate), bits, out.reshape(b.n, -1))
+    elif out.size:
+        _maxpool(b["Im_in"], _geometry(b), dtype(-(1 << (bits - 1))), out.reshape(b.n, -1))
     return out
 
 

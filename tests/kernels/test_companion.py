@@ -230,3 +230,22 @@ def test_refusals(fn, args, message):
     assert message in str(err.value) and "help:" in str(err.value)
     with pytest.raises(KernelArgumentError):
         R[fn](*args)
+
+
+@settings(max_examples=200, deadline=None)
+@given(total=st.integers(-2**30, 2**30), count=st.integers(1, 2**32 - 1), rounding=st.integers(0, 1),
+       truncate=st.booleans())
+def test_float_divide_in_average_is_exact(total, count, rounding, truncate):
+    # the numba average divides in float64; the exact integer rule is the kernels_ref one
+    from kernels_ref.qsim_pool_HWC_nonsquare import average as exact
+    from qsim.kernels._companion import average
+    assert average(total, count, 0, rounding, truncate) == exact(total, count, 0, rounding, truncate)
+
+
+@pytest.mark.parametrize("total, count", [(2**30, 3), (-2**30, 3), (2**30 - 1, 2**30), (-7, 7), (2**30, 2**32 - 1)])
+def test_float_divide_edges(total, count):
+    from kernels_ref.qsim_pool_HWC_nonsquare import average as exact
+    from qsim.kernels._companion import average
+    for rounding in (0, 1):
+        for truncate in (False, True):
+            assert average(total, count, 0, rounding, truncate) == exact(total, count, 0, rounding, truncate)
