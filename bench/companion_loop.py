@@ -3,10 +3,12 @@
 For each function a loop `loop_<name>(n, ...)` is generated from its qsim.companion_signatures
 entry: every per-item buffer (input, in-place data, output) is passed with its per-item stride,
 and the loop calls the function once per item, as a device would. The companion sources and the
-loops are compiled together with gcc -O3 into one shared library (outside the repository).
+loops are compiled together with gcc -O3 into one shared library, cached outside the repository
+(~/.cache/qsim/bench-companion/, keyed by the sources).
 """
+import hashlib
+import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,11 +49,18 @@ class CompanionLoop:
         source = ('#include <stdint.h>\n#include "qsim_companion.h"\n'
                   "typedef int8_t q7_t; typedef int16_t q15_t; typedef int32_t q31_t;\n"
                   + "".join(body for _, body in loops))
-        out_dir = Path(tempfile.mkdtemp(prefix="bench-companion-", dir=cache_root().parent))
-        (out_dir / "loops.c").write_text(source)
+        h = hashlib.sha256((opt + source).encode())
+        for f in sorted(Path(include_dirs()[0]).glob("*.[ch]")):
+            h.update(f.read_bytes())
+        out_dir = cache_root().parent / "bench-companion" / h.hexdigest()[:16]
         so = out_dir / "libloops.so"
-        subprocess.run(["gcc", opt, "-std=c99", "-shared", "-fPIC", f"-I{include_dirs()[0]}", "-o", str(so),
-                        str(out_dir / "loops.c"), *map(str, source_files())], check=True)
+        if not so.is_file():
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "loops.c").write_text(source)
+            tmp = out_dir / f".libloops.{os.getpid()}.so"
+            subprocess.run(["gcc", opt, "-std=c99", "-shared", "-fPIC", f"-I{include_dirs()[0]}", "-o", str(tmp),
+                            str(out_dir / "loops.c"), *map(str, source_files())], check=True)
+            os.replace(tmp, so)
         self.ffi = cffi.FFI()
         self.ffi.cdef(self.cdef)
         self.lib = self.ffi.dlopen(str(so))
