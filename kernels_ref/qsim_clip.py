@@ -1,6 +1,4 @@
 """Readable twin of codegen/companion/qsim_clip.c (qsim's own C): clip in place, q7 and q15."""
-import numpy as np
-
 from qsim.errors import KernelArgumentError
 from qsim.kernel_args import bind
 

@@ -32,6 +32,7 @@ def qsim_depthwise_conv_HWC_q15_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im
                         for kx in range(k_x):
                             y, x = oy * s_y - pad_y + ky, ox * s_x - pad_x + kx
                             if 0 <= y < in_y and 0 <= x < in_x:
-                                acc += int(b["Im_in"][n, (y * in_x + x) * ch + c]) * int(b["wt"][(ky * k_x + kx) * ch + c])
+                                x_val = int(b["Im_in"][n, (y * in_x + x) * ch + c])
+                                acc += x_val * int(b["wt"][(ky * k_x + kx) * ch + c])
                     out[n, oy, ox, c] = sat(wrap32(acc) >> s, 16)
     return out

@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit
 
 from ..errors import KernelArgumentError
-from ..fixedpoint import tdiv
 
 ROUND_HALF_UP, ROUND_TOWARD_ZERO = 0, 1
 SUM_LIMIT = 1 << 30        # |sum * 2**out_lshift| must stay below this (int32 in the C)

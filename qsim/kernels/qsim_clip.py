@@ -1,8 +1,9 @@
 """Companion kernels of codegen/companion/qsim_clip.c (qsim's own C, not CMSIS): clip / ReLU6 in
 any format, in place in C, q7 and q15.
 
-One flat serial numba loop in the data's own type (vectorised; memory-bound, so no threads). Single path, no rounding: no path/version options;
-`truncate` is accepted for a uniform call and changes nothing.
+One flat serial numba loop in the data's own type (vectorised; memory-bound, so no threads).
+Single path, no rounding: no path/version options; `truncate` is accepted for a uniform call and
+changes nothing.
 """
 import numpy as np
 from numba import njit, uint64
