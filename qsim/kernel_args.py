@@ -6,12 +6,14 @@ path/version. Each error names the CMSIS function, the argument and the fix.
 """
 import numpy as np
 
-from .cmsis_signatures import CTYPES, SIGNATURES
+from .cmsis_signatures import CTYPES
+from .companion_signatures import signature
 from .errors import KernelArgumentError, ShapeError
 
 PATHS = ("ref", "dsp")
 VERSIONS = ("5.7.0", "5.9.0")
-_SCALAR_RANGE = {"uint16_t": (0, 65535), "uint32_t": (0, 2**32 - 1), "arm_nn_activation_type": (0, 1)}
+_SCALAR_RANGE = {"uint16_t": (0, 65535), "uint32_t": (0, 2**32 - 1), "arm_nn_activation_type": (0, 1),
+                 "int16_t": (-32768, 32767)}
 
 
 class Bound(dict):
@@ -62,7 +64,7 @@ def bind(fn, args, kwargs, *, path="ref", version="5.7.0", truncate=False):
     Returns a Bound dict: scalars as Python ints, 'batched'/'inout' arrays as (N, size),
     'const' arrays flat. All batched arrays must share N.
     """
-    sig = SIGNATURES[fn]
+    sig = signature(fn)
     check_options(fn, path, version)
     names = [a.name for a in sig.py_args]
     if len(args) > len(names):
