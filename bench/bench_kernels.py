@@ -5,7 +5,9 @@
 Prints MAC/s per column and the ratios simulator/C and simulator/kernels_ref measured in this run,
 plus numba JIT time on first use (cold cache) and start-up with a warm cache. The real C column
 needs a CMSIS_5 checkout (CMSIS_PATH or --cmsis); it is the REF build at -O3, called one image at a time
-from a C loop (bench/c_loop.py), as a device would.
+from a C loop (bench/c_loop.py), as a device would. A second table times qsim's companion kernels
+against their own C (codegen/companion, gcc -O3, bench/companion_loop.py); --companion-only prints
+just that one.
 """
 import argparse
 import os
@@ -37,6 +39,57 @@ def kws_layers(rng):
     ]
 
 
+# qsim's companion kernels (label, function, args builder, ops per item: taps x channels x outputs
+# for pooling and convolution, elements for element-wise functions), on DS-CNN / KWS shapes.
+def companion_layers(rng):
+    q7 = lambda *s: rng.integers(-128, 128, size=s).astype(np.int8)
+    q15 = lambda *s: rng.integers(-32768, 32768, size=s).astype(np.int16)
+    return [
+        ("maxpool q7 49x10x32 k2x2 s2 SAME", "qsim_maxpool_q7_HWC_nonsquare",
+         lambda n: (q7(n, 49, 10, 32), 10, 49, 32, 2, 2, 0, 0, 2, 2, 5, 25), 4 * 32 * 125),
+        ("maxpool q15 49x10x32 k2x2 s2 SAME", "qsim_maxpool_q15_HWC_nonsquare",
+         lambda n: (q15(n, 49, 10, 32), 10, 49, 32, 2, 2, 0, 0, 2, 2, 5, 25), 4 * 32 * 125),
+        ("avepool q7 49x10x32 k3x3 p1", "qsim_avepool_q7_HWC_nonsquare",
+         lambda n: (q7(n, 49, 10, 32), 10, 49, 32, 3, 3, 1, 1, 1, 1, 0, 0, 2, 10, 49), 9 * 32 * 490),
+        ("avepool q15 49x10x32 k3x3 p1", "qsim_avepool_q15_HWC_nonsquare",
+         lambda n: (q15(n, 49, 10, 32), 10, 49, 32, 3, 3, 1, 1, 1, 1, 1, 0, 2, 10, 49), 9 * 32 * 490),
+        ("global avepool q7 25x5x64", "qsim_global_avepool_q7_HWC",
+         lambda n: (q7(n, 25, 5, 64), 5, 25, 64, 3), 125 * 64),
+        ("global avepool q15 25x5x64", "qsim_global_avepool_q15_HWC",
+         lambda n: (q15(n, 25, 5, 64), 5, 25, 64, 3), 125 * 64),
+        ("add q7 25x5x64", "qsim_add_q7", lambda n: (q7(n, 8000), 1, q7(n, 8000), 0, 1, 8000), 8000),
+        ("add q15 25x5x64", "qsim_add_q15", lambda n: (q15(n, 8000), 0, q15(n, 8000), 2, 3, 8000), 8000),
+        ("clip (relu6) q7 25x5x64", "qsim_clip_q7", lambda n: (q7(n, 8000), 8000, 0, 96), 8000),
+        ("depthwise q15 25x5x64 k3x3 p1", "qsim_depthwise_conv_HWC_q15_nonsquare",
+         lambda n: (q15(n, 25, 5, 64), 5, 25, 64, q15(3, 3, 64), 64, 3, 3, 1, 1, 1, 1, q15(64), 0, 15, 5, 25),
+         9 * 64 * 125),
+        ("concat q7 25x5 32 into 64", "qsim_concat_channels_q7",
+         lambda n: (q7(n, 125 * 32), 125, 32, q7(n, 125 * 64), 64, 32), 125 * 32),
+    ]
+
+
+def bench_companion(batch, ref_batch):
+    """Companion kernels: numba vs kernels_ref vs qsim's own C (gcc -O3, C loop over the batch)."""
+    from kernels_ref import COMPANION_REF
+    from qsim.kernels import COMPANION_KERNELS
+
+    from companion_loop import CompanionLoop
+    loop = CompanionLoop()
+    rng = np.random.default_rng(1)
+    print(f"\nqsim companion kernels, batch {batch}; ops/s (taps x channels x outputs, or elements)")
+    print(f"{'layer':34s} {'simulator':>12s} {'kernels_ref':>12s} {'own C':>12s} {'sim/C':>7s} {'sim/ref':>8s}")
+    for label, fn, make, ops in companion_layers(rng):
+        a = make(batch)
+        COMPANION_KERNELS[fn](*make(2))
+        t_sim = best_time(lambda: COMPANION_KERNELS[fn](*a))
+        a_ref = make(ref_batch)
+        t_ref = best_time(lambda: COMPANION_REF[fn](*a_ref), repeat=1) * batch / ref_batch
+        t_c = loop.time(fn, a)
+        m = ops * batch
+        print(f"{label:34s} {m / t_sim:12.3e} {m / t_ref:12.3e} {m / t_c:12.3e} "
+              f"{t_c / t_sim:7.1f} {t_ref / t_sim:8.0f}")
+
+
 def best_time(fn, repeat=7):
     best = float("inf")
     for _ in range(repeat):
@@ -66,7 +119,11 @@ def main():
     ap.add_argument("--cmsis", default=os.environ.get("CMSIS_PATH"))
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--ref-batch", type=int, default=2, help="items for the slow kernels_ref column")
+    ap.add_argument("--companion-only", action="store_true", help="only the companion kernels' rows")
     args = ap.parse_args()
+    if args.companion_only:
+        bench_companion(args.batch, args.ref_batch)
+        return
 
     from kernels_ref import KERNELS_REF
     from qsim.kernels import KERNELS
@@ -96,6 +153,7 @@ def main():
               f"{t_c / t_sim:7.1f} {t_ref / t_sim:8.0f}")
     cold, warm = jit_times()
     print(f"import + first call: cold numba cache {cold:.2f} s, warm cache {warm:.2f} s")
+    bench_companion(args.batch, args.ref_batch)
 
 
 if __name__ == "__main__":

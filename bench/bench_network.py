@@ -14,7 +14,7 @@ each at 1 and 2 threads (numba.set_num_threads / SessionOptions.intra_op_num_thr
 trained graph (a qsim graph folder / .json, or an .onnx file). Top-1 agreement with the float
 net is printed so that the timed models are known to work.
 
-Inputs: MFCC (qsim.frontend.mfcc.mfcc_f32, the arm_mfcc_f32 definition) of 256 synthetic clips
+Inputs: MFCC (qsim.kws.mfcc.mfcc_f32, the arm_mfcc_f32 definition) of 256 synthetic clips
 (coloured noise at -50..-10 dBFS plus word-like bursts: harmonic tones with a few formant-ish
 partials under a random envelope), expanded to N by a random circular shift in time and a small
 Gaussian jitter (0.05 x the per-coefficient std). Timing excludes the data generation.
@@ -40,7 +40,7 @@ from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,  # noq
 from qsim import __version__ as qsim_version  # noqa: E402
 from qsim.calibrate import calibrate  # noqa: E402
 from qsim.exporters import export_onnx  # noqa: E402
-from qsim.frontend.mfcc import mfcc_f32  # noqa: E402
+from qsim.kws.mfcc import mfcc_f32  # noqa: E402
 from qsim.importers.spec import KWS_SPEC, Sequential  # noqa: E402
 from qsim.quantize import quantize  # noqa: E402
 from qsim.simulate import simulate  # noqa: E402

@@ -7,10 +7,11 @@ where minmax PTQ loses >= 3 points, and parity of the QAT q7 net's generated C (
                             [--parity-inputs 100] [--cmsis PATH] [--out build/qat_kws]
 
 Data: the demo's cached arm_mfcc_q15 features (int16 q8.7 (N, 49, 10, 1), y, split). The float net
-sees qsim.kws.mfcc_float(M), the quantized nets qsim.kws.mfcc_to_input(M, input format) (through
-qsim.kws.quant_outputs), as in `qsim demo`. Float model: --model, else the cached demo model whose
-float net reproduces its recorded test accuracy on these features, else trained here
-(kws_flow.train_float, --train-epochs). PTQ: kws_flow.calibrate_quantize with strategy minmax only.
+sees qsim.kws.features.mfcc_float(M), the quantized nets qsim.kws.features.mfcc_to_input(M, input
+format) (through qsim.kws.features.quant_outputs), as in `qsim demo`. Float model: --model, else
+the cached demo model whose float net reproduces its recorded test accuracy on these features,
+else trained here (qsim.kws.flow.train_float, --train-epochs). PTQ: qsim.kws.flow.calibrate_quantize
+with strategy minmax only.
 QAT: qsim.qat.finetune from the PTQ net, best epoch on validation (the PTQ state competes).
 
 Aggressive setting: the same float net, q7 minmax, with activation formats forced coarser by
@@ -39,9 +40,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from qsim import kws  # noqa: E402
 from qsim.errors import QuantizationWarning, SaturationWarning  # noqa: E402
-from qsim.kws_flow import KwsModel, TrainSettings, accuracy, calibrate_quantize, train_float  # noqa: E402
+from qsim.kws import features as kws  # noqa: E402
+from qsim.kws.flow import KwsModel, TrainSettings, accuracy, calibrate_quantize, train_float  # noqa: E402
 from qsim.qat import finetune  # noqa: E402
 from qsim.quantize import describe, quantize  # noqa: E402
 

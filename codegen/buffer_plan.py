@@ -25,6 +25,7 @@ import numpy as np
 from qsim.cmsis_signatures import CTYPES, SIGNATURES
 from qsim.errors import ShapeError
 from qsim.lower import channel_pad, stored_shape
+from qsim.ops import OPS
 
 ALIGN = 4
 SCRATCH_ARGS = {"bufferA": "bufferA", "vec_buffer": "bufferA", "bufferB": "bufferB"}
@@ -138,7 +139,7 @@ def plan_buffers(graph, calls) -> BufferPlan:
     for i, (node, call) in enumerate(zip(nodes, calls)):
         src_t, dst_t = node.inputs[0], node.outputs[0]
         src = where[src_t]
-        if call is None and node.op == "transpose_hw":   # a copy loop in C, out of place
+        if call is None and OPS[node.op].data_move == "copy":   # a copy loop in C, out of place
             dst = new_slot("arena", src.nbytes, i, dst_t)
             ct = ctype_of[dst_t] = ctype_of[src_t]
             steps.append(Step(i, node, None, src, dst, ct, ct, src.nbytes))

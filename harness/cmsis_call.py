@@ -16,6 +16,7 @@ import numpy as np
 
 from cmsis_nn.build import build_library
 from qsim.cmsis_signatures import CTYPES, SIGNATURES
+from qsim.companion_signatures import COMPANION_SIGNATURES, signature
 from qsim.errors import KernelArgumentError, QsimError
 from qsim.kernel_args import bind
 
@@ -78,11 +79,13 @@ class CmsisLibrary:
         KernelArgumentError for arguments bind() rejects or ARM_MATH_SIZE_MISMATCH from the C;
         BufferOverrunError when the C wrote outside a buffer or into a const input.
         """
-        if c_name not in SIGNATURES:
+        if c_name not in SIGNATURES and c_name not in COMPANION_SIGNATURES:
             raise KernelArgumentError(f"{c_name} is not a legacy CMSIS-NN function qsim knows. "
                                       f"help: one of {', '.join(sorted(SIGNATURES))}")
-        sig = SIGNATURES[c_name]
-        b = bind(c_name, args, kwargs, path=self.path, release=self.version, truncate=self.truncate)
+        sig = signature(c_name)
+        # companion kernels have one C body: no path or release
+        build = dict(path=self.path, release=self.version) if c_name in SIGNATURES else {}
+        b = bind(c_name, args, kwargs, truncate=self.truncate, **build)
         bufs = {a.name: _Guarded(self.ffi, a.ctype, a.size(b), self._guard)
                 for a in sig.args if a.role != "scalar"}
         for a in sig.args:
@@ -106,7 +109,7 @@ class CmsisLibrary:
                 c_args.append(buf.ptr)
             status = c_fn(*c_args)
             self._check_buffers(c_name, sig, b, bufs, i)
-            if sig.returns == "arm_status" and status != ARM_MATH_SUCCESS:
+            if sig.returns in ("arm_status", "int32_t") and status != ARM_MATH_SUCCESS:
                 what = "ARM_MATH_SIZE_MISMATCH" if status == ARM_MATH_SIZE_MISMATCH else f"status {status}"
                 raise KernelArgumentError(f"{c_name}: the C library returned {what} for batch item {i} "
                                           f"(CMSIS {self.version}, {self.path} path). help: check the "

@@ -25,15 +25,21 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cmsis_nn.locate import HEADERS
+from cmsis_nn.standin import STANDIN_DIR, defines, include_dirs, source_files
 from qsim.cmsis_signatures import CTYPES
 from qsim.errors import BuildError, QsimError, ToolchainMissing
+from qsim.simulate import simulate
 
-from .qemu import BOARDS, C_DIR, QemuTimeout, build_elf, cache_dir, run_elf
+from .qemu import (BOARDS, C_DIR, TARGET_FLAGS, QemuTimeout, build_elf, cache_dir, compile_cached,
+                   run_elf)
+from .target_run import TargetRun, sim_graph_for
 
 CPU_PATH = {"cortex-m4": "dsp", "cortex-m3": "ref"}
 INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
@@ -118,7 +124,6 @@ def _archive(tag, sources, flags, key_parts):
 
 def cmsis_target_library(checkout, cpu, truncate=False) -> TargetLibrary:
     """The checkout's 34 legacy sources for `cpu` (DSP path on cortex-m4, REF on cortex-m3)."""
-    from cmsis_nn.locate import HEADERS
     flags = [f"-mcpu={cpu}", *LIB_FLAGS] + [f"-I{d}" for d in checkout.include_dirs]
     flags += ["-DARM_NN_TRUNCATE"] * bool(truncate)
     headers = [(checkout.root / h).read_bytes() for h in HEADERS[checkout.version]]
@@ -130,7 +135,6 @@ def cmsis_target_library(checkout, cpu, truncate=False) -> TargetLibrary:
 
 def standin_target_library(version, cpu, truncate=False) -> TargetLibrary:
     """qsim's stand-in (NOT CMSIS; REF semantics on every cpu) for `cpu`."""
-    from cmsis_nn.standin import STANDIN_DIR, defines, include_dirs, source_files
     flags = [f"-mcpu={cpu}", *LIB_FLAGS, "-Wall", "-Wextra", "-Werror", *(f"-I{d}" for d in include_dirs())]
     flags += [f"-D{d}" for d in defines(version, truncate)]
     headers = [p.read_bytes() for p in sorted(STANDIN_DIR.glob("*.h"))]
@@ -214,10 +218,9 @@ class CortexMNetwork:
         return folder
 
     def _network_object(self, net_c, includes):
-        from .qemu import TARGET_FLAGS, _compile_cached
         flags = [f"-mcpu={self.cpu}", *TARGET_FLAGS, *NET_FLAGS] + [f"-I{d}" for d in includes]
         inputs = [" ".join(flags), _tool_id("arm-none-eabi-gcc"), net_c.read_bytes()]
-        return _compile_cached(lambda out: ["arm-none-eabi-gcc", *flags, "-c", str(net_c), "-o", str(out)],
+        return compile_cached(lambda out: ["arm-none-eabi-gcc", *flags, "-c", str(net_c), "-o", str(out)],
                                inputs, f"{self.prefix}.o", f"the {self.prefix} network object")
 
     def footprint(self) -> Footprint:
@@ -274,9 +277,8 @@ class CortexMNetwork:
         return (ends - starts).mean(axis=0)
 
 
-def run_target(cpu, gen, graph, x_ints, options):
+def run_target(cpu, gen, graph, x_ints, options) -> TargetRun:
     """Parity runner for harness.parity: build for `cpu`, run, and say which path is simulated."""
-    from .parity import sim_graph_for
     q = graph.quant
     checkout = options.get("cmsis")
     notes = []
@@ -306,20 +308,17 @@ def run_target(cpu, gen, graph, x_ints, options):
     net = CortexMNetwork(gen, lib, cpu)
     outputs, taps, statuses, insns = net.run(x_ints, options.get("timeout") or 600.0)
     foot = net.footprint()
-    extra = {"insns": insns, "footer": foot.lines(), "footprint": foot}
+    footer = foot.lines()
     if insns is not None:
-        extra["footer"].append(f"instructions per input (QEMU, mean of {len(x_ints)}): "
-                               f"{int(round(insns.sum()))} in {len(insns)} layers")
+        footer.append(f"instructions per input (QEMU, mean of {len(x_ints)}): "
+                      f"{int(round(insns.sum()))} in {len(insns)} layers")
     elif statuses.any():
-        extra["footer"].append("instruction counts not shown: a layer returned an error")
-    return outputs, taps, statuses, label, sim_graph, notes, extra
+        footer.append("instruction counts not shown: a layer returned an error")
+    return TargetRun(outputs, taps, statuses, label, sim_graph, notes, insns, footer, foot)
 
 
 def _check_simulable(sim_graph, x1, cpu, quant_path):
     """Fail before building when the kernels the graph uses are illegal on the target's path."""
-    import warnings
-
-    from qsim.simulate import simulate
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

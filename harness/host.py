@@ -5,6 +5,7 @@
 library's own shared object (cmsis_nn.build for a real CMSIS_5 checkout, REF or DSP-emulation
 path; cmsis_nn.standin otherwise), loaded with cffi in ABI mode. `run(x_ints)` calls
 `<name>_run` once per input and returns the output and every layer's tapped bytes.
+`run_host` is harness.parity's "host" target.
 
 Builds are cached under ~/.cache/qsim/network/ (or $QSIM_CACHE_DIR/network/), keyed by a hash of
 the generated files, the flags, the library's shared object and the compiler version.
@@ -22,8 +23,11 @@ import cffi
 import numpy as np
 
 from cmsis_nn.build import SANITIZE_FLAGS, build_library, cache_root, compiler_id, require_asan_runtime
+from cmsis_nn.standin import HOST_FLAGS, build_standin, defines, include_dirs, source_files
 from qsim.cmsis_signatures import CTYPES
-from qsim.errors import BuildError, ShapeError
+from qsim.errors import BuildError, QsimError, ShapeError
+
+from .target_run import TargetRun, sim_graph_for
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,6 @@ def cmsis_library(checkout, path="ref", truncate=False, sanitize=False) -> Libra
 
 
 def standin_library(version="5.9.0", truncate=False, sanitize=False) -> Library:
-    from cmsis_nn.standin import HOST_FLAGS, build_standin, defines, include_dirs, source_files
     if sanitize:   # the stand-in build has no sanitize option: compile its sources in
         flags = tuple(HOST_FLAGS) + tuple(f"-D{d}" for d in defines(version, truncate))
         return Library("stand-in", version, "ref", None, include_dirs(),
@@ -217,3 +220,28 @@ def _c(ctype):
 
 def _c_name(dtype):
     return {1: "int8_t", 2: "int16_t", 4: "int32_t"}[dtype.itemsize]
+
+
+def run_host(gen, graph, x_ints, options) -> TargetRun:
+    """Parity runner for harness.parity's "host" target: the real CMSIS-NN host build
+    (options["cmsis"], a CmsisCheckout) or the stand-in, optionally with AddressSanitizer."""
+    q = graph.quant
+    checkout, sanitize = options.get("cmsis"), bool(options.get("sanitize"))
+    notes = []
+    if checkout is not None:
+        lib = cmsis_library(checkout, q.path, q.truncate, sanitize)
+        label = f"CMSIS_5 {checkout.version} ({q.path} path{', sanitize' if sanitize else ''})"
+    else:
+        if q.path != "ref":
+            raise QsimError("the stand-in implements only the REF path; this graph was quantized "
+                            "for path 'dsp'. help: pass --cmsis PATH (the host DSP emulation build)")
+        version = options.get("standin_version") or q.version
+        lib = standin_library(version, q.truncate, sanitize)
+        label = (f"stand-in ({version} REF semantics; NOT CMSIS: checks the generated code and "
+                 "harness, not parity with Arm's library)")
+    if lib.version != q.version:
+        notes.append(f"note: graph quantized for CMSIS {q.version}; simulated as {lib.version} to "
+                     "match the library")
+    outputs, taps, statuses = HostNetwork(gen, lib).run(x_ints)
+    return TargetRun(outputs, taps, statuses, label, sim_graph_for(graph, lib.version, lib.path),
+                     notes)

@@ -6,34 +6,32 @@ both sides first. The report has one row per layer (name, kernel, values compare
 first mismatch as (input, index...): expected (simulator), got (C)) and ends with the line
 `LAYERS layers, INPUTS inputs, MISMATCHES mismatches`. Targets: "host" (harness/host.py, cffi),
 "cortex-m4" / "cortex-m3" (harness/cortex_m.py, QEMU), which add an instructions-per-input
-column and footprint lines before the summary.
+column and footprint lines before the summary. Each target's runner returns a
+harness.target_run.TargetRun.
 
 The simulator runs with the settings the C library implements: version = the library's release,
 path = the build's path, truncate = the graph's. When the graph was quantized for another release
 or path the report says so (kernel choice can depend on them; arithmetic then follows the
 library, which is what the generated C will run against).
 """
-import copy
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from codegen.generate import render
+from qsim.errors import QsimError
 from qsim.lower import stored_shape
+from qsim.simulate import input_ints as _sim_input_ints
 from qsim.simulate import simulate
 
-TARGETS = {}   # name -> runner(gen, graph, x_ints, options)
-#                 -> (outputs, taps, statuses, label, sim_graph, notes, extra)
-# extra: {"insns": mean instructions per layer or None, "footer": report lines, ...}
+from . import cortex_m, host
 
-
-def target(name):
-    """Register a parity target (host here; cortex-m4 / cortex-m3 in harness/cortex_m.py)."""
-    def deco(fn):
-        TARGETS[name] = fn
-        return fn
-    return deco
+# name -> runner(gen, graph, x_ints, options) -> TargetRun
+TARGETS = {"host": host.run_host,
+           "cortex-m4": partial(cortex_m.run_target, "cortex-m4"),
+           "cortex-m3": partial(cortex_m.run_target, "cortex-m3")}
 
 
 @dataclass
@@ -60,7 +58,7 @@ class NetworkParity:
     layers: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     footer: list = field(default_factory=list)     # e.g. footprint lines, before the summary
-    extra: dict = field(default_factory=dict)      # what the target returned besides the taps
+    footprint: object = None                       # cortex_m.Footprint on Cortex-M targets
 
     @property
     def mismatches(self):
@@ -91,17 +89,9 @@ def random_inputs(graph, n, seed=0):
 
 def input_ints(graph, data):
     """Integers for the graph input from a float or integer array (floats are quantized)."""
-    from qsim.simulate import _input_ints
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _input_ints(graph, data)
-
-
-def sim_graph_for(graph, version, path):
-    g = copy.copy(graph)
-    g.quant = copy.copy(graph.quant)
-    g.quant.version, g.quant.path = version, path
-    return g
+        return _sim_input_ints(graph, data)
 
 
 def _first(expected, got):
@@ -146,54 +136,15 @@ def run_network_parity(graph, x, target="host", name=None, **options) -> Network
         sanitize; for "cortex-m4" / "cortex-m3" also timeout (seconds of QEMU wall time).
     """
     if target not in TARGETS:
-        from qsim.errors import QsimError
         raise QsimError(f"unknown parity target {target!r}; one of {', '.join(sorted(TARGETS))}")
     x_ints = input_ints(graph, x)
     gen = render(graph, name=name)
-    outputs, taps, statuses, label, sim_graph, notes, extra = TARGETS[target](gen, graph, x_ints, options)
-    report = NetworkParity(label, target, len(x_ints), notes=notes, footer=extra.get("footer", []),
-                           extra=extra)
-    report.layers = compare(graph, gen, x_ints, outputs, taps, statuses, sim_graph)
-    insns = extra.get("insns")
-    if insns is not None:
-        for r, count in zip(report.layers, insns):
+    run = TARGETS[target](gen, graph, x_ints, options)
+    report = NetworkParity(run.library, target, len(x_ints), notes=run.notes, footer=run.footer,
+                           footprint=run.footprint)
+    report.layers = compare(graph, gen, x_ints, run.outputs, run.taps, run.statuses, run.sim_graph)
+    if run.insns is not None:
+        for r, count in zip(report.layers, run.insns):
             r.insns = float(count)
     return report
 
-
-@target("host")
-def _host(gen, graph, x_ints, options):
-    from .host import HostNetwork, cmsis_library, standin_library
-    q = graph.quant
-    checkout, sanitize = options.get("cmsis"), bool(options.get("sanitize"))
-    notes = []
-    if checkout is not None:
-        lib = cmsis_library(checkout, q.path, q.truncate, sanitize)
-        label = f"CMSIS_5 {checkout.version} ({q.path} path{', sanitize' if sanitize else ''})"
-    else:
-        if q.path != "ref":
-            from qsim.errors import QsimError
-            raise QsimError("the stand-in implements only the REF path; this graph was quantized "
-                            "for path 'dsp'. help: pass --cmsis PATH (the host DSP emulation build)")
-        version = options.get("standin_version") or q.version
-        lib = standin_library(version, q.truncate, sanitize)
-        label = (f"stand-in ({version} REF semantics; NOT CMSIS: checks the generated code and "
-                 "harness, not parity with Arm's library)")
-    if lib.version != q.version:
-        notes.append(f"note: graph quantized for CMSIS {q.version}; simulated as {lib.version} to "
-                     "match the library")
-    net = HostNetwork(gen, lib)
-    outputs, taps, statuses = net.run(x_ints)
-    return outputs, taps, statuses, label, sim_graph_for(graph, lib.version, lib.path), notes, {}
-
-
-@target("cortex-m4")
-def _cortex_m4(gen, graph, x_ints, options):
-    from .cortex_m import run_target
-    return run_target("cortex-m4", gen, graph, x_ints, options)
-
-
-@target("cortex-m3")
-def _cortex_m3(gen, graph, x_ints, options):
-    from .cortex_m import run_target
-    return run_target("cortex-m3", gen, graph, x_ints, options)

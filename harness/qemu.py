@@ -75,7 +75,7 @@ def cache_dir():
     return Path(base) / "qemu"
 
 
-def _compile_cached(cmd_for, inputs, name, what):
+def compile_cached(cmd_for, inputs, name, what):
     """Run cmd_for(output_path) unless a build with the same inputs exists; return the output."""
     h = hashlib.sha256()
     for part in inputs:
@@ -121,7 +121,7 @@ def build_elf(sources, include_dirs=(), cpu="cortex-m4", defines=(), extra_flags
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     inputs = [" ".join(flags), version, ld.read_bytes()] + \
         [x for f in files + headers for x in (f.name, f.read_bytes())]
-    return _compile_cached(
+    return compile_cached(
         lambda out: [cc, *flags, *LINK_FLAGS, "-T", str(ld), *map(str, files), "-o", str(out),
                      "-lm", "-lc", "-lrdimon"],
         inputs, "program.elf", f"a {cpu} program from {', '.join(Path(s).name for s in sources)}")
@@ -132,7 +132,7 @@ def build_plugin() -> Path:
     cc = _need(os.environ.get("CC", "gcc"), "apt-get install gcc")
     src = C_DIR / "insn_count_plugin.c"
     flags = ["-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-D_POSIX_C_SOURCE=200809L"]
-    return _compile_cached(lambda out: [cc, *flags, str(src), "-o", str(out)],
+    return compile_cached(lambda out: [cc, *flags, str(src), "-o", str(out)],
                            [" ".join(flags), src.read_bytes()], "libinsn_count.so", "the QEMU plugin")
 
 

@@ -4,6 +4,7 @@ Same module, function and argument names as qsim/kernels. Written like the C's p
 for path="dsp", like the DSP branch where the bytes differ), with Python ints. Never imports numba
 or qsim.kernels.
 """
-from qsim.registry import collect
+from qsim.registry import collect, collect_companion
 
 KERNELS_REF = collect(__name__)
+COMPANION_REF = collect_companion(__name__)

@@ -1,7 +1,8 @@
 """Readable twin of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_RGB.c (REF loops)."""
 from qsim.kernel_args import bind
+from qsim.ops import ConvGeometry
 
-from ._conv import conv, dsp_limits, geometry, size_check
+from ._conv import conv, dsp_limits, size_check
 
 
 def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -10,8 +11,8 @@ def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kerne
     fn = "arm_convolve_HWC_q7_RGB"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
              bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    size_check(fn, g["ch_in"] == 3, "ch_im_in == 3")
+    g = ConvGeometry.from_args(b)
+    size_check(fn, g.ch_in == 3, "ch_im_in == 3")
     dsp_limits(fn, b, g)
     quirk = b.path == "ref" and b.version == "5.7.0"   # signed-char indices, fixed in 5.8.0
     return conv(b, g, 8, quirk)

@@ -1,7 +1,8 @@
 """`qsim` command line: one module per subcommand in qsim/commands/, each with register() and run().
 
 A QsimError becomes one clean line on stderr and exit status 2; a mismatch found by a parity
-command is exit status 1.
+command is exit status 1. Each run() imports what it uses inside the function: the parser
+imports every command module, so `qsim --help` stays fast (no numba, onnx or matplotlib).
 """
 import argparse
 import importlib

@@ -45,6 +45,11 @@ class CFunc:
         object.__setattr__(self, "py_args", tuple(a for a in self.args
                                                   if a.role not in ("out", "scratch")))
 
+    @property
+    def square(self) -> bool:
+        """True for the square window functions (one dim_im_in, dim_kernel, padding, stride)."""
+        return any(a.name == "dim_im_in" for a in self.args)
+
     def arg(self, name):
         return next(a for a in self.args if a.name == name)
 
@@ -213,12 +218,3 @@ _FUNCS = [
 ]
 
 SIGNATURES = {f.name: f for f in _FUNCS}
-
-# CMSIS-NN functions whose semantics differ between the REF and DSP builds (doc §8); the others
-# give the same bytes on both and simply accept `path` for a uniform call.
-PATH_DEPENDENT = {
-    "arm_avepool_q7_HWC", "arm_maxpool_q7_HWC", "arm_softmax_q7", "arm_softmax_with_batch_q7",
-    "arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_basic_nonsquare", "arm_convolve_HWC_q7_fast",
-    "arm_convolve_HWC_q7_RGB", "arm_convolve_HWC_q15_basic", "arm_convolve_HWC_q15_fast",
-    "arm_convolve_HWC_q15_fast_nonsquare", "arm_nn_accumulate_q7_to_q15",
-}

@@ -61,9 +61,5 @@ class SaturationWarning(UserWarning):
     """Values were clipped to the representable range of a fixed-point format."""
 
 
-class OverflowWarning(UserWarning):
-    """An int32 accumulator wrapped around (real CMSIS-NN behaviour, usually a bad format choice)."""
-
-
 class QuantizationWarning(UserWarning):
     """A quantization choice was forced (a format clamped, a bias made coarser) to keep shifts legal."""

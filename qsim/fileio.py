@@ -1,6 +1,13 @@
-"""Atomic file writes: a reader never sees a half-written model, report or plot."""
+"""Atomic file writes: a reader never sees a half-written model, report or plot.
+
+`atomic_write` writes a file under a temporary name and renames it into place; `atomic_dir` does
+the same for a folder built inside a `with` block.
+"""
+import contextlib
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 
 def _umask():
@@ -27,3 +34,28 @@ def atomic_write(path, data: bytes):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a temporary folder beside `path`; on success it replaces `path` (an existing folder
+    is moved aside first, then removed), on error it is removed and `path` is left as it was."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        os.chmod(tmp, DIR_MODE)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                os.chmod(f, FILE_MODE)
+        if p.exists():
+            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
+            os.replace(p, old / p.name)
+            os.replace(tmp, p)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

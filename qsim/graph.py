@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ops
-from .errors import ShapeError, UnsupportedOpError
+from . import graph_io, ops
+from .errors import ModelFormatError, ShapeError, UnsupportedOpError
 from .fixedpoint import QFormat
 from .releases import check_path, release
 
@@ -239,14 +239,72 @@ class Graph:
     def __repr__(self):
         return f"<Graph '{self.name}' {len(self.nodes)} nodes, {self.layout}>"
 
-    # -- files ----------------------------------------------------------------------------------
+    # -- files (qsim.graph_io) ---------------------------------------------------------------
+    def to_dict(self):
+        """(doc, arrays): the JSON-able structure (schema in qsim.graph_io) and the parameter
+        arrays under "<node name>/<param name>"."""
+        arrays = {f"{n.name}/{k}": np.asarray(v) for n in self.nodes for k, v in n.params.items()}
+        doc = {
+            "name": self.name, "layout": self.layout, "inputs": self.inputs,
+            "outputs": self.outputs, "meta": self.meta,
+            "quant": vars(self.quant),
+            "tensors": [{"name": t.name, "shape": list(t.shape), "qformat": _q(t.qformat)}
+                        for t in self.tensors.values()],
+            "nodes": [{"name": n.name, "op": n.op, "inputs": n.inputs, "outputs": n.outputs,
+                       "attrs": {k: _jsonable(v) for k, v in n.attrs.items()},
+                       "params": list(n.params),
+                       **{f: (_q(getattr(n, f)) if f.endswith("_q") else getattr(n, f))
+                          for f in QUANT_FIELDS}}
+                      for n in self.nodes],
+        }
+        return doc, arrays
+
+    @classmethod
+    def from_dict(cls, doc, arrays) -> "Graph":
+        """The inverse of `to_dict` (attribute lists of numbers come back as tuples); no validation."""
+        g = cls(doc["name"], doc["layout"])
+        g.inputs, g.outputs, g.meta = list(doc["inputs"]), list(doc["outputs"]), doc["meta"]
+        g.quant = QuantSettings(**doc["quant"])
+        for t in doc["tensors"]:
+            qf = None if t["qformat"] is None else QFormat.from_dict(t["qformat"])
+            g.tensors[t["name"]] = TensorInfo(t["name"], t["shape"], qf)
+        for d in doc["nodes"]:
+            n = Node(d["name"], d["op"], list(d["inputs"]), list(d["outputs"]),
+                     {k: _tuples(v) for k, v in d["attrs"].items()},
+                     {k: arrays[f"{d['name']}/{k}"] for k in d["params"]})
+            for f in QUANT_FIELDS:
+                v = d.get(f)
+                setattr(n, f, QFormat.from_dict(v) if f.endswith("_q") and v else v)
+            g.nodes.append(n)
+        return g
+
     def save(self, path):
         """Write model.json + model.npz (see module docstring); returns the json path."""
-        from .graph_io import save
-        return save(self, path)
+        return graph_io.write(*self.to_dict(), path)
 
     @staticmethod
     def load(path) -> "Graph":
         """Read a graph written by `save` (folder or .json path); raises ModelFormatError."""
-        from .graph_io import load
-        return load(path)
+        doc, arrays, jpath = graph_io.read(path)
+        try:
+            g = Graph.from_dict(doc, arrays)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: {e})") \
+                from None
+        return g.validate()
+
+
+def _q(qf):
+    return None if qf is None else qf.to_dict()
+
+
+def _jsonable(v):
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v

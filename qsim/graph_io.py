@@ -1,4 +1,7 @@
-"""Save and load a Graph as model.json + model.npz (no pickle anywhere).
+"""The file format of a saved Graph: model.json + model.npz (no pickle anywhere).
+
+Graph.save / Graph.load call `write` / `read` here with the structure of Graph.to_dict /
+Graph.from_dict; this module knows the files, not the IR classes (no import of qsim.graph).
 
 model.json (UTF-8, sorted keys):
     format          "qsim-graph"            format_version  1
@@ -26,8 +29,6 @@ import numpy as np
 from . import __version__
 from .errors import ModelFormatError
 from .fileio import atomic_write
-from .fixedpoint import QFormat
-from .graph import QUANT_FIELDS, Graph, Node, QuantSettings, TensorInfo
 
 FORMAT, FORMAT_VERSION = "qsim-graph", 1
 
@@ -39,50 +40,22 @@ def _paths(path):
     return path / "model.json", path / "model.npz"
 
 
-def _q(qf):
-    return None if qf is None else qf.to_dict()
-
-
-def _jsonable(v):
-    if isinstance(v, (tuple, list)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def save(graph: Graph, path) -> Path:
+def write(doc: dict, arrays: dict, path) -> Path:
+    """Write `doc` (Graph.to_dict's structure, completed with the format header) and `arrays`."""
     jpath, npath = _paths(path)
     jpath.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{n.name}/{k}": np.asarray(v) for n in graph.nodes for k, v in n.params.items()}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     npz = buf.getvalue()
-    doc = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "qsim_version": __version__,
-        "npz_sha256": hashlib.sha256(npz).hexdigest(),
-        "name": graph.name, "layout": graph.layout, "inputs": graph.inputs,
-        "outputs": graph.outputs, "meta": graph.meta,
-        "quant": vars(graph.quant),
-        "tensors": [{"name": t.name, "shape": list(t.shape), "qformat": _q(t.qformat)}
-                    for t in graph.tensors.values()],
-        "nodes": [{"name": n.name, "op": n.op, "inputs": n.inputs, "outputs": n.outputs,
-                   "attrs": {k: _jsonable(v) for k, v in n.attrs.items()},
-                   "params": list(n.params),
-                   **{f: (_q(getattr(n, f)) if f.endswith("_q") else getattr(n, f))
-                      for f in QUANT_FIELDS}}
-                  for n in graph.nodes],
-    }
+    doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "qsim_version": __version__,
+           "npz_sha256": hashlib.sha256(npz).hexdigest(), **doc}
     atomic_write(npath, npz)
     atomic_write(jpath, json.dumps(doc, indent=1, sort_keys=True).encode())
     return jpath
 
 
-def _tuples(v):
-    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
-
-
-def load(path) -> Graph:
+def read(path):
+    """(doc, arrays, json path) of a saved graph, format and npz hash checked; for Graph.from_dict."""
     jpath, npath = _paths(path)
     try:
         doc = json.loads(jpath.read_text())
@@ -103,20 +76,6 @@ def load(path) -> Graph:
     try:
         with np.load(io.BytesIO(npz), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        g = Graph(doc["name"], doc["layout"])
-        g.inputs, g.outputs, g.meta = list(doc["inputs"]), list(doc["outputs"]), doc["meta"]
-        g.quant = QuantSettings(**doc["quant"])
-        for t in doc["tensors"]:
-            qf = None if t["qformat"] is None else QFormat.from_dict(t["qformat"])
-            g.tensors[t["name"]] = TensorInfo(t["name"], t["shape"], qf)
-        for d in doc["nodes"]:
-            n = Node(d["name"], d["op"], list(d["inputs"]), list(d["outputs"]),
-                     {k: _tuples(v) for k, v in d["attrs"].items()},
-                     {k: arrays[f"{d['name']}/{k}"] for k in d["params"]})
-            for f in QUANT_FIELDS:
-                v = d.get(f)
-                setattr(n, f, QFormat.from_dict(v) if f.endswith("_q") and v else v)
-            g.nodes.append(n)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: {e})") from None
-    return g.validate()
+    return doc, arrays, jpath

@@ -14,9 +14,12 @@ the expected shape: a single item is passed as x[None].
 import numpy as np
 
 from .cmsis_signatures import CTYPES, SIGNATURES
+from .companion_signatures import signature
 from .errors import KernelArgumentError, ShapeError
 from .releases import PATH_HELP, PATHS, UnknownRelease, release as find_release
-_SCALAR_RANGE = {"uint16_t": (0, 65535), "uint32_t": (0, 2**32 - 1), "arm_nn_activation_type": (0, 1)}
+
+_SCALAR_RANGE = {"uint16_t": (0, 65535), "uint32_t": (0, 2**32 - 1), "arm_nn_activation_type": (0, 1),
+                 "int16_t": (-32768, 32767)}
 
 
 class Bound(dict):
@@ -24,14 +27,14 @@ class Bound(dict):
 
     n: int
     out_shape: tuple
-    path: str
-    release: object        # qsim.releases.Release
+    path: str              # None for a companion kernel (one path)
+    release: object        # qsim.releases.Release; None for a companion kernel (any release)
     truncate: bool
 
     @property
     def version(self) -> str:
-        """The release's CMSIS_5 tag (for messages and the kernels_ref twins)."""
-        return self.release.name
+        """The release's CMSIS_5 tag (for messages and the kernels_ref twins); None for a companion."""
+        return None if self.release is None else self.release.name
 
 
 def check_options(fn, path, release):
@@ -68,15 +71,24 @@ def check_shift(fn, name, value, hi=31):
             f"Cortex-M disagree). help: change the layer's QFormats so the shift fits.")
 
 
-def bind(fn, args, kwargs, *, path, release, truncate=False):
+def bind(fn, args, kwargs, *, path=None, release=None, truncate=False):
     """Match a call's positional/keyword args to the C prototype of `fn` and check them all.
 
-    `path` ("ref"|"dsp") and `release` (a qsim.releases.Release or its tag) have no default: the
-    caller says which build it simulates. Returns a Bound dict: scalars as Python ints,
-    'batched'/'inout' arrays as (N, size), 'const' arrays flat. All batched arrays must share N.
+    For a CMSIS-NN function `path` ("ref"|"dsp") and `release` (a qsim.releases.Release or its
+    tag) are required: the caller says which build it simulates. A companion kernel
+    (qsim.companion_signatures) gives the same bytes on every path and release and takes neither.
+    Returns a Bound dict: scalars as Python ints, 'batched'/'inout' arrays as (N, size), 'const'
+    arrays flat. All batched arrays must share N.
     """
-    sig = SIGNATURES[fn]
-    rel = check_options(fn, path, release)
+    sig = signature(fn)
+    if fn in SIGNATURES:
+        if path is None or release is None:
+            raise TypeError(f"{fn}: bind() needs path= and release= (CMSIS-NN results depend on both)")
+        rel = check_options(fn, path, release)
+    elif path is not None or release is not None:
+        raise TypeError(f"{fn}: a companion kernel takes no path= or release= (one C body for all)")
+    else:
+        rel = None
     names = [a.name for a in sig.py_args]
     if len(args) > len(names):
         raise KernelArgumentError(f"{fn} takes {len(names)} arguments ({', '.join(names)}), got {len(args)}")

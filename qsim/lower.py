@@ -19,7 +19,7 @@ import numpy as np
 from .cmsis_signatures import SIGNATURES
 from .errors import UnsupportedOpError
 from .kernels import INTERLEAVE
-from .passes.choose_kernels import geometry
+from .ops import OPS, ConvGeometry
 from .quantize import bias_int, weight_int
 
 _U16 = 65535
@@ -70,19 +70,14 @@ def stored_shape(graph, tensor) -> tuple:
 
 
 def _conv_args(graph, node, pad_in, pad_out):
-    h, w, ci, ky, kx, sy, sx, py, px, ho, wo, co = geometry(graph, node)
+    g = ConvGeometry.of(graph, node)
     wt, bias = weight_int(node), bias_int(node)
     if node.op == "conv" and (pad_in or pad_out):
         wt = np.pad(wt, ((0, pad_out), (0, 0), (0, 0), (0, pad_in)))
         bias = np.pad(bias, (0, pad_out))
-    ci, co = ci + pad_in, co + pad_out
-    shifts = {"bias": bias, "bias_shift": node.bias_shift, "out_shift": node.out_shift}
-    if "dim_im_in" in (a.name for a in SIGNATURES[node.kernel].args):
-        return dict(dim_im_in=h, ch_im_in=ci, wt=wt, ch_im_out=co, dim_kernel=ky, padding=py,
-                    stride=sy, **shifts, dim_im_out=ho)
-    return dict(dim_im_in_x=w, dim_im_in_y=h, ch_im_in=ci, wt=wt, ch_im_out=co, dim_kernel_x=kx,
-                dim_kernel_y=ky, padding_x=px, padding_y=py, stride_x=sx, stride_y=sy, **shifts,
-                dim_im_out_x=wo, dim_im_out_y=ho)
+    return dict(g.c_args(SIGNATURES[node.kernel].square), ch_im_in=g.ch_in + pad_in,
+                ch_im_out=g.ch_out + pad_out, wt=wt, bias=bias, bias_shift=node.bias_shift,
+                out_shift=node.out_shift)
 
 
 def _fc_args(graph, node, pad_in):
@@ -99,12 +94,8 @@ def _fc_args(graph, node, pad_in):
 
 
 def _pool_args(graph, node, pad_in):
-    h, w, ci, ky, kx, sy, sx, py, px, ho, wo, co = geometry(graph, node)
-    return dict(dim_im_in=h, ch_im_in=ci + pad_in, dim_kernel=ky, padding=py, stride=sy,
-                dim_im_out=ho)
-
-
-DATA_MOVES = ("flatten", "reshape", "transpose_hw")
+    g = ConvGeometry.of(graph, node)
+    return dict(g.c_args(square=True), ch_im_in=g.ch_in + pad_in)
 
 
 def data_move(node, x, out_shape):
@@ -119,7 +110,7 @@ def kernel_call(graph, node):
     """The KernelCall of a quantized node, or None for flatten/reshape (no call: same buffer) and
     transpose_hw (no call: a plain data move, see `data_move`)."""
     if node.kernel is None:
-        if node.op in DATA_MOVES:
+        if OPS[node.op].data_move:
             return None
         raise UnsupportedOpError(f"layer '{node.name}' has no kernel; help: quantize the graph "
                                  "(qsim.quantize) before simulating or generating code")
@@ -127,11 +118,11 @@ def kernel_call(graph, node):
     pad_out = channel_pad(graph, node.output)
     size = int(np.prod(stored_shape(graph, node.input)))
     op = node.op
-    if op in ("conv", "depthwise_conv"):
+    if OPS[op].window and OPS[op].weighted:
         args = _conv_args(graph, node, pad_in, pad_out)
     elif op == "fc":
         args = _fc_args(graph, node, pad_in)
-    elif op in ("maxpool", "avgpool"):
+    elif OPS[op].window:
         args = _pool_args(graph, node, pad_in)
     elif op == "relu":
         args = dict(size=size)

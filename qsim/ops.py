@@ -28,9 +28,39 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
     transpose       perm (non-batch axes) (transient: to_hwc removes the NCHW<->NHWC ones)
     transpose_hw    (H, W, C) -> (W, H, C): swaps the two spatial axes, a real data move that
                     stays in quantized graphs (inserted by passes.transpose_hw.swap_hw)
+
+Each op's traits (weighted, keeps_format, fixed_output, pass_through, data_move, elementwise,
+window, channel_axis, absorbs_pad, transient; see OpSpec) are declared once, on its entry in OPS,
+and every stage asks them (`OPS[node.op].weighted`); no stage keeps its own tuple of op names.
+Window ops share one geometry record, ConvGeometry, used by kernel choice, lowering, the kernels'
+refusals (qsim.constraints) and the readable twins (kernels_ref).
+
+Adding an op. What still names ops one by one is behaviour, one table or branch per stage; a new
+op touches (counted 2026-12, qsim only, tests not counted):
+  always (8)
+    1 qsim/ops.py                     its OpSpec (attributes, params, traits) and shape rule in `infer`
+    2 qsim/importers/onnx_handlers.py HANDLERS: ONNX op_type -> IR node
+    3 qsim/importers/spec.py          a Sequential method (tests, examples)
+    4 qsim/float_exec.py              FORWARD: the float function
+    5 qsim/train/layers.py            LAYERS: float forward + gradient for training
+    6 qsim/exporters/onnx_export.py   EXPORTERS: IR node -> ONNX
+    7 qsim/passes/choose_kernels.py   the CMSIS-NN function(s) it becomes (candidates in order)
+    8 qsim/lower.py                   kernel_call: its C arguments (nothing for a data_move)
+  only where its traits do not already say it (up to 5)
+    9 qsim/passes/to_hwc.py           a CHW -> HWC rule, unless elementwise or window
+   10 qsim/passes/transpose_hw.py     an H/W swap rule, unless elementwise or window
+   11 qsim/quantize.py                a format rule, unless weighted / keeps_format / fixed_output
+   12 qsim/qat/layers.py              a fixed-point layer, unless the float layer is exact on grid values
+   13 codegen/emit_network.py         the C loop of a data_move "copy"
+  a new CMSIS-NN function besides: qsim/cmsis_signatures.py, qsim/kernels/<file>.py (+ KERNELS),
+  kernels_ref/<file>.py, and for a window function its rules in qsim/constraints.py.
+(Before the traits moved here: 7 more files kept op lists: quantize KEEP_FORMAT/FIXED_OUTPUT,
+schemes WEIGHTED, simulate _REQUANT, choose_kernels PASS_THROUGH, lower DATA_MOVES,
+fold_batchnorm _CHANNEL_AXIS, transpose_hw _SPATIAL, plus profile/report/qat/codegen readers.)
 """
 from dataclasses import dataclass, field
 from math import prod
+from typing import NamedTuple, Optional
 
 from .errors import ShapeError, UnsupportedOpError
 
@@ -40,33 +70,139 @@ OPTIONAL = object()     # attribute default: left absent (keeps existing graphs'
 
 @dataclass(frozen=True)
 class OpSpec:
+    """One op of the IR: its attributes and parameter arrays, and the traits every stage reads.
+
+    Traits (declared here once; no stage keeps its own list of ops):
+        weighted        has weight and bias arrays, requantized by bias_shift / out_shift
+        keeps_format    output shares the input's QFormat (in place in C, or a plain copy)
+        fixed_output    output QFormat fixed by the function: Q0.(bits-1)
+        pass_through    channel axis last in and out, per channel: a zero padding channel passes
+                        through unchanged (and stays zero)
+        data_move       no CMSIS call: "view" (same bytes, new shape) or "copy" (a C copy loop)
+        elementwise     per value, any shape
+        window          conv-style window op: kernel_shape, strides, pads, a ConvGeometry
+        channel_axis    axis of the HWC-layout weight that indexes output channels (None: not
+                        weighted), where fold_batchnorm scales
+        absorbs_pad     reads extra zero input channels through zero weight columns (channel
+                        padding for a _fast kernel, see passes.choose_kernels and lower.py)
+        transient       removed by the passes before quantization (no kernel)
+    """
     name: str
     attrs: dict = field(default_factory=dict)   # attr name -> default (REQUIRED: must be given)
     params: tuple = ()                          # required parameter arrays
     doc: str = ""
+    weighted: bool = False
+    keeps_format: bool = False
+    fixed_output: bool = False
+    pass_through: bool = False
+    data_move: Optional[str] = None
+    elementwise: bool = False
+    window: bool = False
+    channel_axis: Optional[int] = None
+    absorbs_pad: bool = False
+    transient: bool = False
 
 
 _GEOM = {"kernel_shape": REQUIRED, "strides": (1, 1), "pads": (0, 0)}
+_POOL = {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0), "ceil_mode": OPTIONAL}
+_ACT = dict(elementwise=True, pass_through=True)
 OPS = {s.name: s for s in (
-    OpSpec("conv", dict(_GEOM), ("weight", "bias"), "2-D convolution, HWC, weight OHWI"),
-    OpSpec("depthwise_conv", dict(_GEOM), ("weight", "bias"), "depthwise conv, multiplier 1"),
-    OpSpec("fc", {}, ("weight", "bias"), "fully connected, weight (rows, dim_in)"),
-    OpSpec("relu"), OpSpec("sigmoid"), OpSpec("tanh"),
-    OpSpec("maxpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0),
-                       "ceil_mode": OPTIONAL}),
-    OpSpec("avgpool", {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0),
-                       "ceil_mode": OPTIONAL}),
-    OpSpec("softmax", {"axis": -1}),
-    OpSpec("flatten"),
-    OpSpec("reshape", {"shape": REQUIRED}),
-    OpSpec("batchnorm", {"epsilon": 1e-5}, ("scale", "bias", "mean", "var")),
-    OpSpec("transpose", {"perm": REQUIRED}),
-    OpSpec("transpose_hw", {}, (), "swap H and W of an HWC image (a copy in C, no CMSIS call)"),
+    OpSpec("conv", dict(_GEOM), ("weight", "bias"), "2-D convolution, HWC, weight OHWI",
+           weighted=True, window=True, channel_axis=0, absorbs_pad=True),
+    OpSpec("depthwise_conv", dict(_GEOM), ("weight", "bias"), "depthwise conv, multiplier 1",
+           weighted=True, window=True, channel_axis=2),
+    OpSpec("fc", {}, ("weight", "bias"), "fully connected, weight (rows, dim_in)",
+           weighted=True, channel_axis=0, absorbs_pad=True),
+    OpSpec("relu", keeps_format=True, **_ACT),
+    OpSpec("sigmoid", fixed_output=True, **_ACT),
+    OpSpec("tanh", fixed_output=True, **_ACT),
+    OpSpec("maxpool", dict(_POOL), keeps_format=True, pass_through=True, window=True),
+    OpSpec("avgpool", dict(_POOL), keeps_format=True, pass_through=True, window=True),
+    OpSpec("softmax", {"axis": -1}, fixed_output=True),
+    OpSpec("flatten", keeps_format=True, data_move="view"),
+    OpSpec("reshape", {"shape": REQUIRED}, keeps_format=True, data_move="view"),
+    OpSpec("batchnorm", {"epsilon": 1e-5}, ("scale", "bias", "mean", "var"), transient=True),
+    OpSpec("transpose", {"perm": REQUIRED}, transient=True),
+    OpSpec("transpose_hw", {}, (), "swap H and W of an HWC image (a copy in C, no CMSIS call)",
+           keeps_format=True, pass_through=True, data_move="copy"),
 )}
-ELEMENTWISE = ("relu", "sigmoid", "tanh")
 # Attributes later stages may attach to any node without the catalog rejecting them as typos;
 # names starting with "_" are free too. Add a new stage-owned attribute here.
 FREE_ATTRS = ("fused_relu",)
+
+
+class ConvGeometry(NamedTuple):
+    """The geometry of one window op (conv, depthwise_conv, pooling) or CMSIS-NN call, in HWC.
+
+    The one definition: kernel choice, lowering, the numba kernels' refusals and the readable
+    twins all read these named fields. Field order is fixed (the numba loops take the first
+    eleven as a plain tuple, `loop_args`).
+    """
+    in_y: int
+    in_x: int
+    ch_in: int
+    k_y: int
+    k_x: int
+    pad_y: int
+    pad_x: int
+    stride_y: int
+    stride_x: int
+    out_y: int
+    out_x: int
+    ch_out: int
+
+    @classmethod
+    def of(cls, graph, node):
+        """Geometry of a window node of an HWC graph (shapes from its tensors)."""
+        in_y, in_x, ch_in = graph.tensors[node.input].shape
+        out_y, out_x, ch_out = graph.tensors[node.output].shape
+        (k_y, k_x), (pad_y, pad_x), (s_y, s_x) = (node.attrs[k] for k in
+                                                  ("kernel_shape", "pads", "strides"))
+        return cls(in_y, in_x, ch_in, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x, ch_out)
+
+    @classmethod
+    def from_args(cls, a):
+        """Geometry of a C call's arguments: square (dim_im_in, dim_kernel, padding, stride,
+        dim_im_out) or _nonsquare (..._x / ..._y); pooling has no ch_im_out (= ch_im_in)."""
+        ch_in = a["ch_im_in"]
+        ch_out = a["ch_im_out"] if "ch_im_out" in a else ch_in
+        if "dim_im_in" in a:
+            d, k, p, s, o = (a[n] for n in ("dim_im_in", "dim_kernel", "padding", "stride",
+                                            "dim_im_out"))
+            return cls(d, d, ch_in, k, k, p, p, s, s, o, o, ch_out)
+        return cls(a["dim_im_in_y"], a["dim_im_in_x"], ch_in, a["dim_kernel_y"], a["dim_kernel_x"],
+                   a["padding_y"], a["padding_x"], a["stride_y"], a["stride_x"], a["dim_im_out_y"],
+                   a["dim_im_out_x"], ch_out)
+
+    def c_args(self, square):
+        """The C geometry arguments (without channels): the inverse of `from_args`."""
+        if square:
+            return dict(dim_im_in=self.in_y, dim_kernel=self.k_y, padding=self.pad_y,
+                        stride=self.stride_y, dim_im_out=self.out_y)
+        return dict(dim_im_in_x=self.in_x, dim_im_in_y=self.in_y, dim_kernel_x=self.k_x,
+                    dim_kernel_y=self.k_y, padding_x=self.pad_x, padding_y=self.pad_y,
+                    stride_x=self.stride_x, stride_y=self.stride_y, dim_im_out_x=self.out_x,
+                    dim_im_out_y=self.out_y)
+
+    @property
+    def square(self) -> bool:
+        """True if image, kernel, padding and stride are the same along y and x."""
+        return (self.in_y == self.in_x and self.k_y == self.k_x and self.pad_y == self.pad_x
+                and self.stride_y == self.stride_x)
+
+    def axes(self):
+        """((name, in, k, pad, stride, out) for y, then x)."""
+        return (("y", self.in_y, self.k_y, self.pad_y, self.stride_y, self.out_y),
+                ("x", self.in_x, self.k_x, self.pad_x, self.stride_x, self.out_x))
+
+    def loop_args(self):
+        """The first eleven fields as plain ints, what the numba loops take."""
+        return tuple(int(v) for v in self[:11])
+
+    def describe(self) -> str:
+        return (f"input {self.in_y}x{self.in_x}x{self.ch_in} (HxWxC), kernel {self.k_y}x{self.k_x}, "
+                f"stride {self.stride_y}x{self.stride_x}, pad {self.pad_y}x{self.pad_x}, output "
+                f"{self.out_y}x{self.out_x}x{self.ch_out}")
 
 
 def _where(node):
@@ -158,13 +294,13 @@ def infer(node, in_shapes, layout="HWC"):
     """Output shapes (list of tuples) of `node` for the given input shapes; raises ShapeError."""
     normalize(node)
     op, a, x = node.op, node.attrs, tuple(in_shapes[0])
-    if op in ELEMENTWISE:
+    if OPS[op].elementwise:
         return [x]
-    if op in ("conv", "depthwise_conv", "maxpool", "avgpool"):
+    if OPS[op].window:
         h, w, c = _spatial(node, x, layout)
         (ky, kx), (sy, sx), (py, px) = a["kernel_shape"], a["strides"], a["pads"]
         co = c
-        if op in ("conv", "depthwise_conv"):
+        if OPS[op].weighted:
             co = _check_conv_weight(node, c, layout)
         return [_back((_out_dim(node, h, ky, sy, py, "H"), _out_dim(node, w, kx, sx, px, "W"), co),
                       layout)]

@@ -50,13 +50,12 @@ from .graph import QuantSettings
 from .releases import UnknownRelease, check_path, release
 from .passes.choose_kernels import choose_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
-from .schemes import WEIGHTED, act_bits, check_scheme, weight_bits
+from .ops import OPS
+from .schemes import act_bits, check_scheme, weight_bits
 
 log = logging.getLogger(__name__)
 
 STRATEGIES = ("minmax", "percentile", "mse")
-KEEP_FORMAT = ("relu", "maxpool", "avgpool", "flatten", "reshape", "transpose_hw")
-FIXED_OUTPUT = ("softmax", "sigmoid", "tanh")
 _MSE_SPAN = 8
 ACC_BITS = 30      # calibrated |accumulator| < 2**30: one bit of headroom below int32's 2**31
 
@@ -78,11 +77,11 @@ def bias_int(node):
 
 
 def _format_groups(graph):
-    """{tensor: head tensor}: tensors joined by KEEP_FORMAT ops share the head's format."""
+    """{tensor: head tensor}: tensors joined by ops that keep their format share the head's."""
     head = {t: t for t in graph.inputs}
     for node in graph.nodes:
         for t in node.outputs:
-            head[t] = head[node.input] if node.op in KEEP_FORMAT else t
+            head[t] = head[node.input] if OPS[node.op].keeps_format else t
     return head
 
 
@@ -113,7 +112,7 @@ def _magnitude(graph, cal, t, key, strategy):
     return max(abs(lo), abs(hi))
 
 
-def _mse_frac(hists, bits, f0):
+def mse_frac(hists, bits, f0):
     """The frac_bits in [f0, f0 + _MSE_SPAN] minimising the histogram's expected squared error."""
     pts = (np.arange(4) + 0.5) / 4
     v = 2.0 ** (hists[0].edges[:-1, None] + pts[None, :])          # 4 points per log2 bin
@@ -138,7 +137,7 @@ def _activation_frac(graph, cal, members, strategy, percentile, bits):
         tails = [t for t in members if t in graph.outputs or not graph.consumers(t)
                  or any(t2 not in inside for n in graph.consumers(t) for t2 in n.outputs)]
         hists = [_stat(cal, t, ("log2hist",), strategy, graph) for t in tails]
-        f = _mse_frac(hists, bits, f)
+        f = mse_frac(hists, bits, f)
     return f
 
 
@@ -262,7 +261,7 @@ def _forced_heads(g, head, override):
             raise QuantizationError(f"frac_bits_override: no tensor {t!r} in graph '{g.name}'. "
                                     f"help: one of {sorted(head)}")
         prod = g.producer(head[t])
-        if prod is not None and prod.op in FIXED_OUTPUT:
+        if prod is not None and OPS[prod.op].fixed_output:
             raise QuantizationError(f"frac_bits_override: tensor {t!r} is the output of {prod.op} "
                                     f"'{prod.name}', whose format is fixed")
         if not isinstance(f, (int, np.integer)) or isinstance(f, bool):
@@ -342,9 +341,9 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
         out = node.output
         if head[out] != out:
             continue
-        if node.op in FIXED_OUTPUT:
+        if OPS[node.op].fixed_output:
             frac[out] = bits - 1
-        elif node.op in WEIGHTED:
+        elif OPS[node.op].weighted:
             fo = _weighted(node, scheme, frac[head[node.input]], wanted(out),
                            _acc_magnitude(g, calibration, node))
             if out in bounds and fo < bits - 4:
@@ -372,7 +371,7 @@ def describe(qgraph) -> str:
              f"{qgraph.quant.version}{', truncate' if qgraph.quant.truncate else ''}"]
     for n in qgraph.nodes:
         q = f"{qgraph.input_q(n)} -> {qgraph.output_q(n)}"
-        if n.op in WEIGHTED:
+        if OPS[n.op].weighted:
             q += f"  w {n.weight_q} b {n.bias_q} bias_shift {n.bias_shift} out_shift {n.out_shift}"
         lines.append(f"  {n.name:<10} {str(n.kernel):<40} {q}")
     return "\n".join(lines)

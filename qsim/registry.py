@@ -1,7 +1,8 @@
-"""The kernel module list and the name -> function collector shared by qsim.kernels and kernels_ref."""
+"""The kernel module lists and the name -> function collectors shared by qsim.kernels and kernels_ref."""
 import importlib
 
 from .cmsis_signatures import SIGNATURES
+from .companion_signatures import COMPANION_SIGNATURES
 
 KERNEL_MODULES = (
     "arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_fast", "arm_convolve_HWC_q7_fast_nonsquare",
@@ -28,3 +29,19 @@ def collect(package):
     return found
 
 
+
+# qsim's own companion kernels (codegen/companion/), one module per C file.
+COMPANION_MODULES = (
+    "qsim_pool_HWC_nonsquare", "qsim_global_avepool_HWC", "qsim_add", "qsim_clip",
+    "qsim_depthwise_conv_HWC_q15_nonsquare", "qsim_concat_channels",
+)
+
+
+def collect_companion(package):
+    found = {}
+    for mod_name in COMPANION_MODULES:
+        mod = importlib.import_module(f"{package}.{mod_name}")
+        for name in COMPANION_SIGNATURES:
+            if hasattr(mod, name):
+                found[name] = getattr(mod, name)
+    return found

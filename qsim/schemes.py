@@ -10,7 +10,6 @@ rejects those ops in the 16-bit schemes.
 from .errors import QuantizationError
 
 SCHEMES = ("q7", "q15", "q7q15")
-WEIGHTED = ("conv", "depthwise_conv", "fc")
 
 
 def check_scheme(scheme):

@@ -17,12 +17,14 @@ from tqdm import tqdm
 from .errors import QuantizationError, SaturationWarning, ShapeError
 from .kernels import KERNELS
 from .lower import channel_pad, data_move, kernel_call, stored_shape
+from .ops import OPS
 
 SATURATION_WARN = 0.01
-_REQUANT = ("conv", "depthwise_conv", "fc")
 
 
-def _input_ints(qgraph, x):
+def input_ints(qgraph, x):
+    """The graph input as integers of its format: floats quantized (SaturationWarning on clipping),
+    integers range-checked."""
     name = qgraph.inputs[0]
     info = qgraph.tensors[name]
     q = info.qformat
@@ -105,13 +107,13 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
         raise QuantizationError("simulate needs a quantized graph; help: call qsim.quantize first")
     if len(qgraph.inputs) != 1:
         raise ShapeError(f"simulate handles one-input graphs; this one has {qgraph.inputs}")
-    xi = _input_ints(qgraph, x)
+    xi = input_ints(qgraph, x)
     calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
     shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}
     opts = dict(path=qgraph.quant.path, release=qgraph.quant.release, truncate=qgraph.quant.truncate)
     keep = list(qgraph.tensors) if trace else list(qgraph.outputs)
     parts = {t: [] for t in keep}
-    sat = {node.name: [0, 0] for node, _ in calls if node.op in _REQUANT}
+    sat = {node.name: [0, 0] for node, _ in calls if OPS[node.op].weighted}
     count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(qgraph.node(name).output))
                 or qgraph.node(name).output in qgraph.outputs for name in sat}
     in_place = _relu_in_place(calls, {t: len(qgraph.consumers(t)) for t in qgraph.tensors}, set(keep))

@@ -8,7 +8,9 @@ from qsim.errors import UnsupportedOpError
 from qsim.graph import Graph, Node, QuantSettings
 from qsim.importers.spec import Sequential
 from qsim.lower import channel_pad, stored_shape
-from qsim.passes.choose_kernels import choose_kernels, fast_geometry_ok
+from qsim.constraints import fast_geometry_ok
+from qsim.ops import ConvGeometry
+from qsim.passes.choose_kernels import choose_kernels
 
 
 def _choose(seq, scheme="q7", path="ref", version="5.7.0", **kw):
@@ -144,9 +146,11 @@ def test_batchnorm_needs_the_pipeline():
 
 def test_fast_geometry_condition():
     # natural output sizes always satisfy §1.3; a too-large output does not
-    assert fast_geometry_ok((8, 8, 4, 3, 3, 1, 1, 1, 1, 8, 8, 4))
-    assert fast_geometry_ok((49, 10, 28, 10, 4, 2, 1, 0, 0, 20, 7, 30))
-    assert not fast_geometry_ok((8, 8, 4, 3, 3, 1, 1, 1, 1, 10, 10, 4))
+    def g(in_yx, ch_in, k, pad, stride, out_yx, ch_out):
+        return ConvGeometry(*in_yx, ch_in, *k, *pad, *stride, *out_yx, ch_out)
+    assert fast_geometry_ok(g((8, 8), 4, (3, 3), (1, 1), (1, 1), (8, 8), 4))
+    assert fast_geometry_ok(g((49, 10), 28, (10, 4), (0, 0), (2, 1), (20, 7), 30))
+    assert not fast_geometry_ok(g((8, 8), 4, (3, 3), (1, 1), (1, 1), (10, 10), 4))
 
 
 def test_known_bug_warnings():

@@ -1,16 +1,18 @@
 """qsim.quantize: formats and shifts on hand-computed examples, forced choices, error cases."""
+import math
 import warnings
 
 import numpy as np
 import pytest
 
+from qsim import float_exec
 from qsim.calibrate import Calibration, calibrate
 from qsim.errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from qsim.fixedpoint import QFormat
 from qsim.graph import Graph, Node
 from qsim.importers.spec import Sequential
 from qsim.lower import kernel_call
-from qsim.quantize import _mse_frac, frac_for, quantize
+from qsim.quantize import frac_for, mse_frac, quantize
 from qsim.stats import Log2Histogram, MinMax
 
 
@@ -168,12 +170,12 @@ def test_mse_choice_is_near_the_true_optimum():
     f0 = frac_for(60.0, 8)                        # minmax: 7 - 6 = 1
     true_mse = {f: np.mean((QFormat(8, f).dequantize(QFormat(8, f).quantize(x)) - x) ** 2)
                 for f in range(f0, f0 + 9)}
-    f = _mse_frac([h], 8, f0)
+    f = mse_frac([h], 8, f0)
     assert f > f0
     assert true_mse[f] <= 1.5 * min(true_mse.values())
     lone = Log2Histogram()
     lone.update(np.array([100.0] * 10))
-    assert _mse_frac([lone], 8, frac_for(100.0, 8)) == frac_for(100.0, 8)   # nothing to clip
+    assert mse_frac([lone], 8, frac_for(100.0, 8)) == frac_for(100.0, 8)   # nothing to clip
 
 
 def test_strategies_need_their_statistic():
@@ -191,16 +193,48 @@ def test_strategies_need_their_statistic():
         quantize(g, _cal({"input": (-3, 2)}))
 
 
-def test_percentile_and_mse_run():
+def _model_mse_frac(v, f0, bits=8):
+    """quantize's documented mse choice, computed here from the raw values: each |v| >= 2**-24
+    stands for 4 equally weighted points 2**(e + (k + 0.5) / 4) of its bin e = floor(log2|v|);
+    per frac_bits f in [f0, f0 + 8] the error is (p - max)**2 above the format's max, p**2 below
+    half a step, step**2 / 12 otherwise; the first f with the least error wins."""
+    a = np.abs(v[np.abs(v) >= 2.0 ** -24])
+    e, n = np.unique(np.floor(np.log2(a)), return_counts=True)
+    p = 2.0 ** (e[:, None] + (np.arange(4) + 0.5) / 4)
+
+    def err(f):
+        step, top = 2.0 ** -f, ((1 << (bits - 1)) - 1) * 2.0 ** -f
+        return float((n[:, None] * np.where(p > top, (p - top) ** 2,
+                                            np.where(p < step / 2, p * p, step * step / 12))).sum())
+    return min(range(f0, f0 + 9), key=err)
+
+
+def test_percentile_and_mse_choices_match_an_independent_computation():
+    """Each strategy's frac_bits equals the rule recomputed from the float trace: the ceil rule on
+    the exact min/max and on np.percentile(0.1, 99.9), and the mse model above. One outlier (4.5)
+    in 0.3-sigma noise makes the three disagree on the input (minmax 4, mse 5, percentile 7)."""
     g = _net()
-    x = np.random.default_rng(1).normal(0, 1, (64, 8, 8, 4)).astype(np.float32)
+    x = (0.3 * np.random.default_rng(1).normal(0, 1, (256, 8, 8, 4))).astype(np.float32)
+    x[0, 0, 0, 0] = 4.5
     cal = calibrate(g, x, stats=("minmax", "percentile:99.9", "log2hist"))
-    qm = quantize(g, cal)
-    qp = quantize(g, cal, strategy="percentile", percentile=99.9)
-    qe = quantize(g, cal, strategy="mse")
-    for t in ("input", "conv1"):
-        assert qp.tensors[t].qformat.frac_bits >= qm.tensors[t].qformat.frac_bits
-        assert qe.tensors[t].qformat.frac_bits >= qm.tensors[t].qformat.frac_bits
+    trace = {t: v.astype(np.float64) for t, v in float_exec.run(g, x, trace=True).items()}
+    got = {s: quantize(g, cal, strategy=s, percentile=99.9) for s in ("minmax", "percentile", "mse")}
+    # relu1 and maxpool1 keep conv1's format; fc1 reads maxpool1, so the mse error is measured there
+    groups = {"input": (["input"], "input"), "conv1": (["conv1", "relu1", "maxpool1"], "maxpool1")}
+
+    def ceil_rule(ranges):
+        # conv1 is read only by relu1: its negative side does not count
+        m = max(max(hi, 0.0) if t == "conv1" else max(abs(lo), abs(hi)) for t, (lo, hi) in ranges)
+        return 7 - math.ceil(math.log2(m))
+
+    for head, (members, read) in groups.items():
+        f_minmax = ceil_rule((t, (trace[t].min(), trace[t].max())) for t in members)
+        f_pct = ceil_rule((t, (np.percentile(trace[t], 0.1), np.percentile(trace[t], 99.9)))
+                          for t in members)
+        want = {"minmax": f_minmax, "percentile": f_pct, "mse": _model_mse_frac(trace[read], f_minmax)}
+        for s, q in got.items():
+            assert all(q.tensors[t].qformat.frac_bits == want[s] for t in members), (head, s, want)
+    assert [got[s].tensors["input"].qformat.frac_bits for s in ("minmax", "mse", "percentile")] == [4, 5, 7]
 
 
 def test_nan_weights_and_stats_name_the_layer():

@@ -168,7 +168,7 @@ def test_q15_dsp_error_stands_when_swapping_does_not_help():
 
 
 def test_report_swaps_the_float_graph_too():
-    from qsim.report import evaluate
+    from qsim.metrics import evaluate
     q, x = _kws_q15("dsp")
     g = Sequential.from_dict(KWS_SPEC).build(seed=0)
     rep = evaluate(g, q, x)

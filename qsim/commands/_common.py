@@ -9,9 +9,7 @@ renames it into place only when everything inside succeeded; `write_file` is tem
 """
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 from qsim.errors import (CalibrationError, DataFileError, ModelFormatError, OutputExistsError,  # noqa: F401
                          ShapeError)
 from qsim.fileio import DIR_MODE, FILE_MODE, atomic_write
+from qsim.fileio import atomic_dir
 
 
 
@@ -159,26 +158,10 @@ def write_file(path, data: bytes):
 
 @contextlib.contextmanager
 def output_dir(path, force):
-    """Yield a temporary folder beside `path`; on success it replaces `path`, on error it goes."""
-    p = check_output(path, force, folder=True)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp"))
-    try:
+    """Yield a temporary folder beside `path`; on success it replaces `path`, on error it goes
+    (check_output first, then qsim.fileio.atomic_dir)."""
+    with atomic_dir(check_output(path, force, folder=True)) as tmp:
         yield tmp
-        os.chmod(tmp, DIR_MODE)
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                os.chmod(f, FILE_MODE)
-        if p.exists():
-            old = Path(tempfile.mkdtemp(dir=p.parent, prefix=f".{p.name}.", suffix=".old"))
-            os.replace(p, old / p.name)
-            os.replace(tmp, p)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -61,7 +61,7 @@ def float_accuracy(graph, x, y, batch_size):
     import numpy as np
 
     from qsim import float_exec
-    from qsim.report import check_labels
+    from qsim.metrics import check_labels
 
     out = graph.tensors[graph.outputs[0]].shape
     y = check_labels(y, len(x), int(np.prod(out)))

@@ -21,7 +21,7 @@ def register(subparsers):
 
 
 def run(args):
-    from qsim.datasets.kws import synthesize_kws
+    from qsim.kws.dataset import synthesize_kws
     from qsim.errors import QsimError
 
     if not 0 <= args.warp < 1:

@@ -40,11 +40,12 @@ def register(subparsers):
 
 
 def run(args):
-    from qsim.commands._common import show_warnings
+    from qsim.commands._common import check_output, show_warnings
     from qsim.commands.train import settings_from
-    from qsim.demo import DemoSettings, run_demo, summary_text
     from qsim.errors import QsimError
+    from qsim.kws.demo import DemoSettings, run_demo, summary_text
 
+    check_output(args.out, True, folder=True)      # OUT is replaced, but must be a folder
     s = DemoSettings(train=settings_from(args))
     if args.per_class is not None:
         if args.per_class < 2:

@@ -38,12 +38,12 @@ def register(subparsers):
 
 
 def evaluate_args(args, command, histograms=None):
-    """Load everything the arguments name and run qsim.report.evaluate; returns (report, qgraph).
+    """Load everything the arguments name and run qsim.metrics.evaluate; returns (report, qgraph).
 
     histograms: None, or a function qgraph -> {tensor: Log2Histogram} for the profile plots.
     """
     from qsim.errors import ShapeError
-    from qsim.report import evaluate
+    from qsim.metrics import evaluate
 
     from ._common import load_data, load_labels, load_model, load_quantized, show_warnings
 

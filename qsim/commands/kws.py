@@ -1,7 +1,7 @@
 """`qsim kws FILE.wav ... --model MODEL`: classify recordings with the float net, the bit-exact
 simulation of the quantized nets and (with CMSIS) the generated C, side by side.
 
-Each file is read as 16 kHz mono int16 and padded or cut to 1 s (qsim.audio.load_wav), turned into
+Each file is read as 16 kHz mono int16 and padded or cut to 1 s (qsim.kws.audio.load_wav), turned into
 arm_mfcc_q15 features (bit-exact) and classified by: the float net on m / 128 (label and
 probability), the simulated q7 and q15 nets on the features shifted into their input format, and
 the q7 net's generated C compiled for the host against a CMSIS_5 checkout (--cmsis or
@@ -32,52 +32,6 @@ def register(subparsers):
     return p
 
 
-def c_library(cmsis, standin, qgraph):
-    """(Library, label) for the host build, or (None, reason) when no C can be built."""
-    import os
-
-    from cmsis_nn.locate import find_cmsis
-    from harness.host import cmsis_library, standin_library
-    q = qgraph.quant
-    if standin:
-        return standin_library(q.version, q.truncate), f"stand-in ({q.version} REF; NOT CMSIS)"
-    if cmsis is None and not os.environ.get("CMSIS_PATH"):
-        return None, "no CMSIS_5 checkout (--cmsis / CMSIS_PATH) and no --standin"
-    checkout = find_cmsis(cmsis)
-    return cmsis_library(checkout, q.path, q.truncate), f"CMSIS_5 {checkout.version} ({q.path} path)"
-
-
-def run_c(qgraph, x_ints, library):
-    """Output ints (N, classes) of the generated C built against `library`."""
-    from codegen.generate import render
-    from harness.host import HostNetwork
-    net = HostNetwork(render(qgraph), library)
-    outputs, _, statuses = net.run(x_ints)
-    return outputs[:, :qgraph.tensors[qgraph.outputs[0]].size], statuses
-
-
-def classify(model, audio, library=None, scheme="q7"):
-    """Rows (float label, p, {scheme: label}, C label or None) for int16 clips (N, 16000)."""
-    import numpy as np
-
-    from qsim import kws
-    M = kws.mfcc_features(audio, model.mfcc)
-    probs = kws.float_probs(model.float_graph, kws.mfcc_float(M))
-    qlab = {s: kws.quant_outputs(q, M).argmax(1) for s, q in model.qgraphs.items()}
-    clab = None
-    if library is not None:
-        q = model.qgraphs[scheme]
-        out, statuses = run_c(q, kws.mfcc_to_input(M, q.tensors[q.inputs[0]].qformat), library)
-        clab = np.where(statuses == 0, out.argmax(1), -1)
-    rows = []
-    for i in range(len(audio)):
-        k = int(probs[i].argmax())
-        rows.append((model.labels[k], float(probs[i, k]),
-                     {s: model.labels[int(v[i])] for s, v in qlab.items()},
-                     None if clab is None else ("(error)" if clab[i] < 0 else model.labels[int(clab[i])])))
-    return rows
-
-
 def table(files, rows, c_title):
     head = ["file", "float", "p"] + list(rows[0][2]) + ([c_title] if rows[0][3] is not None else [])
     body = [[str(f), lab, f"{p:.3f}"] + list(q.values()) + ([c] if c is not None else [])
@@ -90,8 +44,9 @@ def table(files, rows, c_title):
 def run(args):
     import numpy as np
 
-    from qsim.audio import load_wav
-    from qsim.kws_flow import KwsModel
+    from qsim.kws.audio import load_wav
+    from qsim.kws.classify import c_library, classify
+    from qsim.kws.flow import KwsModel
 
     model = KwsModel.load(args.model)
     audio = np.stack([load_wav(f, model.mfcc.sample_rate, model.mfcc.clip_len / model.mfcc.sample_rate)

@@ -45,7 +45,7 @@ def _calib_histograms(path, qgraph):
 
 
 def run(args):
-    from qsim.profile import write_profile
+    from qsim.plots import write_profile
 
     from ._common import check_output, output_dir
     from .evaluate import evaluate_args

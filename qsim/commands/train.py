@@ -1,9 +1,9 @@
 """`qsim train kws`: train the KWS net on a synthesized set, calibrate, quantize (q7, q15), save.
 
 Features are the bit-exact arm_mfcc_q15 outputs (q8.7); the float net trains on them dequantized
-(m / 128) and the quantized nets read them shifted into their input format (qsim.kws). MODEL gets
-kws.json, float/, q7/, q15/ and kws.onnx (qsim.kws_flow); `qsim kws FILE.wav --model MODEL`
-classifies recordings with it. Accuracies are measured on the set's held-out test voices.
+(m / 128) and the quantized nets read them shifted into their input format (qsim.kws.features).
+MODEL gets kws.json, float/, q7/, q15/ and kws.onnx (qsim.kws.flow); `qsim kws FILE.wav --model
+MODEL` classifies recordings with it. Accuracies are measured on the set's held-out test voices.
 """
 import argparse
 
@@ -29,8 +29,8 @@ def register(subparsers):
     return p
 
 
-# qsim.kws_flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
-# (tests/test_kws_flow.py checks they agree).
+# qsim.kws.flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
+# (tests/kws/test_flow.py checks they agree).
 DEFAULTS = {"epochs": 80, "seed": 0, "lr": 2e-3, "batch_size": 64, "conv": (28, 30), "fc": (58, 128),
             "keep": "last"}
 
@@ -56,7 +56,7 @@ def add_train_args(p):
 
 def settings_from(args, **extra):
     from qsim.errors import QsimError
-    from qsim.kws_flow import TrainSettings
+    from qsim.kws.flow import TrainSettings
     if args.epochs < 1 or args.batch_size < 1 or min(args.conv) < 1 or min(args.fc) < 1:
         raise QsimError("--epochs, --batch-size, --conv and --fc must be positive")
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
@@ -74,8 +74,8 @@ def print_metrics(m, labels=None):
 
 
 def run(args):
-    from qsim.datasets.kws import LABELS
-    from qsim.kws_flow import fit, load_features
+    from qsim.kws.dataset import LABELS
+    from qsim.kws.flow import fit, load_features
 
     from ._common import check_output, output_dir, show_warnings
 

@@ -1,1 +1,1 @@
-"""Datasets qsim can synthesize or load (KWS)."""
+"""Image sets for the examples, tests and benchmarks (digits); the KWS set is qsim.kws.dataset."""

@@ -11,14 +11,19 @@ refused, not read as a batch (pass x[None] for one item).
 INTERLEAVE maps each `_opt` fully connected function to the function that turns the logical
 (num_of_rows, dim_vec) weight matrix into the flat array it reads (doc §2.1-2.3); DEINTERLEAVE
 holds the inverses, called as f(stored, num_of_rows, dim_vec).
+
+COMPANION_KERNELS maps the names of qsim's own companion C functions (codegen/companion/, for
+layers legacy CMSIS-NN lacks) to their numba mirrors; these are single-path and take only the
+`truncate` option (qsim.companion_signatures).
 """
-from ..registry import collect
+from ..registry import collect, collect_companion
 from .arm_fully_connected_mat_q7_vec_q15_opt import (deinterleave_mat_q7_vec_q15_opt,
                                                      interleave_mat_q7_vec_q15_opt)
 from .arm_fully_connected_q7_opt import deinterleave_q7_opt, interleave_q7_opt
 from .arm_fully_connected_q15_opt import deinterleave_q15_opt, interleave_q15_opt
 
 KERNELS = collect(__name__)
+COMPANION_KERNELS = collect_companion(__name__)   # qsim's own C kernels (qsim.companion_signatures)
 
 INTERLEAVE = {
     "arm_fully_connected_q7_opt": interleave_q7_opt,

@@ -11,83 +11,38 @@ is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 a
 float FMA rate, ~35 GMAC/s for 30 output channels, and fights numba's threads for the cores; a
 plain numba dot-product loop ~17-30 GMAC/s; the int16 tile ~100 GMAC/s on conv2, whose im2col
 gather and requantization then cost about a fifth of the layer.) Calls with little work run the
-serial twin `conv_serial` (see `_simd.parallel_worth_it`).
+serial twin `conv_serial` (see `_simd.parallel_worth_it`). Every wrapper first runs `run_checks`:
+the geometry (qsim.ops.ConvGeometry) and the refusals of qsim.constraints, shared with kernel choice.
 
 The REF path of 5.7.0 keeps input row/column indices in a signed char in seven of these functions
-(§1.1, §8 item 4); `conv(..., quirk=True)` reproduces that: the index is wrapped to int8 before the
+(§1.1, §8 item 4; the list is qsim.constraints.SIGNED_CHAR_INDEX); `conv(..., quirk=True)`
+reproduces that: the index is wrapped to int8 before the
 bounds test and the read. The DSP path and 5.9.0 compute the true convolution.
 
 The depthwise functions (§1.10) have one tap per channel, so they run as their own direct loop.
 """
-from collections import namedtuple
-
 import numpy as np
 from numba import njit, prange, uint64
 
-from ..errors import KernelArgumentError
+from ..constraints import check_call, index_quirk
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
+from ..ops import ConvGeometry
 from ._fc import init_values, requant_tile
 from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
 
-Geometry = namedtuple("Geometry", "in_y in_x ch_in k_y k_x pad_y pad_x stride_y stride_x out_y out_x ch_out")
+
+def run_checks(fn, b):
+    """The ConvGeometry of a bound call, after refusing what `qsim.constraints` says `fn` refuses."""
+    g = ConvGeometry.from_args(b)
+    check_call(fn, g, b.path, b.release)
+    return g
 
 
-def geometry(b):
-    """The Geometry of a bound call, square (dim_im_in, ...) or _nonsquare (dim_im_in_x, ...)."""
-    if "dim_im_in" in b:
-        d, k, p, s, o = (b[n] for n in ("dim_im_in", "dim_kernel", "padding", "stride", "dim_im_out"))
-        return Geometry(d, d, b["ch_im_in"], k, k, p, p, s, s, o, o, b["ch_im_out"])
-    return Geometry(b["dim_im_in_y"], b["dim_im_in_x"], b["ch_im_in"], b["dim_kernel_y"],
-                    b["dim_kernel_x"], b["padding_y"], b["padding_x"], b["stride_y"], b["stride_x"],
-                    b["dim_im_out_y"], b["dim_im_out_x"], b["ch_im_out"])
-
-
-def size_mismatch(fn, ok, need, got, fix):
-    """Raise what the C reports as ARM_MATH_SIZE_MISMATCH (both paths, before any output)."""
-    if not ok:
-        raise KernelArgumentError(f"{fn}: needs {need}, got {got}; the C returns ARM_MATH_SIZE_MISMATCH "
-                                  f"and writes nothing. help: {fix}")
-
-
-def dsp_refuse(fn, b, ok, why, fix):
-    """Raise for a geometry the DSP path cannot compute correctly (out-of-bounds reads or writes)."""
-    if b.path == "dsp" and not ok:
-        raise KernelArgumentError(f"{fn}: path='dsp' cannot run this geometry: {why}. help: {fix}")
-
-
-def check_dsp_limits(fn, b, g):
-    """DSP bodies keep coordinates in int16_t and the column length C_in*KX*KY in a uint16_t (§0.5)."""
-    taps = g.ch_in * g.k_y * g.k_x
-    dsp_refuse(fn, b, 1 <= taps <= 65535, f"ch_im_in*kernel_x*kernel_y = {taps} is outside 1..65535 "
-               "(the DSP loops keep it in a uint16_t)", "split the layer or use path='ref'")
-    for axis, d_in, k, s, d_out in (("y", g.in_y, g.k_y, g.stride_y, g.out_y),
-                                    ("x", g.in_x, g.k_x, g.stride_x, g.out_x)):
-        reach = max(d_in, (d_out - 1) * s + k) if d_out else d_in
-        dsp_refuse(fn, b, reach < 32768, f"the {axis} coordinates reach {reach}, beyond the int16_t "
-                   "the DSP loops use", "use images and outputs below 32768 pixels per axis")
-
-
-def check_fast_geometry(fn, b, g):
-    """q7_fast DSP (§1.3): middle rows/columns skip bounds tests; the top/left loops run `padding` times."""
-    mid_rows = g.out_y - 2 * g.pad_y > 0
-    for axis, d_in, k, p, s, d_out, needed in (
-            ("y", g.in_y, g.k_y, g.pad_y, g.stride_y, g.out_y, mid_rows),
-            ("x", g.in_x, g.k_x, g.pad_x, g.stride_x, g.out_x, mid_rows and g.out_x - 2 * g.pad_x > 0)):
-        name = "" if "dim_im_in" in b else "_" + axis
-        dsp_refuse(fn, b, p <= d_out, f"padding{name}={p} > dim_im_out{name}={d_out} (the border loop "
-                   "writes past the output)", "use padding <= output size or path='ref'")
-        ok = not needed or (p * s >= p and (d_out - p - 1) * s - p + k <= d_in)
-        dsp_refuse(fn, b, ok, f"along {axis}, (dim_im_out{name} - padding{name} - 1)*stride{name} - "
-                   f"padding{name} + dim_kernel{name} = {(d_out - p - 1) * s - p + k} > dim_im_in{name} = "
-                   f"{d_in}: the unchecked middle region would read outside the image",
-                   "use the natural output size floor((in + 2*pad - k)/stride) + 1 or path='ref'")
-
-
-def index_quirk(b):
-    """True where the C keeps indices in a signed char: the REF path of 5.7.0 (fixed in 5.8.0, §10)."""
-    return b.release.signed_char_index(b.path)
+def quirk(fn, b):
+    """True where this call reproduces the signed-char index quirk (qsim.constraints.index_quirk)."""
+    return index_quirk(fn, b.path, b.release)
 
 
 def init_vector(b):
@@ -191,7 +146,7 @@ def conv_hwc(b, g, bits, quirk):
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
         out2 = out.reshape(-1, g.ch_out)
         run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
-        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), tuple(int(v) for v in g[:11]),
+        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), g.loop_args(),
             quirk, b["out_shift"], bits, out2)
     return out
 
@@ -225,5 +180,5 @@ def depthwise_hwc(b, g):
     """Run §1.10/§1.11 for a bound call; returns (N, OY, OX, C) int8."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8)
     if out.size:
-        depthwise(b["Im_in"], b["wt"], init_vector(b), tuple(int(v) for v in g[:11]), b["out_shift"], out)
+        depthwise(b["Im_in"], b["wt"], init_vector(b), g.loop_args(), b["out_shift"], out)
     return out

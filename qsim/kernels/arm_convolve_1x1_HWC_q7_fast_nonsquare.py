@@ -1,8 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_1x1_HWC_q7_fast_nonsquare.c
 (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, conv_hwc, dsp_refuse, geometry, size_mismatch
-from .arm_convolve_HWC_q7_fast import check_fast_channels
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_1x1_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
@@ -36,17 +35,5 @@ def arm_convolve_1x1_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_i
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
                   dim_im_out_y), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_fast_channels(fn, g)
-    for name, value, want in (("dim_kernel_x", g.k_x, 1), ("dim_kernel_y", g.k_y, 1),
-                              ("padding_x", g.pad_x, 0), ("padding_y", g.pad_y, 0),
-                              ("stride_x", g.stride_x, 1), ("stride_y", g.stride_y, 1)):
-        size_mismatch(fn, value == want, f"{name} == {want}", f"{name}={value}",
-                      "use arm_convolve_HWC_q7_fast_nonsquare for kernels, padding or strides other "
-                      "than 1x1 / 0 / 1.")
-    check_dsp_limits(fn, b, g)
-    dsp_refuse(fn, b, g.out_x == g.in_x and g.out_y <= g.in_y,
-               f"output {g.out_x}x{g.out_y} (x*y) vs input {g.in_x}x{g.in_y}: the DSP body reads the "
-               "input at the output coordinates", "use dim_im_out_x == dim_im_in_x and "
-               "dim_im_out_y <= dim_im_in_y (normally both equal), or path='ref'")
-    return conv_hwc(b, g, 8, False)
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 8, quirk(fn, b))

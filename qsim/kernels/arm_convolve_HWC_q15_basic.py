@@ -1,6 +1,6 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q15_basic.c (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q15_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -31,6 +31,5 @@ def arm_convolve_HWC_q15_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ke
     fn = "arm_convolve_HWC_q15_basic"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_dsp_limits(fn, b, g)
-    return conv_hwc(b, g, 16, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 16, quirk(fn, b))

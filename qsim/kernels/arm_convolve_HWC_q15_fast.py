@@ -1,27 +1,6 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q15_fast.c (CMSIS_5 5.7.0, 5.9.0)."""
-from ..errors import KernelArgumentError
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, conv_hwc, dsp_refuse, geometry, index_quirk, size_mismatch
-
-
-def check_q15_fast(fn, b, g, x):
-    """Both paths: even channel counts (§1.8). DSP: the 2-pixel block only fires at odd x, so an
-    odd output width misplaces and overruns outputs: refused, with what the release's C does
-    (5.9.0's square function returns ARM_MATH_SIZE_MISMATCH, Release.q15_fast_odd_width_check)."""
-    size_mismatch(fn, g.ch_in % 2 == 0, "ch_im_in % 2 == 0", f"ch_im_in={g.ch_in}",
-                  "use arm_convolve_HWC_q15_basic, or pad the input channels to an even count.")
-    size_mismatch(fn, g.ch_out % 2 == 0, "ch_im_out % 2 == 0", f"ch_im_out={g.ch_out}",
-                  "use arm_convolve_HWC_q15_basic, or an even number of output channels.")
-    check_dsp_limits(fn, b, g)
-    fix = "use an even output width, arm_convolve_HWC_q15_basic, or path='ref'"
-    square = x == ""             # 5.9.0 added the odd-width check to the square function only
-    if b.path == "dsp" and g.out_x % 2 and square and b.release.q15_fast_odd_width_check:
-        raise KernelArgumentError(
-            f"{fn}: path='dsp' needs an even dim_im_out, got {g.out_x}; CMSIS {b.release} returns "
-            f"ARM_MATH_SIZE_MISMATCH and writes nothing (semantics doc §1.8). help: {fix}")
-    dsp_refuse(fn, b, g.out_x % 2 == 0, f"dim_im_out{x}={g.out_x} is odd: CMSIS {b.release}'s DSP "
-               "body writes wrong output slots, leaves the last ones unwritten and overruns bufferA "
-               "(semantics doc §1.8)", fix)
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q15_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -50,6 +29,5 @@ def arm_convolve_HWC_q15_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
     fn = "arm_convolve_HWC_q15_fast"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_q15_fast(fn, b, g, "")
-    return conv_hwc(b, g, 16, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 16, quirk(fn, b))

@@ -1,6 +1,6 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_RGB.c (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk, size_mismatch
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -29,8 +29,5 @@ def arm_convolve_HWC_q7_RGB(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kerne
     fn = "arm_convolve_HWC_q7_RGB"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    size_mismatch(fn, g.ch_in == 3, "ch_im_in == 3", f"ch_im_in={g.ch_in}",
-                  "use arm_convolve_HWC_q7_basic (or _fast when ch_im_in % 4 == 0) for other channel counts.")
-    check_dsp_limits(fn, b, g)
-    return conv_hwc(b, g, 8, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 8, quirk(fn, b))

@@ -1,7 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_basic.c and
 arm_convolve_HWC_q7_basic_nonsquare.c (CMSIS_5 5.7.0, 5.9.0); both live here, as in the design card."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, conv_hwc, geometry, index_quirk
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -39,9 +39,8 @@ def arm_convolve_HWC_q7_basic(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_ker
     fn = "arm_convolve_HWC_q7_basic"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_dsp_limits(fn, b, g)
-    return conv_hwc(b, g, 8, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 8, quirk(fn, b))
 
 
 def arm_convolve_HWC_q7_basic_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
@@ -69,6 +68,5 @@ def arm_convolve_HWC_q7_basic_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_i
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
                   dim_im_out_y), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_dsp_limits(fn, b, g)
-    return conv_hwc(b, g, 8, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 8, quirk(fn, b))

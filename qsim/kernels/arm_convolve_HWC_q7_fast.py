@@ -1,15 +1,6 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_fast.c (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, check_fast_geometry, conv_hwc, geometry, index_quirk, size_mismatch
-
-
-def check_fast_channels(fn, g):
-    """The q7 _fast checks, on both paths (§1.3, §1.4)."""
-    size_mismatch(fn, g.ch_in % 4 == 0, "ch_im_in % 4 == 0", f"ch_im_in={g.ch_in}",
-                  "pad the input channels to a multiple of 4 with zero weights, or use the "
-                  "arm_convolve_HWC_q7_basic variant (arm_convolve_HWC_q7_RGB for 3 channels).")
-    size_mismatch(fn, g.ch_out % 2 == 0, "ch_im_out % 2 == 0", f"ch_im_out={g.ch_out}",
-                  "use an even number of output channels, or the arm_convolve_HWC_q7_basic variant.")
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -41,8 +32,5 @@ def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kern
     fn = "arm_convolve_HWC_q7_fast"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_fast_channels(fn, g)
-    check_dsp_limits(fn, b, g)
-    check_fast_geometry(fn, b, g)
-    return conv_hwc(b, g, 8, index_quirk(b))
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 8, quirk(fn, b))

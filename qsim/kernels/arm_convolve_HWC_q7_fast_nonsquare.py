@@ -1,8 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_fast_nonsquare.c
 (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, check_fast_geometry, conv_hwc, geometry
-from .arm_convolve_HWC_q7_fast import check_fast_channels
+from ._conv import conv_hwc, quirk, run_checks
 
 
 def arm_convolve_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out,
@@ -34,8 +33,5 @@ def arm_convolve_HWC_q7_fast_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
                   dim_im_out_y), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_fast_channels(fn, g)
-    check_dsp_limits(fn, b, g)
-    check_fast_geometry(fn, b, g)
-    return conv_hwc(b, g, 8, False)
+    g = run_checks(fn, b)
+    return conv_hwc(b, g, 8, quirk(fn, b))

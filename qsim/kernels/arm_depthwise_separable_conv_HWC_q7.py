@@ -1,15 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7.c
 (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import check_dsp_limits, depthwise_hwc, geometry, size_mismatch
-
-
-def check_depthwise(fn, b, g):
-    size_mismatch(fn, g.ch_in == g.ch_out, "ch_im_in == ch_im_out (channel multiplier 1)",
-                  f"ch_im_in={g.ch_in}, ch_im_out={g.ch_out}",
-                  "this function has no channel multiplier and no pointwise part; follow it with a "
-                  "1x1 convolution to change the channel count.")
-    check_dsp_limits(fn, b, g)
+from ._conv import depthwise_hwc, run_checks
 
 
 def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding,
@@ -40,6 +32,5 @@ def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_ou
     fn = "arm_depthwise_separable_conv_HWC_q7"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_depthwise(fn, b, g)
+    g = run_checks(fn, b)
     return depthwise_hwc(b, g)

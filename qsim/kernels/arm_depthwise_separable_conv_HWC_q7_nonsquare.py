@@ -1,8 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7_nonsquare.c
 (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import depthwise_hwc, geometry
-from .arm_depthwise_separable_conv_HWC_q7 import check_depthwise
+from ._conv import depthwise_hwc, run_checks
 
 
 def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt,
@@ -32,6 +31,5 @@ def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
                   dim_im_out_y), {}, path=path, release=release, truncate=truncate)
-    g = geometry(b)
-    check_depthwise(fn, b, g)
+    g = run_checks(fn, b)
     return depthwise_hwc(b, g)

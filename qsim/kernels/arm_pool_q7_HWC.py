@@ -10,11 +10,10 @@ Two bodies per function (semantics doc §3, §8):
 import numpy as np
 from numba import njit, prange
 
-from ..errors import KernelArgumentError
+from ..constraints import check_call
 from ..fixedpoint import ssat, tdiv, wrap_i8, wrap_i16
 from ..kernel_args import bind, out_array
-
-_I16_MAX = 32767
+from ..ops import ConvGeometry
 
 
 @njit(cache=True, parallel=True)
@@ -139,36 +138,9 @@ def avepool_dsp(im, dim, ch, k, pad, stride, dim_out, out):
                 out[n, oy * span + i] = wrap_i8(tdiv(acc[i], count))
 
 
-def _check_geometry(fn, b, path):
-    """Refuse what the C leaves undefined: int16 loop overflow, and per path the cases of doc §3."""
-    dim, ch, k = b["dim_im_in"], b["ch_im_in"], b["dim_kernel"]
-    pad, stride, dim_out = b["padding"], b["stride"], b["dim_im_out"]
-    if max(dim, ch, dim_out, pad) > _I16_MAX or (dim_out and (dim_out - 1) * stride - pad + k > _I16_MAX):
-        raise KernelArgumentError(
-            f"{fn}: geometry too large; the C keeps pixel, channel and window coordinates in int16_t. "
-            "help: keep dim_im_in, ch_im_in, dim_im_out, padding and (dim_im_out-1)*stride-padding+"
-            "dim_kernel at most 32767.")
-    empty = [o for o in range(dim_out) if max(o * stride - pad, 0) >= min(o * stride - pad + k, dim)]
-    if path == "dsp":
-        if dim_out > dim:
-            raise KernelArgumentError(
-                f"{fn}: path='dsp' needs dim_im_out <= dim_im_in, got {dim_out} > {dim}; the in-place "
-                "x pass would write into the next row. help: use path='ref' or a smaller output.")
-        if dim_out * ch > 65535:
-            raise KernelArgumentError(
-                f"{fn}: path='dsp' passes dim_im_out*ch_im_in = {dim_out * ch} as uint16_t length. "
-                "help: keep it at most 65535.")
-    if empty and (path == "dsp" or fn == "arm_avepool_q7_HWC"):
-        why = "divides by zero" if path == "ref" else "reads outside the image"
-        raise KernelArgumentError(
-            f"{fn}: output row/column {empty[0]} pools a window of padding only, where the C {why} "
-            f"(path={path!r}). help: use padding < dim_kernel and dim_im_out = "
-            "(dim_im_in + 2*padding - dim_kernel) // stride + 1.")
-
-
 def _pool(fn, ref_body, dsp_body, args, path, release, truncate):
     b = bind(fn, args, {}, path=path, release=release, truncate=truncate)
-    _check_geometry(fn, b, path)
+    check_call(fn, ConvGeometry.from_args(b), path, b.release)   # undefined C cases (doc §3)
     out = out_array(b, np.int8)
     if out.size:
         body = dsp_body if path == "dsp" else ref_body

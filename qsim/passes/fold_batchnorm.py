@@ -10,8 +10,8 @@ UnsupportedOpError naming the node.
 import numpy as np
 
 from ..errors import UnsupportedOpError
+from ..ops import OPS
 
-_CHANNEL_AXIS = {"conv": 0, "depthwise_conv": 2, "fc": 0}   # HWC-graph weight layouts
 
 
 def fold_batchnorm(graph) -> bool:
@@ -21,7 +21,7 @@ def fold_batchnorm(graph) -> bool:
     for bn in [n for n in graph.nodes if n.op == "batchnorm"]:
         src = bn.inputs[0]
         prod = graph.producer(src)
-        if (prod is None or prod.op not in _CHANNEL_AXIS or graph.consumers(src) != [bn]
+        if (prod is None or OPS[prod.op].channel_axis is None or graph.consumers(src) != [bn]
                 or src in graph.outputs):
             raise UnsupportedOpError(
                 f"node '{bn.name}' (batchnorm) follows "
@@ -32,7 +32,7 @@ def fold_batchnorm(graph) -> bool:
         s = p["scale"] / np.sqrt(p["var"] + bn.attrs["epsilon"])
         w = prod.params["weight"]
         shape = [1] * w.ndim
-        shape[_CHANNEL_AXIS[prod.op]] = -1
+        shape[OPS[prod.op].channel_axis] = -1
         prod.params["weight"] = (w.astype(np.float64) * s.reshape(shape)).astype(w.dtype)
         b = prod.params["bias"]
         prod.params["bias"] = ((b.astype(np.float64) - p["mean"]) * s + p["bias"]).astype(b.dtype)

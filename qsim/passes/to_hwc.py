@@ -19,7 +19,7 @@ is a graph output of kind "perm".
 import numpy as np
 
 from ..errors import UnsupportedOpError
-from ..ops import ELEMENTWISE
+from ..ops import OPS
 
 
 def _hwc(shape):
@@ -55,7 +55,7 @@ def to_hwc(graph) -> bool:
         kind[out] = k
         if k == "perm":
             perm[out] = perm[src]
-        if op in ("conv", "depthwise_conv", "maxpool", "avgpool"):
+        if OPS[op].window:
             if k != "chw":
                 _fail(node, f"input '{src}' is not a CHW activation")
             w = node.params.get("weight")
@@ -65,7 +65,7 @@ def to_hwc(graph) -> bool:
                 node.params["weight"] = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0))
         elif op == "batchnorm" and k == "perm":
             node.params = {key: v[perm[src]] for key, v in node.params.items()}
-        elif op in ELEMENTWISE or op == "batchnorm":
+        elif OPS[op].elementwise or op == "batchnorm":
             pass
         elif op == "softmax":
             if k == "chw":

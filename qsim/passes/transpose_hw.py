@@ -25,12 +25,10 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..graph import Node, TensorInfo
-from ..ops import ELEMENTWISE
-from .choose_kernels import geometry, is_square
+from ..ops import OPS, ConvGeometry
 
 log = logging.getLogger(__name__)
 
-_SPATIAL = ("conv", "depthwise_conv", "maxpool", "avgpool")
 _GEOM = ("kernel_shape", "strides", "pads")
 
 
@@ -72,7 +70,7 @@ def _rewrite(g):
         if k == "plain":
             continue
         changed.append(n.name)
-        if k == "swapped" and op in _SPATIAL:
+        if k == "swapped" and OPS[op].window:
             for key in _GEOM:
                 n.attrs[key] = tuple(reversed(n.attrs[key]))
             if op == "conv":
@@ -91,7 +89,7 @@ def _rewrite(g):
         elif k == "perm" and op == "batchnorm":
             perm[out] = perm[src]
             n.params = {key: v[perm[src]] for key, v in n.params.items()}
-        elif op not in ELEMENTWISE and op != "batchnorm":
+        elif not OPS[op].elementwise and op != "batchnorm":
             _fail(n, f"reads {'an image' if k == 'swapped' else 'a vector flattened from an image'}"
                   " whose H and W would be swapped")
         elif k == "perm":
@@ -126,8 +124,8 @@ def swap_hw(graph) -> bool:
 def odd_q15_widths(graph) -> list:
     """Names of the non-square convs with an odd output width: on the DSP path their only q15
     function, arm_convolve_HWC_q15_fast_nonsquare, is wrong (semantics doc §1.9)."""
-    return [n.name for n in graph.nodes if n.op == "conv"
-            and not is_square(geometry(graph, n)) and geometry(graph, n)[10] % 2]
+    geos = {n.name: ConvGeometry.of(graph, n) for n in graph.nodes if n.op == "conv"}
+    return [name for name, g in geos.items() if not g.square and g.out_x % 2]
 
 
 def swapped_for_q15_dsp(graph):

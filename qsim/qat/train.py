@@ -32,8 +32,8 @@ from tqdm import tqdm
 from ..calibrate import calibrate
 from ..errors import QuantizationError, ShapeError
 from ..graph import QUANT_FIELDS
+from ..ops import OPS
 from ..quantize import quantize
-from ..schemes import WEIGHTED
 from ..train.layers import SoftmaxCrossEntropy
 from ..train.optim import Adam, check_schedule, record_validation, scheduled_lr
 from ..train.workers import single_blas
@@ -234,7 +234,7 @@ def _result(qgraph, trained, history, settings):
     out = qgraph.copy()
     _set_quant_state(out, _quant_state(trained))
     for node in out.nodes:
-        if node.op in WEIGHTED:
+        if OPS[node.op].weighted:
             t = trained.node(node.name)
             node.params = {k: (q.quantize(t.params[k]) * q.step).astype(np.float32)
                            for k, q in (("weight", t.weight_q), ("bias", t.bias_q))}

@@ -29,7 +29,7 @@ def _check(report, graph, n):
     assert report.mismatches == 0, text
     assert report.lines()[-1] == f"{len(graph.nodes)} layers, {n} inputs, 0 mismatches"
     assert all(r.insns is not None and r.insns > 0 for r in report.layers), text
-    foot = report.extra["footprint"]
+    foot = report.footprint
     assert foot.network[0] > 0 and foot.elf[0] > foot.network[0] and foot.cmsis_bytes > 0
     return text
 

@@ -19,9 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kws
-from .errors import ModelFormatError, SaturationWarning
-from .frontend.mfcc import MfccConfig
+from ..calibrate import calibrate
+from ..errors import ModelFormatError, SaturationWarning
+from ..quantize import quantize
+from . import features as kws
+from .dataset import load_kws
+from .mfcc import MfccConfig
+from .net import train_kws
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class TrainSettings:
     fc: tuple = (58, 128)
     lr_schedule: str | None = "cosine"       # None or "cosine" (qsim.train.train)
     label_smoothing: float = 0.1
-    # train-time MFCC augmentation (qsim.kws.augment_mfcc); the device pipeline is unchanged
+    # train-time MFCC augmentation (qsim.kws.net.augment_mfcc); the device pipeline is unchanged
     shift: int = 3                           # random time shift, frames
     time_mask: int = 6                       # SpecAugment time mask, max frames
     freq_mask: int = 2                       # SpecAugment frequency mask, max coefficients
@@ -67,7 +71,7 @@ class KwsModel:
     def save(self, folder):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        from .exporters import export_onnx
+        from ..exporters import export_onnx
         self.float_graph.save(folder / "float")
         for scheme, q in self.qgraphs.items():
             q.save(folder / scheme)
@@ -80,7 +84,7 @@ class KwsModel:
 
     @classmethod
     def load(cls, folder):
-        from .graph import Graph
+        from ..graph import Graph
         folder = Path(folder)
         meta = folder / "kws.json"
         if not meta.is_file():
@@ -102,8 +106,7 @@ def _jsonable(v):
 
 
 def load_features(data_dir, cfg=MfccConfig()):
-    """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.datasets.kws)."""
-    from .datasets.kws import load_kws
+    """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.kws.dataset)."""
     audio, y, split = load_kws(data_dir)
     return kws.mfcc_features(audio, cfg), y, split
 
@@ -114,8 +117,6 @@ def accuracy(pred, y):
 
 def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=SCHEMES):
     """{scheme: (qgraph, strategy, val accuracy)}: per scheme the strategy best on validation."""
-    from .calibrate import calibrate
-    from .quantize import quantize
     rng = np.random.default_rng([s.seed, 5])
     pick = rng.permutation(len(M_train))[:s.calib_samples]
     cal = calibrate(graph, kws.mfcc_float(M_train[pick]), stats=("minmax", "log2hist"))
@@ -139,14 +140,14 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
     """Train the float net on the train split (early stopping on val); returns (graph, history)."""
     tr, va = (split == "train"), (split == "val")
     X = kws.mfcc_float(M)
-    return kws.train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
-                         conv=settings.conv, fc=settings.fc, classes=classes,
-                         epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
-                         weight_decay=settings.weight_decay, patience=settings.patience,
-                         seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
-                         label_smoothing=settings.label_smoothing, shift=settings.shift,
-                         time_mask=settings.time_mask, freq_mask=settings.freq_mask,
-                         noise=settings.noise, keep=settings.keep)
+    return train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
+                     conv=settings.conv, fc=settings.fc, classes=classes,
+                     epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+                     weight_decay=settings.weight_decay, patience=settings.patience,
+                     seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
+                     label_smoothing=settings.label_smoothing, shift=settings.shift,
+                     time_mask=settings.time_mask, freq_mask=settings.freq_mask,
+                     noise=settings.noise, keep=settings.keep)
 
 
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):

@@ -1,4 +1,5 @@
-"""hls4ml-style profile plots (PNG): log2 distributions with each QFormat's range overlaid, SQNR.
+"""The pictures: hls4ml-style profile plots (PNG), log2 distributions with each QFormat's range
+overlaid, and SQNR per layer (the numbers come from qsim.metrics).
 
     write_profile(report, qgraph, "out/")   # activations.png, weights.png, sqnr.png
 
@@ -9,7 +10,7 @@ activations.png  one row per activation tensor (flatten/reshape outputs are skip
                  (orange); the black tick is the largest |x| seen, the right margin the share of
                  exact zeros (and magnitudes below 2**-24).
 weights.png      the same for every weight and bias array with its weight_q / bias_q.
-sqnr.png         SQNR (dB) and saturated share per layer, from a qsim.report.Report.
+sqnr.png         SQNR (dB) and saturated share per layer, from a qsim.metrics.Report.
 Figures are built with matplotlib's object API on the Agg canvas (no pyplot, no global backend
 change), rendered to memory and written atomically (temporary file + rename).
 """
@@ -23,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .fileio import atomic_write
-from .schemes import WEIGHTED
+from .ops import OPS
 from .stats import Log2Histogram
 
 _IN, _SAT, _ZERO = "#3b75af", "#c0392b", "#e69138"
@@ -79,7 +80,7 @@ def plot_activations(qgraph, histograms, title=None) -> Figure:
     for t, info in qgraph.tensors.items():
         prod = qgraph.producer(t)
         if t not in histograms or (prod is not None
-                                   and prod.op in ("flatten", "reshape", "transpose_hw")):
+                                   and OPS[prod.op].data_move):
             continue
         rows.append((t if prod is None else prod.name, histograms[t], info.qformat))
     return _rows_plot(rows, title or f"{qgraph.name}: activations ({qgraph.quant.scheme})")
@@ -89,7 +90,7 @@ def plot_weights(qgraph, title=None) -> Figure:
     """Log2 distribution of every weight and bias array with its weight_q / bias_q."""
     rows = []
     for n in qgraph.nodes:
-        if n.op not in WEIGHTED:
+        if not OPS[n.op].weighted:
             continue
         for key, q in (("weight", n.weight_q), ("bias", n.bias_q)):
             h = Log2Histogram()
@@ -150,7 +151,7 @@ def write_profile(report, qgraph, out_dir) -> list:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [save_png(plot_activations(qgraph, report.histograms), out / "activations.png")]
-    if any(n.op in WEIGHTED for n in qgraph.nodes):
+    if any(OPS[n.op].weighted for n in qgraph.nodes):
         paths.append(save_png(plot_weights(qgraph), out / "weights.png"))
     paths.append(save_png(plot_sqnr(report), out / "sqnr.png"))
     return paths

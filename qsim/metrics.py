@@ -1,4 +1,5 @@
-"""Float vs quantized: accuracy, top-1 agreement, per-layer SQNR and saturation in one Report.
+"""The numbers of float vs quantized: accuracy, top-1 agreement, per-layer SQNR and saturation in
+one Report (`qsim report` prints them; qsim.plots draws them).
 
     rep = evaluate(float_graph, qgraph, x_test, y_test)
     print(rep.to_text())                 # summary + one row per layer
@@ -16,7 +17,7 @@ names). Per tensor it accumulates:
                       is a relu (those values become 0 anyway) and it is not a graph output
 The float data is always taken as floats (integer .npy data is converted), so the quantized run
 quantizes it with the input format exactly as the deployed pre-processing would. Histograms of
-every float tensor (Log2Histogram) are kept in `Report.histograms` for `qsim.profile`.
+every float tensor (Log2Histogram) are kept in `Report.histograms` for `qsim.plots`.
 """
 import json
 import math
@@ -28,8 +29,8 @@ from tqdm import tqdm
 
 from . import float_exec
 from .errors import QuantizationError, SaturationWarning, ShapeError
+from .ops import OPS
 from .passes.transpose_hw import match_float_graph
-from .schemes import WEIGHTED
 from .simulate import simulate
 from .stats import Log2Histogram
 
@@ -201,7 +202,7 @@ def _layer_rows(qgraph):
     for n in qgraph.nodes:
         row = LayerStats(n.name, n.op, n.output, n.kernel, str(qgraph.input_q(n)),
                          str(qgraph.output_q(n)))
-        if n.op in WEIGHTED:
+        if OPS[n.op].weighted:
             w = np.asarray(n.params["weight"], np.float64)
             wq = n.weight_q.dequantize(n.weight_q.quantize(w))
             row.weight_q, row.bias_q = str(n.weight_q), str(n.bias_q)

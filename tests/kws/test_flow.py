@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qsim import float_exec, kws
+from qsim import float_exec
 from qsim.cli import main
 from qsim.fixedpoint import QFormat
 from qsim.importers.spec import Sequential
+from qsim.kws import features as kws
+from qsim.kws.net import augment_mfcc, fold_input_norm, kws_spec
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 needs_espeak = pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")
@@ -40,7 +42,7 @@ def cli(capsys):
 def tiny_set(tmp_path_factory):
     if not HAVE_ESPEAK:
         pytest.skip("espeak-ng not installed")
-    from qsim.datasets.kws import synthesize_kws
+    from qsim.kws.dataset import synthesize_kws
     out = tmp_path_factory.mktemp("kws") / "set"
     synthesize_kws(out, seed=3, per_class=4, voices=VOICES, workers=2)
     return out
@@ -86,7 +88,7 @@ int main(void) {{ static int16_t m[65536]; static {ct} o[65536]; long i;
 
 
 def test_warp_formants_scales_every_frequency():
-    from qsim.datasets.kws import warp_formants
+    from qsim.kws.dataset import warp_formants
     x = np.sin(2 * np.pi * 500 * np.arange(8000) / 16000)
     y = warp_formants(x, 1.25)
     assert len(y) == 6400
@@ -97,20 +99,20 @@ def test_cli_defaults_match_train_settings():
     import dataclasses
 
     from qsim.commands.train import DEFAULTS
-    from qsim.kws_flow import TrainSettings
+    from qsim.kws.flow import TrainSettings
     d = dataclasses.asdict(TrainSettings())
     assert {k: d[k] for k in DEFAULTS} == DEFAULTS
 
 
 def test_augment_mfcc(rng):
     x = rng.normal(0.0, 1.0, (8, 49, 10, 1)).astype(np.float32)
-    assert np.array_equal(kws.augment_mfcc(x, np.random.default_rng(0)), x)
-    a = kws.augment_mfcc(x, np.random.default_rng(0), time_mask=6, freq_mask=2)
+    assert np.array_equal(augment_mfcc(x, np.random.default_rng(0)), x)
+    a = augment_mfcc(x, np.random.default_rng(0), time_mask=6, freq_mask=2)
     assert a.shape == x.shape and a.dtype == np.float32
     assert ((a == 0).all(axis=(2, 3)).sum(1) <= 6).all()
     assert ((a == 0).all(axis=(1, 3)).sum(1) <= 2).all()
     assert (a == 0).any() and np.all((a == x) | (a == 0))
-    s = kws.augment_mfcc(x, np.random.default_rng(1), shift=3)
+    s = augment_mfcc(x, np.random.default_rng(1), shift=3)
     for i in range(len(x)):   # every frame is a frame of the clip, in order, shifted by <= 3
         k = next(k for k in range(-3, 4)
                  if np.array_equal(s[i], x[i, np.clip(np.arange(49) - k, 0, 48)]))
@@ -118,16 +120,16 @@ def test_augment_mfcc(rng):
 
 
 def test_fold_input_norm(rng):
-    g = Sequential.from_dict(kws.kws_spec(5, (4, 4), (8,))).build(seed=0)
+    g = Sequential.from_dict(kws_spec(5, (4, 4), (8,))).build(seed=0)
     x = rng.normal(-3.0, 10.0, (6, 49, 10, 1)).astype(np.float32)
-    folded = kws.fold_input_norm(g, -3.0, 10.0)
+    folded = fold_input_norm(g, -3.0, 10.0)
     want = float_exec.run(g, (x + 3.0) / 10.0, dtype=np.float64)
     np.testing.assert_allclose(float_exec.run(folded, x, dtype=np.float64), want, rtol=1e-4, atol=1e-6)
 
 
 @needs_espeak
 def test_train_kws_writes_model(tiny_model):
-    from qsim.kws_flow import KwsModel
+    from qsim.kws.flow import KwsModel
     m = KwsModel.load(tiny_model)
     assert m.labels == ("yes", "no", "backward", "_unknown_", "_silence_")
     assert set(m.qgraphs) == {"q7", "q15"} and (tiny_model / "kws.onnx").is_file()
@@ -139,7 +141,7 @@ def test_train_kws_writes_model(tiny_model):
 @needs_espeak
 def test_onnx_export_reproduces_float_model(tiny_model, tiny_set):
     ort = pytest.importorskip("onnxruntime")
-    from qsim.kws_flow import KwsModel, load_features
+    from qsim.kws.flow import KwsModel, load_features
     model = KwsModel.load(tiny_model)
     M, _, _ = load_features(tiny_set)
     x = kws.mfcc_float(M)
@@ -158,9 +160,9 @@ def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
     lines = out.splitlines()
     assert lines[0].split() == ["file", "float", "p", "q7", "q15", "C", "q7"]
     assert len(lines) == 2 + 3 + 1 and "stand-in" in lines[-1]
-    from qsim.audio import load_wav
-    from qsim.commands.kws import classify
-    from qsim.kws_flow import KwsModel
+    from qsim.kws.audio import load_wav
+    from qsim.kws.classify import classify
+    from qsim.kws.flow import KwsModel
     model = KwsModel.load(tiny_model)
     rows = classify(model, np.stack([load_wav(w) for w in wavs]))
     for line, (lab, p, q, _) in zip(lines[2:], rows):
@@ -179,7 +181,7 @@ def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
 @needs_gcc
 def test_tiny_demo_and_cache(tmp_path):
     from qsim.commands.train import settings_from
-    from qsim.demo import DemoSettings, run_demo
+    from qsim.kws.demo import DemoSettings, run_demo
     ns = argparse.Namespace(epochs=1, seed=0, lr=2e-3, batch_size=16, conv=[4, 4], fc=[8], keep="last")
     s = DemoSettings(per_class=4, voices=tuple(VOICES), train=settings_from(ns), parity_inputs=4,
                      report_samples=8)
@@ -201,7 +203,7 @@ def test_tiny_demo_and_cache(tmp_path):
 
 
 def _full_demo():
-    from qsim.demo import DemoSettings, run_demo
+    from qsim.kws.demo import DemoSettings, run_demo
     return run_demo(Path("out/demo_test"), DemoSettings(), cache=Path("data/cache"), standin=True)
 
 

@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from qsim.datasets.kws import LABELS, assign_splits, load_kws, speaker, synthesize_kws
+from qsim.kws.dataset import LABELS, assign_splits, load_kws, speaker, synthesize_kws
 from qsim.errors import QsimError
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,

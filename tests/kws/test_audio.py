@@ -1,8 +1,8 @@
-"""qsim.audio.load_wav: resampling, mixdown, pad/trim, clean errors."""
+"""qsim.kws.audio.load_wav: resampling, mixdown, pad/trim, clean errors."""
 import numpy as np
 import pytest
 
-from qsim.audio import fix_length, load_wav, to_int16
+from qsim.kws.audio import fix_length, load_wav, to_int16
 from qsim.errors import AudioError, QsimError
 
 sf = pytest.importorskip("soundfile")

@@ -1,4 +1,4 @@
-"""qsim.report / qsim.profile: numbers recomputed independently from the two traces, PNGs valid.
+"""qsim.metrics / qsim.plots: numbers recomputed independently from the two traces, PNGs valid.
 
 Float tolerance: SQNR is a ratio of float64 sums accumulated per batch in evaluate and over the
 whole set here; summation order differs, so rtol 1e-9.
@@ -14,9 +14,9 @@ from qsim import float_exec
 from qsim.calibrate import calibrate
 from qsim.errors import QuantizationError, ShapeError
 from qsim.importers.spec import Sequential
-from qsim.profile import plot_sqnr, save_png, write_profile
+from qsim.plots import plot_sqnr, save_png, write_profile
 from qsim.quantize import quantize
-from qsim.report import evaluate, sqnr_db
+from qsim.metrics import evaluate, sqnr_db
 from qsim.simulate import simulate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -112,7 +112,7 @@ def frames(audio, cfg: MfccConfig):
         audio = audio[None]
     if audio.ndim != 2 or audio.shape[1] < cfg.frame_len:
         raise ShapeError(f"mfcc: audio must be (N, samples) with samples >= {cfg.frame_len}, got "
-                         f"{audio.shape}. help: pad clips with qsim.audio.fix_length")
+                         f"{audio.shape}. help: pad clips with qsim.kws.audio.fix_length")
     n_frames = 1 + (audio.shape[1] - cfg.frame_len) // cfg.hop
     idx = np.arange(n_frames)[:, None] * cfg.hop + np.arange(cfg.frame_len)
     out = np.zeros(audio.shape[:1] + (n_frames, cfg.fft_len), audio.dtype)
@@ -151,7 +151,7 @@ def mfcc_q15(audio, cfg: MfccConfig = MfccConfig()):
     """Fixed-point MFCC of int16 clips (N, samples) -> (N, n_frames, n_coeffs) int16, q8.7."""
     audio = np.asarray(audio)
     if audio.dtype != np.int16:
-        raise ShapeError(f"mfcc_q15: audio must be int16, got {audio.dtype}. help: qsim.audio.load_wav")
+        raise ShapeError(f"mfcc_q15: audio must be int16, got {audio.dtype}. help: qsim.kws.audio.load_wav")
     return mfcc_q15_frames(frames(audio, cfg), cfg)
 
 

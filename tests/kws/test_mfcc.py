@@ -1,11 +1,11 @@
-"""qsim.frontend.mfcc against the cmsisdsp Python wrapper (CMSIS-DSP 1.16.x compiled for the host)."""
+"""qsim.kws.mfcc against the cmsisdsp Python wrapper (CMSIS-DSP 1.16.x compiled for the host)."""
 import numpy as np
 import pytest
 
 from qsim.errors import ShapeError
-from qsim.frontend.mfcc import (MfccConfig, cmsis_tables, mfcc_f32, mfcc_f32_frames, mfcc_q15,
+from qsim.kws.mfcc import (MfccConfig, cmsis_tables, mfcc_f32, mfcc_f32_frames, mfcc_q15,
                                 mfcc_q15_frames)
-from qsim.frontend.rfft_q15 import bit_reverse_order, real_coefs_q15, rfft_q15_frame, twiddle_q15
+from qsim.kws.rfft_q15 import bit_reverse_order, real_coefs_q15, rfft_q15_frame, twiddle_q15
 from tests.kernels._compare import assert_bit_exact
 
 dsp = pytest.importorskip("cmsisdsp")

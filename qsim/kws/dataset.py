@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..audio import fix_length, load_wav, resample, to_int16
+from .audio import fix_length, load_wav, resample, to_int16
 from ..errors import QsimError, ToolchainMissing
 
 log = logging.getLogger(__name__)

@@ -1,10 +1,10 @@
 """The whole flow on the built-in keyword-spotting example, stage by stage, timed and cached.
 
-    dataset    espeak-ng synthesis (qsim.datasets.kws)                cached: data/cache/kws-<key>/
+    dataset    espeak-ng synthesis (qsim.kws.dataset)                 cached: data/cache/kws-<key>/
     features   arm_mfcc_q15, bit-exact (q8.7)                         cached: features-<key>.npz
     train      numpy float training, normalization folded             cached: model-<key>/
     quantize   calibrate, quantize q7 and q15 (strategy picked on val) cached with train
-    evaluate   test accuracy, per-layer SQNR (qsim.report.evaluate)
+    evaluate   test accuracy, per-layer SQNR (qsim.metrics.evaluate)
     qat        qsim.qat.finetune of the q7 net, when qsim.qat exists  cached: qat-<key>/
     codegen    C for the q7 and q15 nets + <prefix>_features.h, RAM/flash
     parity     the generated C on the host against the simulator, per layer, on test clips:
@@ -30,12 +30,24 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kws
-from .errors import SaturationWarning
-from .kws_flow import KwsModel, TrainSettings, evaluate
+from cmsis_nn.locate import find_cmsis
+from cmsis_nn.standin import include_dirs
+from codegen.generate import write_network
+from codegen.memory_report import measure_code_size, memory_report
+from harness.parity import run_network_parity
+
+from ..errors import SaturationWarning
+from ..fileio import atomic_dir
+from ..graph import Graph
+from ..metrics import evaluate as report_eval
+from ..plots import write_profile
+from . import features as kws
+from .dataset import LABELS, synthesize_kws
+from .flow import KwsModel, TrainSettings, evaluate, finish, load_features, train_float
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]     # the qsim package: cache keys hash sources below it
+MFCC_SOURCES = ("kws/mfcc.py", "kws/mfcc_q15.py", "kws/rfft_q15.py")
 
 
 @dataclass
@@ -43,7 +55,7 @@ class DemoSettings:
     per_class: int = 2000               # 1200 -> 2000: float test 94.3% -> 95.9% (BENCHMARKS.md)
     data_seed: int = 0
     voices: tuple | None = None          # None: every English espeak-ng voice and variant
-    warp: float = 0.3                    # formant warp augmentation (qsim.datasets.kws.make_clip):
+    warp: float = 0.3                    # formant warp augmentation (qsim.kws.dataset.make_clip):
     #                                      held-out test voices 90.3% -> 92.4% float at the same size
     workers: int = 2
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -91,17 +103,15 @@ class Stages:
 
 
 def _dataset(s: DemoSettings, cache: Path, verbose):
-    from .datasets.kws import synthesize_kws
     parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ())
-    key = _key(*parts, sources=("datasets/kws.py", "audio.py"))
+    key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py"))
     return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
         tmp / "set", seed=s.data_seed, per_class=s.per_class, voices=s.voices, workers=s.workers,
         verbose=verbose, warp=s.warp)), key
 
 
 def _features(data_dir, data_key, cache: Path):
-    from .kws_flow import load_features
-    key = _key("features", data_key, sources=("frontend", "kws.py"))
+    key = _key("features", data_key, sources=(*MFCC_SOURCES, "kws/features.py"))
     path = cache / f"features-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
@@ -116,15 +126,15 @@ def _features(data_dir, data_key, cache: Path):
 
 def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
     """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
-    from .graph import Graph
-    from .kws_flow import finish, train_float
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
                   if k not in ("calib_samples", "strategies", "version")}
-    fkey = _key("float", feat_key, train_part, sources=("kws.py", "kws_flow.py", "train"))
+    fkey = _key("float", feat_key, train_part, sources=("kws/features.py", "kws/net.py", "kws/flow.py",
+                                                     "train"))
     fpath = cache / f"float-{fkey}"
     key = _key("model", fkey, dataclasses.asdict(t),
-               sources=("kws.py", "kws_flow.py", "calibrate.py", "quantize.py", "stats.py", "passes"))
+               sources=("kws/features.py", "kws/net.py", "kws/flow.py", "calibrate.py", "quantize.py",
+                        "stats.py", "passes"))
     path = cache / f"model-{key}"
     if path.is_dir():
         st.rows += [["train", 0.0, "cached"], ["calibrate + quantize", 0.0, "cached"]]
@@ -151,7 +161,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
 
 def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     try:
-        from . import qat
+        from .. import qat
     except ModuleNotFoundError as e:
         if e.name != "qsim.qat":
             raise
@@ -164,7 +174,6 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     key = _key("qat", model_key, s.qat_epochs, s.qat_lr, sources=("qat",))
     path = cache / f"qat-{key}"
     if path.is_dir():
-        from .graph import Graph
         if (path / "notes.txt").is_file():
             notes += (path / "notes.txt").read_text().splitlines()
         return Graph.load(path), True
@@ -194,16 +203,12 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
 
 def _cmsis(cmsis, standin):
     """A CmsisCheckout, or None for the stand-in."""
-    from cmsis_nn.locate import find_cmsis
     if standin or (cmsis is None and not os.environ.get("CMSIS_PATH")):
         return None
     return find_cmsis(cmsis)
 
 
 def _codegen(qgraphs, out: Path):
-    from cmsis_nn.standin import include_dirs
-    from codegen.generate import write_network
-    from codegen.memory_report import measure_code_size, memory_report
     mem = {}
     for scheme, q in qgraphs.items():
         folder = out / "c" / f"kws_{scheme}"
@@ -216,7 +221,6 @@ def _codegen(qgraphs, out: Path):
 
 
 def _parity(qgraphs, M_test, checkout, n):
-    from harness.parity import run_network_parity
     out = {}
     for scheme, q in qgraphs.items():
         x = kws.mfcc_to_input(M_test[:n], q.tensors[q.inputs[0]].qformat)
@@ -227,8 +231,6 @@ def _parity(qgraphs, M_test, checkout, n):
 
 
 def _reports(model, qgraphs, M, y, out: Path, n):
-    from .profile import write_profile
-    from .report import evaluate as report_eval
     reps = {}
     X = kws.mfcc_float(M[:n])
     for name, q in qgraphs.items():
@@ -248,9 +250,6 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
 
     Returns the summary dict (also written as out/summary.json; out/summary.txt is its table).
     """
-    from qsim.commands._common import output_dir
-
-    from .datasets.kws import LABELS
     t0, st, notes = time.perf_counter(), Stages(), []
     cache = Path(cache)
     checkout = _cmsis(cmsis, standin)
@@ -278,7 +277,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
-    with output_dir(out, force=True) as tmp:
+    with atomic_dir(out) as tmp:
         model.save(tmp / "model")
         if qat_res is not None:
             qat_res[0].save(tmp / "model" / "q7_qat")

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import scipy.signal
 
-from .errors import AudioError
+from ..errors import AudioError
 
 CLIP_SECONDS = 1.0
 

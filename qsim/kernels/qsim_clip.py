@@ -1,0 +1,53 @@
+"""Companion kernels of codegen/companion/qsim_clip.c (qsim's own C, not CMSIS): clip / ReLU6 in
+any format, in place in C, q7 and q15.
+
+One flat serial numba loop in the data's own type (vectorised; memory-bound, so no threads).
+Single path, no rounding: no path/version options; `truncate` is accepted for a uniform call and
+changes nothing.
+"""
+import numpy as np
+from numba import njit, uint64
+
+from ..kernel_args import bind
+from ._companion import refuse
+
+
+@njit(cache=True)
+def _clip(data, lo, hi, out):
+    for i in range(uint64(data.shape[0])):
+        out[i] = min(max(data[i], lo), hi)
+
+
+def _run(fn, dtype, args, truncate):
+    b = bind(fn, args, {}, truncate=truncate)
+    lo, hi = b["min_val"], b["max_val"]
+    refuse(fn, lo <= hi, f"min_val={lo} > max_val={hi}", "pass the lower bound first")
+    info = np.iinfo(dtype)
+    out = np.empty_like(b["data"])
+    # with lo <= hi, clamping the bounds to the type first gives the C's bytes
+    _clip(b["data"].reshape(-1), dtype(min(max(lo, info.min), info.max)), dtype(min(max(hi, info.min), info.max)),
+          out.reshape(-1))
+    return out
+
+
+def qsim_clip_q7(data, size, min_val, max_val, *, truncate=False):
+    """Q7 clip, batched over `data` (the C works in place).
+
+    Arithmetic: out = min(max(data, min_val), max_val), bounds as integers of the data's format;
+    ReLU6 on Qm.f data is min_val 0, max_val min(6 * 2**f, 127).
+
+    Parameters
+    ----------
+    data : (N, size) int8
+    min_val, max_val : int16 bounds, min_val <= max_val (the C gives max_val everywhere otherwise).
+
+    Returns
+    -------
+    (N, size) int8, the new data; the caller's array is not modified.
+    """
+    return _run("qsim_clip_q7", np.int8, (data, size, min_val, max_val), truncate)
+
+
+def qsim_clip_q15(data, size, min_val, max_val, *, truncate=False):
+    """Q15 clip: as qsim_clip_q7 on int16 data."""
+    return _run("qsim_clip_q15", np.int16, (data, size, min_val, max_val), truncate)

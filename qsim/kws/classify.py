@@ -1,0 +1,52 @@
+"""Classify int16 clips with a KWS model folder: the float net, the simulated q7 / q15 nets and the
+q7 (or q15) net's generated C built for the host, side by side (what `qsim kws` prints).
+
+The C column needs a library: a CMSIS_5 checkout (--cmsis or $CMSIS_PATH) or qsim's stand-in
+(NOT CMSIS); `c_library` says which, or why there is none.
+"""
+import os
+
+import numpy as np
+
+from cmsis_nn.locate import find_cmsis
+from codegen.generate import render
+from harness.host import HostNetwork, cmsis_library, standin_library
+
+from . import features
+
+
+def c_library(cmsis, standin, qgraph):
+    """(Library, label) for the host build, or (None, reason) when no C can be built."""
+    q = qgraph.quant
+    if standin:
+        return standin_library(q.version, q.truncate), f"stand-in ({q.version} REF; NOT CMSIS)"
+    if cmsis is None and not os.environ.get("CMSIS_PATH"):
+        return None, "no CMSIS_5 checkout (--cmsis / CMSIS_PATH) and no --standin"
+    checkout = find_cmsis(cmsis)
+    return cmsis_library(checkout, q.path, q.truncate), f"CMSIS_5 {checkout.version} ({q.path} path)"
+
+
+def run_c(qgraph, x_ints, library):
+    """Output ints (N, classes) of the generated C built against `library`."""
+    net = HostNetwork(render(qgraph), library)
+    outputs, _, statuses = net.run(x_ints)
+    return outputs[:, :qgraph.tensors[qgraph.outputs[0]].size], statuses
+
+
+def classify(model, audio, library=None, scheme="q7"):
+    """Rows (float label, p, {scheme: label}, C label or None) for int16 clips (N, 16000)."""
+    M = features.mfcc_features(audio, model.mfcc)
+    probs = features.float_probs(model.float_graph, features.mfcc_float(M))
+    qlab = {s: features.quant_outputs(q, M).argmax(1) for s, q in model.qgraphs.items()}
+    clab = None
+    if library is not None:
+        q = model.qgraphs[scheme]
+        out, statuses = run_c(q, features.mfcc_to_input(M, q.tensors[q.inputs[0]].qformat), library)
+        clab = np.where(statuses == 0, out.argmax(1), -1)
+    rows = []
+    for i in range(len(audio)):
+        k = int(probs[i].argmax())
+        rows.append((model.labels[k], float(probs[i, k]),
+                     {s: model.labels[int(v[i])] for s, v in qlab.items()},
+                     None if clab is None else ("(error)" if clab[i] < 0 else model.labels[int(clab[i])])))
+    return rows
