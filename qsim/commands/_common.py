@@ -6,6 +6,8 @@ Writing: outputs are never half-written. `check_output` fails early if the targe
 (unless --force); `output_dir` builds a folder under a temporary name beside the target and
 renames it into place only when everything inside succeeded; `write_file` is temp + rename.
 `show_warnings` turns library warnings into one clean `qsim CMD: warning: ...` line each.
+Commands that quantize (quantize, train kws) take `add_release_args` and say what they used
+(`release_and_path`).
 """
 import contextlib
 import os
@@ -25,6 +27,28 @@ from qsim.fileio import atomic_dir
 
 def add_force(p):
     p.add_argument("--force", action="store_true", help="replace the output if it exists")
+
+
+def add_release_args(p):
+    """--release / --path of a command that quantizes; their defaults (qsim.releases) are filled
+    in by release_and_path, so a run can say whether it used them."""
+    from qsim.releases import DEFAULT_PATH, DEFAULT_RELEASE, PATHS, VERSIONS
+    p.add_argument("--path", choices=PATHS, default=None,
+                   help="CMSIS-NN code path: ref = plain C (Cortex-M0/M3), dsp = ARM_MATH_DSP "
+                        f"(M4/M7/M33) (default {DEFAULT_PATH})")
+    p.add_argument("--release", "--version", dest="release", choices=VERSIONS, default=None,
+                   help="CMSIS_5 release whose arithmetic is simulated and generated "
+                        f"(default {DEFAULT_RELEASE}, the last with this API)")
+
+
+def release_and_path(args):
+    """(release, path) of --release / --path with the defaults filled in; prints which were used
+    (first, so it is said even when the run then fails)."""
+    from qsim.releases import DEFAULT_PATH, DEFAULT_RELEASE
+    release, path = args.release or DEFAULT_RELEASE, args.path or DEFAULT_PATH
+    print(f"CMSIS_5 {release}{'' if args.release else ' (default; --release)'}, path {path}"
+          f"{'' if args.path else ' (default; --path)'}")
+    return release, path
 
 
 def load_model(path, what="MODEL"):

@@ -8,8 +8,6 @@ used; the table printed at the end lists every layer's kernel, formats and shift
 """
 import argparse
 
-from qsim.releases import DEFAULT_PATH, DEFAULT_RELEASE, PATHS, VERSIONS
-
 EPILOG = """\
 schemes:     q7 (8-bit everything), q15 (16-bit), q7q15 (16-bit activations, 8-bit fc weights)
 strategies:  minmax (ARM's ceil(log2 max|x|) rule), percentile (the same on --percentile P,
@@ -29,6 +27,8 @@ STRATEGIES = ("minmax", "percentile", "mse")
 def register(subparsers):
     from qsim.schemes import SCHEMES
 
+    from ._common import add_release_args
+
     p = subparsers.add_parser(
         "quantize", help="quantize a float model from calibration statistics",
         description=__doc__.splitlines()[0], epilog=EPILOG,
@@ -43,12 +43,7 @@ def register(subparsers):
                    help="how a tensor's format is chosen (default minmax)")
     p.add_argument("--percentile", type=float, default=99.99, metavar="P",
                    help="P of --strategy percentile (default 99.99)")
-    p.add_argument("--path", choices=PATHS, default=None,
-                   help="CMSIS-NN code path: ref = plain C (Cortex-M0/M3), dsp = ARM_MATH_DSP "
-                        f"(M4/M7/M33) (default {DEFAULT_PATH})")
-    p.add_argument("--release", "--version", dest="release", choices=VERSIONS, default=None,
-                   help="CMSIS_5 release whose arithmetic is simulated and generated "
-                        f"(default {DEFAULT_RELEASE}, the last with this API)")
+    add_release_args(p)
     p.add_argument("--truncate", action="store_true",
                    help="build with ARM_NN_TRUNCATE (shifts truncate instead of rounding)")
     p.add_argument("--no-fc-opt", action="store_true",
@@ -83,11 +78,10 @@ def check_calibration(cal, graph, strategy, percentile, calib_path):
 def run(args):
     from qsim.quantize import describe, quantize
 
-    from ._common import check_output, load_calibration, load_model, output_dir, show_warnings
+    from ._common import (check_output, load_calibration, load_model, output_dir, release_and_path,
+                          show_warnings)
 
-    release, path = args.release or DEFAULT_RELEASE, args.path or DEFAULT_PATH
-    print(f"CMSIS_5 {release}{'' if args.release else ' (default; --release)'}, path {path}"
-          f"{'' if args.path else ' (default; --path)'}")
+    release, path = release_and_path(args)
     check_output(args.output, args.force, folder=True)
     graph = load_model(args.model)
     cal = load_calibration(args.calib)

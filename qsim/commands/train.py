@@ -14,6 +14,8 @@ example:
 
 
 def register(subparsers):
+    from ._common import add_release_args
+
     p = subparsers.add_parser("train", help="train a model (kws: the keyword-spotting net)",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="task", metavar="TASK", required=True)
@@ -26,6 +28,7 @@ def register(subparsers):
     k.add_argument("-o", "--output", default="out/kws_model", metavar="MODEL",
                    help="model folder to write (default out/kws_model)")
     k.add_argument("--force", action="store_true", help="replace MODEL if it exists")
+    add_release_args(k)                 # the q7/q15 models' CMSIS_5 release and code path
     return p
 
 
@@ -59,6 +62,8 @@ def settings_from(args, **extra):
     from qsim.kws.flow import TrainSettings
     if args.epochs < 1 or args.batch_size < 1 or min(args.conv) < 1 or min(args.fc) < 1:
         raise QsimError("--epochs, --batch-size, --conv and --fc must be positive")
+    if getattr(args, "release", None):                  # train kws: release_and_path filled them in
+        extra = dict(version=args.release, path=args.path, **extra)
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
                          conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep, **extra)
 
@@ -77,8 +82,9 @@ def run(args):
     from qsim.kws.dataset import LABELS
     from qsim.kws.flow import fit, load_features
 
-    from ._common import check_output, output_dir, show_warnings
+    from ._common import check_output, output_dir, release_and_path, show_warnings
 
+    args.release, args.path = release_and_path(args)
     check_output(args.output, args.force, folder=True)
     settings = settings_from(args)
     M, y, split = load_features(args.data)

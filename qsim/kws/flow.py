@@ -57,7 +57,8 @@ class TrainSettings:
     noise: float = 0.0                       # Gaussian noise on the normalized features
     calib_samples: int = 1000
     strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins
-    version: str = "5.7.0"
+    version: str = "5.7.0"                   # CMSIS_5 release and code path of the q7/q15 models
+    path: str = "ref"                        # (`qsim train kws` defaults to qsim.releases')
 
 
 @dataclass
@@ -126,7 +127,8 @@ def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=S
         for scheme in schemes:
             best = None
             for strategy in s.strategies:
-                q = quantize(graph, cal, scheme=scheme, strategy=strategy, version=s.version)
+                q = quantize(graph, cal, scheme=scheme, strategy=strategy, path=s.path,
+                             version=s.version)
                 acc = accuracy(kws.quant_outputs(q, M_val).argmax(1), y_val) if len(y_val) else 0.0
                 if best is None or acc > best[2]:
                     best = (q, strategy, acc)

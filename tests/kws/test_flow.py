@@ -139,6 +139,23 @@ def test_train_kws_writes_model(tiny_model):
 
 
 @needs_espeak
+def test_train_kws_says_and_records_release_and_path(cli, tiny_model, tiny_set, tmp_path):
+    """Issue 11 item 9: `qsim train kws` defaults to 5.9.0 / ref like `qsim quantize`, and says so."""
+    from qsim.kws.flow import KwsModel
+    assert {(q.quant.version, q.quant.path) for q in KwsModel.load(tiny_model).qgraphs.values()} == \
+        {("5.9.0", "ref")}
+    rc, out, _ = cli("train", "kws", "--data", tmp_path / "missing", "-o", tmp_path / "x", *TINY)
+    assert rc == 2 and out.splitlines()[0] == "CMSIS_5 5.9.0 (default; --release), path ref (default; --path)"
+    rc, out, err = cli("train", "kws", "--data", tiny_set, "-o", tmp_path / "m", "--release", "5.7.0",
+                       "--path", "dsp", *TINY)
+    assert rc == 0, err
+    assert out.splitlines()[0] == "CMSIS_5 5.7.0, path dsp"
+    m = KwsModel.load(tmp_path / "m")
+    assert {(q.quant.version, q.quant.path) for q in m.qgraphs.values()} == {("5.7.0", "dsp")}
+    assert json.loads((tmp_path / "m" / "kws.json").read_text())["train"]["path"] == "dsp"
+
+
+@needs_espeak
 def test_onnx_export_reproduces_float_model(tiny_model, tiny_set):
     ort = pytest.importorskip("onnxruntime")
     from qsim.kws.flow import KwsModel, load_features
