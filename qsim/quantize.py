@@ -47,7 +47,7 @@ import numpy as np
 from .errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from .fixedpoint import QFormat
 from .graph import QuantSettings
-from .releases import UnknownRelease, check_path, release
+from .releases import DEFAULT_PATH, DEFAULT_RELEASE, UnknownRelease, check_path, release
 from .passes.choose_kernels import choose_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .ops import OPS
@@ -274,8 +274,9 @@ def _forced_heads(g, head, override):
     return forced
 
 
-def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", version="5.7.0",
-             truncate=False, percentile=99.99, fc_opt=True, frac_bits_override=None):
+def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PATH,
+             version=DEFAULT_RELEASE, truncate=False, percentile=99.99, fc_opt=True,
+             frac_bits_override=None):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
 
     Parameters
@@ -285,7 +286,11 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
     scheme : "q7", "q15" or "q7q15" (qsim.schemes)
     strategy : "minmax", "percentile" (needs a Percentile(percentile) statistic) or "mse" (needs
         a Log2Histogram); see the module docstring
-    path, version, truncate : the CMSIS-NN build simulated and generated (graph.quant)
+    path, version, truncate : the CMSIS-NN build simulated and generated (graph.quant): code path
+        "ref" or "dsp", CMSIS_5 release "5.9.0" or "5.7.0" (or a qsim.releases.Release). The
+        defaults are those of `qsim quantize`, qsim.releases.DEFAULT_PATH / DEFAULT_RELEASE:
+        path="ref" (plain C), version="5.9.0"; a Cortex-M4/M7/M33 build with ARM_MATH_DSP
+        needs path="dsp", firmware on CMSIS_5 5.7.0 needs version="5.7.0".
     percentile : p of the percentile strategy
     fc_opt : use the `_opt` fully connected kernels (interleaved weights)
     frac_bits_override : optional {tensor name: frac_bits} forcing activation formats instead of

@@ -15,7 +15,8 @@ from qsim.errors import KernelArgumentError, QsimError, QuantizationError
 from qsim.fixedpoint import round_constant
 from qsim.graph import QuantSettings
 from qsim.kernels import KERNELS
-from qsim.releases import PATHS, RELEASES, VERSIONS, UnknownRelease, check_path, release
+from qsim.releases import (DEFAULT_PATH, DEFAULT_RELEASE, PATHS, RELEASES, VERSIONS, UnknownRelease,
+                           check_path, release)
 
 ROOT = Path(__file__).resolve().parents[1]
 R57, R59 = release("5.7.0"), release("5.9.0")
@@ -70,6 +71,8 @@ def test_quant_settings_and_quantize_use_the_registry():
     cal = calibrate(g, np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32))
     with pytest.raises(QuantizationError, match="5.8.0"):
         quantize(g, cal, version="5.8.0")
+    q = quantize(g, cal).quant               # the documented defaults of qsim quantize, too
+    assert (q.version, q.path) == (DEFAULT_RELEASE, DEFAULT_PATH) == ("5.9.0", "ref")
 
 
 def _flip(**facts):

@@ -41,7 +41,7 @@ def _shifts(n):
 @pytest.mark.parametrize("path", ["ref", "dsp"])
 def test_q7_net_equals_hand_chain_of_kernels_ref(path):
     seq = Sequential((8, 8, 4), "n").conv(6, 3, pad=1).relu().maxpool(2).fc(10).softmax()
-    g, q, x = _setup(seq, scheme="q7", path=path)
+    g, q, x = _setup(seq, scheme="q7", path=path, version="5.7.0")   # 5.7.0: softmax_q7 DSP lanes
     assert [n.kernel for n in q.nodes] == ["arm_convolve_HWC_q7_fast", "arm_relu_q7",
                                            "arm_maxpool_q7_HWC", "arm_fully_connected_q7_opt",
                                            "arm_softmax_q7"]

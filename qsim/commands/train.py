@@ -4,6 +4,8 @@ Features are the bit-exact arm_mfcc_q15 outputs (q8.7); the float net trains on 
 (m / 128) and the quantized nets read them shifted into their input format (qsim.kws.features).
 MODEL gets kws.json, float/, q7/, q15/ and kws.onnx (qsim.kws.flow); `qsim kws FILE.wav --model
 MODEL` classifies recordings with it. Accuracies are measured on the set's held-out test voices.
+The q7/q15 nets are quantized for --release / --path (default 5.9.0 / ref, as `qsim quantize`);
+the first line printed says which were used.
 """
 import argparse
 
