@@ -1,32 +1,41 @@
-"""ONNX -> Graph: read and check the file, build a transient CHW graph with one small handler per
-ONNX op (`onnx_handlers.HANDLERS`), then run `qsim.passes.PIPELINE` (to_hwc, fold_batchnorm).
+"""ONNX -> Graph: read and check the file, fold constant subgraphs, build a transient CHW graph
+with one small handler per ONNX op (`onnx_handlers.HANDLERS`), then run `qsim.passes.PIPELINE`
+(to_hwc, fold_batchnorm).
 
     graph = load_onnx("kws.onnx")          # HWC graph, BN folded, ready for calibration
     raw = load_onnx("kws.onnx", passes=False)   # the CHW graph exactly as imported
 
 Supported: opsets 11 .. the installed onnx's current one (default domain), float weights given as
 initializers or Constant nodes, a static input shape (only the batch axis may be symbolic).
-Shape arithmetic on constants (Shape, Gather, Unsqueeze, Squeeze, Concat: torch's
-`x.view(x.size(0), -1)`) is folded at import (`onnx_handlers.fold_constant`).
+External data (PyTorch's dynamo exporter writes `X.onnx` + `X.onnx.data`) is read from the
+model's own folder only: a `location` that is absolute, holds `..` or resolves outside that folder
+is refused, and a ModelProto given in memory must not reference external data at all.
+Any node whose inputs are all constants is evaluated at import (`onnx_fold`): shape arithmetic
+(torch's `x.view(x.size(0), -1)`), `F.pad`'s pads, Reshape targets. A zero `Pad` merges into
+the next Conv's (or, after a ReLU, MaxPool's) padding (`onnx_handlers.pad`).
 Graph outputs of a 3-D activation come out HWC, i.e. ONNX's NCHW result transposed to NHWC.
-Errors: ModelFormatError (not ONNX, truncated, NaN/Inf weights, opset too old),
-UnsupportedOpError (op or attribute qsim cannot run, dynamic shape), each naming the node.
+Errors: ModelFormatError (not ONNX, truncated, NaN/Inf weights, opset too old, bad external
+data), UnsupportedOpError (op or attribute qsim cannot run, dynamic shape), each naming the node;
+all the unsupported nodes of a model are listed in one UnsupportedOpError (nodes that only read
+the output of a refused node are not checked).
 """
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 
 from ..errors import ModelFormatError, UnsupportedOpError
 from ..graph import Graph, Node
-from .onnx_handlers import FOLDABLE, HANDLERS, fold_constant
+from .onnx_fold import fold, foldable
+from .onnx_handlers import HANDLERS, unsupported_op
 
 MIN_OPSET = 11
 
 
 class OnnxContext:
-    """What handlers see: constants, tensor aliases, shapes, and `add` to append a node."""
+    """What handlers see: constants, tensor aliases, shapes, pending Pads and `add` to append a
+    node."""
 
     def __init__(self, model):
         self.model = model
@@ -35,9 +44,18 @@ class OnnxContext:
         self.consts: dict[str, np.ndarray] = {}
         self.alias: dict[str, str] = {}
         self.uses: dict[str, int] = {}
+        self.pads: dict[str, tuple] = {}     # Pad output -> (Pad node, source tensor, pads)
+        self.batch = None                    # the input's static batch size (None: symbolic)
+        self.onnx_shapes: dict[str, tuple] = {}
 
     def tensor(self, name, node):
         """Graph tensor name of an ONNX activation input (raises if it is a constant)."""
+        if name in self.pads:
+            pad_node = self.pads[name][0]
+            raise UnsupportedOpError(
+                f"{_where(pad_node)}: its zero padding feeds {_where(node)}; qsim merges a Pad "
+                "only into the padding of the Conv (or MaxPool after a ReLU) that reads it. "
+                "help: pad with the layer's own padding argument instead of a separate pad")
         name = self.alias.get(name, name)
         if name not in self.graph.tensors:
             what = "a constant" if name in self.consts else "undefined"
@@ -59,6 +77,13 @@ class OnnxContext:
     def shape(self, name):
         return self.graph.tensors[self.alias.get(name, name)].shape
 
+    def full_shape(self, name):
+        """ONNX shape of `name` with the batch axis (static batch or 0), or None if unknown."""
+        name = self.alias.get(name, name)
+        if name in self.graph.tensors:
+            return (self.batch or 0,) + tuple(self.graph.tensors[name].shape)
+        return self.onnx_shapes.get(name)
+
     def add(self, node, op, inputs, attrs=None, params=None, output=None):
         name = node.name or f"{node.op_type}_{len(self.graph.nodes)}"
         while any(n.name == name for n in self.graph.nodes):
@@ -74,7 +99,7 @@ def _where(node):
 
 def _read(source):
     if isinstance(source, onnx.ModelProto):
-        return source, "<model>"
+        return source, "<model>", None
     path = Path(source)
     if not path.is_file():
         raise ModelFormatError(f"{path}: no such file")
@@ -83,7 +108,57 @@ def _read(source):
     except Exception as e:  # protobuf raises DecodeError/RuntimeWarning subclasses
         raise ModelFormatError(f"{path}: not an ONNX model or truncated file ({type(e).__name__}: "
                                f"{e})") from None
-    return model, str(path)
+    return model, str(path), path.resolve().parent
+
+
+def _all_tensors(graph):
+    """Every TensorProto of `graph`: initializers and attribute tensors, subgraphs included."""
+    yield from graph.initializer
+    for n in graph.node:
+        for a in n.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _all_tensors(g)
+
+
+def _load_external(model, where, folder):
+    """Read every external tensor's data from the model's folder, after checking that each
+    `location` is a plain relative path that stays inside that folder."""
+    external = [t for t in _all_tensors(model.graph)
+                if external_data_helper.uses_external_data(t)]
+    if not external:
+        return
+    for t in external:
+        loc = next((e.value for e in t.external_data if e.key == "location"), "")
+        if folder is None:
+            raise ModelFormatError(f"{where}: tensor '{t.name}' keeps its data in the external "
+                                   f"file '{loc}', which a model given in memory cannot locate. "
+                                   "help: pass the .onnx file's path instead")
+        win = PureWindowsPath(loc)
+        if (not loc or PurePosixPath(loc).is_absolute() or win.is_absolute() or win.drive
+                or win.root or ".." in win.parts):
+            raise ModelFormatError(f"{where}: tensor '{t.name}' has external data location "
+                                   f"'{loc}', which is not a plain path inside the model's "
+                                   "folder (absolute, or with '..'); qsim refuses to read it. "
+                                   "help: keep the data file beside the .onnx and save with a "
+                                   "relative location")
+        file = (folder / loc).resolve()
+        if not file.is_relative_to(folder):
+            raise ModelFormatError(f"{where}: tensor '{t.name}' has external data location "
+                                   f"'{loc}', which resolves outside the model's folder "
+                                   f"({file}); qsim refuses to read it")
+        if not file.is_file():
+            raise ModelFormatError(f"{where}: tensor '{t.name}' needs the external data file "
+                                   f"'{loc}', not found in the model's folder {folder}. help: "
+                                   "copy the .onnx and its .data file together")
+    try:
+        external_data_helper.load_external_data_for_model(model, str(folder))
+    except Exception as e:
+        raise ModelFormatError(f"{where}: cannot read external data ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''}); the data file may "
+                               "be truncated or belong to another export") from None
 
 
 def _check_model(model, where):
@@ -108,6 +183,9 @@ def _constants(ctx, model):
             raise ModelFormatError(f"weight '{name}' holds {bad} NaN/Inf values; help: check the "
                                    "training run or the export")
         ctx.consts[name] = arr
+    for n in model.graph.node:       # Constant nodes with value_float(s)/value_int(s)
+        if n.op_type == "Constant" and n.output[0] not in ctx.consts:
+            ctx.consts[n.output[0]] = fold(n, {}, {}, None, ctx.opset)[0]
 
 
 def _inputs(ctx, model):
@@ -121,7 +199,71 @@ def _inputs(ctx, model):
                 f"input '{vi.name}' has dynamic or unknown shape "
                 f"{[d.dim_param or d.dim_value for d in dims]}; only the batch axis may be "
                 "dynamic. help: export with a fixed input size")
+        ctx.batch = shape[0] or None
         ctx.graph.add_input(vi.name, shape[1:])
+
+
+def _onnx_shapes(model, batch):
+    """Shapes onnx's shape inference finds, the batch axis as `batch` (used only where qsim's
+    graph has none: the Shape of a tensor downstream of a refused node)."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:
+        return {}
+    shapes = {}
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if vi.type.tensor_type.HasField("shape") and dims and \
+                all(d.HasField("dim_value") for d in dims[1:]):
+            shapes[vi.name] = (dims[0].dim_value or batch,) + tuple(d.dim_value for d in dims[1:])
+    return shapes
+
+
+def _build(ctx, model):
+    """Fold and handle every node; returns the list of refusals (messages), empty if none.
+
+    The output of a refused node is `dead`: nodes reading it are named only if their op is
+    unsupported, and constant arithmetic on its shape (`unknown`) is skipped silently."""
+    problems, dead, unknown = [], set(), set()
+    for n in model.graph.node:
+        if n.op_type == "Constant":
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+        inputs = [t for t in n.input if t]
+        try:
+            if foldable(n, ctx.consts, ctx.full_shape):
+                try:
+                    values = fold(n, attrs, ctx.consts, ctx.full_shape, ctx.opset)
+                except Exception as e:
+                    raise UnsupportedOpError(f"{_where(n)}: cannot evaluate this constant node "
+                                             f"({type(e).__name__}: {e})") from None
+                ctx.consts.update((t, np.asarray(v)) for t, v in zip(n.output, values) if t)
+                continue
+            if (n.op_type in ("Shape", "Size") and inputs[0] in dead) or (
+                    any(t in unknown for t in inputs)
+                    and all(t in unknown or t in ctx.consts for t in inputs)):
+                unknown.update(n.output)
+                continue
+            if n.domain not in ("", "ai.onnx") or n.op_type not in HANDLERS:
+                unsupported_op(n)
+            if any(t in dead or t in unknown for t in inputs):
+                dead.update(n.output)        # reads a refused node's output: not checked
+                continue
+            HANDLERS[n.op_type](ctx, n, attrs)
+        except UnsupportedOpError as e:
+            problems.append(str(e))
+            dead.update(t for t in n.output if t)
+    return problems
+
+
+def _refuse(problems):
+    ops = ("\nqsim imports: " + ", ".join(sorted(HANDLERS))
+           if any("unsupported op '" in p for p in problems) else "")
+    if len(problems) == 1:
+        raise UnsupportedOpError(problems[0] + ops)
+    raise UnsupportedOpError(f"{len(problems)} nodes qsim cannot import (all are listed; fix "
+                             "each):\n" + "\n".join(f"  {i}. {p}" for i, p in
+                                                     enumerate(problems, 1)) + ops)
 
 
 def load_onnx(source, *, passes=True) -> Graph:
@@ -129,14 +271,15 @@ def load_onnx(source, *, passes=True) -> Graph:
 
     Parameters
     ----------
-    source : str | Path | onnx.ModelProto
+    source : str | Path | onnx.ModelProto (a path's external data is read from its folder)
     passes : run qsim.passes.PIPELINE (CHW -> HWC, fold BN); False returns the raw CHW graph
 
     Returns
     -------
     Graph (HWC if passes else CHW), validated.
     """
-    model, where = _read(source)
+    model, where, folder = _read(source)
+    _load_external(model, where, folder)
     _check_model(model, where)
     ctx = OnnxContext(model)
     if ctx.opset < MIN_OPSET:
@@ -147,20 +290,12 @@ def load_onnx(source, *, passes=True) -> Graph:
     for n in model.graph.node:
         for t in n.input:
             ctx.uses[t] = ctx.uses.get(t, 0) + 1
-    for n in model.graph.node:
-        if n.op_type == "Constant":
-            continue
-        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
-        inputs_const = all(t in ctx.consts for t in n.input if t)
-        if n.op_type in FOLDABLE and (n.op_type == "Shape" or inputs_const):
-            values = [ctx.consts.get(t) for t in n.input]
-            ctx.consts[n.output[0]] = fold_constant(n, attrs, values, ctx.shape)
-            continue
-        if n.domain not in ("", "ai.onnx") or n.op_type not in HANDLERS:
-            op = f"{n.domain}.{n.op_type}" if n.domain else n.op_type
-            raise UnsupportedOpError(f"{_where(n)}: unsupported op '{op}'. qsim imports: "
-                                     f"{', '.join(sorted(HANDLERS))}")
-        HANDLERS[n.op_type](ctx, n, attrs)
+    for o in model.graph.output:
+        ctx.uses[o.name] = ctx.uses.get(o.name, 0) + 1
+    ctx.onnx_shapes = _onnx_shapes(model, ctx.batch or 0)
+    problems = _build(ctx, model)
+    if problems:
+        _refuse(problems)
     g = ctx.graph
     g.outputs = [ctx.alias.get(o.name, o.name) for o in model.graph.output]
     g.meta = {"source": where, "opset": ctx.opset, "producer": model.producer_name}
