@@ -192,7 +192,7 @@ def pad(ctx, n, a):
                         "W axes of an NCHW activation can be padded")
     if min(pads) < 0:
         _unsupported(n, f"negative pads {pads} (a crop); qsim has no crop layer")
-    if ctx.uses.get(n.output[0], 0) != 1:
+    if ctx.uses.get(n.output[0], 0) != 1 or n.output[0] in ctx.outputs:
         _unsupported(n, "its output is read by more than one node or is a graph output; qsim "
                         "merges a Pad only into the one Conv that reads it")
     ctx.pads[n.output[0]] = (n, x, (pads[2], pads[3], pads[6], pads[7]))

@@ -47,6 +47,7 @@ class OnnxContext:
         self.pads: dict[str, tuple] = {}     # Pad output -> (Pad node, source tensor, pads)
         self.batch = None                    # the input's static batch size (None: symbolic)
         self.onnx_shapes: dict[str, tuple] = {}
+        self.outputs: set[str] = set()       # the model's output names
 
     def tensor(self, name, node):
         """Graph tensor name of an ONNX activation input (raises if it is a constant)."""
@@ -292,6 +293,7 @@ def load_onnx(source, *, passes=True) -> Graph:
             ctx.uses[t] = ctx.uses.get(t, 0) + 1
     for o in model.graph.output:
         ctx.uses[o.name] = ctx.uses.get(o.name, 0) + 1
+        ctx.outputs.add(o.name)
     ctx.onnx_shapes = _onnx_shapes(model, ctx.batch or 0)
     problems = _build(ctx, model)
     if problems:
