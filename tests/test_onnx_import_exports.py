@@ -12,6 +12,8 @@ import os
 import numpy as np
 import onnx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from qsim import float_exec
@@ -106,7 +108,8 @@ def test_pad_with_axes_input_opset18(rng):
     nodes[1] = helper.make_node("Relu", ["x"], ["y"])
     nodes[0].output[0] = "y2"
     model = make_model(nodes, (2, 6, 6), w, opset=18, out_rank=4)
-    model.graph.output.append(helper.make_tensor_value_info("y2", TensorProto.FLOAT, ["a", 2, 8, 10]))
+    out = helper.make_tensor_value_info("y2", TensorProto.FLOAT, ["a", 2, 8, 10])
+    model.graph.output.append(out)
     _err(model, UnsupportedOpError, "'pad' (Pad)", "graph output")
 
 
@@ -278,7 +281,7 @@ def test_external_data_outside_the_folder_is_refused(tmp_path, rng, location):
     save_external(small_net(rng), path)
     location = location.replace("/ABS", str(tmp_path / "net.onnx.data"))
     _relocate(path, location)
-    _err(path, ModelFormatError, "net.onnx", location, "refuses")
+    _err(path, ModelFormatError, "net.onnx", repr(location), "refuses")
 
 
 def test_external_data_symlink_escape_missing_and_truncated(tmp_path, rng):
@@ -295,3 +298,39 @@ def test_external_data_symlink_escape_missing_and_truncated(tmp_path, rng):
     data.unlink()
     data.write_bytes(good[: len(good) // 2])
     _err(path, ModelFormatError, "external data")
+
+
+def test_cli_lists_every_refused_node_without_traceback(tmp_path, rng, capsys):
+    from qsim.cli import main
+    path = tmp_path / "gru.onnx"
+    onnx.save(gru_model(rng), str(path))
+    np.save(tmp_path / "x.npy", rng.normal(size=(4, 49, 10)).astype(np.float32))
+    assert main(["calibrate", str(path), "--data", str(tmp_path / "x.npy"), "-o",
+                 str(tmp_path / "calib.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qsim calibrate: error: 3 nodes qsim cannot import") and "/g/GRU" in err
+    assert "Traceback" not in err and not (tmp_path / "calib.json").exists()
+
+
+_SEGMENTS = ["..", ".", "", "net.onnx.data", "sub", "x\x00", "C:", "~", "net.onnx.data "]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=4),
+       sep=st.sampled_from(["/", "\\"]), lead=st.sampled_from(["", "/", "\\"]))
+def test_external_location_never_reads_outside_the_folder(tmp_path_factory, parts, sep, lead):
+    """Any location string: either a ModelFormatError, or the data file inside the folder."""
+    root = tmp_path_factory.mktemp("loc")
+    (root / "model" / "sub").mkdir(parents=True)
+    save_external(small_net(np.random.default_rng(0)), root / "net.onnx")    # outside copy
+    path = root / "model" / "net.onnx"
+    save_external(small_net(np.random.default_rng(0)), path)
+    location = lead + sep.join(parts)
+    _relocate(path, location)
+    try:
+        load_onnx(path)
+    except ModelFormatError:
+        return
+    win = location.replace("\\", "/")
+    assert (root / "model" / win).resolve() == (root / "model" / "net.onnx.data").resolve()

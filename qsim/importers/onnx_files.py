@@ -60,24 +60,24 @@ def _load_external(model, where, folder):
         loc = next((e.value for e in t.external_data if e.key == "location"), "")
         if folder is None:
             raise ModelFormatError(f"{where}: tensor '{t.name}' keeps its data in the external "
-                                   f"file '{loc}', which a model given in memory cannot locate. "
+                                   f"file {loc!r}, which a model given in memory cannot locate. "
                                    "help: pass the .onnx file's path instead")
         win = PureWindowsPath(loc)
         if (not loc or PurePosixPath(loc).is_absolute() or win.is_absolute() or win.drive
-                or win.root or ".." in win.parts):
+                or win.root or ".." in win.parts or any(ord(c) < 32 for c in loc)):
             raise ModelFormatError(f"{where}: tensor '{t.name}' has external data location "
-                                   f"'{loc}', which is not a plain path inside the model's "
-                                   "folder (absolute, or with '..'); qsim refuses to read it. "
-                                   "help: keep the data file beside the .onnx and save with a "
-                                   "relative location")
+                                   f"{loc!r}, which is not a plain path inside the model's "
+                                   "folder (absolute, with '..' or control characters); qsim "
+                                   "refuses to read it. help: keep the data file beside the "
+                                   ".onnx and save with a relative location")
         file = (folder / loc).resolve()
         if not file.is_relative_to(folder):
             raise ModelFormatError(f"{where}: tensor '{t.name}' has external data location "
-                                   f"'{loc}', which resolves outside the model's folder "
+                                   f"{loc!r}, which resolves outside the model's folder "
                                    f"({file}); qsim refuses to read it")
         if not file.is_file():
             raise ModelFormatError(f"{where}: tensor '{t.name}' needs the external data file "
-                                   f"'{loc}', not found in the model's folder {folder}. help: "
+                                   f"{loc!r}, not found in the model's folder {folder}. help: "
                                    "copy the .onnx and its .data file together")
     try:
         external_data_helper.load_external_data_for_model(model, str(folder))
