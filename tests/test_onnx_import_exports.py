@@ -334,3 +334,18 @@ def test_external_location_never_reads_outside_the_folder(tmp_path_factory, part
         return
     win = location.replace("\\", "/")
     assert (root / "model" / win).resolve() == (root / "model" / "net.onnx.data").resolve()
+
+
+def test_nodes_after_a_refused_node_are_still_checked(rng):
+    """Two residual Adds (no kernel yet): the second is listed too, because the first one's
+    output (shape known to onnx) stands in as an input for the rest of the check."""
+    w = {f"w{i}": rng.normal(size=(4, 4, 3, 3)) for i in range(3)}
+    w["f"] = rng.normal(size=(3, 4))
+    conv = [helper.make_node("Conv", [x, f"w{i}"], [f"c{i}"], name=f"conv{i}", kernel_shape=[3, 3],
+                             pads=[1, 1, 1, 1]) for i, x in enumerate(["x", "a1", "a2"])]
+    nodes = [conv[0], helper.make_node("Add", ["c0", "x"], ["a1"], name="res1"),
+             conv[1], helper.make_node("Add", ["c1", "a1"], ["a2"], name="res2"), conv[2],
+             helper.make_node("ReduceMean", ["c2"], ["m"], axes=[2, 3], keepdims=0),
+             helper.make_node("Gemm", ["m", "f"], ["y"], transB=1)]
+    _err(make_model(nodes, (4, 6, 6), w), UnsupportedOpError, "2 nodes", "'res1' (Add)",
+         "'res2' (Add)")

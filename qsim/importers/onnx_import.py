@@ -8,22 +8,22 @@ with one small handler per ONNX op (`onnx_handlers.HANDLERS`), then run `qsim.pa
 Supported: opsets 11 .. the installed onnx's current one (default domain), float weights given as
 initializers or Constant nodes, a static input shape (only the batch axis may be symbolic).
 External data (PyTorch's dynamo exporter writes `X.onnx` + `X.onnx.data`) is read from the
-model's own folder only: a `location` that is absolute, holds `..` or resolves outside that folder
-is refused, and a ModelProto given in memory must not reference external data at all.
+model's own folder only, never the current directory (`onnx_files`).
 Any node whose inputs are all constants is evaluated at import (`onnx_fold`): shape arithmetic
 (torch's `x.view(x.size(0), -1)`), `F.pad`'s pads, Reshape targets. A zero `Pad` merges into
 the next Conv's (or, after a ReLU, MaxPool's) padding (`onnx_handlers.pad`).
 Graph outputs of a 3-D activation come out HWC, i.e. ONNX's NCHW result transposed to NHWC.
 Errors: ModelFormatError (not ONNX, truncated, NaN/Inf weights, opset too old, bad external
 data), UnsupportedOpError (op or attribute qsim cannot run, dynamic shape), each naming the node;
-all the unsupported nodes of a model are listed in one UnsupportedOpError (nodes that only read
-the output of a refused node are not checked).
+all the refused nodes of a model are listed in one UnsupportedOpError, each with what to do (after
+a refused node the check goes on with its output as a stand-in input, where onnx's shape
+inference knows its shape).
 """
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..errors import ModelFormatError, UnsupportedOpError
+from ..errors import ModelFormatError, ShapeError, UnsupportedOpError
 from ..graph import Graph, Node
 from .onnx_files import read_model
 from .onnx_fold import fold, foldable
@@ -148,8 +148,10 @@ def _onnx_shapes(model, batch):
 def _build(ctx, model):
     """Fold and handle every node; returns the list of refusals (messages), empty if none.
 
-    The output of a refused node is `dead`: nodes reading it are named only if their op is
-    unsupported, and constant arithmetic on its shape (`unknown`) is skipped silently."""
+    A refused node's output whose shape onnx's shape inference knows becomes a stand-in graph
+    input, so the nodes after it are still checked (the graph is thrown away). Otherwise it is
+    `dead`: nodes reading it are named only if their op is unsupported, and constant arithmetic
+    on its shape (`unknown`) is skipped silently. A ShapeError after a refusal is listed too."""
     problems, dead, unknown = [], set(), set()
     for n in model.graph.node:
         if n.op_type == "Constant":
@@ -176,9 +178,16 @@ def _build(ctx, model):
                 dead.update(n.output)        # reads a refused node's output: not checked
                 continue
             HANDLERS[n.op_type](ctx, n, attrs)
-        except UnsupportedOpError as e:
+        except (UnsupportedOpError, ShapeError) as e:
+            if isinstance(e, ShapeError) and not problems:
+                raise
             problems.append(str(e))
-            dead.update(t for t in n.output if t)
+            for t in (t for t in n.output if t and t not in ctx.graph.tensors):
+                shape = ctx.onnx_shapes.get(t)
+                if shape is not None and len(shape) >= 2:
+                    ctx.graph.add_input(t, shape[1:])
+                else:
+                    dead.add(t)
     return problems
 
 
