@@ -11,7 +11,7 @@ External data (PyTorch's dynamo exporter writes `X.onnx` + `X.onnx.data`) is rea
 model's own folder only, never the current directory (`onnx_files`).
 Any node whose inputs are all constants is evaluated at import (`onnx_fold`): shape arithmetic
 (torch's `x.view(x.size(0), -1)`), `F.pad`'s pads, Reshape targets. A zero `Pad` merges into
-the next Conv's (or, after a ReLU, MaxPool's) padding (`onnx_handlers.pad`).
+the next Conv's (or, after a ReLU, MaxPool's) padding (`onnx_padding`).
 Graph outputs of a 3-D activation come out HWC, i.e. ONNX's NCHW result transposed to NHWC.
 Errors: ModelFormatError (not ONNX, truncated, NaN/Inf weights, opset too old, bad external
 data), UnsupportedOpError (op or attribute qsim cannot run, dynamic shape), each naming the node;
