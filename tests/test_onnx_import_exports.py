@@ -198,6 +198,7 @@ def test_every_unsupported_node_in_one_error_and_gru_named(rng):
         assert word in msg, msg
     for word in ("ConstantOfShape", "Squeeze", "Gemm'", "'/g/Gather"):
         assert word not in msg.split("qsim imports:")[0], msg
+    assert "\n" not in msg                             # the CLI prints one line per error
 
 
 def test_one_unsupported_op_message_is_unchanged(rng):

@@ -192,13 +192,13 @@ def _build(ctx, model):
 
 
 def _refuse(problems):
-    ops = ("\nqsim imports: " + ", ".join(sorted(HANDLERS))
+    """One UnsupportedOpError on one line (the CLI prints one line per error): every problem."""
+    ops = (". qsim imports: " + ", ".join(sorted(HANDLERS))
            if any("unsupported op '" in p for p in problems) else "")
     if len(problems) == 1:
         raise UnsupportedOpError(problems[0] + ops)
-    raise UnsupportedOpError(f"{len(problems)} nodes qsim cannot import (all are listed; fix "
-                             "each):\n" + "\n".join(f"  {i}. {p}" for i, p in
-                                                     enumerate(problems, 1)) + ops)
+    raise UnsupportedOpError(f"{len(problems)} nodes qsim cannot import (all listed, fix each): "
+                             + " | ".join(f"[{i}] {p}" for i, p in enumerate(problems, 1)) + ops)
 
 
 def load_onnx(source, *, passes=True) -> Graph:
