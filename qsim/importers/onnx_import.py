@@ -28,6 +28,7 @@ from ..graph import Graph, Node
 from .onnx_files import read_model
 from .onnx_fold import fold, foldable
 from .onnx_handlers import HANDLERS, unsupported_op
+from .onnx_padding import where as _where
 
 MIN_OPSET = 11
 
@@ -91,10 +92,6 @@ class OnnxContext:
         out = output or node.output[0]
         params = {k: np.asarray(v, np.float32) for k, v in (params or {}).items()}
         return self.graph.add_node(Node(name, op, list(inputs), [out], dict(attrs or {}), params))
-
-
-def _where(node):
-    return f"node '{node.name or '?'}' ({node.op_type})"
 
 
 def _constants(ctx, model):
@@ -184,7 +181,7 @@ def _build(ctx, model):
             problems.append(str(e))
             for t in (t for t in n.output if t and t not in ctx.graph.tensors):
                 shape = ctx.onnx_shapes.get(t)
-                if shape is not None and len(shape) >= 2:
+                if shape is not None and len(shape) >= 2 and min(shape[1:]) > 0:
                     ctx.graph.add_input(t, shape[1:])
                 else:
                     dead.add(t)

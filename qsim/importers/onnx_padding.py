@@ -28,7 +28,9 @@ from ..ops import out_dim
 
 
 def where(n):
-    return f"node '{n.name or '?'}' ({n.op_type})"
+    """'name' (OpType) of an ONNX node; a nameless one is named by its first output."""
+    name = n.name or (f"? -> {n.output[0]}" if n.output else "?")
+    return f"node '{name}' ({n.op_type})"
 
 
 def unsupported(n, what, fix=""):
