@@ -138,7 +138,10 @@ def test_torch_gru_named_in_one_error(folders, dynamo):
 
 
 @pytest.mark.parametrize("dynamo", [False, True])
-def test_torch_asymmetric_pad_refused(folders, dynamo):
-    path = export(AsymPadNet(), folders[0] / "asym.onnx", dynamo)
-    with pytest.raises(UnsupportedOpError, match="asymmetric padding"):
+@pytest.mark.parametrize("net", [AsymPadNet, lambda: nn.Conv2d(2, 3, 4, padding="same")])
+def test_torch_asymmetric_pad_refused(folders, dynamo, net):
+    """F.pad for a 2x2 kernel's TF-style SAME, and padding="same" with an even kernel (torch pads
+    one more at the bottom/right, written as the Conv's own pads)."""
+    path = export(net(), folders[0] / "asym.onnx", dynamo)
+    with pytest.raises(UnsupportedOpError, match="asymmetric padding: top"):
         load_onnx(path)
