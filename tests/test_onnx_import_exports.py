@@ -316,7 +316,7 @@ def test_cli_lists_every_refused_node_without_traceback(tmp_path, rng, capsys):
 _SEGMENTS = ["..", ".", "", "net.onnx.data", "sub", "x\x00", "C:", "~", "net.onnx.data "]
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=st.lists(st.sampled_from(_SEGMENTS), min_size=1, max_size=4),
        sep=st.sampled_from(["/", "\\"]), lead=st.sampled_from(["", "/", "\\"]))
