@@ -156,3 +156,15 @@ def test_softmax_axis_is_the_irs_and_sigmoid_keeps_its_tails(rng):
     t = np.array([-80.0, -30.0, 0.0, 30.0], np.float32)   # e^-80: still a normal float32
     np.testing.assert_allclose(F.sigmoid(t), 1 / (1 + np.exp(-t.astype(np.float64))), rtol=1e-6)
     assert F.sigmoid(t).dtype == np.float32
+
+
+@pytest.mark.parametrize("shape, co, kernel, stride, padding", [
+    ((6, 6, 4), 4, (3, 3), (1, 1), (1, 1)), ((40, 7, 28), 30, (10, 4), (2, 1), (0, 0))])
+def test_conv_does_not_depend_on_the_batch_slicing(rng, shape, co, kernel, stride, padding):
+    # calibration and qsim.report run float_exec in batches and compare with whole-set runs
+    x = rng.normal(size=(40,) + shape).astype(np.float32)
+    w = rng.normal(size=(co,) + kernel + shape[-1:]).astype(np.float32)
+    whole = F.conv(x, w, None, stride, padding)
+    for step in (1, 7):
+        parts = [F.conv(x[i:i + step], w, None, stride, padding) for i in range(0, 40, step)]
+        np.testing.assert_array_equal(np.concatenate(parts), whole)
