@@ -10,7 +10,9 @@ model.json (UTF-8, sorted keys):
                       weight_q, bias_q (null | {bits, frac_bits}), bias_shift, out_shift,
                       kernel, pad_ch_in, pad_ch_out}]                           (graph order)
 model.npz: one array per node parameter under the key "<node name>/<param name>".
-Attribute lists of numbers come back as tuples.
+Attribute lists of numbers come back as tuples. `load` refuses (ModelFormatError) a file that does
+not parse into this schema, then checks the graph with qsim.validate (validate_quantized for a
+quantized graph): an edited shift, format, kernel or name is refused here, before any stage.
 
 Paths: a folder gets model.json + model.npz inside; "x/foo.json" means x/foo.json + x/foo.npz.
 Both files are written to a temporary name in the same folder and renamed (npz first, then json),
@@ -24,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ModelFormatError
+from .errors import ModelFormatError, QsimError
 from .fileio import atomic_write
 from .fixedpoint import QFormat
 from .graph import QUANT_FIELDS, Graph, Node, QuantSettings, TensorInfo
+from .validate import validate_graph, validate_quantized
 
 FORMAT, FORMAT_VERSION = "qsim-graph", 1
 
@@ -78,6 +81,14 @@ def save(graph: Graph, path) -> Path:
     return jpath
 
 
+def _qformat(v):
+    """A QFormat from its JSON dict, refusing what int() would silently round (2.5, "7")."""
+    if not isinstance(v, dict) or set(v) != {"bits", "frac_bits"} or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in v.values()):
+        raise ValueError(f"format {str(v)[:80]} is not {{'bits': int, 'frac_bits': int}}")
+    return QFormat(v["bits"], v["frac_bits"])
+
+
 def _tuples(v):
     return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
@@ -90,7 +101,9 @@ def load(path) -> Graph:
     except FileNotFoundError as e:
         raise ModelFormatError(f"{e.filename}: missing (a saved graph is model.json + model.npz)") \
             from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise ModelFormatError(f"{jpath}: cannot read ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise ModelFormatError(f"{jpath}: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFormatError(f"{jpath}: not a qsim graph file (format != {FORMAT!r})")
@@ -107,7 +120,11 @@ def load(path) -> Graph:
         g.inputs, g.outputs, g.meta = list(doc["inputs"]), list(doc["outputs"]), doc["meta"]
         g.quant = QuantSettings(**doc["quant"])
         for t in doc["tensors"]:
-            qf = None if t["qformat"] is None else QFormat.from_dict(t["qformat"])
+            qf = None if t["qformat"] is None else _qformat(t["qformat"])
+            if not isinstance(t["shape"], list) or not all(
+                    isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in t["shape"]):
+                raise ValueError(f"tensor {str(t['name'])[:80]!r}: shape {str(t['shape'])[:80]} is "
+                                 "not a list of positive ints")
             g.tensors[t["name"]] = TensorInfo(t["name"], t["shape"], qf)
         for d in doc["nodes"]:
             n = Node(d["name"], d["op"], list(d["inputs"]), list(d["outputs"]),
@@ -115,8 +132,14 @@ def load(path) -> Graph:
                      {k: arrays[f"{d['name']}/{k}"] for k in d["params"]})
             for f in QUANT_FIELDS:
                 v = d.get(f)
-                setattr(n, f, QFormat.from_dict(v) if f.endswith("_q") and v else v)
+                setattr(n, f, _qformat(v) if f.endswith("_q") and v is not None else v)
             g.nodes.append(n)
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: {e})") from None
-    return g.validate()
+        g.validate()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+        if isinstance(e, QsimError):
+            raise
+        raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: "
+                               f"{str(e)[:200]}). help: save the graph again") from None
+    if g.quant.scheme is None or any(t.qformat is None for t in g.tensors.values()):
+        return validate_graph(g, str(jpath))      # float (or partly quantized, for tests) graph
+    return validate_quantized(g, str(jpath))
