@@ -568,6 +568,17 @@ ROWS = [
     Row("qat -o qmodel --force", QAT[:-1] + (Q, "--force"), E.OutputPathError, "is the input"),
     Row("qat -o float --force", QAT[:-1] + ("tiny", "--force"), E.OutputPathError,
         "is the input"),
+    Row("codegen -o /proc", ("codegen", Q, "-o", "/proc/qsim_c"), E.OutputPathError,
+        "pseudo file system"),
+    Row("data --out file --force", ("data", "kws", "--out", "afile", "--force"),
+        E.OutputExistsError, "is a file, not a folder"),
+    Row("data --seed -1", ("data", "kws", "--out", O, "--seed", "-1"), E.ArgumentError,
+        "--seed must be"),
+    Row("demo -o file", ("demo", "-o", "afile"), E.OutputExistsError, "is a file, not a folder"),
+    Row("demo -o cache", ("demo", "-o", "exists", "--cache", "exists"), E.OutputPathError,
+        "is the input"),
+    Row("train -o data --force", ("train", "kws", "--data", "exists", "-o", "exists", "--force"),
+        E.OutputPathError, "is the input"),
 ]
 
 

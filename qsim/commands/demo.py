@@ -45,6 +45,9 @@ def run(args):
     from qsim.demo import DemoSettings, run_demo, summary_text
     from qsim.errors import QsimError
 
+    from qsim.commands._common import check_output
+
+    check_output(args.out, True, folder=True, inputs=(args.cache,))   # demo always replaces OUT
     s = DemoSettings(train=settings_from(args))
     if args.per_class is not None:
         if args.per_class < 2:
