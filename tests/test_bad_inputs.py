@@ -125,6 +125,9 @@ def d(tmp_path_factory):
     np.save(d / "x_nan.npy", np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x))
     _npy_claiming(d / "x_huge.npy", (100_000_000, 6, 6, 4))
     _npy_claiming(d / "x_cut.npy", (24, 6, 6, 4))
+    _npy_claiming(d / "x_sparse.npy", (100_000_000, 6, 6, 4), payload=0)
+    with open(d / "x_sparse.npy", "r+b") as f:         # 57.6 GB, all holes: nothing on disk
+        f.truncate(f.seek(0, 2) + 100_000_000 * 6 * 6 * 4 * 4)
     (d / "x_text.npy").write_text("not numpy")
     np.save(d / "x_nchw.npy", x.transpose(0, 3, 1, 2))
     np.save(d / "x_empty.npy", x[:0])
@@ -441,6 +444,10 @@ ROWS = [
         "the header claims shape (100000000, 6, 6, 4)"),
     Row("npy 1e8 items calibrate", CAL[:3] + ("x_huge.npy", "-o", O), E.DataFileError,
         "truncated or damaged"),
+    Row("npy sparse 57 GB", CAL[:3] + ("x_sparse.npy", "-o", O), E.ResourceLimitError,
+        "would need 10"),
+    Row("npy sparse 57 GB parity", PAR + ("--data", "x_sparse.npy"), E.ResourceLimitError,
+        "(shape (100000000, 6, 6, 4)) would need 107.3 GiB"),
     Row("npy truncated", CAL[:3] + ("x_cut.npy", "-o", O), E.DataFileError, "truncated"),
     Row("npy text", CAL[:3] + ("x_text.npy", "-o", O), E.DataFileError, "not a plain .npy"),
     Row("npy 1e8 evaluate", ("evaluate", Q, "--float", "tiny", "--data", "x_huge.npy"),
