@@ -63,7 +63,7 @@ def validate_graph(graph, who="model"):
         _fail(who, f"layout {graph.layout!r} is not 'HWC' or 'CHW'", "re-save the graph")
     for t, info in graph.tensors.items():
         check_name(t, f"{who}: tensor")
-        if not info.shape and t in graph.inputs or any(d < 1 for d in info.shape):
+        if any(d < 1 for d in info.shape):
             _fail(f"{who}: tensor '{t}'", f"shape {info.shape} has an empty or negative axis",
                   "every axis needs at least one element")
     for n in graph.nodes:
@@ -172,7 +172,7 @@ def _check_padding(graph, node, where):
 
 def _check_node(graph, node, who):
     from .cmsis_signatures import SIGNATURES
-    from .passes.choose_kernels import is_square, geometry
+    from .passes.choose_kernels import geometry, is_square
     from .schemes import WEIGHTED, act_bits, weight_bits
     scheme, bits = graph.quant.scheme, act_bits(graph.quant.scheme)
     where = f"{who}: layer '{node.name}' ({node.op})"
