@@ -21,8 +21,9 @@ def run(args):
     from cmsis_nn.standin import include_dirs
     from codegen.generate import write_network
     from codegen.memory_report import measure_code_size, memory_report
-    from qsim.commands._common import load_quantized
+    from qsim.commands._common import check_output, load_quantized
 
+    check_output(args.out, args.force, folder=True, inputs=(args.model,))
     graph = load_quantized(args.model, "MODEL")
     out = Path(args.out)
     gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name)

@@ -81,7 +81,7 @@ def run(args):
 
     from ._common import check_output, load_calibration, load_model, output_dir, show_warnings
 
-    check_output(args.output, args.force, folder=True)
+    check_output(args.output, args.force, folder=True, inputs=(args.model, args.calib))
     graph = load_model(args.model)
     cal = load_calibration(args.calib)
     check_calibration(cal, graph, args.strategy, args.percentile, args.calib)
