@@ -303,7 +303,7 @@ def _api_simulate_edited(d, edit):
 
 
 def _wav_row(name, fname, error, text, **kw):
-    from qsim.audio import load_wav
+    from qsim.kws.audio import load_wav
     return Row(name, lambda d: load_wav(d / fname, **kw), error, text)
 
 
@@ -638,7 +638,7 @@ def test_bad_input(row, d, capsys, monkeypatch):
 # -- items that work now instead of failing --------------------------------------------------------
 
 def test_sparse_wav_reads_one_clip_without_allocating(d, monkeypatch):
-    from qsim.audio import load_wav
+    from qsim.kws.audio import load_wav
     monkeypatch.setenv("QSIM_MAX_MEMORY", "64M")
     a = load_wav(d / "sparse.wav")
     assert a.shape == (16000,) and a.dtype == np.int16 and not a.any()
@@ -648,7 +648,7 @@ def test_clip_read_equals_whole_file_read(tmp_path):
     """Reading one clip plus context gives the samples of reading the whole file."""
     import soundfile as sf
 
-    from qsim.audio import fix_length, resample, to_int16, load_wav
+    from qsim.kws.audio import fix_length, resample, to_int16, load_wav
     rng = np.random.default_rng(3)
     for rate in (8000, 16000, 22050, 44100, 48000):
         x = rng.integers(-20000, 20000, 5 * rate)
@@ -768,7 +768,7 @@ def test_random_calibration_edits_work_or_name_the_error(d, data):
        payload=st.binary(max_size=64))
 def test_random_wav_headers_work_or_name_the_error(tmp_path_factory, monkeypatch, fmt, channels,
                                                     rate, bits, data_len, payload):
-    from qsim.audio import load_wav
+    from qsim.kws.audio import load_wav
     monkeypatch.setenv("QSIM_MAX_MEMORY", "256M")
     block = channels * bits // 8
     fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, (rate * block) & 0xFFFFFFFF,

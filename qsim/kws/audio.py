@@ -53,7 +53,7 @@ def load_wav(path, sample_rate=16000, clip_seconds=CLIP_SECONDS):
     """
     import soundfile as sf
 
-    from .validate import check_memory
+    from ..validate import check_memory
 
     help_fmt = "give a WAV/FLAC/OGG file (convert others with `ffmpeg -i in.mp3 -ar 16000 -ac 1 out.wav`)"
     try:

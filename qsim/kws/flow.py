@@ -110,7 +110,7 @@ def read_kws_json(path):
     """(doc, labels, MfccConfig) from a kws.json; ModelFormatError naming the field otherwise:
     bad JSON, labels missing or fewer than two distinct strings, unknown schemes, unknown MFCC
     keys or values of the wrong type."""
-    from .errors import QsimError
+    from ..errors import QsimError
 
     def bad(what):
         return ModelFormatError(f"{path}: {what}. help: use the kws.json `qsim train kws` or "
