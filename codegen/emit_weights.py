@@ -30,7 +30,7 @@ def _storage(c_name, arg):
     if arg == "wt" and c_name.startswith("arm_depthwise"):
         return "HWC (ky, kx, ch)"
     if arg == "pM" and c_name.endswith("_opt"):
-        return f"interleaved for {c_name} (semantics doc §2)"
+        return f"interleaved for {c_name} (semantics doc section 2)"
     return STORAGE.get(arg, "")
 
 
