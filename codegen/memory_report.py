@@ -86,3 +86,12 @@ def measure_code_size(c_file, include_dirs):
                        if len(parts) >= 2 and parts[0].startswith(".text") and parts[1].isdigit())
             return text, target
     return None
+
+
+def measure_generated(gen, include_dirs):
+    """measure_code_size of a GeneratedNetwork's `<name>.c`, from a temporary copy of its files:
+    lets a command check that the C compiles before it writes anything."""
+    with tempfile.TemporaryDirectory(prefix="qsim-gen-") as tmp:
+        for fname, text in gen.files.items():
+            (Path(tmp) / fname).write_text(text)
+        return measure_code_size(Path(tmp) / f"{gen.name}.c", [tmp, *include_dirs])

@@ -32,6 +32,7 @@ import numpy as np
 
 from qsim.cmsis_signatures import CTYPES
 from qsim.errors import BuildError, QsimError, ToolchainMissing
+from qsim.names import c_prefix
 
 from .qemu import BOARDS, C_DIR, QemuTimeout, build_elf, cache_dir, run_elf
 
@@ -176,6 +177,9 @@ class CortexMNetwork:
             raise QsimError(f"cpu {cpu!r} is not one of {', '.join(BOARDS)}")
         require_toolchain()
         self.gen, self.library, self.cpu, self.prefix = gen, library, cpu, gen.name
+        if c_prefix(gen.name) != gen.name:      # it goes into C, file names and the cffi cdef
+            raise QsimError(f"generated network name {gen.name!r:.80} is not a safe C prefix "
+                             "(qsim.names.c_prefix); help: render it with codegen.generate.render")
         plan = gen.plan
         self.in_dtype = np.dtype(CTYPES[plan.input_ctype])
         self.out_dtype = np.dtype(CTYPES[plan.output_ctype])

@@ -24,6 +24,7 @@ import numpy as np
 from cmsis_nn.build import SANITIZE_FLAGS, build_library, cache_root, compiler_id, require_asan_runtime
 from qsim.cmsis_signatures import CTYPES
 from qsim.errors import BuildError, ShapeError
+from qsim.names import c_prefix
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,9 @@ class HostNetwork:
     def __init__(self, gen, library: Library):
         self.gen, self.library = gen, library
         self.prefix = gen.name
+        if c_prefix(gen.name) != gen.name:      # it goes into C, file names and the cffi cdef
+            raise BuildError(f"generated network name {gen.name!r:.80} is not a safe C prefix "
+                             "(qsim.names.c_prefix); help: render it with codegen.generate.render")
         plan = gen.plan
         self.in_dtype = np.dtype(CTYPES[plan.input_ctype])
         self.out_dtype = np.dtype(CTYPES[plan.output_ctype])

@@ -274,3 +274,21 @@ def test_rgb_parity_clean_under_asan(cmsis_path, path, tmp_path):
                           env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.splitlines()[-1].endswith("0 mismatches")
+
+
+@needs_gcc
+def test_codegen_command_surfaces_a_compile_failure(tmp_path, capsys, monkeypatch):
+    import codegen.generate as generate
+    from qsim.cli import main
+    real = generate.render
+
+    def broken(*a, **k):
+        gen = real(*a, **k)
+        gen.files[f"{gen.name}.c"] += "\nint broken(void) { return no_such_symbol; }\n"
+        return gen
+    monkeypatch.setattr(generate, "render", broken)
+    tiny_q7().save(tmp_path / "q")
+    assert main(["codegen", str(tmp_path / "q"), "-o", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qsim codegen: error: measuring the code size") and "no_such_symbol" in err
+    assert not (tmp_path / "c").exists()
