@@ -155,7 +155,7 @@ def plan_buffers(graph, calls) -> BufferPlan:
     elif over:
         # the first function reads past its input: run it on a copy with slack behind it
         nbytes = graph.tensors[in_t].size * esize
-        slots.append(Slot(len(slots), "input", nbytes, -1, -1, [f"{in_t} (caller's buffer)"]))
+        slots.append(Slot(len(slots), "input", nbytes, -1, -1, [f"{in_t} (the caller input)"]))
         new_slot("arena", nbytes, 0, in_t).slack = over
         input_copy = first_fn
     else:
@@ -180,8 +180,8 @@ def plan_buffers(graph, calls) -> BufferPlan:
         data_arg, out_arg = _io_args(sig)
         in_bytes = data_arg.size(call.args) * ctype_bytes(data_arg.ctype)
         if in_bytes != src.nbytes:
-            raise ShapeError(f"layer '{node.name}': {call.c_name} reads {in_bytes} bytes but tensor "
-                             f"'{src_t}' holds {src.nbytes}")
+            raise ShapeError(f"layer {node.name!r:.80}: {call.c_name} reads {in_bytes} bytes but "
+                             f"tensor {src_t!r:.80} holds {src.nbytes}")
         src.slack = max(src.slack, OVERREAD.get(call.c_name, {}).get(data_arg.name, 0))
         copy_from = None
         if data_arg.role == "inout" and _needs_copy(src, i, reads, graph.outputs):
@@ -219,7 +219,7 @@ def _first_ctype(nodes, calls, tensor):
             if call is not None:
                 return _io_args(SIGNATURES[call.c_name])[0].ctype
             tensor = node.outputs[0]
-    raise ShapeError(f"graph input '{tensor}' is read by no CMSIS call")
+    raise ShapeError(f"graph input {tensor!r:.80} is read by no CMSIS call")
 
 
 def _first_overread(nodes, calls, tensor):

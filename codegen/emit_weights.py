@@ -88,7 +88,7 @@ def emit_weights(graph, calls, prefix, provenance, namer=None):
             values = np.asarray(call.args[a.name])
             want = a.size(call.args)
             if values.size != want:
-                raise ShapeError(f"layer '{node.name}': {call.c_name} argument {a.name} has "
+                raise ShapeError(f"layer {node.name!r:.80}: {call.c_name} argument {a.name} has "
                                  f"{values.size} values, the C reads {want}")
             if values.dtype != np.dtype(CTYPES[a.ctype]):
                 values = values.astype(CTYPES[a.ctype])
