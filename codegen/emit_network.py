@@ -15,7 +15,6 @@ import numpy as np
 
 from qsim import __version__
 from qsim.lower import stored_shape
-
 from qsim.names import c_prefix, comment_text
 
 from .buffer_plan import ctype_bytes
@@ -128,7 +127,8 @@ def emit_header(graph, plan, prefix, provenance, weight_bytes):
         f"#define {up}_ACTIVATION_BYTES {plan.arena_bytes}",
         f"#define {up}_SCRATCH_BYTES {plan.scratch_bytes}",
         f"#define {up}_WEIGHT_BYTES {weight_bytes}", "",
-        f"/* Run '{comment_text(graph.name)}' on one input ({up}_INPUT_SIZE values); writes {up}_OUTPUT_SIZE values.",
+        f"/* Run '{comment_text(graph.name)}' on one input ({up}_INPUT_SIZE values); writes "
+        f"{up}_OUTPUT_SIZE values.",
         " * Returns 0, or the 1-based number of the layer whose CMSIS-NN function reported an error.",
         " * Uses static buffers: not reentrant. `input` is only read, exactly "
         f"{up}_INPUT_SIZE values (the",
@@ -162,7 +162,8 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
     q = graph.quant
     lines = [provenance,
              f"/* '{comment_text(graph.name)}': scheme {comment_text(q.scheme)}, CMSIS_5 "
-             f"{comment_text(q.version)} semantics, simulated for the {comment_text(q.path).upper()} path{', ARM_NN_TRUNCATE' if q.truncate else ''}. */", "",
+             f"{comment_text(q.version)} semantics, simulated for the "
+             f"{comment_text(q.path).upper()} path{', ARM_NN_TRUNCATE' if q.truncate else ''}. */", "",
              "#include <stddef.h>", "#include <string.h>", "",
              f'#include "{prefix}.h"', f'#include "{prefix}_weights.h"', "",
              "#ifdef QSIM_TAPS", "#define QSIM_TAP(layer, data, bytes) qsim_tap((layer), (data), (bytes))",

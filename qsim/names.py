@@ -5,8 +5,9 @@ and reach C identifiers, file names, C comments, Makefile and CMake snippets. Ev
 generators write from a name goes through one of these functions:
 
     c_ident(text)        a C identifier part: ASCII letters, digits, single '_' (no leading digit,
-                         no '__', no leading/trailing '_'); never empty.
-    c_prefix(text)       the symbol and file prefix of a generated network: c_ident, lower case,
+                         no '__', no leading/trailing '_', at most 40 characters); never empty.
+    c_prefix(text)       the symbol and file prefix of a generated network: c_ident (at most 24
+                         characters, so `<prefix>_run` stays within C99's 31), lower case,
                          and `net_` in front when it could shadow a header or symbol of CMSIS,
                          the C library, C or C++ keywords, or qsim's harness (`arm_nnfunctions`,
                          `arm_math`, `string`, `int`, `qsim_...`).
@@ -50,25 +51,29 @@ RESERVED_EXACT = frozenset({"arm", "cmsis", "core", "qsim", "nn", "dsp", "arm_ma
 # names the C library reserves for its future functions and macros (C11 7.31): is*/to*/str*/
 # mem*/wcs* functions; E<digit|upper>, SIG<upper>, LC_<upper> macros (the prefix in upper case)
 RESERVED_C_LIBRARY = re.compile(r"(is|to|str|mem|wcs)[a-z]|e[0-9a-z]|sig[a-z_]|lc_[a-z]")
+IDENT_MAX = 40              # characters of a name kept in an identifier (C99: 31 significant in
+PREFIX_MAX = 24             # external names; file names stay far below 255 bytes)
 COMMENT_MAX = 80            # characters of a name shown in a comment (escaped) before "..."
 SAFE_COMMENT = re.compile(r"[A-Za-z0-9 _.,:;+=@()<>\[\]{}|~^!%&-]")
 
 
-def c_ident(text, fallback="n"):
+def c_ident(text, fallback="n", limit=IDENT_MAX):
     """A C identifier part for `text`: every other character becomes '_', runs of '_' collapse,
-    no leading digit, no leading or trailing '_'; `fallback` when nothing is left."""
+    no leading digit, no leading or trailing '_', at most `limit` characters; `fallback` when
+    nothing is left."""
     out = re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")
     if not out:
         out = fallback
-    return f"n{out}" if out[0].isdigit() else out
+    out = f"n{out}" if out[0].isdigit() else out
+    return out[:limit].rstrip("_")
 
 
 def c_prefix(text, fallback="net"):
     """The lower-case prefix of a generated network's symbols and files (see module docstring)."""
-    p = c_ident(text, fallback).lower()
+    p = c_ident(text, fallback, PREFIX_MAX).lower()
     if (p in C_KEYWORDS or p in C_HEADERS or p in RESERVED_EXACT or p.startswith(RESERVED_STARTS)
             or p.upper() in C_KEYWORDS or RESERVED_C_LIBRARY.match(p)):
-        p = f"net_{p}"
+        p = f"net_{p}"[:PREFIX_MAX].rstrip("_")
     return p
 
 

@@ -2,8 +2,8 @@
 `parity --standin` (which compiles and loads the C) and `kws --standin`.
 
 The payload closes the C comment a name is written into and declares a constructor that runs
-`touch MARKER`: the issue allows either valid C or a named error (exit 2); qsim keeps such names as escaped text
-in comments, so every command succeeds, and MARKER must never exist.
+`touch MARKER`. The issue allows either valid C or a named error (exit 2); qsim keeps such names
+as escaped text in comments, so every command succeeds, and MARKER must never exist.
 """
 import shutil
 import wave

@@ -9,7 +9,9 @@ constructor sections, and every generated line is printable ASCII.
 import re
 import shutil
 import subprocess
+import warnings
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,10 +20,13 @@ from cmsis_nn.standin import include_dirs
 from codegen.buffer_plan import plan_buffers
 from codegen.generate import lower_graph, render, write_network
 from codegen.memory_report import measure_code_size
+from qsim.calibrate import calibrate
 from qsim.errors import BuildError, ModelFormatError
 from qsim.fixedpoint import QFormat
+from qsim.importers.spec import Sequential
 from qsim.names import (C_HEADERS, C_KEYWORDS, Namer, c_ident, c_prefix, comment_text,
                         make_comment)
+from qsim.quantize import quantize
 from tests.codegen._models import tiny_q7
 
 GCC = shutil.which("gcc")
@@ -93,7 +98,8 @@ def test_name_mapping_properties(text):
     assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", ident) and "__" not in ident
     assert not ident.endswith("_")
     p = c_prefix(text)
-    assert re.fullmatch(r"[a-z][a-z0-9_]*", p) and c_prefix(p) == p
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", p) and c_prefix(p) == p and len(p) <= 24
+    assert len(ident) <= 40
     assert p not in C_KEYWORDS and p not in C_HEADERS and not p.startswith(("arm_", "qsim_"))
     c = comment_text(text)
     assert re.fullmatch(r"[\x20-\x7e]*", c)
@@ -118,7 +124,9 @@ def test_collisions_are_resolved_deterministically():
 @pytest.mark.parametrize("name,prefix", [("arm_nnfunctions", "net_arm_nnfunctions"),
                                          ("arm_math", "net_arm_math"), ("\u00bdnet", "net"),
                                          ("string", "net_string"), ("9lives", "n9lives"),
-                                         ("My-Net", "my_net"), ("qsim_host", "net_qsim_host")])
+                                         ("My-Net", "my_net"), ("qsim_host", "net_qsim_host"),
+                                         ("x" * 300, "x" * 24),
+                                         ("arm_" + "y" * 300, "net_arm_" + "y" * 16)])
 def test_prefix_never_shadows_a_header(name, prefix):
     g = tiny_q7()
     g.name = name
@@ -224,17 +232,11 @@ def test_code_size_compile_failure_is_an_error(tmp_path):
 
 # -- over-reading kernels get slack ---------------------------------------------------------------
 def _rgb_graph(path="dsp"):
-    import numpy as np
-
-    from qsim.calibrate import calibrate
-    from qsim.importers.spec import Sequential
-    from qsim.quantize import quantize
     spec = {"name": "rgb", "input_shape": [6, 6, 3], "layers": [
         {"op": "conv", "ch_out": 4, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
         {"op": "flatten"}, {"op": "fc", "rows": 3}]}
     g = Sequential.from_dict(spec).build(seed=0)
     x = np.random.default_rng(0).uniform(-1, 1, (8, 6, 6, 3)).astype(np.float32)
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return quantize(g, calibrate(g, x), scheme="q7", version="5.9.0", path=path), x
@@ -246,7 +248,8 @@ def test_rgb_input_is_copied_with_slack():
     plan = plan_buffers(g, lower_graph(g))
     assert plan.input_copy == "arm_convolve_HWC_q7_RGB"
     slot = next(s for s in plan.slots if g.inputs[0] in s.tensors)
-    assert slot.kind == "arena" and slot.slack >= 1 and slot.offset + slot.nbytes + slot.slack <= plan.arena_bytes
+    assert slot.kind == "arena" and slot.slack >= 1
+    assert slot.offset + slot.nbytes + slot.slack <= plan.arena_bytes
     assert all(s.offset + s.span <= slot.offset or slot.offset + slot.span <= s.offset
                for s in plan.slots if s.kind == "arena" and s is not slot and s.first <= slot.last)
     target = f"rgb_arena_bytes + {slot.offset}" if slot.offset else "rgb_arena_bytes"
@@ -260,7 +263,8 @@ def test_rgb_parity_clean_under_asan(cmsis_path, path, tmp_path):
     (issue 11: aborted in arm_convolve_HWC_q7_RGB.c:136 before the copy with slack)."""
     import os
     import sys
-    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
     if not os.path.isabs(asan):
         pytest.skip("gcc has no libasan")
     from cmsis_nn.locate import find_cmsis
