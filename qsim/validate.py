@@ -30,7 +30,7 @@ import numpy as np
 from .errors import (ArgumentError, ModelFormatError, QuantizationError, ResourceLimitError,
                      UnsupportedOpError)
 
-MAX_NAME = 128                   # characters in a graph, node or tensor name
+MAX_NAME = 256                   # characters in a graph, node or tensor name
 FRAC_BITS_RANGE = (-32, 127)     # q7 at -32 holds +-5e11; anything coarser is a broken calibration
 WEIGHT_SLACK = 2.0               # weights may exceed their format's range by this factor (QAT drift)
 

@@ -409,7 +409,7 @@ ROWS = [
     *_q("q_path", "path must be one of"),
     *_q("q_version", "version must be one of"),
     *_q("q_truncate", "truncate='yes'"),
-    *_q("q_name", "has 300 characters, more than 128"),
+    *_q("q_name", "has 300 characters, more than 256"),
     *_q("q_name", "has 300 characters", cmd="codegen"),
     *_q("q_longnode", "has 300 characters"),
     *_q("q_name_num", "name 42 is not a non-empty string"),

@@ -37,7 +37,7 @@ PIECES = ["*/", "/*", "//", "\\", "\n", "\r", "??/", "??=", "$(shell touch x)", 
           "'", "#", "\u00bd", "\u00e9", "\x00", "\x7f", "\u2028", "arm_nnfunctions", "arm_math",
           "int", "string", "__", "_A", "9", "-", "a", "_", " ", "qsim_tap", PAYLOAD]
 hostile = st.one_of(st.lists(st.sampled_from(PIECES), max_size=5).map("".join),
-                    st.text(max_size=12))
+                    st.text(max_size=12)).filter(bool)   # an empty name is refused by qsim.validate
 
 
 def _rename_tensor(g, old, new):
@@ -125,8 +125,8 @@ def test_collisions_are_resolved_deterministically():
                                          ("arm_math", "net_arm_math"), ("\u00bdnet", "net"),
                                          ("string", "net_string"), ("9lives", "n9lives"),
                                          ("My-Net", "my_net"), ("qsim_host", "net_qsim_host"),
-                                         ("x" * 300, "x" * 24),
-                                         ("arm_" + "y" * 300, "net_arm_" + "y" * 16)])
+                                         ("x" * 200, "x" * 24),
+                                         ("arm_" + "y" * 200, "net_arm_" + "y" * 16)])
 def test_prefix_never_shadows_a_header(name, prefix):
     g = tiny_q7()
     g.name = name
@@ -200,10 +200,10 @@ def _edit(what):
     return g
 
 
-EDITS = {"out_shift 40": "out_shift 40", "bias_shift 40": "bias_shift 40",
-         "out_shift 2.5": "not an integer", "out_shift -1": "outside 0..31",
+EDITS = {"out_shift 40": "out_shift=40", "bias_shift 40": "bias_shift=40",
+         "out_shift 2.5": "not an integer", "out_shift -1": "not an integer 0..31",
          "frac_bits 1000": "frac_bits 1000", "frac_bits -1000": "frac_bits -1000",
-         "weight frac_bits 2.5": "not an integer", "scheme q3": "scheme 'q3'",
+         "weight frac_bits 2.5": "integer bits and frac_bits", "scheme q3": "scheme='q3'",
          "kernel arm_evil_q7": "arm_evil_q7"}
 
 
