@@ -15,6 +15,13 @@ pooling, which overwrites Im_in on the DSP path, semantics doc §8) gets a priva
 input when the input slot is the const `input` buffer or is read again later: the copy is a
 memcpy before the call, into its own arena slot. The plan never relies on REF-path behaviour.
 
+Over-reads. Some legacy functions read a few bytes past the end of a buffer they are given
+(OVERREAD below, from an AddressSanitizer audit of every function on both paths and releases with
+exact-sized buffers, and the C). The caller of `<name>_run` passes exactly INPUT_SIZE values, so
+when the first layer is such a function the input is copied (memcpy) into an arena slot that is
+followed by the slack; an arena slot read by one gets the slack too. Weight arrays always end in
+zero slack (emit_weights.SLACK_BYTES).
+
 Scratch: bufferA / vec_buffer (q15_t) share one array, bufferB (q7_t) another; each is sized as
 the largest need over the calls used, from qsim.cmsis_signatures (the larger of the two paths).
 """
@@ -28,6 +35,12 @@ from qsim.lower import channel_pad, stored_shape
 from qsim.ops import OPS
 
 ALIGN = 4
+# function -> {argument: bytes it may read past the argument's end}; both releases
+OVERREAD = {
+    # DSP path: the im2col reads each 3-byte pixel with arm_nn_read_q7x4 (4 bytes), so the last
+    # pixel of the image reads 1 byte past Im_in (arm_convolve_HWC_q7_RGB.c, 5.7.0 and 5.9.0)
+    "arm_convolve_HWC_q7_RGB": {"Im_in": 1},
+}
 SCRATCH_ARGS = {"bufferA": "bufferA", "vec_buffer": "bufferA", "bufferB": "bufferB"}
 
 
@@ -45,6 +58,12 @@ class Slot:
     last: int                       # step that last reads it (n_steps: a graph output)
     tensors: list = field(default_factory=list)
     offset: int = 0
+    slack: int = 0                  # bytes after the slot a function may read (OVERREAD)
+
+    @property
+    def span(self):
+        """Bytes the slot occupies in the arena: its data, its slack, rounded up to ALIGN."""
+        return _align(self.nbytes + self.slack)
 
 
 @dataclass
@@ -75,6 +94,7 @@ class BufferPlan:
     live_lower_bound: int
     ping_pong_bytes: int
     input_pad: tuple | None = None  # (pixels, channels, stored channels): zero channels added in C
+    input_copy: str | None = None   # function that reads past its input: memcpy the input first
 
     @property
     def activation_bytes(self):
@@ -123,15 +143,22 @@ def plan_buffers(graph, calls) -> BufferPlan:
     in_t = graph.inputs[0]
     in_ctype = _first_ctype(nodes, calls, in_t)
     esize = ctype_bytes(in_ctype)
-    input_pad = None
+    input_pad = input_copy = None
+    first_fn, over = _first_overread(nodes, calls, in_t)
     if channel_pad(graph, in_t):
         # a q15 non-square conv needs an even ch_in: the caller's input is widened in C
         shape, stored = graph.tensors[in_t].shape, stored_shape(graph, in_t)
         user = Slot(len(slots), "input", graph.tensors[in_t].size * esize, -1, -1,
                     [f"{in_t} (without zero channels)"])
         slots.append(user)
-        new_slot("arena", int(np.prod(stored)) * esize, 0, in_t)
+        new_slot("arena", int(np.prod(stored)) * esize, 0, in_t).slack = over
         input_pad = (graph.tensors[in_t].size // shape[-1], shape[-1], stored[-1])
+    elif over:
+        # the first function reads past its input: run it on a copy with slack behind it
+        nbytes = graph.tensors[in_t].size * esize
+        slots.append(Slot(len(slots), "input", nbytes, -1, -1, [f"{in_t} (the caller input)"]))
+        new_slot("arena", nbytes, 0, in_t).slack = over
+        input_copy = first_fn
     else:
         new_slot("input", graph.tensors[in_t].size * esize, -1, in_t)
     ctype_of = {in_t: in_ctype}
@@ -154,8 +181,9 @@ def plan_buffers(graph, calls) -> BufferPlan:
         data_arg, out_arg = _io_args(sig)
         in_bytes = data_arg.size(call.args) * ctype_bytes(data_arg.ctype)
         if in_bytes != src.nbytes:
-            raise ShapeError(f"layer '{node.name}': {call.c_name} reads {in_bytes} bytes but tensor "
-                             f"'{src_t}' holds {src.nbytes}")
+            raise ShapeError(f"layer {node.name!r:.80}: {call.c_name} reads {in_bytes} bytes but "
+                             f"tensor {src_t!r:.80} holds {src.nbytes}")
+        src.slack = max(src.slack, OVERREAD.get(call.c_name, {}).get(data_arg.name, 0))
         copy_from = None
         if data_arg.role == "inout" and _needs_copy(src, i, reads, graph.outputs):
             copy_from = src
@@ -182,7 +210,7 @@ def plan_buffers(graph, calls) -> BufferPlan:
     in_bytes = graph.tensors[in_t].size * esize
     return BufferPlan(steps, slots, arena_bytes, scratch, users, in_ctype, ctype_of[out_t],
                       in_bytes, out_slot.nbytes, _live_bound(arena, n),
-                      2 * max((_align(s.nbytes) for s in arena), default=0), input_pad)
+                      2 * max((s.span for s in arena), default=0), input_pad, input_copy)
 
 
 def _first_ctype(nodes, calls, tensor):
@@ -192,7 +220,22 @@ def _first_ctype(nodes, calls, tensor):
             if call is not None:
                 return _io_args(SIGNATURES[call.c_name])[0].ctype
             tensor = node.outputs[0]
-    raise ShapeError(f"graph input '{tensor}' is read by no CMSIS call")
+    raise ShapeError(f"graph input {tensor!r:.80} is read by no CMSIS call")
+
+
+def _first_overread(nodes, calls, tensor):
+    """(function, bytes) when the first CMSIS call reading `tensor` (through flatten/reshape)
+    reads past its data input, else (None, 0)."""
+    for node, call in zip(nodes, calls):
+        if tensor in node.inputs:
+            if call is not None:
+                data_arg = _io_args(SIGNATURES[call.c_name])[0]
+                over = OVERREAD.get(call.c_name, {}).get(data_arg.name, 0)
+                return (call.c_name, over) if over else (None, 0)
+            if node.op == "transpose_hw":
+                return None, 0
+            tensor = node.outputs[0]
+    return None, 0
 
 
 def _needs_copy(slot, step, reads, outputs):
@@ -205,21 +248,21 @@ def _needs_copy(slot, step, reads, outputs):
 def _place(arena):
     """Greedy interval placement: largest slot first at the lowest non-conflicting offset."""
     placed = []
-    for s in sorted(arena, key=lambda s: (-_align(s.nbytes), s.first, s.id)):
-        busy = sorted((p.offset, p.offset + _align(p.nbytes)) for p in placed
+    for s in sorted(arena, key=lambda s: (-s.span, s.first, s.id)):
+        busy = sorted((p.offset, p.offset + p.span) for p in placed
                       if p.first <= s.last and s.first <= p.last)
         off = 0
         for lo, hi in busy:
-            if off + _align(s.nbytes) <= lo:
+            if off + s.span <= lo:
                 break
             off = max(off, hi)
         s.offset = off
         placed.append(s)
-    return max((s.offset + _align(s.nbytes) for s in arena), default=0)
+    return max((s.offset + s.span for s in arena), default=0)
 
 
 def _live_bound(arena, n):
-    return max((sum(_align(s.nbytes) for s in arena if s.first <= i <= s.last) for i in range(n)),
+    return max((sum(s.span for s in arena if s.first <= i <= s.last) for i in range(n)),
                default=0)
 
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from cmsis_nn.locate import SOURCES
 from qsim.errors import OutputExistsError, ShapeError
 from qsim.lower import kernel_call
+from qsim.names import Namer, c_prefix, make_comment
+from qsim.validate import validate_quantized
 
 from .buffer_plan import BufferPlan, plan_buffers
 from .emit_network import default_prefix, emit_header, emit_source, provenance_line
-from .emit_weights import c_ident, emit_weights
+from .emit_weights import emit_weights
 
 
 @dataclass
@@ -33,9 +35,11 @@ class GeneratedNetwork:
 
 
 def lower_graph(graph):
-    """One KernelCall (or None for flatten/reshape) per node, in graph order."""
+    """One KernelCall (or None for flatten/reshape) per node, in graph order. The graph is checked
+    first (qsim.validate.validate_quantized): codegen never writes what simulate would refuse."""
     if graph.quant.scheme is None:
         raise ShapeError("code generation needs a quantized graph; help: run `qsim quantize` first")
+    validate_quantized(graph)
     graph.require_hwc("codegen")
     return [kernel_call(graph, node) for node in graph.nodes]
 
@@ -44,13 +48,16 @@ def render(graph, name=None, source=None) -> GeneratedNetwork:
     """All generated files as text, without touching the disk.
 
     name : C prefix of every symbol and file (default: the graph name); source : model name in
-    the provenance line (default: the graph name).
+    the provenance line (default: the graph name). Both are mapped to safe text by qsim.names:
+    the prefix to a lower-case C identifier that shadows no CMSIS, C library or harness name
+    (`arm_nnfunctions` -> `net_arm_nnfunctions`), the names in comments to escaped ASCII.
     """
-    prefix = c_ident(name).lower() if name else default_prefix(graph)
+    prefix = c_prefix(name) if name else default_prefix(graph)
     calls = lower_graph(graph)
     plan = plan_buffers(graph, calls)
     prov = provenance_line(graph, source)
-    weights, refs, weight_bytes = emit_weights(graph, calls, prefix, prov)
+    namer = Namer(f"{prefix}_{s}" for s in ("run", "arena", "arena_bytes", "bufferA", "bufferB"))
+    weights, refs, weight_bytes = emit_weights(graph, calls, prefix, prov, namer)
     files = {
         f"{prefix}.h": emit_header(graph, plan, prefix, prov, weight_bytes),
         f"{prefix}.c": emit_source(graph, plan, prefix, prov, refs),
@@ -65,10 +72,21 @@ def _cmsis_list(indent):
     return f" \\\n{indent}".join(f"CMSIS/NN/Source/{s}" for s in SOURCES)
 
 
+def _comment_body(prov):
+    """The text of a `/* ... */` provenance line, for a `#` comment (make_comment checks it)."""
+    body = prov.strip()
+    if body.startswith("/*") and body.endswith("*/"):
+        body = body[2:-2].strip()
+    return body
+
+
 def makefile_snippet(prefix, prov):
+    """Makefile snippet: every line is a `#` comment or an assignment of our own text; the prefix
+    is a C identifier (qsim.names.c_prefix), the provenance an inert one-line comment."""
+    prefix = c_prefix(prefix)
     up = prefix.upper()
     return "\n".join([
-        prov.replace("/*", "#").replace(" */", ""),
+        make_comment(_comment_body(prov)),
         f"# include {prefix}.mk from your Makefile, set CMSIS_PATH to a CMSIS_5 5.7.0/5.9.0 checkout, then",
         f"# add $(QSIM_{up}_SRCS) to your sources and $(QSIM_{up}_CFLAGS) to CFLAGS.",
         "# Only the CMSIS-NN functions the network calls are linked with -Wl,--gc-sections.",
@@ -83,8 +101,10 @@ def makefile_snippet(prefix, prov):
 
 
 def cmake_snippet(prefix, prov):
+    """CMake snippet, made like makefile_snippet."""
+    prefix = c_prefix(prefix)
     return "\n".join([
-        prov.replace("/*", "#").replace(" */", ""),
+        make_comment(_comment_body(prov)),
         f"# include({prefix}.cmake) with CMSIS_PATH set; then link your target with qsim_{prefix}.",
         f"set(QSIM_{prefix.upper()}_CMSIS_SOURCES\n    "
         + "\n    ".join(f"${{CMSIS_PATH}}/CMSIS/NN/Source/{s}" for s in SOURCES) + ")",

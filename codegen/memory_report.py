@@ -4,7 +4,8 @@ RAM   = activation arena + scratch (bufferA/vec_buffer + bufferB), from the buff
         caller's input and output buffers are not counted.
 flash = weight arrays + the generated code. The code size is measured only when a compiler is
         at hand (arm-none-eabi-gcc for Cortex-M4 Thumb-2 -Os, else the host gcc, said so in the
-        report); the CMSIS-NN library's own code is not included.
+        report); the CMSIS-NN library's own code is not included. A compile failure is a
+        BuildError with the compiler's first message, never "not measured".
 """
 import os
 import shutil
@@ -12,6 +13,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from qsim.errors import BuildError
 
 ARM_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-Os", "-std=c99", "-ffunction-sections", "-fdata-sections")
 HOST_FLAGS = ("-Os", "-std=c99", "-ffunction-sections", "-fdata-sections")
@@ -48,8 +51,20 @@ def memory_report(plan, weight_bytes, code=None) -> MemoryReport:
     return MemoryReport(plan.arena_bytes, plan.scratch_bytes, weight_bytes, nbytes, target)
 
 
+def first_error(text):
+    """The compiler's first diagnostic line ("error:" preferred), else its first line."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    for ln in lines:
+        if "error" in ln.lower():
+            return ln
+    return lines[0] if lines else "(no message)"
+
+
 def measure_code_size(c_file, include_dirs):
-    """(text bytes, target description) of `c_file` compiled alone, or None without a compiler."""
+    """(text bytes, target description) of `c_file` compiled alone, or None without a compiler.
+
+    Raises BuildError with the compiler's first error when the file does not compile: generated
+    code that does not compile is a bug or a bad model, never a missing number."""
     for cc, size_tool, flags, target in (
             ("arm-none-eabi-gcc", "arm-none-eabi-size", ARM_FLAGS, "cortex-m4 (arm-none-eabi-gcc -Os)"),
             (os.environ.get("CC", "gcc"), "size", HOST_FLAGS, "host (gcc -Os)")):
@@ -58,12 +73,25 @@ def measure_code_size(c_file, include_dirs):
         with tempfile.TemporaryDirectory(prefix="qsim-size-") as tmp:
             obj = Path(tmp) / "net.o"
             cmd = [cc, *flags, *(f"-I{d}" for d in include_dirs), "-c", str(c_file), "-o", str(obj)]
-            if subprocess.run(cmd, capture_output=True).returncode != 0:
-                continue
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise BuildError(f"measuring the code size: {cc} could not compile {Path(c_file).name} "
+                                 f"(exit {proc.returncode}): {first_error(proc.stderr or proc.stdout)}"
+                                 f"\ncommand: {' '.join(cmd)}")
             out = subprocess.run([size_tool, "-A", str(obj)], capture_output=True, text=True)
             if out.returncode != 0:
-                continue
+                raise BuildError(f"measuring the code size: {size_tool} failed (exit "
+                                 f"{out.returncode}): {first_error(out.stderr or out.stdout)}")
             text = sum(int(parts[1]) for parts in (ln.split() for ln in out.stdout.splitlines())
                        if len(parts) >= 2 and parts[0].startswith(".text") and parts[1].isdigit())
             return text, target
     return None
+
+
+def measure_generated(gen, include_dirs):
+    """measure_code_size of a GeneratedNetwork's `<name>.c`, from a temporary copy of its files:
+    lets a command check that the C compiles before it writes anything."""
+    with tempfile.TemporaryDirectory(prefix="qsim-gen-") as tmp:
+        for fname, text in gen.files.items():
+            (Path(tmp) / fname).write_text(text)
+        return measure_code_size(Path(tmp) / f"{gen.name}.c", [tmp, *include_dirs])

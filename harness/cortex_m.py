@@ -35,6 +35,7 @@ from cmsis_nn.locate import HEADERS
 from cmsis_nn.standin import STANDIN_DIR, defines, include_dirs, source_files
 from qsim.cmsis_signatures import CTYPES
 from qsim.errors import BuildError, QsimError, ToolchainMissing
+from qsim.names import c_prefix
 from qsim.simulate import simulate
 
 from .qemu import (BOARDS, C_DIR, TARGET_FLAGS, QemuTimeout, build_elf, cache_dir, compile_cached,
@@ -180,6 +181,9 @@ class CortexMNetwork:
             raise QsimError(f"cpu {cpu!r} is not one of {', '.join(BOARDS)}")
         require_toolchain()
         self.gen, self.library, self.cpu, self.prefix = gen, library, cpu, gen.name
+        if c_prefix(gen.name) != gen.name:      # it goes into C, file names and the cffi cdef
+            raise QsimError(f"generated network name {gen.name!r:.80} is not a safe C prefix "
+                             "(qsim.names.c_prefix); help: render it with codegen.generate.render")
         plan = gen.plan
         self.in_dtype = np.dtype(CTYPES[plan.input_ctype])
         self.out_dtype = np.dtype(CTYPES[plan.output_ctype])

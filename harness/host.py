@@ -26,6 +26,7 @@ from cmsis_nn.build import SANITIZE_FLAGS, build_library, cache_root, compiler_i
 from cmsis_nn.standin import HOST_FLAGS, build_standin, defines, include_dirs, source_files
 from qsim.cmsis_signatures import CTYPES
 from qsim.errors import BuildError, QsimError, ShapeError
+from qsim.names import c_prefix
 
 from .target_run import TargetRun, sim_graph_for
 
@@ -109,6 +110,9 @@ class HostNetwork:
     def __init__(self, gen, library: Library):
         self.gen, self.library = gen, library
         self.prefix = gen.name
+        if c_prefix(gen.name) != gen.name:      # it goes into C, file names and the cffi cdef
+            raise BuildError(f"generated network name {gen.name!r:.80} is not a safe C prefix "
+                             "(qsim.names.c_prefix); help: render it with codegen.generate.render")
         plan = gen.plan
         self.in_dtype = np.dtype(CTYPES[plan.input_ctype])
         self.out_dtype = np.dtype(CTYPES[plan.output_ctype])

@@ -48,24 +48,66 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d) -> "Calibration":
-        stats = {t: {k: stat_from_dict(s) for k, s in per.items()}
-                 for t, per in d["tensors"].items()}
-        return cls(stats, d["num_samples"])
+        """Rebuild from to_dict()'s form; CalibrationError naming the tensor for anything else
+        (a range "hi": "big", a tensor null, NaN/Inf, counts that are not counts...)."""
+        if not isinstance(d, dict) or not isinstance(d.get("tensors"), dict) or not d["tensors"]:
+            raise CalibrationError("no 'tensors' object with per-tensor statistics")
+        n = d.get("num_samples")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise CalibrationError(f"num_samples={str(n)[:40]!r} is not a count >= 1")
+        stats = {}
+        for t, per in d["tensors"].items():
+            if not isinstance(per, dict) or not per:
+                raise CalibrationError(f"tensor '{t[:80]}': statistics {str(per)[:40]} are not "
+                                       "an object of statistics")
+            try:
+                stats[t] = {k: stat_from_dict(s) for k, s in per.items()}
+            except CalibrationError as e:
+                raise CalibrationError(f"tensor '{t[:80]}': {e}") from None
+        return cls(stats, n)
+
+    def check_finite(self):
+        """Refuse NaN/Inf ranges (a float overflow in the forward pass) before they are saved."""
+        for t, per in self.stats.items():
+            for k, s in per.items():
+                lo, hi = s.range()
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    raise CalibrationError(
+                        f"tensor '{t}': {k} range ({lo}, {hi}) is not finite: the float forward "
+                        "pass overflowed or produced NaN (weights or data too large?). help: "
+                        "check the model's weights and the data")
+        return self
 
     def save(self, path):
-        atomic_write(path, json.dumps(self.to_dict()).encode())
+        atomic_write(path, json.dumps(self.check_finite().to_dict(), allow_nan=False).encode())
 
     @classmethod
     def load(cls, path) -> "Calibration":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        try:
+            doc = json.loads(Path(path).read_text())
+        except (OSError, ValueError, RecursionError) as e:
+            raise CalibrationError(f"{path}: not a calibration file ({e})") from None
+        return cls.from_dict(doc)
+
+
+def _check_batch(batch, shape):
+    if batch.dtype.kind not in "biuf":
+        raise CalibrationError(f"calibration data has dtype {batch.dtype}; expected numbers")
+    if batch.shape[1:] != shape or batch.ndim != len(shape) + 1:
+        raise CalibrationError(f"calibration batch has shape {batch.shape}; expected "
+                               f"(N,) + {shape} (HWC, batch first)")
+    if batch.dtype.kind == "f" and not np.all(np.isfinite(batch)):
+        raise CalibrationError(f"calibration data holds {int(np.sum(~np.isfinite(batch)))} "
+                               "NaN/Inf values. help: clean the data")
 
 
 def _batches(data, batch_size, shape):
+    if data is None or isinstance(data, (str, bytes, dict)):
+        raise CalibrationError(f"calibration data must be an array (N,) + {shape} or an iterable "
+                               f"of such batches, got {type(data).__name__}")
     if isinstance(data, np.ndarray) or hasattr(data, "__array__") and not hasattr(data, "__next__"):
         data = np.asarray(data)
-        if data.ndim != len(shape) + 1:
-            raise CalibrationError(f"calibration data has shape {data.shape}; expected "
-                                   f"(N,) + {shape} (HWC, batch first)")
+        _check_batch(data, shape)
         return (data[i:i + batch_size] for i in range(0, len(data), batch_size)), len(data)
     return iter(data), None
 
@@ -87,8 +129,12 @@ def calibrate(graph, data, batch_size=256, stats=("minmax",), verbose=False, dty
     -------
     Calibration
 
-    Raises CalibrationError for empty data or batches of the wrong shape.
+    Raises CalibrationError for empty data, batches of the wrong shape, NaN/Inf data, or
+    statistics that are not finite (the float forward pass overflowed, e.g. weights of 3e38).
     """
+    from .validate import check_count, validate_graph
+    validate_graph(graph, "calibrate")
+    check_count("calibrate: batch_size", batch_size)
     graph.require_hwc("calibrate")
     if len(graph.inputs) != 1:
         raise CalibrationError(f"calibrate handles one-input graphs; this one has {graph.inputs}")
@@ -105,9 +151,7 @@ def calibrate(graph, data, batch_size=256, stats=("minmax",), verbose=False, dty
     with tqdm(total=total, disable=not verbose, desc="calibrate", unit="sample") as bar:
         for batch in batches:
             batch = np.asarray(batch)
-            if batch.shape[1:] != shape or batch.ndim != len(shape) + 1:
-                raise CalibrationError(f"calibration batch has shape {batch.shape}; expected "
-                                       f"(N,) + {shape} (HWC, batch first)")
+            _check_batch(batch, shape)
             if not len(batch):
                 continue
             env = float_exec.run(graph, batch, dtype=dtype, trace=True)
@@ -119,4 +163,4 @@ def calibrate(graph, data, batch_size=256, stats=("minmax",), verbose=False, dty
     if n == 0:
         raise CalibrationError(f"calibration data is empty; expected at least one sample of "
                                f"shape {shape}")
-    return Calibration(per, n)
+    return Calibration(per, n).check_finite()

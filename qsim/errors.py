@@ -57,6 +57,18 @@ class DataFileError(QsimError):
     """A data or label file that cannot be read as a numeric .npy array, or holds NaN/Inf."""
 
 
+class OutputPathError(QsimError):
+    """An output path that cannot be written, or that is, holds or lies inside an input."""
+
+
+class ArgumentError(QsimError, ValueError):
+    """A count, seed or hyper-parameter outside its sane range (negative, zero, NaN, Inf...)."""
+
+
+class ResourceLimitError(QsimError):
+    """A command would need more memory than is available; raised before allocating it."""
+
+
 class SaturationWarning(UserWarning):
     """Values were clipped to the representable range of a fixed-point format."""
 

@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import graph_io, ops
-from .errors import ModelFormatError, ShapeError, UnsupportedOpError
+from .errors import ModelFormatError, QsimError, ShapeError, UnsupportedOpError
 from .fixedpoint import QFormat
-from .releases import check_path, release
+from .releases import UnknownRelease, check_path, release
 
 
 
@@ -261,12 +261,18 @@ class Graph:
 
     @classmethod
     def from_dict(cls, doc, arrays) -> "Graph":
-        """The inverse of `to_dict` (attribute lists of numbers come back as tuples); no validation."""
+        """The inverse of `to_dict` (attribute lists of numbers come back as tuples). Formats and
+        shapes are read strictly (2.5 or "7" is refused, never rounded); the IR's own checks are
+        `validate` and qsim.validate."""
         g = cls(doc["name"], doc["layout"])
         g.inputs, g.outputs, g.meta = list(doc["inputs"]), list(doc["outputs"]), doc["meta"]
         g.quant = QuantSettings(**doc["quant"])
         for t in doc["tensors"]:
-            qf = None if t["qformat"] is None else QFormat.from_dict(t["qformat"])
+            qf = None if t["qformat"] is None else _strict_q(t["qformat"])
+            if not isinstance(t["shape"], list) or not all(
+                    isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in t["shape"]):
+                raise ValueError(f"tensor {str(t['name'])[:80]!r}: shape {str(t['shape'])[:80]} is "
+                                 "not a list of positive ints")
             g.tensors[t["name"]] = TensorInfo(t["name"], t["shape"], qf)
         for d in doc["nodes"]:
             n = Node(d["name"], d["op"], list(d["inputs"]), list(d["outputs"]),
@@ -274,7 +280,7 @@ class Graph:
                      {k: arrays[f"{d['name']}/{k}"] for k in d["params"]})
             for f in QUANT_FIELDS:
                 v = d.get(f)
-                setattr(n, f, QFormat.from_dict(v) if f.endswith("_q") and v else v)
+                setattr(n, f, _strict_q(v) if f.endswith("_q") and v is not None else v)
             g.nodes.append(n)
         return g
 
@@ -284,14 +290,31 @@ class Graph:
 
     @staticmethod
     def load(path) -> "Graph":
-        """Read a graph written by `save` (folder or .json path); raises ModelFormatError."""
+        """Read a graph written by `save` (folder or .json path), checked by qsim.validate (a fully
+        quantized graph by validate_quantized); raises ModelFormatError or the validator's error."""
+        from .validate import validate_graph, validate_quantized   # validate reads the IR: no cycle at import
         doc, arrays, jpath = graph_io.read(path)
         try:
             g = Graph.from_dict(doc, arrays)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: {e})") \
-                from None
-        return g.validate()
+            g.validate()
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
+            if isinstance(e, UnknownRelease):       # quant.path / quant.version edited in the file
+                raise ModelFormatError(f"{jpath}: quant settings: {e}") from None
+            if isinstance(e, QsimError):
+                raise
+            raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: "
+                                   f"{str(e)[:200]}). help: save the graph again") from None
+        if g.quant.scheme is None or any(t.qformat is None for t in g.tensors.values()):
+            return validate_graph(g, str(jpath))      # float (or partly quantized, for tests) graph
+        return validate_quantized(g, str(jpath))
+
+
+def _strict_q(v):
+    """A QFormat from its JSON dict, refusing what int() would silently round (2.5, "7")."""
+    if not isinstance(v, dict) or set(v) != {"bits", "frac_bits"} or not all(
+            isinstance(x, int) and not isinstance(x, bool) for x in v.values()):
+        raise ValueError(f"format {str(v)[:80]} is not {{'bits': int, 'frac_bits': int}}")
+    return QFormat(v["bits"], v["frac_bits"])
 
 
 def _q(qf):

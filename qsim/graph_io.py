@@ -13,7 +13,9 @@ model.json (UTF-8, sorted keys):
                       weight_q, bias_q (null | {bits, frac_bits}), bias_shift, out_shift,
                       kernel, pad_ch_in, pad_ch_out}]                           (graph order)
 model.npz: one array per node parameter under the key "<node name>/<param name>".
-Attribute lists of numbers come back as tuples.
+Attribute lists of numbers come back as tuples. `load` refuses (ModelFormatError) a file that does
+not parse into this schema, then checks the graph with qsim.validate (validate_quantized for a
+quantized graph): an edited shift, format, kernel or name is refused here, before any stage.
 
 Paths: a folder gets model.json + model.npz inside; "x/foo.json" means x/foo.json + x/foo.npz.
 Both files are written to a temporary name in the same folder and renamed (npz first, then json),
@@ -63,7 +65,9 @@ def read(path):
     except FileNotFoundError as e:
         raise ModelFormatError(f"{e.filename}: missing (a saved graph is model.json + model.npz)") \
             from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise ModelFormatError(f"{jpath}: cannot read ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
         raise ModelFormatError(f"{jpath}: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ModelFormatError(f"{jpath}: not a qsim graph file (format != {FORMAT!r})")
@@ -76,6 +80,7 @@ def read(path):
     try:
         with np.load(io.BytesIO(npz), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: {e})") from None
+    except (KeyError, TypeError, ValueError, OSError) as e:
+        raise ModelFormatError(f"{jpath}: malformed graph file ({type(e).__name__}: "
+                               f"{str(e)[:200]}). help: save the graph again") from None
     return doc, arrays, jpath

@@ -52,6 +52,7 @@ from .passes.choose_kernels import choose_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .ops import OPS
 from .schemes import act_bits, check_scheme, weight_bits
+from .validate import FRAC_BITS_RANGE, validate_quantized
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,21 @@ _MSE_SPAN = 8
 ACC_BITS = 30      # calibrated |accumulator| < 2**30: one bit of headroom below int32's 2**31
 
 
-def frac_for(m, bits) -> int:
-    """frac_bits holding magnitude m in `bits` bits by the ceil rule; bits-1 for m == 0."""
+def frac_for(m, bits, what=None) -> int:
+    """frac_bits holding magnitude m in `bits` bits by the ceil rule; bits-1 for m == 0.
+
+    With `what` (a description for the message), a magnitude whose format would leave
+    qsim.validate.FRAC_BITS_RANGE (e.g. a calibrated range of 1e300) is a QuantizationError."""
     if not m > 0:
         return bits - 1
-    return bits - 1 - math.ceil(math.log2(m))
+    f = bits - 1 - math.ceil(math.log2(m))
+    lo, hi = FRAC_BITS_RANGE
+    if what is not None and not lo <= f <= hi:
+        raise QuantizationError(f"{what}: magnitude {m:.4g} needs frac_bits {f}, outside "
+                                f"{lo}..{hi} ({bits}-bit formats from +-{2.0 ** (bits - 1 - hi):.3g}"
+                                f" to +-{2.0 ** (bits - 1 - lo):.3g}). help: check the calibration "
+                                "data and the model's weights; such a range is absurd")
+    return f
 
 
 def weight_int(node):
@@ -131,7 +142,7 @@ def _activation_frac(graph, cal, members, strategy, percentile, bits):
     keys = {"minmax": ("minmax", "log2hist"), "percentile": (f"percentile({percentile:g})",),
             "mse": ("minmax", "log2hist")}[strategy]
     m = max(_magnitude(graph, cal, t, keys, strategy) for t in members)
-    f = frac_for(m, bits)
+    f = frac_for(m, bits, f"tensor '{members[0]}' (calibrated range)")
     if strategy == "mse":
         inside = set(members)
         tails = [t for t in members if t in graph.outputs or not graph.consumers(t)
@@ -170,7 +181,7 @@ def _weighted(node, scheme, fi, fo, acc_max):
     """Fill weight_q, bias_q, bias_shift, out_shift of a conv/depthwise/fc; returns the final fo."""
     wb = weight_bits(scheme, node.op)
     w, b = (np.abs(np.asarray(node.params[k], np.float64)) for k in ("weight", "bias"))
-    fw = frac_for(float(w.max()) if w.size else 0.0, wb)
+    fw = frac_for(float(w.max()) if w.size else 0.0, wb, f"layer '{node.name}' weights")
     if acc_max > 0 and fi + fw + math.ceil(math.log2(acc_max)) > ACC_BITS:
         # The C sums in int32 and wraps (doc §0.4): keep every calibrated accumulator inside
         # 2**ACC_BITS by coarsening the weights (the input format is fixed by the producer).
@@ -179,7 +190,8 @@ def _weighted(node, scheme, fi, fo, acc_max):
                  "%.4g at 2**%d) keeps one bit of headroom", node.name, fw, low, acc_max, fi + low)
         fw = low
     acc = fi + fw
-    fb = frac_for(float(b.max()), wb) if b.size and b.max() > 0 else acc
+    fb = frac_for(float(b.max()), wb, f"layer '{node.name}' bias") if b.size and b.max() > 0 \
+        else acc
     if fb > acc:
         warnings.warn(f"layer '{node.name}': the bias format Q.{fb} is finer than the accumulator "
                       f"(fi + fw = {fi} + {fw} = {acc}); bias_shift would be {acc - fb}, so the bias "
@@ -305,6 +317,14 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
     Graph, a quantized copy. Raises QuantizationError (no legal format or shift, NaN/Inf weights
     or statistics) or UnsupportedOpError (no legal kernel), naming the layer.
     """
+    from .calibrate import Calibration
+    from .graph import Graph
+    if not isinstance(graph, Graph):
+        raise QuantizationError(f"quantize needs a float Graph, got {type(graph).__name__}")
+    if not isinstance(calibration, Calibration):
+        raise QuantizationError(f"quantize needs the Calibration of this graph (qsim.calibrate), "
+                                f"got {type(calibration).__name__}. help: cal = calibrate(graph, "
+                                "x); quantize(graph, cal)")
     check_scheme(scheme)
     if strategy not in STRATEGIES:
         raise QuantizationError(f"unknown strategy {strategy!r}; choose one of {STRATEGIES}")
@@ -367,7 +387,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
                                     **({"frac_bits_override": dict(frac_bits_override)}
                                        if frac_bits_override else {}),
                                     "calibration_samples": calibration.num_samples})
-    return g
+    return validate_quantized(g, f"quantize: graph '{g.name}'")  # never what simulate refuses
 
 
 def describe(qgraph) -> str:

@@ -15,9 +15,11 @@ from numba import njit, uint64
 from tqdm import tqdm
 
 from .errors import QuantizationError, SaturationWarning, ShapeError
+from .graph import Graph
 from .kernels import KERNELS
 from .lower import channel_pad, data_move, kernel_call, stored_shape
 from .ops import OPS
+from .validate import check_count, check_memory, tensors_bytes, validate_quantized
 
 SATURATION_WARN = 0.01
 
@@ -103,10 +105,22 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     trace=True a dict {tensor name: (N,) + shape integer array} of every tensor, input included.
     Channel padding added for a kernel (see lower.py) is stripped from what is returned.
     """
-    if qgraph.quant.scheme is None or any(t.qformat is None for t in qgraph.tensors.values()):
-        raise QuantizationError("simulate needs a quantized graph; help: call qsim.quantize first")
+    if not isinstance(qgraph, Graph):
+        raise QuantizationError(f"simulate needs a quantized Graph, got {type(qgraph).__name__}; "
+                                "help: call qsim.quantize first")
+    validate_quantized(qgraph, f"simulate: graph '{str(qgraph.name)[:60]}'")
     if len(qgraph.inputs) != 1:
         raise ShapeError(f"simulate handles one-input graphs; this one has {qgraph.inputs}")
+    check_count("simulate: batch_size", batch_size)
+    n_items = len(x) if hasattr(x, "__len__") and np.ndim(x) else None
+    if n_items == 0:
+        raise ShapeError(f"simulate: empty batch (shape {np.shape(x)}); help: pass at least one "
+                         f"item of shape {qgraph.tensors[qgraph.inputs[0]].shape}")
+    if n_items:
+        check_memory(tensors_bytes(qgraph, n_items, trace) +
+                     tensors_bytes(qgraph, min(n_items, batch_size), True),
+                     f"simulate of {n_items} items{' with trace' if trace else ''}",
+                     "pass fewer items per call (the results of every item are kept)")
     xi = input_ints(qgraph, x)
     calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
     shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}

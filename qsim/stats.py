@@ -7,7 +7,36 @@ Every statistic has the same four methods:
 and a `key` ("minmax", "percentile(99.99)", "log2hist") under which Calibration stores it.
 `make_stat("percentile:99.9")`, `make_stat("minmax")`, `make_stat(Percentile(99))` build one.
 """
+import math
+
 import numpy as np
+
+from .errors import CalibrationError
+
+
+def _num(d, key, finite=True):
+    """d[key] as a float; a string, null, bool, or (finite=True) NaN/Inf is a CalibrationError."""
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or finite and not math.isfinite(v):
+        raise CalibrationError(f"{key}={str(v)[:40]!r} is not a finite number")
+    return float(v)
+
+
+def _count(d, key):
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise CalibrationError(f"{key}={str(v)[:40]!r} is not a count (an integer >= 0)")
+    return v
+
+
+def _range_dict(d):
+    """lo, hi, count of a saved statistic: numbers with lo <= hi (a statistic never updated,
+    count 0, has none: it is refused, as no format can be chosen from it)."""
+    count = _count(d, "count")
+    lo, hi = _num(d, "lo"), _num(d, "hi")
+    if lo > hi or count == 0:
+        raise CalibrationError(f"range [{lo:g}, {hi:g}] over {count} values is empty")
+    return lo, hi, count
 
 
 class MinMax:
@@ -33,7 +62,7 @@ class MinMax:
     @classmethod
     def from_dict(cls, d):
         s = cls()
-        s.lo, s.hi, s.count = d["lo"], d["hi"], d["count"]
+        s.lo, s.hi, s.count = _range_dict(d)
         return s
 
 
@@ -94,9 +123,13 @@ class Percentile:
     @classmethod
     def from_dict(cls, d):
         """A frozen summary: range() returns the saved (lo, hi); update() would restart it."""
-        s = cls(d["p"])
-        s.count = 1 if d["count"] else 0          # one kept value per tail == the saved bound
-        s.top, s.bottom = np.array([d["hi"]]), np.array([-d["lo"]])
+        p = _num(d, "p")
+        if not 50 < p <= 100:
+            raise CalibrationError(f"percentile p={p:g} is not in (50, 100]")
+        s = cls(p)
+        lo, hi, _ = _range_dict(d)
+        s.count = 1                               # one kept value per tail == the saved bound
+        s.top, s.bottom = np.array([hi]), np.array([-lo])
         return s
 
 
@@ -144,8 +177,17 @@ class Log2Histogram:
 
     @classmethod
     def from_dict(cls, d):
-        s = cls(d["lo_exp"], d["hi_exp"])
-        s.counts, s.zeros = np.array(d["counts"], np.int64), d["zeros"]
+        lo_exp, hi_exp = d["lo_exp"], d["hi_exp"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo_exp, hi_exp)) \
+                or not -1100 <= lo_exp < hi_exp <= 1100:
+            raise CalibrationError(f"log2hist exponents [{lo_exp}, {hi_exp}) are not integers in "
+                                   "-1100..1100 with lo_exp < hi_exp")
+        s = cls(lo_exp, hi_exp)
+        counts = d["counts"]
+        if not isinstance(counts, list) or len(counts) != hi_exp - lo_exp or not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+            raise CalibrationError(f"log2hist counts are not {hi_exp - lo_exp} counts >= 0")
+        s.counts, s.zeros = np.array(counts, np.int64), _count(d, "zeros")
         s.minmax = MinMax.from_dict(d["minmax"])
         return s
 
@@ -171,4 +213,12 @@ def make_stat(spec):
 
 
 def stat_from_dict(d):
-    return STATS[d["type"]].from_dict(d)
+    """Rebuild a saved statistic; CalibrationError (naming the field) for anything malformed."""
+    if not isinstance(d, dict) or not isinstance(d.get("type"), str) or d["type"] not in STATS:
+        raise CalibrationError(f"statistic {str(d)[:60]} has no known type ({sorted(STATS)})")
+    try:
+        return STATS[d["type"]].from_dict(d)
+    except KeyError as e:
+        raise CalibrationError(f"{d['type']} statistic lacks field {e}") from None
+    except TypeError as e:
+        raise CalibrationError(f"{d['type']} statistic is malformed ({e})") from None

@@ -1,16 +1,15 @@
 """`qsim calibrate | quantize | evaluate | report` run in-process through qsim.cli.main.
 
-Covers the whole flow on a tiny spec model and on a small ONNX file, and every bad input the
-commands promise to name (exit status 2, one `qsim CMD: error:` line, nothing written).
+Covers the whole flow on a tiny spec model and on a small ONNX file; the bad inputs the commands
+promise to name (exit status 2, one `qsim CMD: error:` line, nothing written) are the table of
+tests/test_bad_inputs.py.
 """
 import json
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from matplotlib.image import imread
-from onnx import TensorProto, helper, numpy_helper
 
 from qsim.cli import main
 from qsim.importers.spec import Sequential
@@ -42,22 +41,6 @@ def files(tmp_path_factory):
     np.save(d / "x_empty.npy", x[:0])
     np.save(d / "x_kws.npy", rng.normal(size=(8, 49, 10, 1)).astype(np.float32))
     return d
-
-
-def _onnx(tmp_path, op="Gemm", weight=None):
-    """x (N, 4) -> op -> y, saved to tmp_path/m.onnx."""
-    w = np.ones((3, 4), np.float32) if weight is None else weight
-    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(3, np.float32), "b")]
-    node = (helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1) if op == "Gemm"
-            else helper.make_node(op, ["x"], ["y"]))
-    graph = helper.make_graph([node], "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                          ["N", 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
-                              inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "m.onnx")
-    return tmp_path / "m.onnx"
 
 
 def _check_png(p):
@@ -171,87 +154,6 @@ def test_force_replaces_and_failures_write_nothing(cli, files, tmp_path):
                      "--labels", d / "y.npy", "--batch-size", "0", "-o", tmp_path / "rep")
     assert rc == 2 and not (tmp_path / "rep").exists()
     _no_temps(tmp_path)
-
-
-def _bad_cases(d, tmp):
-    """(name, argv, expected text in the error). Each must exit 2 and write nothing."""
-    (tmp / "text.onnx").write_text("this is not a model")
-    (tmp / "cut.onnx").write_bytes((ONNX_DIR / "kws_small.onnx").read_bytes()[:5000])
-    nan_w = np.ones((3, 4), np.float32)
-    nan_w[1, 2] = np.nan
-    (tmp / "nan").mkdir()
-    (tmp / "erf").mkdir()
-    nan_onnx, erf_onnx = _onnx(tmp / "nan", weight=nan_w), _onnx(tmp / "erf", op="Erf")
-    g = Sequential((4,), name="n").fc(3).build(seed=0)
-    g.nodes[0].params["weight"][0, 0] = np.inf
-    g.save(tmp / "inf_graph")
-    sig = Sequential((4, 4, 2), name="sig").conv(4, 3, pad=1).relu().fc(6).sigmoid().fc(3) \
-        .build(seed=0)
-    sig.save(tmp / "sig")
-    np.save(tmp / "x_sig_big.npy", 1e4 * np.random.default_rng(1).normal(size=(8, 4, 4, 2)))
-    assert main(["calibrate", str(tmp / "sig"), "--data", str(tmp / "x_sig_big.npy"),
-                 "-o", str(tmp / "sig.json")]) == 0
-    assert main(["calibrate", str(d / "tiny"), "--data", str(d / "x.npy"),
-                 "-o", str(tmp / "c.json")]) == 0
-    assert main(["quantize", str(d / "tiny"), "--calib", str(tmp / "c.json"),
-                 "-o", str(tmp / "q")]) == 0
-    np.save(tmp / "x_nan.npy", np.full((2, 6, 6, 4), np.nan, np.float32))
-    np.save(tmp / "x_obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    np.save(tmp / "y_short.npy", np.zeros(3, np.int64))
-    (tmp / "exists").mkdir()
-    (tmp / "exists" / "keep.txt").write_text("mine")
-    cal = ("calibrate", d / "tiny", "--data", d / "x.npy", "-o")
-    ev = ("evaluate", tmp / "q", "--float", d / "tiny", "--data")
-    return [
-        ("not onnx", ("calibrate", tmp / "text.onnx", "--data", d / "x.npy", "-o", tmp / "o"),
-         "not an ONNX model"),
-        ("truncated", ("calibrate", tmp / "cut.onnx", "--data", d / "x.npy", "-o", tmp / "o"),
-         "truncated"),
-        ("no model", ("calibrate", tmp / "nothing.onnx", "--data", d / "x.npy", "-o", tmp / "o"),
-         "no such file"),
-        ("unsupported op", ("calibrate", erf_onnx, "--data", d / "x.npy", "-o", tmp / "o"),
-         "unsupported op 'Erf'"),
-        ("nan onnx", ("calibrate", nan_onnx, "--data", d / "x.npy", "-o", tmp / "o"), "NaN/Inf"),
-        ("inf graph", ("calibrate", tmp / "inf_graph", "--data", d / "x.npy", "-o", tmp / "o"),
-         "layer 'fc1' weight holds 1 NaN/Inf"),
-        ("empty set", cal[:3] + (d / "x_empty.npy", "-o", tmp / "o"), "is empty"),
-        ("nchw data", cal[:3] + (d / "x_nchw.npy", "-o", tmp / "o"), "looks like NCHW"),
-        ("nan data", cal[:3] + (tmp / "x_nan.npy", "-o", tmp / "o"), "NaN/Inf values"),
-        ("pickled data", cal[:3] + (tmp / "x_obj.npy", "-o", tmp / "o"), "not a plain .npy"),
-        ("bad stat", cal + (tmp / "o", "--stats", "median"), "unknown statistic"),
-        ("format cannot hold", ("quantize", tmp / "sig", "--calib", tmp / "sig.json", "-o",
-                                tmp / "o"), "needs frac_bits >= 4"),
-        ("calib of another model", ("quantize", tmp / "sig", "--calib", tmp / "c.json", "-o",
-                                    tmp / "o"), "made for another model"),
-        ("missing percentile", ("quantize", d / "tiny", "--calib", tmp / "c.json", "--strategy",
-                                "percentile", "--percentile", "99", "-o", tmp / "o"),
-         "--stats minmax percentile:99"),
-        ("float as qmodel", ("evaluate", d / "tiny", "--float", d / "tiny", "--data", d / "x.npy"),
-         "is a float model"),
-        ("labels mismatch", ev + (d / "x.npy", "--labels", tmp / "y_short.npy"),
-         "expected (24,)"),
-        ("eval shape", ev + (d / "x_nchw.npy",), "HWC, batch first"),
-        ("dir exists", ("report", tmp / "q", "--float", d / "tiny", "--data", d / "x.npy", "-o",
-                        tmp / "exists"), "already exists. help: pass --force"),
-        ("file exists", cal + (tmp / "c.json",), "already exists. help: pass --force"),
-    ]
-
-
-def test_bad_inputs_are_named_errors(cli, files, tmp_path, capsys):
-    cases = _bad_cases(files, tmp_path)
-    capsys.readouterr()
-    snapshot = sorted(p.name for p in tmp_path.iterdir())
-    c_json = (tmp_path / "c.json").read_bytes()
-    for name, argv, expected in cases:
-        rc, out, err = cli(*argv)
-        assert rc == 2, (name, out, err)
-        lines = err.strip().splitlines()             # warnings (if any) first, then the error
-        assert lines[-1].startswith(f"qsim {argv[0]}: error:") and expected in lines[-1], \
-            (name, err)
-        assert all(s.startswith(f"qsim {argv[0]}: warning:") for s in lines[:-1]), (name, err)
-    assert sorted(p.name for p in tmp_path.iterdir()) == snapshot     # nothing written
-    assert (tmp_path / "exists" / "keep.txt").read_text() == "mine"
-    assert (tmp_path / "c.json").read_bytes() == c_json
 
 
 def test_quantize_warnings_are_one_line_each(cli, tmp_path):

@@ -3,7 +3,7 @@
 Loading: `load_model` (ONNX file or saved qsim graph, weights checked finite), `load_quantized`,
 `load_data` / `load_labels` (.npy, shape checked against the model, NaN/Inf rejected).
 Writing: outputs are never half-written. `check_output` fails early if the target exists
-(unless --force); `output_dir` builds a folder under a temporary name beside the target and
+(unless --force), is an input, holds one or lies inside one, or cannot be written; `output_dir` builds a folder under a temporary name beside the target and
 renames it into place only when everything inside succeeded; `write_file` is temp + rename.
 `show_warnings` turns library warnings into one clean `qsim CMD: warning: ...` line each.
 Commands that quantize (quantize, train kws) take `add_release_args` and say what they used
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from qsim.errors import (CalibrationError, DataFileError, ModelFormatError, OutputExistsError,  # noqa: F401
-                         ShapeError)
+                         OutputPathError, ShapeError)
 from qsim.fileio import DIR_MODE, FILE_MODE, atomic_write
 from qsim.fileio import atomic_dir
 
@@ -90,17 +90,53 @@ def load_model(path, what="MODEL"):
 
 
 def load_quantized(path, what="QMODEL"):
+    """A quantized graph, checked by qsim.validate.validate_quantized before any stage reads it."""
+    from qsim.validate import validate_quantized
+
     g = load_model(path, what)
     if g.quant.scheme is None or any(t.qformat is None for t in g.tensors.values()):
         raise ModelFormatError(f"{what} {path} is a float model, not a quantized one. help: "
                                "create it with `qsim quantize MODEL --calib CALIB.json -o DIR`")
-    return g
+    return validate_quantized(g, f"{what} {path}")
+
+
+def npy_header(path, what):
+    """(shape, dtype) from a .npy header, refusing a header that claims more bytes than the file
+    holds or than memory allows, before anything is allocated."""
+    from qsim.validate import check_memory
+
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read(f, max_header_size=100000)
+            offset = f.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
+        raise DataFileError(f"{what} {p}: not a plain .npy array ({e}). help: save it with "
+                            "numpy.save(path, array) from a numeric array (no objects, not .npz)") \
+            from None
+    if dtype.kind not in "biuf" or dtype.hasobject:
+        raise DataFileError(f"{what} {p}: dtype {dtype} is not numeric (not a plain .npy array "
+                            "of numbers). help: save it with numpy.save(path, numeric_array)")
+    items = int(np.prod(shape, dtype=object))
+    need = items * dtype.itemsize
+    have = p.stat().st_size - offset
+    if need > have:
+        raise DataFileError(f"{what} {p}: the header claims shape {shape} ({need} bytes) but the "
+                            f"file holds {have} bytes after it; it is truncated or damaged. help: "
+                            "save it again with numpy.save")
+    check_memory(items * max(dtype.itemsize, 4) * 2, f"{what} {p} (shape {shape})",
+                 "use a smaller data file")
+    return shape, dtype
 
 
 def _read_npy(path, what):
     p = Path(path)
     if not p.is_file():
         raise DataFileError(f"{what} {p}: no such file")
+    npy_header(p, what)
     try:
         arr = np.load(p, allow_pickle=False)
     except ValueError as e:
@@ -156,22 +192,74 @@ def load_calibration(path):
         raise CalibrationError(f"--calib {p}: no such file. help: create it with `qsim calibrate`")
     try:
         return Calibration.from_dict(json.loads(p.read_text()))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+    except CalibrationError as e:
+        raise CalibrationError(f"--calib {p}: {e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, OSError,
+            RecursionError) as e:
         raise CalibrationError(f"--calib {p}: not a qsim calibration file ({type(e).__name__}: "
                                f"{e}). help: create it with `qsim calibrate`") from None
 
 
-def check_output(path, force, folder):
-    """Fail before any work if `path` exists (without --force) or has the wrong kind."""
+_PSEUDO_FS = ("/proc", "/sys", "/dev")
+
+
+def _resolved(path):
+    return Path(os.path.abspath(os.path.realpath(os.fspath(path))))
+
+
+def _input_paths(inputs):
+    """Resolved input paths; a saved graph given as x/foo.json also owns x/foo.npz."""
+    out = []
+    for i in inputs:
+        if i is None:
+            continue
+        r = _resolved(i)
+        out.append(r)
+        if r.suffix == ".json":
+            out.append(r.with_suffix(".npz"))
+    return out
+
+
+def check_output(path, force, folder, inputs=()):
+    """Fail before any work if `path` cannot be (re)written.
+
+    The same rules for every command's -o: an output equal to, inside or containing any of
+    `inputs` is refused even with --force (replacing it would destroy the input); a parent that
+    is a file, a pseudo file system (/proc, /sys, /dev) or not writable is refused; an existing
+    output needs --force and must be of the right kind (file or folder), which --force never
+    changes.
+    """
     p = Path(path)
+    if not str(path):
+        raise OutputPathError("the output path is empty. help: give a file or folder name")
+    r = _resolved(p)
+    for i in _input_paths(inputs):
+        if r == i or i.is_relative_to(r) or r.is_relative_to(i):
+            how = "is" if r == i else "contains" if i.is_relative_to(r) else "is inside"
+            raise OutputPathError(f"output {p} {how} the input {i}; writing it would destroy the "
+                                  "input (even with --force). help: choose another output path")
+    if any(r == Path(f) or r.is_relative_to(f) for f in _PSEUDO_FS):
+        raise OutputPathError(f"output {p} is under {r.parts[0]}{r.parts[1]}, a pseudo file "
+                              "system. help: write to a normal folder")
+    anc = r.parent
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise OutputPathError(f"output {p}: {anc} is a file, not a folder. help: choose an "
+                              "output path whose parent folders are folders")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise OutputPathError(f"output {p}: folder {anc} is not writable. help: choose another "
+                              "output path")
     if p.exists() or p.is_symlink():
         if not force:
             raise OutputExistsError(f"output {p} already exists. help: pass --force to replace "
                                     "it, or choose another output path")
         if folder and not p.is_dir():
-            raise OutputExistsError(f"{p} exists and is a file, not a folder; remove it first")
+            raise OutputExistsError(f"{p} exists and is a file, not a folder; --force replaces "
+                                    "a folder with a folder only. help: remove it first")
         if not folder and p.is_dir():
-            raise OutputExistsError(f"{p} exists and is a folder, not a file; remove it first")
+            raise OutputExistsError(f"{p} exists and is a folder, not a file; --force replaces "
+                                    "a file with a file only. help: remove it first")
     return p
 
 

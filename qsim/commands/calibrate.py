@@ -61,34 +61,40 @@ def float_accuracy(graph, x, y, batch_size):
     import numpy as np
 
     from qsim import float_exec
-    from qsim.metrics import check_labels
 
-    out = graph.tensors[graph.outputs[0]].shape
-    y = check_labels(y, len(x), int(np.prod(out)))
     pred = np.concatenate([np.argmax(float_exec.run(graph, x[s:s + batch_size]).reshape(
         len(x[s:s + batch_size]), -1), axis=1) for s in range(0, len(x), batch_size)])
     return float(np.mean(pred == y)), int(np.sum(pred == y))
 
 
 def run(args):
+    import numpy as np
+
     from qsim.calibrate import calibrate
     from qsim.errors import CalibrationError
+    from qsim.metrics import check_labels
+    from qsim.validate import check_count
 
     from ._common import (check_output, load_data, load_labels, load_model, show_warnings,
                           write_file)
 
-    check_output(args.output, args.force, folder=False)
-    if args.batch_size < 1:
-        raise CalibrationError(f"--batch-size must be >= 1, got {args.batch_size}")
+    # Every check first, the one write last: a refused run leaves no CALIB.json behind.
+    check_output(args.output, args.force, folder=False,
+                 inputs=(args.model, args.data, args.labels))
+    check_count("--batch-size", args.batch_size)
     stats = parse_stats(args.stats)
     graph = load_model(args.model)
     x = load_data(args.data, graph, empty_error=CalibrationError)
-    y = load_labels(args.labels, len(x)) if args.labels else None
+    y = None
+    if args.labels:
+        out = graph.tensors[graph.outputs[0]].shape
+        y = check_labels(load_labels(args.labels, len(x)), len(x), int(np.prod(out)))
     with show_warnings("calibrate"):
         cal = calibrate(graph, x, batch_size=args.batch_size, stats=stats, verbose=args.verbose)
+    acc = float_accuracy(graph, x, y, args.batch_size) if y is not None else None
     doc = {"model": str(args.model), "model_name": graph.name,
            "input_shape": list(graph.tensors[graph.inputs[0]].shape), **cal.to_dict()}
-    write_file(args.output, json.dumps(doc, indent=1).encode())
+    write_file(args.output, json.dumps(doc, indent=1, allow_nan=False).encode())
     keys = list(next(iter(cal.stats.values())))
     print(f"calibrated {len(cal.stats)} tensors of '{graph.name}' on {cal.num_samples} samples "
           f"({', '.join(keys)})")
@@ -96,8 +102,7 @@ def run(args):
     for t in cal.stats:
         lo, hi = cal.range(t)
         print(f"  {t:<{width}}  [{lo:.6g}, {hi:.6g}]")
-    if y is not None:
-        acc, hits = float_accuracy(graph, x, y, args.batch_size)
-        print(f"float accuracy on this set: {100 * acc:.2f}% ({hits}/{len(x)})")
+    if acc is not None:
+        print(f"float accuracy on this set: {100 * acc[0]:.2f}% ({acc[1]}/{len(x)})")
     print(f"wrote {args.output}")
     return 0

@@ -19,14 +19,17 @@ def register(subparsers):
 
 def run(args):
     from cmsis_nn.standin import include_dirs
-    from codegen.generate import write_network
-    from codegen.memory_report import measure_code_size, memory_report
-    from qsim.commands._common import load_quantized
+    from codegen.generate import render, write_network
+    from codegen.memory_report import measure_generated, memory_report
+    from qsim.commands._common import check_output, load_quantized
 
+    check_output(args.out, args.force, folder=True, inputs=(args.model,))
     graph = load_quantized(args.model, "MODEL")
     out = Path(args.out)
-    gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name)
-    code = measure_code_size(out / f"{gen.name}.c", [out, *include_dirs()])
+    source = Path(args.model).name
+    # compile (code size) before writing: a compile failure is an error and leaves nothing behind
+    code = measure_generated(render(graph, name=args.name, source=source), include_dirs())
+    gen = write_network(graph, out, name=args.name, force=args.force, source=source)
     for fname in gen.files:
         print(f"wrote {out / fname}")
     for line in memory_report(gen.plan, gen.weight_bytes, code).lines():

@@ -28,6 +28,12 @@ def run(args):
         raise QsimError(f"--warp must be in [0, 1), got {args.warp}")
     if args.per_class < 1:
         raise QsimError(f"--per-class must be >= 1, got {args.per_class}")
+    from qsim.validate import check_count, check_seed
+
+    from ._common import check_output
+    check_seed("--seed", args.seed)
+    check_count("--workers", args.workers)
+    check_output(args.out, args.force, folder=True)
     manifest = synthesize_kws(args.out, seed=args.seed, per_class=args.per_class, voices=args.voices,
                               workers=args.workers, force=args.force, verbose=True, warp=args.warp)
     print(f"wrote {manifest}")

@@ -45,7 +45,7 @@ def run(args):
     from qsim.errors import QsimError
     from qsim.kws.demo import DemoSettings, run_demo, summary_text
 
-    check_output(args.out, True, folder=True)      # OUT is replaced, but must be a folder
+    check_output(args.out, True, folder=True, inputs=(args.cache,))   # demo always replaces OUT
     s = DemoSettings(train=settings_from(args))
     if args.per_class is not None:
         if args.per_class < 2:

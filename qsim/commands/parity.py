@@ -36,16 +36,29 @@ def register(subparsers):
     return p
 
 
+def check_parity_size(graph, n):
+    """Refuse (ResourceLimitError, with the figure) before allocating n inputs: the float draw,
+    the integer inputs and three traces (simulator, C, comparison) of every tensor."""
+    from qsim.validate import check_memory, tensors_bytes
+    size = graph.tensors[graph.inputs[0]].size
+    check_memory(n * size * 16 + 3 * tensors_bytes(graph, n, trace=True),
+                 f"parity on {n} inputs of model '{graph.name}'", "use fewer --inputs")
+
+
 def _inputs(args, graph):
     import numpy as np
 
     from harness.parity import random_inputs
-    from qsim.commands._common import load_data
-    from qsim.errors import QsimError
+    from qsim.commands._common import load_data, npy_header
+    from qsim.validate import check_count, check_seed
     if args.data is None:
-        if args.inputs < 1:
-            raise QsimError(f"--inputs must be >= 1, got {args.inputs}")
+        check_count("--inputs", args.inputs)
+        check_seed("--seed", args.seed)
+        check_parity_size(graph, args.inputs)
         return random_inputs(graph, args.inputs, args.seed)
+    shape, _ = npy_header(args.data, "--data")
+    if shape:
+        check_parity_size(graph, shape[0])
     x = load_data(args.data, graph)            # checks shape, emptiness, NaN; gives float32
     raw = np.load(args.data, allow_pickle=False)
     return raw if raw.dtype.kind in "iu" else x   # integers are taken as they are
@@ -56,7 +69,10 @@ def run(args):
     from harness.parity import run_network_parity
     from qsim.commands._common import load_quantized
 
-    graph = load_quantized(args.model, "MODEL")
+    from qsim.validate import check_positive
+
+    check_positive("--timeout", args.timeout)
+    graph = load_quantized(args.model, "MODEL")          # validated before any allocation
     checkout = None if args.standin else find_cmsis(args.cmsis)
     report = run_network_parity(graph, _inputs(args, graph), target=args.target, name=args.name,
                                 cmsis=checkout, sanitize=args.sanitize, timeout=args.timeout)

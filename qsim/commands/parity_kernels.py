@@ -29,6 +29,10 @@ def run(args):
     from cmsis_nn.locate import find_cmsis
     from harness.parity_kernels import run_parity
 
+    from qsim.validate import check_count, check_seed
+
+    check_count("--cases", args.cases)
+    check_seed("--seed", args.seed)
     checkout = find_cmsis(args.cmsis)
     report = run_parity(checkout, args.path, args.cases, args.seed, args.function)
     for line in report.lines():

@@ -83,12 +83,17 @@ def run(args):
     from ._common import (check_output, load_data, load_labels, load_model, load_quantized,
                           output_dir, show_warnings)
 
+    from qsim.validate import check_count, check_positive, check_seed
+
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ShapeError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        raise ShapeError(f"--lr must be > 0, got {args.lr}")
-    check_output(args.output, args.force, folder=True)
+    check_positive("--lr", args.lr)
+    check_count("--patience", args.patience, 0)
+    check_seed("--seed", args.seed)
+    check_output(args.output, args.force, folder=True,
+                 inputs=(args.qmodel, args.float_model, args.data, args.labels, args.val_data,
+                         args.val_labels))
     qgraph = load_quantized(args.qmodel)
     fgraph = load_model(args.float_model, "--float")
     x = load_data(args.data, qgraph)

@@ -82,7 +82,7 @@ def run(args):
                           show_warnings)
 
     release, path = release_and_path(args)
-    check_output(args.output, args.force, folder=True)
+    check_output(args.output, args.force, folder=True, inputs=(args.model, args.calib))
     graph = load_model(args.model)
     cal = load_calibration(args.calib)
     check_calibration(cal, graph, args.strategy, args.percentile, args.calib)

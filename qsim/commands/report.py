@@ -50,7 +50,8 @@ def run(args):
     from ._common import check_output, output_dir
     from .evaluate import evaluate_args
 
-    check_output(args.output, args.force, folder=True)
+    check_output(args.output, args.force, folder=True,
+                 inputs=(args.qmodel, args.float_model, args.data, args.labels, args.calib))
     hists = (lambda qgraph: _calib_histograms(args.calib, qgraph)) if args.calib else None
     rep, qgraph = evaluate_args(args, "report", histograms=hists)
     with output_dir(args.output, args.force) as tmp:

@@ -62,8 +62,11 @@ def add_train_args(p):
 def settings_from(args, **extra):
     from qsim.errors import QsimError
     from qsim.kws.flow import TrainSettings
+    from qsim.validate import check_positive, check_seed
     if args.epochs < 1 or args.batch_size < 1 or min(args.conv) < 1 or min(args.fc) < 1:
         raise QsimError("--epochs, --batch-size, --conv and --fc must be positive")
+    check_positive("--lr", args.lr)
+    check_seed("--seed", args.seed)
     if getattr(args, "release", None):                  # train kws: release_and_path filled them in
         extra = dict(version=args.release, path=args.path, **extra)
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
@@ -87,7 +90,7 @@ def run(args):
     from ._common import check_output, output_dir, release_and_path, show_warnings
 
     args.release, args.path = release_and_path(args)
-    check_output(args.output, args.force, folder=True)
+    check_output(args.output, args.force, folder=True, inputs=(args.data,))
     settings = settings_from(args)
     M, y, split = load_features(args.data)
     with show_warnings("train"):

@@ -1,71 +1,29 @@
 """One small handler per ONNX op: handler(ctx, node, attrs) appends CHW-graph nodes via ctx.add
-(or aliases a tensor for ops that vanish). `HANDLERS` maps the ONNX op_type to its handler.
+(or aliases a tensor for ops that vanish). `HANDLERS` maps the ONNX op_type to its handler;
+`unsupported_op` refuses any other op with advice on what to do (`ADVICE`).
 
 Shapes seen here are ONNX's without the batch axis, e.g. (C, H, W); weights keep ONNX layouts
-(conv OIHW, depthwise (C, 1, KH, KW), fc (rows, dim_in) in ONNX's column order). `passes.to_hwc`
-turns all of that into HWC afterwards.
+(conv OIHW, depthwise (C, 1, KY, KX), fc (rows, dim_in) in ONNX's column order). `passes.to_hwc`
+turns all of that into HWC afterwards. Constant subgraphs were folded before (`onnx_fold`), so
+every shape, pad or axes input a handler reads is in `ctx.consts`.
+Padding and the `Pad` op: `onnx_padding`.
 """
-from math import ceil, prod
+from math import prod
 
 import numpy as np
 
-from ..errors import UnsupportedOpError
-from ..ops import out_dim
-
-
-def _where(n):
-    return f"node '{n.name or '?'}' ({n.op_type})"
-
-
-def _unsupported(n, what, fix=""):
-    raise UnsupportedOpError(f"{_where(n)}: {what}" + (f". help: {fix}" if fix else ""))
-
-
-def _geometry(ctx, n, a, kernel, default_stride=1):
-    """(strides, symmetric pads) for 2-D windows; asymmetric pads only if they change nothing."""
-    if len(kernel) != 2:
-        _unsupported(n, f"{len(kernel)}-D kernel {tuple(kernel)}; only 2-D windows are supported",
-                     "express 1-D convs as 2-D with a height of 1")
-    if any(d != 1 for d in a.get("dilations", [1, 1])):
-        _unsupported(n, f"dilations {a['dilations']}; CMSIS-NN has no dilated kernels")
-    strides = list(a.get("strides", [default_stride] * 2))
-    in_hw = ctx.shape(n.input[0])[1:]
-    auto = a.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        pads = [0] * 4
-        for i in range(2):
-            total = max((ceil(in_hw[i] / strides[i]) - 1) * strides[i] + kernel[i] - in_hw[i], 0)
-            small = total // 2
-            big = total - small
-            pads[i], pads[i + 2] = (small, big) if auto == "SAME_UPPER" else (big, small)
-    else:
-        pads = list(a.get("pads", [0] * 4)) if auto != "VALID" else [0] * 4
-    sym = []
-    for i in range(2):
-        begin, end = pads[i], pads[i + 2]
-        onnx_out = (in_hw[i] + begin + end - kernel[i]) // strides[i]
-        if begin != end and (in_hw[i] + 2 * begin - kernel[i]) // strides[i] != onnx_out:
-            _unsupported(n, f"asymmetric pads {pads} (begin {begin} != end {end} on axis "
-                            f"{'HW'[i]}); CMSIS-NN pads symmetrically",
-                         "pad symmetrically in the training framework")
-        sym.append(begin)
-    return tuple(strides), tuple(sym)
-
-
-def _ceil_mode(in_hw, kernel, strides, pads):
-    """1 if a pooling's ceil_mode output differs from the floor rule's (qsim.ops ceil_mode)."""
-    return int(any(out_dim(n, k, s, p, True) != out_dim(n, k, s, p)
-                   for n, k, s, p in zip(in_hw, kernel, strides, pads)))
+from .onnx_padding import ceil_mode, geometry, pad, padded_input
+from .onnx_padding import unsupported as _unsupported
+from .onnx_padding import where as _where
 
 
 def conv(ctx, n, a):
     w = ctx.const(n, 1)
     b = ctx.const(n, 2, np.zeros(w.shape[0], np.float32))
-    x = ctx.tensor(n.input[0], n)
+    x, extra, pad_node = padded_input(ctx, n)
     c_in, group = ctx.shape(x)[0], a.get("group", 1)
     kernel = list(a.get("kernel_shape", w.shape[2:]))
-    strides, pads = _geometry(ctx, n, a, kernel)
+    strides, pads = geometry(ctx, n, a, kernel, x, extra, pad_node)
     geom = {"kernel_shape": kernel, "strides": strides, "pads": pads}
     if group == 1:
         ctx.add(n, "conv", [x], geom, {"weight": w, "bias": b})
@@ -81,14 +39,27 @@ def _pool(op, default_stride=1):
         if len(n.output) > 1 and n.output[1]:
             _unsupported(n, "the Indices output of MaxPool")
         kernel = list(a["kernel_shape"])
-        strides, pads = _geometry(ctx, n, a, kernel, default_stride)
+        x, extra, pad_node = padded_input(ctx, n)
+        if pad_node is not None and any(extra):
+            producer = ctx.graph.producer(x)
+            if op == "avgpool":
+                _unsupported(pad_node, f"zero padding before the average pool {_where(n)}: the "
+                                       "pool would average the zeros, CMSIS-NN averages valid taps "
+                                       "only", "use the pool's own padding (count_include_pad="
+                                       "False) instead of F.pad")
+            if producer is None or producer.op != "relu":
+                _unsupported(pad_node, f"zero padding before the max pool {_where(n)}, whose "
+                                       "input may be negative (a padded zero could be the "
+                                       "maximum); CMSIS-NN's max pool ignores padding",
+                             "use the pool's own padding, or pad after a ReLU")
+        strides, pads = geometry(ctx, n, a, kernel, x, extra, pad_node, default_stride)
         if op == "avgpool" and a.get("count_include_pad", 0) and any(pads):
             _unsupported(n, "count_include_pad=1 with padding; CMSIS-NN averages valid taps "
                             "only", "use count_include_pad=0")
         geom = {"kernel_shape": kernel, "strides": strides, "pads": pads}
-        if a.get("ceil_mode", 0) and _ceil_mode(ctx.shape(n.input[0])[1:], kernel, strides, pads):
+        if a.get("ceil_mode", 0) and ceil_mode(ctx.shape(x)[1:], kernel, strides, pads):
             geom["ceil_mode"] = 1     # CMSIS's pooling takes dim_im_out as given and clips windows
-        ctx.add(n, op, [ctx.tensor(n.input[0], n)], geom)
+        ctx.add(n, op, [x], geom)
     return handler
 
 
@@ -97,6 +68,31 @@ def _global_pool(op):
         x = ctx.tensor(n.input[0], n)
         hw = ctx.shape(x)[1:]
         ctx.add(n, op, [x], {"kernel_shape": hw, "strides": (1, 1), "pads": (0, 0)})
+    return handler
+
+
+def _reduce(op):
+    """ReduceMean / ReduceMax over the spatial axes (2, 3) of an NCHW activation = global average /
+    max pooling (torch's nn.AdaptiveAvgPool2d(1), x.mean((2, 3))); keepdims=0 adds a flatten."""
+    def handler(ctx, n, a):
+        x = ctx.tensor(n.input[0], n)
+        shape = ctx.shape(x)
+        axes = a.get("axes", ctx.const(n, 1))
+        rank = len(shape) + 1
+        axes = None if axes is None else sorted(int(d) + rank if d < 0 else int(d) for d in axes)
+        if rank != 4 or axes != [2, 3]:
+            what = "all axes" if axes is None or not len(axes) else f"axes {axes}"
+            _unsupported(n, f"{n.op_type} over {what} of shape (N,) + {shape}; only the spatial "
+                            "axes (2, 3) of an NCHW activation (global pooling) import",
+                         "reduce over (2, 3), as nn.AdaptiveAvgPool2d(1) or x.mean((2, 3)) do")
+        geom = {"kernel_shape": shape[1:], "strides": (1, 1), "pads": (0, 0)}
+        if a.get("keepdims", 1):
+            return ctx.add(n, op, [x], geom)
+        pooled = n.output[0] + "/pool"
+        while pooled in ctx.graph.tensors:
+            pooled += "_"
+        ctx.add(n, op, [x], geom, output=pooled)
+        ctx.add(n, "flatten", [pooled])
     return handler
 
 
@@ -185,7 +181,9 @@ def _reshape_to(ctx, n, target):
 
 def reshape(ctx, n, a):
     target = [int(d) for d in ctx.const(n, 1)]
-    if target[0] not in (0, -1, 1):
+    if a.get("allowzero", 0) and 0 in target:
+        _unsupported(n, f"reshape target {target} with allowzero=1 makes an empty tensor")
+    if target[0] not in (0, -1, 1, ctx.batch):
         _unsupported(n, f"reshape target {target} changes the batch axis")
     if target[0] == -1 and -1 in target[1:]:
         _unsupported(n, f"reshape target {target} has two -1 sizes")
@@ -203,6 +201,18 @@ def unsqueeze(ctx, n, a):
     for ax in axes:
         full.insert(ax, 1)
     _reshape_to(ctx, n, full[1:])
+
+
+def squeeze(ctx, n, a):
+    axes = a.get("axes", ctx.const(n, 1))
+    shape = list(ctx.shape(n.input[0]))
+    rank = len(shape) + 1
+    if axes is None:
+        axes = [i + 1 for i, d in enumerate(shape) if d == 1]
+    axes = {int(x) + rank if x < 0 else int(x) for x in axes}
+    if 0 in axes or any(shape[ax - 1] != 1 for ax in axes):
+        _unsupported(n, f"Squeeze of axes {sorted(axes)} of shape (N,) + {tuple(shape)}")
+    _reshape_to(ctx, n, [d for i, d in enumerate(shape) if i + 1 not in axes])
 
 
 def transpose(ctx, n, a):
@@ -231,31 +241,45 @@ def drop(ctx, n, a):
     ctx.alias[n.output[0]] = ctx.tensor(n.input[0], n)
 
 
-def fold_constant(n, a, values, shape_of):
-    """Evaluate a shape-arithmetic node on constants (torch's `x.view(x.size(0), -1)` chain).
-    Shape reports the batch size as 0, which a following Reshape reads as 'copy the batch'."""
-    if n.op_type == "Shape":
-        return np.array((0,) + tuple(shape_of(n.input[0])), np.int64)
-    if n.op_type == "Gather":
-        return np.take(values[0], values[1], axis=a.get("axis", 0))
-    if n.op_type == "Unsqueeze":
-        axes = a.get("axes", values[1] if len(values) > 1 else None)
-        return np.expand_dims(values[0], tuple(int(x) for x in axes))
-    if n.op_type == "Squeeze":
-        axes = a.get("axes", values[1] if len(values) > 1 else None)
-        return np.squeeze(values[0], None if axes is None else tuple(int(x) for x in axes))
-    if n.op_type == "Concat":
-        return np.concatenate([np.atleast_1d(v) for v in values], axis=a["axis"])
-    return None
-
-
-FOLDABLE = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat")
-
 HANDLERS = {
     "Conv": conv, "Gemm": gemm, "MatMul": matmul, "Add": add,
     "Relu": _simple("relu"), "Clip": clip, "Sigmoid": _simple("sigmoid"), "Tanh": _simple("tanh"),
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": _global_pool("avgpool"), "GlobalMaxPool": _global_pool("maxpool"),
+    "ReduceMean": _reduce("avgpool"), "ReduceMax": _reduce("maxpool"), "Pad": pad,
     "Softmax": softmax, "Flatten": flatten, "Reshape": reshape, "Unsqueeze": unsqueeze,
-    "Transpose": transpose, "BatchNormalization": batchnorm, "Dropout": drop, "Identity": drop,
+    "Squeeze": squeeze, "Transpose": transpose, "BatchNormalization": batchnorm, "Dropout": drop,
+    "Identity": drop,
 }
+
+_RECURRENT = ("legacy CMSIS-NN has no recurrent kernel; replace the recurrent layer by "
+              "convolutions over time (e.g. a DS-CNN) or fully connected layers")
+_ACTIVATION = "there is no kernel for this activation; train with ReLU (or Sigmoid/Tanh)"
+_ARITHMETIC = ("elementwise arithmetic between activations has no kernel; fold constant scales "
+               "and offsets into the neighbouring conv/fc (or a BatchNorm) before export")
+_INDEXING = ("indexing or slicing an activation has no kernel; give the layer the whole tensor "
+             "(e.g. drop x[:, 0] or y[:, -1] from forward)")
+ADVICE = {
+    "GRU": _RECURRENT, "LSTM": _RECURRENT, "RNN": _RECURRENT,
+    "LeakyRelu": _ACTIVATION, "PRelu": _ACTIVATION, "HardSwish": _ACTIVATION,
+    "HardSigmoid": _ACTIVATION, "Elu": _ACTIVATION, "Selu": _ACTIVATION, "Gelu": _ACTIVATION,
+    "Mish": _ACTIVATION, "Softplus": _ACTIVATION,
+    "Mul": _ARITHMETIC, "Sub": _ARITHMETIC, "Div": _ARITHMETIC, "Pow": _ARITHMETIC,
+    "Sqrt": _ARITHMETIC,
+    "Gather": _INDEXING, "Slice": _INDEXING, "Split": _INDEXING,
+    "Concat": "concatenating activations has no kernel; use a single branch",
+    "LRN": "remove local response normalisation (use BatchNorm, which folds into the conv)",
+    "Resize": "there is no resize/upsampling kernel; use strided convs or pooling only",
+    "Upsample": "there is no resize/upsampling kernel; use strided convs or pooling only",
+    "ConvTranspose": "there is no transposed convolution kernel; upsample differently",
+    "InstanceNormalization": "only BatchNormalization in eval mode folds away; use BatchNorm",
+    "LayerNormalization": "only BatchNormalization in eval mode folds away; use BatchNorm",
+}
+
+
+def unsupported_op(n):
+    """Refuse an op no handler imports, with what to do about it."""
+    default = n.domain in ("", "ai.onnx")
+    op = n.op_type if default else f"{n.domain}.{n.op_type}"
+    fix = ADVICE.get(n.op_type) if default else None
+    _unsupported(n, f"unsupported op '{op}'", fix or "replace it by a layer qsim imports")

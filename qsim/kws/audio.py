@@ -53,14 +53,32 @@ def load_wav(path, sample_rate=16000, clip_seconds=CLIP_SECONDS):
     """
     import soundfile as sf
 
+    from ..validate import check_memory
+
+    help_fmt = "give a WAV/FLAC/OGG file (convert others with `ffmpeg -i in.mp3 -ar 16000 -ac 1 out.wav`)"
     try:
-        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except (RuntimeError, OSError, sf.LibsndfileError) as e:
-        raise AudioError(f"cannot read audio file {path}: {e}. help: give a WAV/FLAC/OGG file "
-                         "(convert others with `ffmpeg -i in.mp3 -ar 16000 -ac 1 out.wav`)") from None
+        info = sf.info(str(path))
+        rate, frames, channels = int(info.samplerate), int(info.frames), int(info.channels)
+        if rate < 1 or channels < 1:
+            raise AudioError(f"audio file {path}: header says {rate} Hz, {channels} channels. "
+                             f"help: {help_fmt}")
+        if clip_seconds is not None:
+            # Read one clip plus a second of context: resample_poly's filter reaches a few dozen
+            # input samples, so the kept samples are the same as from the whole file, and a
+            # file (or a header) claiming hours costs nothing.
+            frames = min(frames, int(math.ceil((clip_seconds + 1.0) * rate)))
+        check_memory(8 * channels * frames * 3 + 8 * 3 * frames * max(1, sample_rate // rate),
+                     f"reading audio file {path} ({frames} frames x {channels} channels)",
+                     "cut the recording into short clips")
+        data, rate = sf.read(str(path), frames=frames, dtype="float64", always_2d=True)
+    except (RuntimeError, OSError, sf.LibsndfileError, ValueError) as e:
+        raise AudioError(f"cannot read audio file {path}: {e}. help: {help_fmt}") from None
     if data.size == 0:
         raise AudioError(f"audio file {path} holds no samples. help: re-record or drop it from "
                          "the dataset")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"audio file {path} holds {int(np.sum(~np.isfinite(data)))} NaN/Inf "
+                         "samples (a damaged float WAV). help: re-record or re-export it")
     mono = resample(data.mean(axis=1), rate, sample_rate)
     if clip_seconds is not None:
         mono = fix_length(mono, int(round(clip_seconds * sample_rate)))

@@ -91,11 +91,62 @@ class KwsModel:
         if not meta.is_file():
             raise ModelFormatError(f"{folder} is not a KWS model folder (no kws.json). help: create "
                                    "one with `qsim train kws -o DIR` or `qsim demo`")
-        doc = json.loads(meta.read_text())
+        doc, labels, mfcc = read_kws_json(meta)
         qgraphs = {s: Graph.load(folder / s) for s in doc.get("schemes", [])}
         info = {k: v for k, v in doc.items() if k not in ("format", "labels", "mfcc", "schemes")}
-        return cls(Graph.load(folder / "float"), qgraphs, tuple(doc["labels"]),
-                   MfccConfig(**doc["mfcc"]), info)
+        fgraph = Graph.load(folder / "float")
+        for what, g in [("float", fgraph)] + list(qgraphs.items()):
+            out = g.tensors[g.outputs[0]].size if len(g.outputs) == 1 else None
+            if out != len(labels):
+                raise ModelFormatError(f"{folder / what}: the net has {out} outputs but {meta} "
+                                       f"lists {len(labels)} labels. help: use the folder as "
+                                       "`qsim train kws` wrote it")
+        return cls(fgraph, qgraphs, labels, mfcc, info)
+
+
+_MFCC_TYPES = {f.name: f.type for f in dataclasses.fields(MfccConfig)}
+
+
+def read_kws_json(path):
+    """(doc, labels, MfccConfig) from a kws.json; ModelFormatError naming the field otherwise:
+    bad JSON, labels missing or fewer than two distinct strings, unknown schemes, unknown MFCC
+    keys or values of the wrong type."""
+    from ..errors import QsimError
+
+    def bad(what):
+        return ModelFormatError(f"{path}: {what}. help: use the kws.json `qsim train kws` or "
+                                "`qsim demo` wrote")
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError, RecursionError) as e:
+        raise bad(f"not valid JSON ({str(e)[:120]})") from None
+    if not isinstance(doc, dict) or doc.get("format", "qsim-kws") != "qsim-kws":
+        raise bad("not a qsim-kws file")
+    labels = doc.get("labels")
+    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
+            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
+        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+    schemes = doc.get("schemes", [])
+    if not isinstance(schemes, list) or not set(schemes) <= set(SCHEMES):
+        raise bad(f"schemes {str(schemes)[:80]} are not a subset of {list(SCHEMES)}")
+    m = doc.get("mfcc", {})
+    if not isinstance(m, dict):
+        raise bad("mfcc is not an object")
+    unknown = sorted(set(m) - set(_MFCC_TYPES))
+    if unknown:
+        raise bad(f"unknown mfcc key(s) {unknown[:5]}; known: {sorted(_MFCC_TYPES)}")
+    for k, v in m.items():
+        t = _MFCC_TYPES[k]
+        ok = isinstance(v, str) if t in (str, "str") else \
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 if t in (int, "int") else \
+            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+        if not ok:
+            raise bad(f"mfcc {k}={repr(v)[:40]} is not a valid {getattr(t, '__name__', t)}")
+    try:
+        mfcc = MfccConfig(**m)
+    except (QsimError, ValueError, TypeError) as e:
+        raise bad(f"mfcc settings refused ({e})") from None
+    return doc, tuple(labels), mfcc
 
 
 def _jsonable(v):

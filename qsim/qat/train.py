@@ -160,6 +160,15 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     changed), plus "initial_val_loss", "initial_val_acc" (before training) and "best_epoch"
     (-1: the starting state).
     """
+    from ..validate import check_count, check_positive, check_seed, validate_graph, validate_quantized
+    validate_quantized(qgraph, "finetune: qgraph")
+    validate_graph(float_graph, "finetune: float_graph")
+    check_count("finetune: epochs", epochs)
+    check_count("finetune: batch_size", batch_size)
+    check_positive("finetune: lr", lr)
+    check_seed("finetune: seed", seed)
+    if patience is not None:
+        check_count("finetune: patience", patience, 0)
     qnet_graph = qgraph.copy()
     qnet_graph.require_hwc("finetune")
     for name, params in _start_weights(float_graph, qnet_graph).items():

@@ -3,7 +3,8 @@
     from qsim.train import train
     trained, history = train(graph, X, y, X_val, y_val, epochs=20, batch_size=64, lr=1e-3, seed=0)
 
-Modules: layers (one class per op, forward + backward), conv2d (the conv's chunked products),
+Modules: float_ops (each op's float forward, shared with qsim.float_exec), layers (one class per
+op: the float_ops forward + its backward), conv2d (the conv's chunked products),
 convtaps (im2col / col2im helpers), workers (batch slices on threads, BLAS at one thread), net (a
 Graph as a list of layers), optim (Adam), trainer (the loop, early stopping).
 """

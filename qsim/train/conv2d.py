@@ -34,7 +34,8 @@ def conv_forward(x, w, b, stride, padding):
     co, kernel = w.shape[0], w.shape[1:3]
     n, k = len(x), int(np.prod(w.shape[1:]))
     ho, wo = (out_dim(*a) for a in zip(x.shape[1:3], kernel, stride, padding))
-    wt = w.reshape(co, k).T
+    wt = np.ascontiguousarray(w.reshape(co, k).T)   # C order: BLAS then sums each output alike
+                                                    # whatever the chunk size (not so for a .T view)
     y = np.empty((n, ho, wo, co), np.result_type(x, w))
 
     def part(lo, hi):

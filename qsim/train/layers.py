@@ -18,12 +18,16 @@ QAT hook: the fixed-point issue substitutes a subclass per op whose ``forward`` 
 fixed-point result; the inherited ``backward`` passes the float gradient taken at the quantized
 point, i.e. a straight-through estimator for the rounding and saturation.
 ``trainer.train(..., layers={**LAYERS, "conv": QConv})`` picks the subclasses by op name.
+
+Each forward is the op's function in qsim.train.float_ops, which float_exec runs too: one home
+for the float semantics (ceil_mode padding, valid-tap counting, ...); the backwards are here.
 """
 import numpy as np
 
-from ..ops import out_dim
-from .conv2d import conv_forward, conv_grads
+from . import float_ops as F
+from .conv2d import conv_grads
 from .convtaps import pad_hw, tap_slices
+from .float_ops import pool_pad, valid_taps
 from .workers import over_batch
 
 
@@ -60,7 +64,7 @@ class Conv(Layer):
 
     def forward(self, x, params):
         self.x, self.w = x, params["weight"]
-        return conv_forward(x, self.w, params.get("bias"), self.stride, self.padding)
+        return F.conv(x, self.w, params.get("bias"), self.stride, self.padding)
 
     def backward(self, grad_out):
         gw, gb, grad_in = conv_grads(self.x, self.w, grad_out, self.stride, self.padding,
@@ -80,13 +84,9 @@ class DepthwiseConv(Layer):
         self.stride, self.padding = tuple(strides), tuple(pads)
 
     def forward(self, x, params):
-        w, b = params["weight"], params.get("bias")
-        self.xp, self.w, self.x_shape = pad_hw(x, self.padding), w, x.shape
-        y = None
-        for (ky, kx), sl in tap_slices(self.xp.shape, w.shape[:2], self.stride):
-            t = self.xp[sl] * w[ky, kx]
-            y = t if y is None else y + t
-        return y if b is None else y + b
+        # the padded input is kept for the backward; padding (0, 0) then makes no copy
+        self.xp, self.w, self.x_shape = pad_hw(x, self.padding), params["weight"], x.shape
+        return F.depthwise_conv(self.xp, self.w, params.get("bias"), self.stride, (0, 0))
 
     def backward(self, grad_out):
         w, xp = self.w, self.xp
@@ -110,12 +110,8 @@ class FC(Layer):
     param_names = ("weight", "bias")
 
     def forward(self, x, params):
-        w, b = params["weight"], params.get("bias")
-        self.x_shape, self.x2, self.w = x.shape, x.reshape(x.shape[0], -1), w
-        x2, wt = self.x2, w.T
-        y = np.empty((len(x2), w.shape[0]), np.result_type(x2, w))
-        over_batch(lambda lo, hi: np.matmul(x2[lo:hi], wt, out=y[lo:hi]), len(x2), size=x2.size)
-        return y if b is None else y + b
+        self.x_shape, self.x2, self.w = x.shape, x.reshape(x.shape[0], -1), params["weight"]
+        return F.fc(self.x2, self.w, params.get("bias"))
 
     def backward(self, grad_out):
         x2, w = self.x2, self.w
@@ -137,9 +133,8 @@ class ReLU(Layer):
     op = "relu"
 
     def forward(self, x, params=None):
-        y = self.y = np.empty_like(x)
-        over_batch(lambda lo, hi: np.maximum(x[lo:hi], 0, out=y[lo:hi]), len(x), size=x.size)
-        return y
+        self.y = F.relu(x)
+        return self.y
 
     def backward(self, grad_out):
         y = self.y
@@ -153,8 +148,7 @@ class Sigmoid(Layer):
     op = "sigmoid"
 
     def forward(self, x, params=None):
-        # 0.5 * (1 + tanh(x / 2)) never overflows, unlike 1 / (1 + exp(-x)).
-        self.y = 0.5 * (1 + np.tanh(0.5 * x))
+        self.y = F.sigmoid(x)
         return self.y
 
     def backward(self, grad_out):
@@ -165,7 +159,7 @@ class Tanh(Layer):
     op = "tanh"
 
     def forward(self, x, params=None):
-        self.y = np.tanh(x)
+        self.y = F.tanh(x)
         return self.y
 
     def backward(self, grad_out):
@@ -182,11 +176,11 @@ class Softmax(Layer):
 
     def __init__(self, name="", axis=-1):
         super().__init__(name)
+        self.ir_axis = axis
         self.axis = axis + 1 if axis >= 0 else axis   # the IR's axis does not count the batch
 
     def forward(self, x, params=None):
-        e = np.exp(x - x.max(self.axis, keepdims=True))
-        self.y = e / e.sum(self.axis, keepdims=True)
+        self.y = F.softmax(x, self.ir_axis)
         return self.y
 
     def backward(self, grad_out):
@@ -246,15 +240,6 @@ class TransposeHW(Layer):
         return (grad_out.transpose(0, 2, 1, 3) if self.need_input_grad else None), {}
 
 
-def pool_pad(x, kernel, stride, padding, ceil_mode, value=0):
-    """pad_hw, plus for ceil_mode the bottom/right rows and columns its last window reaches."""
-    if not ceil_mode:
-        return pad_hw(x, padding, value)
-    extra = [(p, max(0, (out_dim(n, k, s, p, True) - 1) * s + k - n - p))
-             for n, k, s, p in zip(x.shape[1:3], kernel, stride, padding)]
-    return np.pad(x, ((0, 0), extra[0], extra[1], (0, 0)), constant_values=value)
-
-
 class MaxPool(Layer):
     """Max over the valid taps of each window (padding never wins); gradient to the first max."""
 
@@ -268,12 +253,10 @@ class MaxPool(Layer):
 
     def forward(self, x, params=None):
         self.x_shape = x.shape
+        # the padded input is kept for the backward; padding (0, 0) then makes no copy
         self.xp = pool_pad(x, self.kernel, self.stride, self.padding, self.ceil_mode, -np.inf)
-        y = None
-        for _, sl in tap_slices(self.xp.shape, self.kernel, self.stride):
-            y = self.xp[sl].copy() if y is None else np.maximum(y, self.xp[sl])
-        self.y = y
-        return y
+        self.y = F.max_pool(self.xp, self.kernel, self.stride, (0, 0))
+        return self.y
 
     def backward(self, grad_out):
         gxp = np.zeros(self.xp.shape, grad_out.dtype)
@@ -298,24 +281,17 @@ class AvgPool(Layer):
         self.stride = self.kernel if strides is None else tuple(strides)
         self.ceil_mode = bool(ceil_mode)
 
-    def _count(self, h, w):
-        """Number of valid taps per output position, shape (Ho, Wo, 1)."""
-        ones = pool_pad(np.ones((1, h, w, 1)), self.kernel, self.stride, self.padding,
-                        self.ceil_mode)
-        return sum(ones[sl] for _, sl in tap_slices(ones.shape, self.kernel, self.stride))[0]
-
     def forward(self, x, params=None):
         self.x_shape = x.shape
-        xp = pool_pad(x, self.kernel, self.stride, self.padding, self.ceil_mode)
-        self.count = self._count(x.shape[1], x.shape[2]).astype(x.dtype)
-        return sum(xp[sl] for _, sl in tap_slices(xp.shape, self.kernel, self.stride)) / self.count
+        return F.avg_pool(x, self.kernel, self.stride, self.padding, self.ceil_mode)
 
     def backward(self, grad_out):
         n, h, w, c = self.x_shape
         py, px = self.padding
         gxp = pool_pad(np.zeros((n, h, w, c), grad_out.dtype), self.kernel, self.stride,
                        self.padding, self.ceil_mode)
-        g = grad_out / self.count
+        g = grad_out / valid_taps(h, w, self.kernel, self.stride, self.padding, self.ceil_mode,
+                                  grad_out.dtype)
         for _, sl in tap_slices(gxp.shape, self.kernel, self.stride):
             gxp[sl] += g
         return gxp[:, py:py + h, px:px + w], {}

@@ -21,7 +21,8 @@ extern "C" {
 
 /* Run 'tiny_q15' on one input (TINY_Q15_INPUT_SIZE values); writes TINY_Q15_OUTPUT_SIZE values.
  * Returns 0, or the 1-based number of the layer whose CMSIS-NN function reported an error.
- * Uses static buffers: not reentrant. `input` is only read. */
+ * Uses static buffers: not reentrant. `input` is only read, exactly TINY_Q15_INPUT_SIZE values (the
+ * generated code copies it first when a CMSIS-NN function would read past its end). */
 int tiny_q15_run(const q15_t *input, q15_t *output);
 
 #ifdef QSIM_TAPS

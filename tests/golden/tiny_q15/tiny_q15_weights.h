@@ -16,7 +16,7 @@ static const q15_t tiny_q15_conv1_bias[2] = {
     -7433,  10738
 };
 
-/* fc1: pM of arm_fully_connected_q15_opt, 60 q15_t, interleaved for arm_fully_connected_q15_opt (semantics doc §2), Q1.14(16b) */
+/* fc1: pM of arm_fully_connected_q15_opt, 60 q15_t, interleaved for arm_fully_connected_q15_opt (semantics doc section 2), Q1.14(16b) */
 static const q15_t tiny_q15_fc1_weights[60] = {
     -7963,  -2976,   4712,   1625, -13575, -15481,  11979,   8307,  11071,   1249,  10405,  -5580,
     -1551,   9451, -12324,  -6449, -12307,  -1524,  15627, -11992,  -3824,  -3175,  13234,  -9718,

@@ -23,7 +23,7 @@ static const q7_t tiny_q7_conv1_bias[4] = {
     -20,   50,   38,  -10
 };
 
-/* fc1: pM of arm_fully_connected_q7_opt, 48 q7_t, interleaved for arm_fully_connected_q7_opt (semantics doc §2), Q1.6(8b) */
+/* fc1: pM of arm_fully_connected_q7_opt, 48 q7_t, interleaved for arm_fully_connected_q7_opt (semantics doc section 2), Q1.6(8b) */
 static const q7_t tiny_q7_fc1_weights[48] = {
       9,   11,   50,  -61,   -2,   22,   -7,   53,   57,   41,   -5,   49,  -55,   20,  -30,  -33,
      22,   34,   49,  -37,   47,   42,  -24,  -56,   34,   41,   -6,  -43,  -46,  -16,   32,  -24,

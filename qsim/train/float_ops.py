@@ -1,0 +1,132 @@
+"""The float semantics of each graph op, once: one forward function per op on arrays, called by
+qsim.float_exec (inference over a Graph, checked against onnxruntime) and by the training layers
+(qsim.train.layers, whose backwards sit next to them there), so the two cannot drift apart.
+
+    conv(x, w, b, stride, padding)              OHWI weight, symmetric zero padding
+    depthwise_conv(x, w, b, stride, padding)    (KY, KX, C) weight, ch_out == ch_in
+    fc(x, w, b)                                 (rows, dim_in) weight over the flattened HWC input
+    max_pool / avg_pool(x, kernel, stride, padding, ceil_mode)
+    relu, sigmoid, tanh, softmax(x, axis), batchnorm(x, scale, bias, mean, var, epsilon)
+
+Layouts are the IR's with the batch axis first: activations (N, H, W, C); ``b`` may be None.
+Pooling runs over the valid taps of each window only: padding never wins a max and is not
+counted in an average (ONNX count_include_pad=0). With ``ceil_mode`` the output size is the ceil
+rule of qsim.ops.out_dim and the last window is clipped to the image the same way: `pool_pad`
+adds the bottom/right rows that window reaches, `valid_taps` counts what is left.
+Softmax is the float net's natural-exp one (CMSIS's base-2 softmax is the kernels' business).
+The arithmetic runs in the inputs' dtype (float32 to train, float64 in the gradient checks).
+
+The conv is qsim.train.conv2d's (numba im2col in 1 MB chunks, one BLAS product per chunk, batch
+slices on worker threads): bench/bench_float_conv.py measured it 1.3-5x faster than float_exec's
+former conv (KY row products against a banded weight matrix for narrow images, numpy im2col in
+64 MB chunks otherwise) on every KWS, CIFAR-10 and DS-CNN conv shape, so both use it.
+"""
+import numpy as np
+
+from ..ops import out_dim
+from .conv2d import conv_forward
+from .convtaps import pad_hw, tap_slices
+from .workers import over_batch
+
+
+def conv(x, w, b, stride, padding):
+    """(N, H, W, C_in) -> (N, Ho, Wo, C_out): 2-D convolution with OHWI weight ``w``."""
+    return conv_forward(x, w, b, tuple(stride), tuple(padding))
+
+
+def depthwise_conv(x, w, b, stride, padding):
+    """(N, H, W, C) -> (N, Ho, Wo, C): per channel c, a KY x KX conv with w[:, :, c]."""
+    xp = pad_hw(x, padding)
+    taps = tap_slices(xp.shape, w.shape[:2], stride)
+    (ky, kx), sl = next(taps)
+    y = xp[sl] * w[ky, kx]
+    for (ky, kx), sl in taps:
+        y += xp[sl] * w[ky, kx]
+    if b is not None:
+        y += b
+    return y
+
+
+def fc(x, w, b):
+    """(N, ...) -> (N, rows): flatten_hwc(x) @ w.T + b; split over the batch when large."""
+    x2, wt = x.reshape(len(x), -1), w.T
+    y = np.empty((len(x2), w.shape[0]), np.result_type(x2, w))
+    over_batch(lambda lo, hi: np.matmul(x2[lo:hi], wt, out=y[lo:hi]), len(x2), size=x2.size)
+    if b is not None:
+        y += b
+    return y
+
+
+def pool_pad(x, kernel, stride, padding, ceil_mode, value=0):
+    """pad_hw by ``padding`` (filled with ``value``), plus with ``ceil_mode`` the bottom/right
+    rows and columns the last window of the ceil output rule reaches."""
+    if not ceil_mode:
+        return pad_hw(x, padding, value)
+    extra = [(p, max(0, (out_dim(n, k, s, p, True) - 1) * s + k - n - p))
+             for n, k, s, p in zip(x.shape[1:3], kernel, stride, padding)]
+    return np.pad(x, ((0, 0), extra[0], extra[1], (0, 0)), constant_values=value)
+
+
+def valid_taps(h, w, kernel, stride, padding, ceil_mode, dtype=np.float64):
+    """(Ho, Wo, 1): how many taps of each pooling window fall inside the (h, w) image."""
+    ones = pool_pad(np.ones((1, h, w, 1), dtype), kernel, stride, padding, ceil_mode)
+    return _window_sum(ones, kernel, stride)[0]
+
+
+def _window_sum(xp, kernel, stride):
+    taps = tap_slices(xp.shape, kernel, stride)
+    y = xp[next(taps)[1]].copy()
+    for _, sl in taps:
+        y += xp[sl]
+    return y
+
+
+def max_pool(x, kernel, stride, padding, ceil_mode=False):
+    """(N, H, W, C) -> (N, Ho, Wo, C): the max over each window's valid taps."""
+    xp = pool_pad(x, kernel, stride, padding, ceil_mode, -np.inf)
+    taps = tap_slices(xp.shape, kernel, stride)
+    y = xp[next(taps)[1]].copy()
+    for _, sl in taps:
+        np.maximum(y, xp[sl], out=y)
+    return y
+
+
+def avg_pool(x, kernel, stride, padding, ceil_mode=False):
+    """(N, H, W, C) -> (N, Ho, Wo, C): the mean over each window's valid taps."""
+    total = _window_sum(pool_pad(x, kernel, stride, padding, ceil_mode), kernel, stride)
+    return total / valid_taps(x.shape[1], x.shape[2], kernel, stride, padding, ceil_mode, x.dtype)
+
+
+def relu(x):
+    y = np.empty_like(x)
+    over_batch(lambda lo, hi: np.maximum(x[lo:hi], 0, out=y[lo:hi]), len(x), size=x.size)
+    return y
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) as where(x >= 0, 1, e) / (1 + e) with e = exp(-|x|): no overflow, and
+    accurate in both tails (0.5 * (1 + tanh(x / 2)) is faster but loses the negative tail)."""
+    e = np.abs(x)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    y = np.maximum(e, x >= 0, dtype=e.dtype)     # the where() without a branch: ~4x faster
+    e += 1
+    y /= e
+    return y
+
+
+def tanh(x):
+    return np.tanh(x)
+
+
+def softmax(x, axis=-1):
+    """Softmax over ``axis``, the IR's axis: it does not count the batch axis."""
+    axis = axis + 1 if axis >= 0 else axis
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+def batchnorm(x, scale, bias, mean, var, epsilon):
+    """Inference batch normalization over the channel (last) axis."""
+    s = scale / np.sqrt(var + x.dtype.type(epsilon))
+    return (x - mean) * s + bias

@@ -1,0 +1,341 @@
+"""The one check of a model before any stage uses it, plus the size and argument checks of entries.
+
+`validate_graph(graph)` checks what every graph must satisfy (names, shapes, parameter arrays);
+`validate_quantized(graph)` adds everything simulate, codegen, parity, qat and kws read from a
+quantized one, so that an edited or hostile model.json is refused here, by name, instead of
+reaching a kernel or the C:
+    scheme / path / version / truncate    known values (qsim.schemes, qsim.releases)
+    tensor formats                        QFormat of the scheme's activation width, frac_bits in
+                                          FRAC_BITS_RANGE
+    weight_q / bias_q                     the scheme's weight width, frac_bits in range; weights of
+                                          a float dtype, finite, inside twice the format's range
+    bias_shift / out_shift                Python ints 0..31 equal to fi + fw - fb / fi + fw - fo
+    kernel                                a CMSIS-NN function for this op and width whose
+                                          constraints the geometry meets on this path and release
+    pad_ch_in / pad_ch_out                None or 1..3
+Graph.load, the CLI's load_quantized and simulate/finetune call it. Errors are ModelFormatError
+(or QuantizationError for a float graph where a quantized one is needed), naming the layer.
+
+`check_memory(nbytes, what)` refuses (ResourceLimitError, with the figure) an allocation larger
+than the memory budget: $QSIM_MAX_MEMORY (bytes, or with a K/M/G suffix), else 80% of the
+MemAvailable of /proc/meminfo, else 8 GiB. `check_count`, `check_positive`, `check_seed` refuse
+absurd arguments (ArgumentError).
+"""
+import math
+import os
+import warnings
+
+import numpy as np
+
+from .errors import (ArgumentError, ModelFormatError, QuantizationError, ResourceLimitError,
+                     UnsupportedOpError)
+
+MAX_NAME = 256                   # characters in a graph, node or tensor name
+FRAC_BITS_RANGE = (-32, 127)     # q7 at -32 holds +-5e11; anything coarser is a broken calibration
+WEIGHT_SLACK = 2.0               # weights may exceed their format's range by this factor (QAT drift)
+
+
+def _fail(where, what, fix):
+    raise ModelFormatError(f"{where}: {what}. help: {fix}")
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def check_name(name, what):
+    if not isinstance(name, str) or not name:
+        _fail(what, f"name {name!r} is not a non-empty string", "give every graph, layer and "
+              "tensor a name")
+    if len(name) > MAX_NAME:
+        _fail(what, f"name '{name[:40]}...' has {len(name)} characters, more than {MAX_NAME}",
+              "rename it (Graph.save keeps names as they are)")
+
+
+def validate_graph(graph, who="model"):
+    """Names, shapes and parameter arrays of any graph (float or quantized); returns graph."""
+    from .graph import Graph
+    if not isinstance(graph, Graph):
+        raise ModelFormatError(f"{who}: expected a qsim Graph, got {type(graph).__name__}")
+    check_name(graph.name, f"{who}: graph")
+    if graph.layout not in ("HWC", "CHW"):
+        _fail(who, f"layout {graph.layout!r} is not 'HWC' or 'CHW'", "re-save the graph")
+    for t, info in graph.tensors.items():
+        check_name(t, f"{who}: tensor")
+        if any(d < 1 for d in info.shape):
+            _fail(f"{who}: tensor '{t}'", f"shape {info.shape} has an empty or negative axis",
+                  "every axis needs at least one element")
+    for n in graph.nodes:
+        check_name(n.name, f"{who}: layer")
+        for k, v in n.params.items():
+            a = np.asarray(v)
+            if a.dtype.kind not in "fiu":
+                _fail(f"{who}: layer '{n.name}'", f"{k} has dtype {a.dtype}, not numeric",
+                      "save float weights")
+            if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+                raise ModelFormatError(f"{who}: layer '{n.name}' {k} holds "
+                                       f"{int(np.sum(~np.isfinite(a)))} NaN/Inf values. help: "
+                                       "check the training run or the export")
+    return graph
+
+
+def check_frac_bits(qf, where, what):
+    from .fixedpoint import QFormat
+    if not isinstance(qf, QFormat) or not _is_int(qf.bits) or not _is_int(qf.frac_bits):
+        _fail(where, f"{what} {qf!r} is not a format of integer bits and frac_bits",
+              "re-quantize the model with `qsim quantize`")
+    lo, hi = FRAC_BITS_RANGE
+    if not lo <= qf.frac_bits <= hi:
+        _fail(where, f"{what} has frac_bits {qf.frac_bits}, outside {lo}..{hi} (a range of "
+              f"+-{2.0 ** (qf.bits - 1 - qf.frac_bits):.3g})", "re-calibrate: the value range "
+              "is absurd, or the file was edited")
+
+
+def _allowed_kernels(node, scheme, bits):
+    from .schemes import weight_bits
+    q = "q7" if bits == 8 else "q15"
+    op = node.op
+    if op == "conv":
+        if bits == 8:
+            return ("arm_convolve_HWC_q7_RGB", "arm_convolve_1x1_HWC_q7_fast_nonsquare",
+                    "arm_convolve_HWC_q7_fast", "arm_convolve_HWC_q7_fast_nonsquare",
+                    "arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_basic_nonsquare")
+        return ("arm_convolve_HWC_q15_fast", "arm_convolve_HWC_q15_basic",
+                "arm_convolve_HWC_q15_fast_nonsquare")
+    if op == "depthwise_conv":
+        return (("arm_depthwise_separable_conv_HWC_q7", "arm_depthwise_separable_conv_HWC_q7_"
+                 "nonsquare") if weight_bits(scheme, op) == 8 else ())
+    if op == "fc":
+        base = {"q7": "arm_fully_connected_q7", "q15": "arm_fully_connected_q15",
+                "q7q15": "arm_fully_connected_mat_q7_vec_q15"}[scheme]
+        return base, base + "_opt"
+    if op in ("maxpool", "avgpool"):
+        return ("arm_maxpool_q7_HWC" if op == "maxpool" else "arm_avepool_q7_HWC",) if bits == 8 \
+            else ()
+    if op == "relu":
+        return (f"arm_relu_{q}",)
+    if op in ("sigmoid", "tanh"):
+        return (f"arm_nn_activations_direct_{q}",)
+    if op == "softmax":
+        return (f"arm_softmax_{q}", "arm_softmax_with_batch_q7") if bits == 8 else \
+            ("arm_softmax_q15",)
+    return ()
+
+
+def _check_window_kernel(graph, node, where):
+    """The chosen conv / depthwise / pool function against qsim.constraints (the same reasons
+    kernel choice reads), on the stored geometry (channel padding included)."""
+    from .constraints import constraints
+    from .ops import ConvGeometry
+    g = ConvGeometry.of(graph, node)
+    g = g._replace(ch_in=g.ch_in + (node.pad_ch_in or 0), ch_out=g.ch_out + (node.pad_ch_out or 0))
+    quant = graph.quant
+    reasons = constraints(node.kernel, g, quant.path, quant.release)
+    if reasons:
+        _fail(where, f"kernel {node.kernel} cannot run this layer on path '{quant.path}' of CMSIS "
+              f"{quant.version}: {'; '.join(reasons)}", "re-quantize the model (qsim quantize "
+              "picks a legal function) instead of editing the kernel")
+
+
+def _check_padding(graph, node, where):
+    """Zero padding channels as choose_kernels records them: a node reads exactly the padding its
+    input carries, pass-through ops keep it, only convs add it, only convs and fc read it."""
+    from .lower import channel_pad
+    from .ops import OPS
+    p_in, p_out = node.pad_ch_in or 0, node.pad_ch_out or 0
+    carried = channel_pad(graph, node.input)
+    if p_in != carried:
+        _fail(where, f"pad_ch_in={node.pad_ch_in} but its input '{node.input}' carries {carried} "
+              "padding channel(s)", "re-quantize the model")
+    if OPS[node.op].pass_through:
+        ok = p_out == p_in
+    else:
+        ok = node.op == "conv" or p_out == 0
+        ok = ok and (p_in == 0 or node.op in ("conv", "fc"))
+    if not ok:
+        _fail(where, f"pad_ch_in={node.pad_ch_in} / pad_ch_out={node.pad_ch_out} do not fit a "
+              f"{node.op} (only convs add zero channels, pass-through ops keep them, convs and "
+              "fc read them)", "re-quantize the model")
+
+
+def _check_node(graph, node, who):
+    from .cmsis_signatures import SIGNATURES
+    from .ops import OPS
+    from .schemes import act_bits, weight_bits
+    scheme, bits = graph.quant.scheme, act_bits(graph.quant.scheme)
+    where = f"{who}: layer '{node.name}' ({node.op})"
+    for f in ("pad_ch_in", "pad_ch_out"):
+        v = getattr(node, f)
+        if v is not None and not (_is_int(v) and 1 <= v <= 3):
+            _fail(where, f"{f}={v!r} is not None or an integer 1..3", "re-quantize the model")
+    _check_padding(graph, node, where)
+    if OPS[node.op].data_move:
+        if node.kernel is not None:
+            _fail(where, f"kernel {node.kernel!r} on a {node.op} (no CMSIS call)",
+                  "set kernel to null")
+        return
+    if node.kernel is None:
+        raise UnsupportedOpError(f"layer '{node.name}' has no kernel; help: quantize the graph "
+                                 "(qsim.quantize) before simulating or generating code")
+    allowed = _allowed_kernels(node, scheme, bits)
+    if not isinstance(node.kernel, str) or node.kernel not in SIGNATURES or \
+            node.kernel not in allowed:
+        _fail(where, f"kernel {str(node.kernel)[:60]!r} is not a CMSIS-NN function for a "
+              f"{node.op} in scheme {scheme}", f"use one of {list(allowed)} (re-quantize the "
+              "model rather than editing it)" if allowed else f"{node.op} has no CMSIS-NN "
+              f"function in scheme {scheme}")
+    if OPS[node.op].window:
+        _check_window_kernel(graph, node, where)
+    if node.op == "softmax" and (node.kernel == "arm_softmax_with_batch_q7") != \
+            (len(graph.tensors[node.input].shape) > 1):
+        _fail(where, f"kernel {node.kernel} does not fit input shape "
+              f"{graph.tensors[node.input].shape}", "re-quantize the model")
+    if node.op in ("sigmoid", "tanh"):
+        iw = bits - 1 - graph.input_q(node).frac_bits
+        if not 0 <= iw <= 3:
+            _fail(where, f"input format {graph.input_q(node)} has int_width {iw}, outside the "
+                  "0..3 the kernel takes", "re-quantize the model")
+    if not OPS[node.op].weighted:
+        return
+    wb = weight_bits(scheme, node.op)
+    for f in ("weight_q", "bias_q"):
+        check_frac_bits(getattr(node, f), where, f)
+        if getattr(node, f).bits != wb:
+            _fail(where, f"{f} {getattr(node, f)} is not {wb}-bit as scheme {scheme} needs",
+                  "re-quantize the model")
+    fi, fo = graph.input_q(node).frac_bits, graph.output_q(node).frac_bits
+    fw, fb = node.weight_q.frac_bits, node.bias_q.frac_bits
+    for f, want in (("bias_shift", fi + fw - fb), ("out_shift", fi + fw - fo)):
+        v = getattr(node, f)
+        if not _is_int(v) or not 0 <= v <= 31:
+            _fail(where, f"{f}={v!r} is not an integer 0..31 (C shifts outside that are "
+                  "undefined)", "re-quantize the model")
+        if v != want:
+            _fail(where, f"{f}={v} does not match its formats (fi + fw - {f[0]}f = {fi} + {fw} - "
+                  f"{fi + fw - want} = {want})", "re-quantize the model instead of editing shifts")
+    for k, qf in (("weight", node.weight_q), ("bias", node.bias_q)):
+        a = np.asarray(node.params[k])
+        if a.dtype.kind != "f":
+            _fail(where, f"{k} has dtype {a.dtype}; qsim stores float weights and quantizes them "
+                  f"with {k}_q", "save float weights")
+        m = float(np.max(np.abs(a))) if a.size else 0.0
+        if m > WEIGHT_SLACK * qf.max + qf.step:
+            _fail(where, f"max |{k}| = {m:.4g} is far outside {qf} (up to {qf.max:.4g})",
+                  "re-quantize the model so the format holds the weights")
+
+
+def _models(tag) -> bool:
+    """True if qsim models CMSIS_5 release `tag` (qsim.releases)."""
+    from .releases import UnknownRelease, release
+    try:
+        release(tag)
+    except UnknownRelease:
+        return False
+    return True
+
+
+def validate_quantized(graph, who="model"):
+    """Everything above for a quantized graph; raises a named error, returns graph."""
+    from .fixedpoint import QFormat
+    from .releases import PATHS, VERSIONS
+    from .schemes import SCHEMES, act_bits
+    q = graph.quant
+    if q.scheme is None or any(t.qformat is None for t in graph.tensors.values()):
+        raise QuantizationError(f"{who} is a float graph, not a quantized one; help: call "
+                                "qsim.quantize (or `qsim quantize`) first")
+    validate_graph(graph, who)
+    if graph.layout != "HWC":
+        _fail(who, f"a quantized graph must be HWC, this one is {graph.layout}",
+              "re-quantize the model")
+    if q.scheme not in SCHEMES or q.path not in PATHS or not _models(q.version) or \
+            not isinstance(q.truncate, (bool, np.bool_)):
+        _fail(who, f"quant settings scheme={str(q.scheme)[:20]!r} path={str(q.path)[:20]!r} "
+              f"version={str(q.version)[:20]!r} truncate={str(q.truncate)[:20]!r} are not "
+              f"{SCHEMES} / {PATHS} / {VERSIONS} / a boolean", "re-quantize the model")
+    bits = act_bits(q.scheme)
+    for t, info in graph.tensors.items():
+        check_frac_bits(info.qformat, f"{who}: tensor '{t}'", "format")
+        if not isinstance(info.qformat, QFormat) or info.qformat.bits != bits:
+            _fail(f"{who}: tensor '{t}'", f"format {info.qformat} is not {bits}-bit as scheme "
+                  f"{q.scheme} needs", "re-quantize the model")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for node in graph.nodes:
+            _check_node(graph, node, who)
+    return graph
+
+
+# -- sizes and arguments --------------------------------------------------------------------------
+
+def _parse_bytes(text):
+    text = text.strip().upper().rstrip("B")
+    mult = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}.get(text[-1:], 1)
+    return int(float(text[:-1] if mult > 1 else text) * mult)
+
+
+def memory_budget() -> int:
+    env = os.environ.get("QSIM_MAX_MEMORY")
+    if env:
+        try:
+            return _parse_bytes(env)
+        except ValueError:
+            raise ArgumentError(f"QSIM_MAX_MEMORY={env!r} is not a byte count like 4G") from None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(int(line.split()[1]) * 1024 * 0.8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 8 * 2**30
+
+
+def _human(n):
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.3g}"  # pragma: no cover
+
+
+def check_memory(nbytes, what, fix="use fewer or smaller items"):
+    """Raise ResourceLimitError before allocating `nbytes` beyond the budget (see module doc)."""
+    budget = memory_budget()
+    if not math.isfinite(nbytes) or nbytes > budget:
+        raise ResourceLimitError(f"{what} would need {_human(nbytes)}, more than the "
+                                 f"{_human(budget)} available (QSIM_MAX_MEMORY or 80% of free "
+                                 f"memory). help: {fix}")
+    return nbytes
+
+
+def tensors_bytes(graph, n, trace=True):
+    """Bytes of n items of every tensor (trace) or of the input and outputs, stored width."""
+    names = list(graph.tensors) if trace else list(dict.fromkeys(graph.inputs + graph.outputs))
+    per = sum(graph.tensors[t].size * (graph.tensors[t].qformat.bits // 8
+                                       if graph.tensors[t].qformat else 4) for t in names)
+    return int(n) * per
+
+
+def check_count(name, value, minimum=1):
+    if not _is_int(value) or value < minimum:
+        raise ArgumentError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive(name, value, maximum=None):
+    """A finite number > 0 (and <= maximum)."""
+    try:
+        ok = not isinstance(value, bool) and math.isfinite(value) and value > 0
+    except TypeError:
+        ok = False
+    if not ok or maximum is not None and value > maximum:
+        raise ArgumentError(f"{name} must be a finite number > 0"
+                            + (f" and <= {maximum}" if maximum is not None else "")
+                            + f", got {value!r}")
+    return value
+
+
+def check_seed(name, value):
+    if not _is_int(value) or not 0 <= value < 2**63:
+        raise ArgumentError(f"{name} must be an integer 0 .. 2**63-1, got {value!r}")
+    return int(value)
