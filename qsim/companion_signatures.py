@@ -10,7 +10,7 @@ codegen/companion/qsim_companion.h and in each numba kernel's docstring.
 The table is separate from SIGNATURES so everything that means "a CMSIS-NN function" (the CMSIS
 build's cdef, parity against a checkout) stays as it is; `signature(name)` finds either kind.
 Companion kernels give the same bytes on every path and release: their Python kernels take no
-path/version options, only `truncate` (ARM_NN_TRUNCATE turns their rounding into a floor too).
+path/release options, only `truncate` (ARM_NN_TRUNCATE turns their rounding into a floor too).
 """
 from .cmsis_signatures import SIGNATURES, CArg, CFunc
 

@@ -3,7 +3,7 @@ element-wise add for residual blocks, q7 and q15.
 
 One flat serial numba loop (uint64 index, int32 steps: LLVM vectorises it; threads only cost
 here, the loop is memory-bound); within the constraints every step fits int32, as in the C.
-Single path (no path/version options); `truncate` mirrors -DARM_NN_TRUNCATE (NN_ROUND becomes 0).
+Single path (no path/release options); `truncate` mirrors -DARM_NN_TRUNCATE (NN_ROUND becomes 0).
 """
 import numpy as np
 from numba import int32, njit, uint64

@@ -2,7 +2,7 @@
 any format, in place in C, q7 and q15.
 
 One flat serial numba loop in the data's own type (vectorised; memory-bound, so no threads).
-Single path, no rounding: no path/version options; `truncate` is accepted for a uniform call and
+Single path, no rounding: no path/release options; `truncate` is accepted for a uniform call and
 changes nothing.
 """
 import numpy as np

@@ -2,7 +2,7 @@
 input copied into its channel slice of an HWC output, q7 and q15.
 
 No numba loop: a numpy slice assignment is the same copy. Single path, no arithmetic: no
-path/version options; `truncate` is accepted for a uniform call and changes nothing.
+path/release options; `truncate` is accepted for a uniform call and changes nothing.
 """
 import numpy as np
 

@@ -3,7 +3,7 @@ not CMSIS): q15 depthwise convolution with channel multiplier 1, HWC, non-square
 
 The arithmetic is that of the legacy q7 depthwise convolution (semantics doc §0.4, §1.10) on q15
 data; the loop is its own because _conv.depthwise is fixed to q7 output. Single path: no
-path/version options (NN_ROUND is the unsigned 2**(s-1) on every target); `truncate` mirrors
+path/release options (NN_ROUND is the unsigned 2**(s-1) on every target); `truncate` mirrors
 -DARM_NN_TRUNCATE.
 """
 import numpy as np

@@ -1,7 +1,7 @@
 """Companion kernels of codegen/companion/qsim_global_avepool_HWC.c (qsim's own C, not CMSIS):
 global average pooling with requantization, q7 and q15.
 
-Single path (no path/version options); `truncate` mirrors -DARM_NN_TRUNCATE.
+Single path (no path/release options); `truncate` mirrors -DARM_NN_TRUNCATE.
 """
 import numpy as np
 from numba import njit, uint64

@@ -1,7 +1,7 @@
 """Companion kernels of codegen/companion/qsim_pool_HWC_nonsquare.c (qsim's own C, not CMSIS):
 non-square max and average pooling, q7 and q15, top/left padding and an explicit output size.
 
-Single path: the same bytes on every core and release, so these take no path/version options;
+Single path: the same bytes on every core and release, so these take no path/release options;
 `truncate` mirrors a build with -DARM_NN_TRUNCATE (the average's half-up rounding becomes a floor).
 """
 import numpy as np
