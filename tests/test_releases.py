@@ -154,3 +154,18 @@ def test_no_version_string_tests_outside_releases():
                 if VERSION_TEST.search(line.split("#")[0]):
                     hits.append(f"{f.relative_to(ROOT)}:{i}: {line.strip()}")
     assert hits == []
+
+
+def test_companion_kernels_take_no_path_or_release():
+    """qsim's own companion kernels give the same bytes on every build: neither option exists."""
+    from qsim.kernel_args import bind
+    from qsim.kernels import COMPANION_KERNELS
+    x = np.array([[-5, 0, 3, 9]], np.int8)
+    clip = COMPANION_KERNELS["qsim_clip_q7"]
+    assert clip(x, 4, -1, 4).tolist() == [[-1, 0, 3, 4]]
+    with pytest.raises(TypeError):
+        clip(x, 4, -1, 4, path="ref", release="5.9.0")
+    with pytest.raises(TypeError, match="companion kernel takes no path= or release="):
+        bind("qsim_clip_q7", (x, 4, -1, 4), {}, release="5.9.0")
+    with pytest.raises(TypeError, match="needs path= and release="):
+        bind("arm_relu_q7", (x, 4), {}, path="ref")
