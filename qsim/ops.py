@@ -7,8 +7,12 @@ Shapes never include the batch axis. In an HWC graph (the normal case) a 3-D act
 both by converting CHW shapes to HWC at its boundary, so each op's geometry is written once.
 
 Geometry (all conv/pool ops, matching CMSIS-NN's legacy kernels, semantics doc §0.5):
-    out = floor((in + 2*pad - k) / stride) + 1   per axis, pads symmetric, pad < k
-Pooling sees only the valid taps: padding never contributes and is never counted (max and average).
+    out = floor((in + pad_begin + pad_end - k) / stride) + 1   per axis, pad < k
+`pads` is (top, left); `pads_end` (bottom, right) is absent for symmetric padding (pads_end ==
+pads). The C kernels take the top/left padding and an explicit output size, which is exactly an
+asymmetric (TF "SAME") padding: taps past the bottom/right edge read zeros (conv) or are skipped
+(pool). Pooling sees only the valid taps unless avgpool's count_include_pad is 1 (then the divisor
+is the whole window clipped to the padded image, ONNX's rule).
 
 Ops and attributes (tuples are (y, x) = (rows, columns)):
     conv            kernel_shape, strides=(1,1), pads=(0,0); weight (Co,KY,KX,Ci), bias (Co,)
@@ -22,6 +26,10 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
                     CMSIS-NN's CIFAR-10 example pools 32 -> 16 with k 3, stride 2, pad 0). The
                     extra window is clipped to the image like any other: valid taps only.
     softmax         axis=-1 (non-batch axis; HWC graphs use the channel axis)
+    clip            min, max (floats, min < max): elementwise bound (ReLU6 = clip(0, 6))
+    add             two inputs of the same shape: elementwise sum (residual blocks)
+    concat          axis=-1 (non-batch axis in the graph's layout): two or more inputs that
+                    agree on every other axis
     flatten         output (size,)
     reshape         shape (non-batch target shape, fully resolved, no -1/0)
     batchnorm       epsilon=1e-5; scale, bias, mean, var (C,) (transient, folded away)
@@ -83,6 +91,7 @@ class OpSpec:
         window          conv-style window op: kernel_shape, strides, pads, a ConvGeometry
         channel_axis    axis of the HWC-layout weight that indexes output channels (None: not
                         weighted), where fold_batchnorm scales
+        n_inputs        how many inputs a node takes (1; add 2; None = two or more, concat)
         absorbs_pad     reads extra zero input channels through zero weight columns (channel
                         padding for a _fast kernel, see passes.choose_kernels and lower.py)
         transient       removed by the passes before quantization (no kernel)
@@ -101,10 +110,12 @@ class OpSpec:
     channel_axis: Optional[int] = None
     absorbs_pad: bool = False
     transient: bool = False
+    n_inputs: Optional[int] = 1     # inputs a node takes (None: two or more)
 
 
-_GEOM = {"kernel_shape": REQUIRED, "strides": (1, 1), "pads": (0, 0)}
-_POOL = {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0), "ceil_mode": OPTIONAL}
+_GEOM = {"kernel_shape": REQUIRED, "strides": (1, 1), "pads": (0, 0), "pads_end": OPTIONAL}
+_POOL = {"kernel_shape": REQUIRED, "strides": None, "pads": (0, 0), "pads_end": OPTIONAL,
+         "ceil_mode": OPTIONAL}
 _ACT = dict(elementwise=True, pass_through=True)
 OPS = {s.name: s for s in (
     OpSpec("conv", dict(_GEOM), ("weight", "bias"), "2-D convolution, HWC, weight OHWI",
@@ -117,8 +128,13 @@ OPS = {s.name: s for s in (
     OpSpec("sigmoid", fixed_output=True, **_ACT),
     OpSpec("tanh", fixed_output=True, **_ACT),
     OpSpec("maxpool", dict(_POOL), keeps_format=True, pass_through=True, window=True),
-    OpSpec("avgpool", dict(_POOL), keeps_format=True, pass_through=True, window=True),
+    OpSpec("avgpool", dict(_POOL, count_include_pad=OPTIONAL), keeps_format=True,
+           pass_through=True, window=True),
     OpSpec("softmax", {"axis": -1}, fixed_output=True),
+    OpSpec("clip", {"min": REQUIRED, "max": REQUIRED}, (), "elementwise bound; ReLU6 = clip(0, 6)",
+           keeps_format=True, **_ACT),
+    OpSpec("add", {}, (), "elementwise sum of two inputs of one shape", n_inputs=2),
+    OpSpec("concat", {"axis": -1}, (), "join inputs along one axis", n_inputs=None),
     OpSpec("flatten", keeps_format=True, data_move="view"),
     OpSpec("reshape", {"shape": REQUIRED}, keeps_format=True, data_move="view"),
     OpSpec("batchnorm", {"epsilon": 1e-5}, ("scale", "bias", "mean", "var"), transient=True),
@@ -245,14 +261,38 @@ def normalize(node):
             node.attrs["strides"] = k
         node.attrs["strides"] = _pair(node, "strides", node.attrs["strides"], 1)
         p = node.attrs["pads"] = _pair(node, "pads", node.attrs["pads"], 0)
-        if p[0] >= k[0] or p[1] >= k[1]:
-            raise ShapeError(f"{_where(node)}: pads {p} must be smaller than kernel_shape {k} "
-                             "(a window made only of padding has no value)")
-    if "ceil_mode" in node.attrs:
-        if node.attrs["ceil_mode"]:
-            node.attrs["ceil_mode"] = 1
-        else:
-            del node.attrs["ceil_mode"]
+        if "pads_end" in node.attrs:
+            e = node.attrs["pads_end"] = _pair(node, "pads_end", node.attrs["pads_end"], 0)
+            if e == p:
+                del node.attrs["pads_end"]          # symmetric: one spelling only
+        for key in ("pads", "pads_end"):
+            q = node.attrs.get(key, p)
+            if q[0] >= k[0] or q[1] >= k[1]:
+                raise ShapeError(f"{_where(node)}: {key} {q} must be smaller than kernel_shape "
+                                 f"{k} (a window made only of padding has no value)")
+    for key in ("ceil_mode", "count_include_pad"):
+        if key in node.attrs:
+            if node.attrs[key]:
+                node.attrs[key] = 1
+            else:
+                del node.attrs[key]
+    if node.op == "clip":
+        try:
+            lo, hi = float(node.attrs["min"]), float(node.attrs["max"])
+        except (TypeError, ValueError):
+            raise ShapeError(f"{_where(node)}: min/max must be numbers") from None
+        if not lo < hi or lo != lo or hi != hi:
+            raise ShapeError(f"{_where(node)}: needs min < max, got min={lo}, max={hi}")
+        node.attrs["min"], node.attrs["max"] = lo, hi
+    if "axis" in spec.attrs:
+        try:
+            node.attrs["axis"] = int(node.attrs["axis"])
+        except (TypeError, ValueError):
+            raise ShapeError(f"{_where(node)}: axis {node.attrs['axis']!r} is not an int") from None
+    n_in, want = len(node.inputs), spec.n_inputs
+    if (want is None and n_in < 2) or (want is not None and n_in != want):
+        raise ShapeError(f"{_where(node)}: takes {'two or more inputs' if want is None else want} "
+                         f"input(s), got {n_in}")
     for key in ("shape", "perm"):
         if key in node.attrs:
             node.attrs[key] = tuple(int(v) for v in node.attrs[key])
@@ -263,21 +303,28 @@ def normalize(node):
 
 
 
-def out_dim(n, k, s, p, ceil_mode=False):
-    """Output size of a window op along one axis (floor rule, or ceil_mode for pooling)."""
-    span = n + 2 * p - k
+def out_dim(n, k, s, p, ceil_mode=False, p_end=None):
+    """Output size of a window op along one axis (floor rule, or ceil_mode for pooling); padding
+    p before and p_end (default p) after."""
+    p_end = p if p_end is None else p_end
+    span = n + p + p_end - k
     if not ceil_mode:
         return span // s + 1
     out = -(-span // s) + 1
     return out - 1 if (out - 1) * s >= n + p else out
 
 
-def _out_dim(node, n, k, s, p, axis):
-    span = n + 2 * p - k
+def pads_end(node):
+    """(bottom, right) padding of a window node: `pads_end` if given, else `pads` (symmetric)."""
+    return tuple(node.attrs.get("pads_end", node.attrs["pads"]))
+
+
+def _out_dim(node, n, k, s, p, p_end, axis):
+    span = n + p + p_end - k
     if span < 0:
-        raise ShapeError(f"{_where(node)}: kernel {k} with pad {p} does not fit the input "
+        raise ShapeError(f"{_where(node)}: kernel {k} with pads {p}/{p_end} does not fit the input "
                          f"{axis} size {n}")
-    return out_dim(n, k, s, p, node.attrs.get("ceil_mode", 0))
+    return out_dim(n, k, s, p, node.attrs.get("ceil_mode", 0), p_end)
 
 
 def _spatial(node, shape, layout):
@@ -299,11 +346,26 @@ def infer(node, in_shapes, layout="HWC"):
     if OPS[op].window:
         h, w, c = _spatial(node, x, layout)
         (ky, kx), (sy, sx), (py, px) = a["kernel_shape"], a["strides"], a["pads"]
+        ey, ex = pads_end(node)
         co = c
         if OPS[op].weighted:
             co = _check_conv_weight(node, c, layout)
-        return [_back((_out_dim(node, h, ky, sy, py, "H"), _out_dim(node, w, kx, sx, px, "W"), co),
-                      layout)]
+        return [_back((_out_dim(node, h, ky, sy, py, ey, "H"), _out_dim(node, w, kx, sx, px, ex, "W"),
+                       co), layout)]
+    if op == "add":
+        if tuple(in_shapes[1]) != x:
+            raise ShapeError(f"{_where(node)}: inputs have shapes {x} and {tuple(in_shapes[1])}; "
+                             "add needs one shape (no broadcasting)")
+        return [x]
+    if op == "concat":
+        ax = a["axis"]
+        if not -len(x) <= ax < len(x):
+            raise ShapeError(f"{_where(node)}: axis {ax} out of range for shape {x}")
+        ax %= len(x)
+        rest = [tuple(s) for s in in_shapes]
+        if any(len(s) != len(x) or s[:ax] + s[ax + 1:] != x[:ax] + x[ax + 1:] for s in rest):
+            raise ShapeError(f"{_where(node)}: inputs {rest} differ outside axis {ax}")
+        return [x[:ax] + (sum(s[ax] for s in rest),) + x[ax + 1:]]
     if op == "fc":
         wshape = node.params["weight"].shape
         if len(wshape) != 2 or wshape[1] != prod(x):
