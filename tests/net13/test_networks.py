@@ -251,3 +251,35 @@ def test_sanitized_parity_with_companion_kernels(tmp_path):
                               text=True, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.splitlines()[-1] == f"{len(q.nodes)} layers, 3 inputs, 0 mismatches"
+
+
+def test_cli_quantize_reports_kernel_choice_and_refusals(tmp_path, capsys):
+    from qsim.cli import main
+    from qsim.importers.spec import Sequential
+    g = Sequential((49, 10, 1), "kwsmax").conv(4, 3, pad=1).relu().maxpool((4, 1)).fc(3).build(seed=0)
+    g.save(tmp_path / "f")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(0, 1, (16, 49, 10, 1)).astype(np.float32))
+    assert main(["calibrate", str(tmp_path / "f"), "--data", str(tmp_path / "x.npy"), "-o",
+                 str(tmp_path / "c.json")]) == 0
+    assert main(["quantize", str(tmp_path / "f"), "--calib", str(tmp_path / "c.json"), "-o",
+                 str(tmp_path / "q")]) == 0
+    out = capsys.readouterr().out
+    assert "qsim companion kernels" in out
+    assert "maxpool1: qsim_maxpool_q7_HWC_nonsquare: qsim companion: arm_maxpool_q7_HWC: is square only" in out
+    # a layer no kernel can run: one line, the layer, the reason, what to do; nothing written
+    b = Builder("cip", (8, 8, 2), 0)
+    b.add("avgpool", None, dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1), ceil_mode=1,
+                                count_include_pad=1))
+    b.done().save(tmp_path / "bad")
+    assert main(["calibrate", str(tmp_path / "bad"), "--data", str(tmp_path / "x8.npy"), "-o",
+                 str(tmp_path / "c2.json")]) == 2      # no data file yet: refused, one line
+    np.save(tmp_path / "x8.npy", np.random.default_rng(0).normal(0, 1, (8, 8, 8, 2)).astype(np.float32))
+    assert main(["calibrate", str(tmp_path / "bad"), "--data", str(tmp_path / "x8.npy"), "-o",
+                 str(tmp_path / "c2.json")]) == 0
+    capsys.readouterr()
+    assert main(["quantize", str(tmp_path / "bad"), "--calib", str(tmp_path / "c2.json"), "-o",
+                 str(tmp_path / "q2")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("qsim quantize: error: layer 'avgpool1'")
+    assert "count_include_pad" in err[0] and "help: use count_include_pad=0" in err[0]
+    assert not (tmp_path / "q2").exists()
