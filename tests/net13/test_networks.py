@@ -184,6 +184,26 @@ def test_standin_parity(net, scheme):
 
 
 @needs_gcc
+@pytest.mark.parametrize("net", ["residual", "concat"])
+def test_standin_parity_truncate(net):
+    """ARM_NN_TRUNCATE: the companion C is compiled with it too (add, avgpool rounding -> floor)."""
+    _, q, _ = quantized(net, "q7", version="5.9.0", truncate=True)
+    report = run_network_parity(q, random_inputs(q, 4, seed=6), cmsis=None)
+    assert report.mismatches == 0, "\n".join(report.lines())
+
+
+@needs_gcc
+@pytest.mark.cmsis
+@pytest.mark.parametrize("truncate", [False, True])
+def test_real_cmsis_parity_truncate(cmsis_path, truncate):
+    from cmsis_nn.locate import find_cmsis
+    checkout = find_cmsis(cmsis_path)
+    _, q, _ = quantized("concat", "q15", version=checkout.version, truncate=truncate)
+    report = run_network_parity(q, random_inputs(q, 8, seed=7), cmsis=checkout)
+    assert report.mismatches == 0, "\n".join(report.lines())
+
+
+@needs_gcc
 @pytest.mark.cmsis
 @pytest.mark.parametrize("path", ["ref", "dsp"])
 @pytest.mark.parametrize("net, scheme", CASES)
@@ -283,3 +303,13 @@ def test_cli_quantize_reports_kernel_choice_and_refusals(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("qsim quantize: error: layer 'avgpool1'")
     assert "count_include_pad" in err[0] and "help: use count_include_pad=0" in err[0]
     assert not (tmp_path / "q2").exists()
+
+
+@needs_qemu
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_cortex_m3_truncate_parity():
+    """ARM_NN_TRUNCATE reaches the companion C in the Cortex-M build too."""
+    _, q, _ = quantized("residual", "q7", version="5.9.0", truncate=True)
+    report = run_network_parity(q, random_inputs(q, 3, seed=8), target="cortex-m3", cmsis=None)
+    assert report.mismatches == 0, "\n".join(report.lines())
