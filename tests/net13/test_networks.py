@@ -137,14 +137,32 @@ def _skew_concat_input(q):
 @pytest.mark.parametrize("edit, match", [
     (_skew_concat_input, "concat5.*different formats"),
     (lambda q: setattr(q.node("concat5"), "kernel", "arm_relu_q7"), "not a CMSIS-NN function"),
-    (lambda q: setattr(q.node("avgpool7"), "kernel", "arm_avepool_q7_HWC"), "avgpool7"),
+    (lambda q: setattr(q.node("avgpool7"), "kernel", "arm_avepool_q7_HWC"), "avgpool7.*square only"),
+    (lambda q: setattr(q.node("avgpool7"), "kernel", "qsim_global_avepool_q7_HWC"),
+     "avgpool7.*whole image"),
+    (lambda q: setattr(q.tensors["avgpool7"], "qformat", type(q.tensors["avgpool7"].qformat)(8, 40)),
+     "avgpool7.*out_lshift"),
+    (lambda q: setattr(q.tensors["relu6"], "qformat", type(q.tensors["relu6"].qformat)(8, 1)),
+     "relu6"),
 ])
 def test_validator_refuses_edits(edit, match):
+    """simulate (and codegen, load) refuse a quantized model whose companion kernel, formats or
+    derived shifts were edited."""
     _, q, _ = quantized("concat", "q7")
     q = q.copy()
     edit(q)
     with pytest.raises(ModelFormatError, match=match):
         simulate(q, np.zeros((1, 8, 6, 4), np.float32))
+
+
+def test_validator_refuses_an_edited_cmsis_pool_format():
+    _, q, _ = quantized("residual", "q7")
+    q = q.copy()
+    t = q.tensors["maxpool8"]
+    t.qformat = type(t.qformat)(8, t.qformat.frac_bits + 1)     # fc9's shifts would still match
+    q.node("fc9").out_shift += 0
+    with pytest.raises(ModelFormatError, match="maxpool8.*keeps its input's format"):
+        simulate(q, np.zeros((1, 8, 8, 4), np.float32))
 
 
 def test_saved_model_round_trips(tmp_path):
