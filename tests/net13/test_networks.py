@@ -277,7 +277,8 @@ def test_sanitized_parity_with_companion_kernels(tmp_path):
     import os
     import subprocess
     import sys
-    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
     if not os.path.isabs(asan):
         pytest.skip("gcc has no libasan")
     for net, scheme in (("concat", "q7"), ("dscnn", "q7q15"), ("residual", "q15")):
@@ -303,7 +304,8 @@ def test_cli_quantize_reports_kernel_choice_and_refusals(tmp_path, capsys):
                  str(tmp_path / "q")]) == 0
     out = capsys.readouterr().out
     assert "qsim companion kernels" in out
-    assert "maxpool1: qsim_maxpool_q7_HWC_nonsquare: qsim companion: arm_maxpool_q7_HWC: is square only" in out
+    assert ("maxpool1: qsim_maxpool_q7_HWC_nonsquare: qsim companion: arm_maxpool_q7_HWC: is "
+            "square only") in out
     # a layer no kernel can run: one line, the layer, the reason, what to do; nothing written
     b = Builder("cip", (8, 8, 2), 0)
     b.add("avgpool", None, dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1), ceil_mode=1,
