@@ -333,3 +333,19 @@ def test_cortex_m3_truncate_parity():
     _, q, _ = quantized("residual", "q7", version="5.9.0", truncate=True)
     report = run_network_parity(q, random_inputs(q, 3, seed=8), target="cortex-m3", cmsis=None)
     assert report.mismatches == 0, "\n".join(report.lines())
+
+
+@needs_gcc
+def test_code_size_counts_the_companion_kernels():
+    from cmsis_nn.standin import include_dirs
+    from codegen.memory_report import measure_code_size, measure_generated
+    _, q, _ = quantized("concat", "q7")
+    gen = render(q)
+    total, _ = measure_generated(gen, include_dirs())
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        for f, text in gen.files.items():
+            (Path(tmp) / f).write_text(text)
+        alone, _ = measure_code_size(Path(tmp) / f"{gen.name}.c", [tmp, *include_dirs()])
+    assert total > alone > 0
