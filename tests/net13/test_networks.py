@@ -349,3 +349,26 @@ def test_code_size_counts_the_companion_kernels():
             (Path(tmp) / f).write_text(text)
         alone, _ = measure_code_size(Path(tmp) / f"{gen.name}.c", [tmp, *include_dirs()])
     assert total > alone > 0
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_floats = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lo=_floats, width=st.floats(1e-3, 1e3), frac=st.integers(-4, 20), bits=st.sampled_from([8, 16]),
+       xs=st.lists(_floats, min_size=1, max_size=20))
+def test_clip_bounds_commute_with_quantization(lo, width, frac, bits, xs):
+    """The integer clip of the quantized value equals the quantized float clip, for any bounds
+    (ReLU6 and user clips) and format: why a clip keeps its input format bit-exactly."""
+    from qsim.fixedpoint import QFormat
+    from qsim.graph import Node
+    from qsim.passes.choose_kernels import clip_bounds
+    q = QFormat(bits, frac)
+    node = Node("c", "clip", ["x"], ["y"], dict(min=lo, max=lo + width))
+    ilo, ihi = clip_bounds(node, q)
+    x = np.array(xs)
+    np.testing.assert_array_equal(np.clip(q.quantize(x), ilo, ihi),
+                                  q.quantize(np.clip(x, lo, lo + width)))
