@@ -15,7 +15,29 @@ group from the calibration statistics of its tensors by `strategy`:
                 (rounding step**2/12, or v**2 below half a step, plus clipping (v - max)**2) over
                 the Log2Histogram of the tensors the next layers read
 A tensor read only by relu contributes only its positive side (negative values become 0 anyway,
-and relu(sat(x)) == sat(relu(x))). frac_bits may be negative or exceed bits-1.
+and relu(sat(x)) == sat(relu(x))); one read only by clips (ReLU6 = clip(0, 6)) contributes only
+its range inside the clips' bounds (values beyond saturate there anyway). frac_bits may be
+negative or exceed bits-1.
+
+The new ops (issue 13), all run by CMSIS-NN where it has a function and by qsim's companion
+kernels (qsim.companion_signatures) where it has none, see passes.choose_kernels:
+    clip        keeps its input's format; its integer bounds are the float bounds rounded half up
+                in that format, clamped to it (choose_kernels.clip_bounds; rounding is monotonic,
+                so round(clip(x)) == clip(round(x))). Bounds (0, qmax) make it exactly arm_relu.
+                It stays a call of its own: folding it into the producer's saturation would be
+                bit-exact only for bounds (qmin, qmax), where it changes nothing anyway.
+    add         output format from its own statistics; the inputs are shifted left to the
+                common format max(fa, fb, fo) and the sum shifted right by out_shift
+                (add_shifts; qsim_add's lshifts <= 30 - bits, out_shift <= 31).
+    concat      one format for its inputs and output (a union of their groups): convs and fc
+                producing an input write in it directly (their out_shift); a producer that
+                cannot (a fixed-format sigmoid/tanh/softmax output, an accumulator too coarse)
+                is a QuantizationError naming it (no requantizing copy is inserted).
+    avgpool     output format from its own statistics, at least the input's (the average of a
+                window is no larger than its peaks) and within the int32 sum of the companion
+                kernel (out_lshift = fo - fi, taps * 2**(bits-1) * 2**out_lshift <= 2**30).
+                The CMSIS-NN average keeps the input format, so it runs only where fo == fi;
+                elsewhere qsim_avepool / qsim_global_avepool compute the finer output.
 Fixed formats: softmax outputs Q0.7 / Q0.15; CMSIS softmax is base 2 (an input step of one LSB
 is a factor 2), so its output is a sharpened softmax, kept for argmax. sigmoid/tanh outputs are
 Q0.7 / Q0.15, and their input format must have int_width = (bits-1) - frac_bits in 0..3 for
@@ -48,7 +70,7 @@ from .errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from .fixedpoint import QFormat
 from .graph import QuantSettings
 from .releases import DEFAULT_PATH, DEFAULT_RELEASE, UnknownRelease, check_path, release
-from .passes.choose_kernels import choose_kernels
+from .passes.choose_kernels import choose_kernels, refine_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .ops import OPS
 from .schemes import act_bits, check_scheme, weight_bits
@@ -88,12 +110,37 @@ def bias_int(node):
 
 
 def _format_groups(graph):
-    """{tensor: head tensor}: tensors joined by ops that keep their format share the head's."""
-    head = {t: t for t in graph.inputs}
+    """{tensor: head tensor}: tensors joined by ops that keep their format share the head's; the
+    inputs and output of a concat share one format (a union: its producers write in it). An
+    avgpool starts a group of its own (its output format comes from its statistics, out_lshift)."""
+    parent = {t: t for t in graph.inputs}
+
+    def find(t):
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
     for node in graph.nodes:
         for t in node.outputs:
-            head[t] = head[node.input] if OPS[node.op].keeps_format else t
-    return head
+            parent[t] = t
+            if OPS[node.op].keeps_format and node.op != "avgpool":
+                parent[t] = find(node.input)
+            elif node.op == "concat":
+                for i in node.inputs:
+                    a, b = find(i), find(t)
+                    if a != b:
+                        first, second = sorted((a, b), key=_order(graph).__getitem__)
+                        parent[second] = first
+    return {t: find(t) for t in parent}
+
+
+def _order(graph):
+    pos = {t: i for i, t in enumerate(graph.inputs)}
+    for node in graph.nodes:
+        for t in node.outputs:
+            pos.setdefault(t, len(pos))
+    return pos
 
 
 def _stat(cal, tensor, key, strategy, graph):
@@ -118,9 +165,11 @@ def _magnitude(graph, cal, t, key, strategy):
                                 f"has calibration range ({lo}, {hi}): NaN or Inf in the float run. "
                                 "help: check the weights and the calibration data")
     users = graph.consumers(t)
-    if users and all(n.op == "relu" for n in users):
-        return max(hi, 0.0)
-    return max(abs(lo), abs(hi))
+    if users and all(n.op in ("relu", "clip") for n in users):
+        # values beyond every reader's bound saturate there anyway (relu / clip = ReLU6 ...)
+        lo = max(lo, min(0.0 if n.op == "relu" else n.attrs["min"] for n in users))
+        hi = min(hi, max(np.inf if n.op == "relu" else n.attrs["max"] for n in users))
+    return max(abs(lo), abs(hi), 0.0) if lo <= hi else 0.0
 
 
 def mse_frac(hists, bits, f0):
@@ -251,6 +300,50 @@ def _clamp_int_width(user, f, bits):
     return g_f
 
 
+# companion add: lshift_a, lshift_b <= 30 - bits (qsim_companion.h); out_shift <= 31
+def add_shifts(fa, fb, fo, bits):
+    """(lshift_a, lshift_b, out_shift) of qsim_add for input formats fa, fb and output fo: the
+    common format is max(fa, fb, fo) (no precision lost before the sum)."""
+    f = max(fa, fb, fo)
+    return f - fa, f - fb, f - fo
+
+
+def _add_frac(node, fin, fo, bits):
+    """Output frac_bits of an add: its statistics' format, within what qsim_add can shift."""
+    limit = 30 - bits
+    lo, hi = min(fin), max(fin)
+    if hi - lo > limit:
+        raise QuantizationError(f"layer '{node.name}': the add's inputs have frac_bits {fin}, "
+                                f"{hi - lo} apart; qsim_add_q{bits - 1} shifts an input left by at "
+                                f"most {limit}. help: calibrate again, or rescale one branch")
+    fo = max(min(fo, lo + limit), hi - 31)
+    return fo
+
+
+def avgpool_lshift_limit(taps, bits):
+    """The largest out_lshift with taps * 2**(bits-1) * 2**out_lshift <= 2**30 (-1: none)."""
+    limit = 30 - (bits - 1)
+    while limit >= 0 and taps << limit > 1 << (30 - (bits - 1)):
+        limit -= 1
+    return limit
+
+
+def _avgpool_frac(g, node, fi, fo, bits):
+    """Output frac_bits of an avgpool: from its statistics (finer than the input: the average of
+    a window is smaller than its peaks), at least the input's, within the companion's int32 sum."""
+    from .ops import ConvGeometry
+    geo = ConvGeometry.of(g, node)
+    taps = geo.k_y * geo.k_x
+    limit = avgpool_lshift_limit(taps, bits)
+    if limit < 0:
+        raise UnsupportedOpError(f"layer '{node.name}': average of {taps} taps of q{bits - 1} "
+                                 "values overflows the companion's int32 sum. help: pool in two "
+                                 "steps (smaller windows)")
+    if node.kernel == "arm_avepool_q7_HWC":
+        limit = min(limit, 30)
+    return min(max(fo, fi), fi + limit)
+
+
 def _swap_if_it_helps(g, fc_opt):
     """q15 convs on path "dsp": swap H and W (passes.transpose_hw) when a non-square conv has an
     odd output width and the swapped graph gets legal kernels; else `g` (whose error stands)."""
@@ -361,27 +454,40 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
                 f = _softmax_dsp_cap(calibration, wrapping[h], f, g.quant.release)
         return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
-    frac = {t: wanted(t) for t in g.inputs}
+    frac = {}
+    for t in g.inputs:
+        frac.setdefault(head[t], wanted(head[t]))
     for node in g.nodes:
         out = node.output
-        if head[out] != out:
+        h = head[out]
+        if OPS[node.op].keeps_format and node.op != "avgpool" or node.op == "concat":
+            frac.setdefault(h, wanted(h))     # concat: its inputs' group, already set
             continue
         if OPS[node.op].fixed_output:
-            frac[out] = bits - 1
+            f = bits - 1
         elif OPS[node.op].weighted:
-            fo = _weighted(node, scheme, frac[head[node.input]], wanted(out),
-                           _acc_magnitude(g, calibration, node))
-            if out in bounds and fo < bits - 4:
+            f = _weighted(node, scheme, frac[head[node.input]], frac.get(h, wanted(h)),
+                          _acc_magnitude(g, calibration, node))
+            if out in bounds and f < bits - 4:
                 raise QuantizationError(
                     f"layer '{node.name}': its output feeds {bounds[out].op} '{bounds[out].name}', "
                     f"which needs frac_bits >= {bits - 4} (int_width <= 3), but the accumulator "
-                    f"has only {fo} fraction bits. help: use more fraction bits in the input or "
+                    f"has only {f} fraction bits. help: use more fraction bits in the input or "
                     "weights (scheme='q15')")
-            frac[out] = fo
+        elif node.op == "avgpool":
+            f = _avgpool_frac(g, node, frac[head[node.input]], frac.get(h, wanted(h)), bits)
+        elif node.op == "add":
+            f = _add_frac(node, [frac[head[t]] for t in node.inputs], frac.get(h, wanted(h)), bits)
         else:   # pragma: no cover - every other op keeps its format or is rejected by choose_kernels
             raise QuantizationError(f"layer '{node.name}': no format rule for op '{node.op}'")
+        if frac.setdefault(h, f) != f:
+            raise QuantizationError(
+                f"layer '{node.name}': its output '{out}' joins a concat whose common format has "
+                f"frac_bits {frac[h]}, but {node.op} can only write frac_bits {f}. help: put a "
+                "conv or fc before the concat, or concatenate tensors of similar ranges")
     for t, info in g.tensors.items():
         info.qformat = QFormat(bits, frac[head[t]])
+    refine_kernels(g)
     g.meta = dict(g.meta, quantize={"strategy": strategy, "percentile": percentile,
                                     "fc_opt": bool(fc_opt),
                                     **({"frac_bits_override": dict(frac_bits_override)}
@@ -391,7 +497,8 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
 
 
 def describe(qgraph) -> str:
-    """One line per layer: kernel, input/output formats, weight/bias formats and shifts."""
+    """One line per layer: kernel, input/output formats, weight/bias formats and shifts; then
+    which calls are qsim companion kernels (not CMSIS-NN) and why."""
     lines = [f"{qgraph.name}: scheme {qgraph.quant.scheme}, path {qgraph.quant.path}, CMSIS "
              f"{qgraph.quant.version}{', truncate' if qgraph.quant.truncate else ''}"]
     for n in qgraph.nodes:
@@ -399,4 +506,12 @@ def describe(qgraph) -> str:
         if OPS[n.op].weighted:
             q += f"  w {n.weight_q} b {n.bias_q} bias_shift {n.bias_shift} out_shift {n.out_shift}"
         lines.append(f"  {n.name:<10} {str(n.kernel):<40} {q}")
+    why = qgraph.meta.get("kernels", {})
+    companion = [n for n in qgraph.nodes if n.kernel and not n.kernel.startswith("arm_")]
+    if companion:
+        lines.append("  qsim companion kernels (qsim's own C, emitted beside the network; no "
+                     "CMSIS-NN function fits):")
+        lines += [f"    {n.name}: {n.kernel}: {why.get(n.name, 'companion')}" for n in companion]
+    else:
+        lines.append("  every call is a CMSIS-NN function")
     return "\n".join(lines)

@@ -11,7 +11,8 @@ Rewrites, walking the nodes in order from the new transposed input (tensor names
 shapes change, so a calibration of the original graph still applies):
     conv            kernel_shape, strides, pads reversed; weight (Co,KY,KX,Ci) -> (Co,KX,KY,Ci)
     depthwise_conv  the same; weight (KY,KX,C) -> (KX,KY,C)
-    maxpool/avgpool kernel_shape, strides, pads reversed
+    maxpool/avgpool kernel_shape, strides, pads (and pads_end) reversed
+    concat          along H or W: the other spatial axis
     relu, sigmoid, tanh, batchnorm, softmax over channels   unchanged (per pixel or elementwise)
     flatten / 1-D reshape   the vector is in swapped order: the next fc absorbs it
     fc              weight columns permuted, W'[:, j] = W[:, perm[j]] (perm: swapped -> original)
@@ -71,12 +72,16 @@ def _rewrite(g):
             continue
         changed.append(n.name)
         if k == "swapped" and OPS[op].window:
-            for key in _GEOM:
-                n.attrs[key] = tuple(reversed(n.attrs[key]))
+            for key in _GEOM + ("pads_end",):
+                if key in n.attrs:
+                    n.attrs[key] = tuple(reversed(n.attrs[key]))
             if op == "conv":
                 n.params["weight"] = np.ascontiguousarray(n.params["weight"].transpose(0, 2, 1, 3))
             elif op == "depthwise_conv":
                 n.params["weight"] = np.ascontiguousarray(n.params["weight"].transpose(1, 0, 2))
+        elif k == "swapped" and op == "concat" and len(g.tensors[src].shape) == 3 and \
+                n.attrs["axis"] % 3 < 2:
+            n.attrs["axis"] = 1 - n.attrs["axis"] % 3           # H <-> W
         elif k == "swapped" and op == "softmax":
             if n.attrs.get("axis", -1) not in (-1, 2):
                 _fail(n, "is a softmax over a spatial axis")
