@@ -22,6 +22,12 @@ when the first layer is such a function the input is copied (memcpy) into an are
 followed by the slack; an arena slot read by one gets the slack too. Weight arrays always end in
 zero slack (emit_weights.SLACK_BYTES).
 
+Several inputs (add, concat: qsim companion kernels) are read from their own slots and write a
+new slot. A concat is one qsim_concat_channels call per input, each copying into its slice of the
+output slot (a copy per input, not zero-copy: producers writing straight into adjacent slices
+would need every producer to take an output stride, which the CMSIS-NN functions do not; the
+copies cost size(output) bytes of moves, small beside any conv).
+
 Scratch: bufferA / vec_buffer (q15_t) share one array, bufferB (q7_t) another; each is sized as
 the largest need over the calls used, from qsim.cmsis_signatures (the larger of the two paths).
 """
@@ -29,7 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qsim.cmsis_signatures import CTYPES, SIGNATURES
+from qsim.cmsis_signatures import CTYPES
+from qsim.companion_signatures import signature
 from qsim.errors import ShapeError
 from qsim.lower import channel_pad, stored_shape
 from qsim.ops import OPS
@@ -78,6 +85,7 @@ class Step:
     out_ctype: str
     out_bytes: int
     copy_from: Slot | None = None   # memcpy(in_slot <- copy_from) before the call
+    in_slots: tuple = ()            # every input's slot, in node.inputs order (add, concat)
 
 
 @dataclass
@@ -177,8 +185,16 @@ def plan_buffers(graph, calls) -> BufferPlan:
             ctype_of[dst_t] = ctype_of[src_t]
             steps.append(Step(i, node, None, src, src, ctype_of[src_t], ctype_of[src_t], src.nbytes))
             continue
-        sig = SIGNATURES[call.c_name]
+        sig = signature(call.c_name)
         data_arg, out_arg = _io_args(sig)
+        if len(node.inputs) > 1:               # add / concat: out of place, several inputs
+            ins = tuple(where[t] for t in node.inputs)
+            out_bytes = graph.tensors[dst_t].size * ctype_bytes(data_arg.ctype)
+            dst = new_slot("arena", out_bytes, i, dst_t)
+            ctype_of[dst_t] = data_arg.ctype
+            steps.append(Step(i, node, call, src, dst, data_arg.ctype, data_arg.ctype, out_bytes,
+                              in_slots=ins))
+            continue
         in_bytes = data_arg.size(call.args) * ctype_bytes(data_arg.ctype)
         if in_bytes != src.nbytes:
             raise ShapeError(f"layer {node.name!r:.80}: {call.c_name} reads {in_bytes} bytes but "
@@ -218,7 +234,7 @@ def _first_ctype(nodes, calls, tensor):
     for node, call in zip(nodes, calls):
         if tensor in node.inputs:
             if call is not None:
-                return _io_args(SIGNATURES[call.c_name])[0].ctype
+                return _io_args(signature(call.c_name))[0].ctype
             tensor = node.outputs[0]
     raise ShapeError(f"graph input {tensor!r:.80} is read by no CMSIS call")
 
@@ -229,7 +245,7 @@ def _first_overread(nodes, calls, tensor):
     for node, call in zip(nodes, calls):
         if tensor in node.inputs:
             if call is not None:
-                data_arg = _io_args(SIGNATURES[call.c_name])[0]
+                data_arg = _io_args(signature(call.c_name))[0]
                 over = OVERREAD.get(call.c_name, {}).get(data_arg.name, 0)
                 return (call.c_name, over) if over else (None, 0)
             if node.op == "transpose_hw":
@@ -271,7 +287,7 @@ def _scratch(calls):
     for call in calls:
         if call is None:
             continue
-        for a in SIGNATURES[call.c_name].args:
+        for a in signature(call.c_name).args:
             if a.role == "scratch":
                 key = SCRATCH_ARGS[a.name]
                 b = a.size(call.args) * ctype_bytes(a.ctype)

@@ -1,4 +1,5 @@
-"""One C call template per CMSIS-NN function family, filled from a lowered KernelCall (hls4ml style).
+"""One C call template per CMSIS-NN function family (and one per qsim companion kernel, all its
+arguments in prototype order), filled from a lowered KernelCall (hls4ml style).
 
 A template is the C call text with one `{placeholder}` per C argument, in the prototype's order
 (qsim.cmsis_signatures; tests/codegen/test_golden.py checks the orders agree). `format_call(call,
@@ -7,6 +8,7 @@ emit_network from the buffer plan: arena slots, weight arrays, scratch or NULL).
 return arm_status are wrapped so a SIZE_MISMATCH makes `<name>_run` return the 1-based layer number.
 """
 from qsim.cmsis_signatures import SIGNATURES
+from qsim.companion_signatures import COMPANION_SIGNATURES, signature
 
 # C argument order, broken into lines by role (input, weights, bias + shifts, output + scratch)
 CONV = ("{fn}({Im_in}, {dim_im_in}, {ch_im_in},\n"
@@ -38,6 +40,15 @@ TEMPLATES = {
     "arm_softmax_q7": SOFTMAX, "arm_softmax_q15": SOFTMAX,
     "arm_softmax_with_batch_q7": SOFTMAX_BATCH,
 }
+
+def _companion_template(sig):
+    """qsim companion kernels: every argument in prototype order, six to a line."""
+    names = [f"{{{a.name}}}" for a in sig.args]
+    rows = [", ".join(names[i:i + 6]) for i in range(0, len(names), 6)]
+    return "{fn}(" + ",\n".join(rows) + ")"
+
+
+TEMPLATES.update({n: _companion_template(f) for n, f in COMPANION_SIGNATURES.items()})
 ACTIVATION_TYPES = {0: "ARM_SIGMOID", 1: "ARM_TANH"}
 INDENT = "    "
 
@@ -62,7 +73,7 @@ def format_call(call, refs, layer_number, indent=INDENT):
     -------
     str: the statement lines, each starting with `indent`, without a trailing newline.
     """
-    sig = SIGNATURES[call.c_name]
+    sig = signature(call.c_name)
     template = TEMPLATES.get(call.c_name)
     if template is None:
         raise KeyError(f"no C call template for {call.c_name}")
@@ -71,10 +82,11 @@ def format_call(call, refs, layer_number, indent=INDENT):
         fill[a.name] = scalar_text(call.c_name, a.name, call.args[a.name]) if a.role == "scalar" \
             else refs[a.name]
     text = template.format(**fill)
-    if sig.returns == "arm_status":
+    if sig.returns in ("arm_status", "int32_t"):
         first, *rest = text.split("\n")
         lines = [f"if ({first}"] + rest
-        lines[-1] += " != ARM_MATH_SUCCESS) {"
+        lines[-1] += (" != ARM_MATH_SUCCESS) {" if sig.returns == "arm_status"
+                      else " != QSIM_SUCCESS) {")
         cont = " " * (len("if (") + len(call.c_name) + 1)
         out = [indent + lines[0]] + [indent + cont + ln for ln in lines[1:]]
         out += [f"{indent}{INDENT}return {layer_number};", f"{indent}}}"]

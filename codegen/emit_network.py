@@ -21,6 +21,7 @@ from .buffer_plan import ctype_bytes
 from .call_templates import format_call
 
 Q_ARGS = ("bias_shift", "out_shift")
+COMPANION_Q_ARGS = ("lshift_a", "lshift_b", "out_lshift", "min_val", "max_val")
 
 
 def graph_digest(graph) -> str:
@@ -66,20 +67,24 @@ def _comment(graph, step, total):
     qout = graph.tensors[node.outputs[0]].qformat
     head = f"{step.index + 1}/{total} {comment_text(node.name)} ({comment_text(node.op)})"
     if call is not None:
-        head += f": {call.c_name}"
+        head += f": {call.c_name}" + (" (qsim companion kernel, not CMSIS-NN)" if call.companion
+                                      else " (CMSIS-NN)")
     elif node.op == "transpose_hw":
         head += ": copy loop, no CMSIS call"
     else:
         head += ": no call, same buffer"
     qin, qout = comment_text(qin), comment_text(qout)
-    io = f"in {qin} [{_shape(graph, node.inputs[0])}] -> out {qout} [{_shape(graph, node.outputs[0])}]"
+    ins = " + ".join(f"{comment_text(graph.tensors[t].qformat)} [{_shape(graph, t)}]"
+                     for t in node.inputs) if len(node.inputs) > 1 else \
+        f"{qin} [{_shape(graph, node.inputs[0])}]"
+    io = f"in {ins} -> out {qout} [{_shape(graph, node.outputs[0])}]"
     extra = []
     if node.weight_q is not None:
         extra.append(f"weights {comment_text(node.weight_q)}")
     if node.bias_q is not None:
         extra.append(f"bias {comment_text(node.bias_q)}")
     if call is not None:
-        extra += [f"{k} {int(call.args[k])}" for k in Q_ARGS if k in call.args]
+        extra += [f"{k} {int(call.args[k])}" for k in Q_ARGS + COMPANION_Q_ARGS if k in call.args]
     if node.pad_ch_in or node.pad_ch_out:
         extra.append(f"zero channels in {node.pad_ch_in or 0} out {node.pad_ch_out or 0}")
     lines = [head, io] + (["; ".join(extra)] if extra else [])
@@ -87,13 +92,16 @@ def _comment(graph, step, total):
 
 
 def _refs(step, weight_refs, plan, prefix):
-    from qsim.cmsis_signatures import SIGNATURES
+    from qsim.companion_signatures import signature
     refs = {}
-    for a in SIGNATURES[step.call.c_name].args:
+    slots = iter(step.in_slots or (step.in_slot,))
+    for a in signature(step.call.c_name).args:
         if a.role == "const":
             refs[a.name] = weight_refs[(step.index, a.name)]
+        elif a.role == "inout" and step.node.op == "concat":  # Im_out is the output
+            refs[a.name] = pointer(step.out_slot, a.ctype, prefix)
         elif a.role in ("batched", "inout"):
-            refs[a.name] = pointer(step.in_slot, a.ctype, prefix)
+            refs[a.name] = pointer(next(slots), a.ctype, prefix)
         elif a.role == "out":
             refs[a.name] = pointer(step.out_slot, a.ctype, prefix)
         elif a.role == "scratch":
@@ -115,7 +123,9 @@ def emit_header(graph, plan, prefix, provenance, weight_bytes):
     frac = lambda q: f"{q.frac_bits}" if q is not None else "0"
     lines = [
         provenance, f"#ifndef {up}_H", f"#define {up}_H", "",
-        "#include <stddef.h>", "", '#include "arm_nnfunctions.h"', "",
+        "#include <stddef.h>", "", '#include "arm_nnfunctions.h"',
+        *(['#include "qsim_companion.h"   /* qsim\'s own kernels for layers CMSIS-NN lacks */']
+          if any(n.kernel and not n.kernel.startswith("arm_") for n in graph.nodes) else []), "",
         "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
         f"#define {up}_INPUT_SIZE {n_in}        /* {plan.input_ctype} values, HWC "
         f"{_shape(graph, graph.inputs[0])}, {comment_text(qin)} */",
@@ -195,7 +205,9 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
             src = pointer(step.copy_from, "q7_t", prefix)
             lines.append(f"    memcpy({pointer(step.in_slot, 'q7_t', prefix)}, {src}, "
                          f"{step.in_slot.nbytes});   /* the call overwrites its input */")
-        if step.call is not None:
+        if step.call is not None and step.call.parts:
+            lines += _concat_calls(step, weight_refs, plan, prefix)
+        elif step.call is not None:
             lines.append(format_call(step.call, _refs(step, weight_refs, plan, prefix), step.index + 1))
         elif step.node.op == "transpose_hw":
             lines.append(_transpose_hw(graph, step, prefix))
@@ -203,6 +215,17 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
                      f"{step.out_bytes});")
     lines += ["    return 0;", "}", ""]
     return "\n".join(lines)
+
+
+def _concat_calls(step, weight_refs, plan, prefix):
+    """One qsim_concat_channels call per input, each into its slice of the output."""
+    from dataclasses import replace
+    out = []
+    for slot, (t, part) in zip(step.in_slots, step.call.parts):
+        call = replace(step.call, args={**step.call.args, **part}, parts=())
+        one = replace(step, call=call, in_slots=(slot,))
+        out.append(format_call(call, _refs(one, weight_refs, plan, prefix), step.index + 1))
+    return out
 
 
 def _widen_input(graph, plan, prefix):

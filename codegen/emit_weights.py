@@ -7,7 +7,8 @@ generated `<name>.c` does).
 """
 import numpy as np
 
-from qsim.cmsis_signatures import CTYPES, SIGNATURES
+from qsim.cmsis_signatures import CTYPES
+from qsim.companion_signatures import signature
 from qsim.errors import ShapeError
 from qsim.names import Namer, c_ident, comment_text
 
@@ -82,7 +83,7 @@ def emit_weights(graph, calls, prefix, provenance, namer=None):
     for i, (node, call) in enumerate(zip(graph.nodes, calls)):
         if call is None:
             continue
-        for a in SIGNATURES[call.c_name].args:
+        for a in signature(call.c_name).args:
             if a.role != "const":
                 continue
             values = np.asarray(call.args[a.name])

@@ -5,6 +5,9 @@ Files (all deterministic: same graph and name -> same bytes):
     <name>.c          one CMSIS-NN call per node, the static arena and scratch
     <name>_weights.h  const weight / bias arrays (flash)
     <name>.mk         Makefile snippet; <name>.cmake: CMake snippet
+    qsim_*.c / .h     the qsim companion kernels the network calls (qsim's own C for layers legacy
+                      CMSIS-NN has no function for, codegen/companion/), copied beside it; the
+                      snippets list them with the network
 The folder is written under a temporary name next to the target and renamed into place; an
 existing folder is refused unless force=True (then it is replaced).
 """
@@ -44,6 +47,28 @@ def lower_graph(graph):
     return [kernel_call(graph, node) for node in graph.nodes]
 
 
+COMPANION_DIR = Path(__file__).resolve().parent / "companion"
+COMPANION_HEADERS = ("qsim_companion.h", "qsim_companion_util.h")
+
+
+def companion_sources(files) -> list:
+    """Names of the companion .c files among a GeneratedNetwork's files (what a build compiles
+    beside <name>.c)."""
+    from qsim.companion_signatures import COMPANION_SIGNATURES
+    known = {f.c_file for f in COMPANION_SIGNATURES.values()}
+    return sorted(f for f in files if f in known)
+
+
+def companion_files(calls) -> dict:
+    """{file name: text} of the companion C sources (+ headers) the calls use; empty if none."""
+    from qsim.companion_signatures import COMPANION_SIGNATURES
+    used = sorted({COMPANION_SIGNATURES[c.c_name].c_file for c in calls
+                   if c is not None and c.c_name in COMPANION_SIGNATURES})
+    if not used:
+        return {}
+    return {f: (COMPANION_DIR / f).read_text() for f in (*COMPANION_HEADERS, *used)}
+
+
 def render(graph, name=None, source=None) -> GeneratedNetwork:
     """All generated files as text, without touching the disk.
 
@@ -58,12 +83,19 @@ def render(graph, name=None, source=None) -> GeneratedNetwork:
     prov = provenance_line(graph, source)
     namer = Namer(f"{prefix}_{s}" for s in ("run", "arena", "arena_bytes", "bufferA", "bufferB"))
     weights, refs, weight_bytes = emit_weights(graph, calls, prefix, prov, namer)
+    companion = companion_files(calls)
+    extra = [f for f in companion if f.endswith(".c")]
+    clash = [f for f in (f"{prefix}.c", f"{prefix}.h") if f in companion]
+    if clash:
+        raise ShapeError(f"network name {prefix!r} would overwrite the companion kernel file "
+                         f"{clash[0]}; help: choose another name (-n)")
     files = {
         f"{prefix}.h": emit_header(graph, plan, prefix, prov, weight_bytes),
         f"{prefix}.c": emit_source(graph, plan, prefix, prov, refs),
         f"{prefix}_weights.h": weights,
-        f"{prefix}.mk": makefile_snippet(prefix, prov),
-        f"{prefix}.cmake": cmake_snippet(prefix, prov),
+        f"{prefix}.mk": makefile_snippet(prefix, prov, extra),
+        f"{prefix}.cmake": cmake_snippet(prefix, prov, extra),
+        **companion,
     }
     return GeneratedNetwork(prefix, files, plan, weight_bytes, calls)
 
@@ -80,7 +112,7 @@ def _comment_body(prov):
     return body
 
 
-def makefile_snippet(prefix, prov):
+def makefile_snippet(prefix, prov, companion=()):
     """Makefile snippet: every line is a `#` comment or an assignment of our own text; the prefix
     is a C identifier (qsim.names.c_prefix), the provenance an inert one-line comment."""
     prefix = c_prefix(prefix)
@@ -92,7 +124,11 @@ def makefile_snippet(prefix, prov):
         "# Only the CMSIS-NN functions the network calls are linked with -Wl,--gc-sections.",
         f"QSIM_{up}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))",
         f"QSIM_{up}_CMSIS_SRCS := $(addprefix $(CMSIS_PATH)/, \\\n    {_cmsis_list('    ')})",
-        f"QSIM_{up}_SRCS := $(QSIM_{up}_DIR){prefix}.c $(QSIM_{up}_CMSIS_SRCS)",
+        *([f"# qsim companion kernels (qsim's own C, not CMSIS-NN) the network calls:",
+           f"QSIM_{up}_COMPANION_SRCS := " + " ".join(f"$(QSIM_{up}_DIR){c}" for c in companion)]
+          if companion else []),
+        f"QSIM_{up}_SRCS := $(QSIM_{up}_DIR){prefix}.c "
+        + (f"$(QSIM_{up}_COMPANION_SRCS) " if companion else "") + f"$(QSIM_{up}_CMSIS_SRCS)",
         f"QSIM_{up}_CFLAGS := -I$(QSIM_{up}_DIR) -I$(CMSIS_PATH)/CMSIS/NN/Include "
         "-I$(CMSIS_PATH)/CMSIS/DSP/Include -I$(CMSIS_PATH)/CMSIS/Core/Include "
         "-fno-strict-aliasing -ffunction-sections -fdata-sections",
@@ -100,7 +136,7 @@ def makefile_snippet(prefix, prov):
         f"{prefix}.h)", ""])
 
 
-def cmake_snippet(prefix, prov):
+def cmake_snippet(prefix, prov, companion=()):
     """CMake snippet, made like makefile_snippet."""
     prefix = c_prefix(prefix)
     return "\n".join([
@@ -108,8 +144,13 @@ def cmake_snippet(prefix, prov):
         f"# include({prefix}.cmake) with CMSIS_PATH set; then link your target with qsim_{prefix}.",
         f"set(QSIM_{prefix.upper()}_CMSIS_SOURCES\n    "
         + "\n    ".join(f"${{CMSIS_PATH}}/CMSIS/NN/Source/{s}" for s in SOURCES) + ")",
+        *(["# qsim companion kernels (qsim's own C, not CMSIS-NN) the network calls",
+           f"set(QSIM_{prefix.upper()}_COMPANION_SOURCES "
+           + " ".join(f"${{CMAKE_CURRENT_LIST_DIR}}/{c}" for c in companion) + ")"]
+          if companion else []),
         f"add_library(qsim_{prefix} STATIC ${{CMAKE_CURRENT_LIST_DIR}}/{prefix}.c "
-        f"${{QSIM_{prefix.upper()}_CMSIS_SOURCES}})",
+        + (f"${{QSIM_{prefix.upper()}_COMPANION_SOURCES}} " if companion else "")
+        + f"${{QSIM_{prefix.upper()}_CMSIS_SOURCES}})",
         f"target_include_directories(qsim_{prefix} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}}\n"
         "    ${CMSIS_PATH}/CMSIS/NN/Include ${CMSIS_PATH}/CMSIS/DSP/Include "
         "${CMSIS_PATH}/CMSIS/Core/Include)",

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen.generate import companion_sources
 from cmsis_nn.locate import HEADERS
 from cmsis_nn.standin import STANDIN_DIR, defines, include_dirs, source_files
 from qsim.cmsis_signatures import CTYPES
@@ -196,7 +197,9 @@ class CortexMNetwork:
         self.src_dir = self._write_sources()
         includes = [self.src_dir, *library.include_dirs]
         net_c = self.src_dir / f"{self.prefix}.c"
-        self.elf = build_elf([MAIN, net_c, library.archive], includes, cpu, ["QSIM_TAPS"], NET_FLAGS)
+        companion = [self.src_dir / f for f in companion_sources(self.gen.files)]  # qsim's own C
+        self.elf = build_elf([MAIN, net_c, *companion, library.archive], includes, cpu, ["QSIM_TAPS"],
+                             NET_FLAGS)
         self.net_obj = self._network_object(net_c, includes)
 
     def _write_sources(self):

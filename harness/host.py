@@ -22,6 +22,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 
+from codegen.generate import companion_sources
 from cmsis_nn.build import SANITIZE_FLAGS, build_library, cache_root, compiler_id, require_asan_runtime
 from cmsis_nn.standin import HOST_FLAGS, build_standin, defines, include_dirs, source_files
 from qsim.cmsis_signatures import CTYPES
@@ -154,7 +155,8 @@ class HostNetwork:
             (tmp / "qsim_host_taps.c").write_text(TAP_GLUE.format(prefix=self.prefix))
             inc = [f"-I{tmp}"] + [f"-I{d}" for d in lib.include_dirs]
             objs = []
-            for src in (f"{self.prefix}.c", "qsim_host_taps.c"):
+            companion = companion_sources(self.gen.files)     # qsim's own kernels, if any
+            for src in (f"{self.prefix}.c", "qsim_host_taps.c", *companion):
                 obj = tmp / (src + ".o")
                 self._cc([cc, *flags, *inc, "-c", str(tmp / src), "-o", str(obj)], src)
                 objs.append(str(obj))

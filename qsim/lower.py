@@ -1,4 +1,4 @@
-"""Lower a quantized node to the one CMSIS-NN call it becomes: a KernelCall.
+"""Lower a quantized node to the C call it becomes (CMSIS-NN or a qsim companion kernel): a KernelCall.
 
 `kernel_call(graph, node)` is what `simulate` runs and what the C code generator prints. It only
 reads what `qsim.quantize` wrote (formats, shifts, kernel, channel padding) and turns it into the
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cmsis_signatures import SIGNATURES
+from .companion_signatures import ROUND_HALF_UP, signature
 from .errors import UnsupportedOpError
 from .kernels import INTERLEAVE
 from .ops import OPS, ConvGeometry
@@ -27,11 +27,14 @@ _U16 = 65535
 
 @dataclass(frozen=True)
 class KernelCall:
-    """One CMSIS-NN call: function name, its arguments except data in/out and scratch buffers.
+    """One C call (a CMSIS-NN function, or one of qsim's companion kernels): function name, its
+    arguments except data in/out and scratch buffers.
 
     args maps the C argument name to an int (scalars) or an integer ndarray (weights `wt`/`pM`,
     `bias`), in C order. `input` / `output` are tensor names; the input goes to argument `in_arg`
-    and, unless `in_place`, the output comes from `out_arg`.
+    and, unless `in_place`, the output comes from `out_arg`. A node with several inputs (add)
+    lists them in `inputs`, one per `in_args` name; a concat is one call per input (`parts`: the
+    input tensor and that call's ch_im_in / ch_offset), each writing its slice of the output.
     """
 
     c_name: str
@@ -39,14 +42,27 @@ class KernelCall:
     input: str
     output: str
     in_place: bool
+    inputs: tuple = ()      # every input tensor, in the order of the data arguments (`in_args`)
+    parts: tuple = ()       # concat: (input tensor, {per-call args}) per call, in order
+
+    @property
+    def companion(self) -> bool:
+        """True for qsim's own companion C functions (not CMSIS-NN)."""
+        return not self.c_name.startswith("arm_")
 
     @property
     def in_arg(self) -> str:
-        return next(a.name for a in SIGNATURES[self.c_name].args if a.role in ("batched", "inout"))
+        return self.in_args[0]
+
+    @property
+    def in_args(self) -> list:
+        """The data input arguments: one per input tensor (add: pSrcA, pSrcB)."""
+        return [a.name for a in signature(self.c_name).args if a.role in ("batched", "inout")][
+            :max(len(self.inputs), 1) if not self.parts else 1]
 
     @property
     def out_arg(self):
-        return next((a.name for a in SIGNATURES[self.c_name].args if a.role == "out"), None)
+        return next((a.name for a in signature(self.c_name).args if a.role == "out"), None)
 
 
 def channel_pad(graph, tensor) -> int:
@@ -69,7 +85,7 @@ def _conv_args(graph, node, pad_in, pad_out):
     if node.op == "conv" and (pad_in or pad_out):
         wt = np.pad(wt, ((0, pad_out), (0, 0), (0, 0), (0, pad_in)))
         bias = np.pad(bias, (0, pad_out))
-    return dict(g.c_args(SIGNATURES[node.kernel].square), ch_im_in=g.ch_in + pad_in,
+    return dict(g.c_args(signature(node.kernel).square), ch_im_in=g.ch_in + pad_in,
                 ch_im_out=g.ch_out + pad_out, wt=wt, bias=bias, bias_shift=node.bias_shift,
                 out_shift=node.out_shift)
 
@@ -89,7 +105,33 @@ def _fc_args(graph, node, pad_in):
 
 def _pool_args(graph, node, pad_in):
     g = ConvGeometry.of(graph, node)
-    return dict(g.c_args(square=True), ch_im_in=g.ch_in + pad_in)
+    if node.kernel.startswith("arm_"):
+        return dict(g.c_args(square=True), ch_im_in=g.ch_in + pad_in)
+    if node.kernel.startswith("qsim_global"):
+        args = dict(dim_im_in_x=g.in_x, dim_im_in_y=g.in_y, ch_im_in=g.ch_in + pad_in)
+    else:
+        args = dict(g.c_args(square=False), ch_im_in=g.ch_in + pad_in)
+    if node.op == "avgpool":
+        args["out_lshift"] = graph.output_q(node).frac_bits - graph.input_q(node).frac_bits
+        if not node.kernel.startswith("qsim_global"):
+            args.update(count_include_pad=int(bool(node.attrs.get("count_include_pad"))),
+                        rounding=ROUND_HALF_UP)
+    return args
+
+
+def _concat_parts(graph, node):
+    """(input, args) per qsim_concat_channels call: each input into its slice along the axis
+    (channels: num_pixels = H*W; any other axis: the values from it on form the 'channels')."""
+    shape = graph.tensors[node.output].shape
+    ax = node.attrs["axis"] % len(shape)
+    pixels = int(np.prod(shape[:ax], dtype=np.int64))
+    ch_out = int(np.prod(shape[ax:], dtype=np.int64))
+    parts, off = [], 0
+    for t in node.inputs:
+        ch = int(np.prod(graph.tensors[t].shape[ax:], dtype=np.int64))
+        parts.append((t, dict(ch_im_in=ch, ch_offset=off)))
+        off += ch
+    return dict(num_pixels=pixels, ch_im_out=ch_out), tuple(parts)
 
 
 def data_move(node, x, out_shape):
@@ -112,14 +154,26 @@ def kernel_call(graph, node):
     pad_out = channel_pad(graph, node.output)
     size = int(np.prod(stored_shape(graph, node.input)))
     op = node.op
+    parts = ()
     if OPS[op].window and OPS[op].weighted:
         args = _conv_args(graph, node, pad_in, pad_out)
     elif op == "fc":
         args = _fc_args(graph, node, pad_in)
     elif OPS[op].window:
         args = _pool_args(graph, node, pad_in)
-    elif op == "relu":
+    elif op == "relu" or op == "clip" and node.kernel.startswith("arm_relu"):
         args = dict(size=size)
+    elif op == "clip":
+        from .passes.choose_kernels import clip_bounds
+        lo, hi = clip_bounds(node, graph.input_q(node))
+        args = dict(size=size, min_val=lo, max_val=hi)
+    elif op == "add":
+        from .quantize import add_shifts
+        fa, fb = (graph.tensors[t].qformat.frac_bits for t in node.inputs)
+        la, lb, s = add_shifts(fa, fb, graph.output_q(node).frac_bits, graph.output_q(node).bits)
+        args = dict(lshift_a=la, lshift_b=lb, out_shift=s, block_size=size)
+    elif op == "concat":
+        args, parts = _concat_parts(graph, node)
     elif op in ("sigmoid", "tanh"):
         q = graph.input_q(node)
         args = dict(size=size, int_width=q.bits - 1 - q.frac_bits, type=0 if op == "sigmoid" else 1)
@@ -130,12 +184,17 @@ def kernel_call(graph, node):
             args = dict(nb_batches=size // shape[-1], dim_vec=shape[-1])
     else:
         raise UnsupportedOpError(f"layer '{node.name}': op '{op}' cannot be lowered")
-    sig = SIGNATURES[node.kernel]
+    sig = signature(node.kernel)
     for a in sig.py_args:
-        if a.role == "scalar" and not 0 <= args[a.name] <= (_U16 if a.ctype == "uint16_t" else 2**32 - 1):
+        if a.role != "scalar":
+            continue
+        values = [args[a.name]] if a.name in args else [p[a.name] for _, p in parts]
+        lo, hi = {"uint16_t": (0, _U16), "int16_t": (-32768, 32767)}.get(a.ctype, (0, 2**32 - 1))
+        if not all(lo <= v <= hi for v in values):
             raise UnsupportedOpError(f"layer '{node.name}': {node.kernel} argument {a.name}="
-                                     f"{args[a.name]} does not fit its C type {a.ctype}. help: split "
+                                     f"{values} does not fit its C type {a.ctype}. help: split "
                                      "the layer into smaller ones")
     ordered = {a.name: args[a.name] for a in sig.py_args if a.name in args}
-    in_place = not any(a.role == "out" for a in sig.args)
-    return KernelCall(node.kernel, ordered, node.input, node.output, in_place)
+    in_place = not any(a.role == "out" for a in sig.args) and not parts
+    return KernelCall(node.kernel, ordered, node.input, node.output, in_place, tuple(node.inputs),
+                      parts)

@@ -47,7 +47,7 @@ import numpy as np
 from .errors import QuantizationError, QuantizationWarning, UnsupportedOpError
 from .fixedpoint import QFormat
 from .graph import PATHS, VERSIONS, QuantSettings
-from .passes.choose_kernels import choose_kernels
+from .passes.choose_kernels import choose_kernels, refine_kernels
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .ops import OPS
 from .schemes import act_bits, check_scheme, weight_bits
@@ -87,12 +87,37 @@ def bias_int(node):
 
 
 def _format_groups(graph):
-    """{tensor: head tensor}: tensors joined by ops that keep their format share the head's."""
-    head = {t: t for t in graph.inputs}
+    """{tensor: head tensor}: tensors joined by ops that keep their format share the head's; the
+    inputs and output of a concat share one format (a union: its producers write in it). An
+    avgpool starts a group of its own (its output format comes from its statistics, out_lshift)."""
+    parent = {t: t for t in graph.inputs}
+
+    def find(t):
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
     for node in graph.nodes:
         for t in node.outputs:
-            head[t] = head[node.input] if OPS[node.op].keeps_format else t
-    return head
+            parent[t] = t
+            if OPS[node.op].keeps_format and node.op != "avgpool":
+                parent[t] = find(node.input)
+            elif node.op == "concat":
+                for i in node.inputs:
+                    a, b = find(i), find(t)
+                    if a != b:
+                        first, second = sorted((a, b), key=_order(graph).__getitem__)
+                        parent[second] = first
+    return {t: find(t) for t in parent}
+
+
+def _order(graph):
+    pos = {t: i for i, t in enumerate(graph.inputs)}
+    for node in graph.nodes:
+        for t in node.outputs:
+            pos.setdefault(t, len(pos))
+    return pos
 
 
 def _stat(cal, tensor, key, strategy, graph):
@@ -117,9 +142,11 @@ def _magnitude(graph, cal, t, key, strategy):
                                 f"has calibration range ({lo}, {hi}): NaN or Inf in the float run. "
                                 "help: check the weights and the calibration data")
     users = graph.consumers(t)
-    if users and all(n.op == "relu" for n in users):
-        return max(hi, 0.0)
-    return max(abs(lo), abs(hi))
+    if users and all(n.op in ("relu", "clip") for n in users):
+        # values beyond every reader's bound saturate there anyway (relu / clip = ReLU6 ...)
+        lo = max(lo, min(0.0 if n.op == "relu" else n.attrs["min"] for n in users))
+        hi = min(hi, max(np.inf if n.op == "relu" else n.attrs["max"] for n in users))
+    return max(abs(lo), abs(hi), 0.0) if lo <= hi else 0.0
 
 
 def mse_frac(hists, bits, f0):
@@ -253,6 +280,50 @@ def _clamp_int_width(user, f, bits):
     return g_f
 
 
+# companion add: lshift_a, lshift_b <= 30 - bits (qsim_companion.h); out_shift <= 31
+def add_shifts(fa, fb, fo, bits):
+    """(lshift_a, lshift_b, out_shift) of qsim_add for input formats fa, fb and output fo: the
+    common format is max(fa, fb, fo) (no precision lost before the sum)."""
+    f = max(fa, fb, fo)
+    return f - fa, f - fb, f - fo
+
+
+def _add_frac(node, fin, fo, bits):
+    """Output frac_bits of an add: its statistics' format, within what qsim_add can shift."""
+    limit = 30 - bits
+    lo, hi = min(fin), max(fin)
+    if hi - lo > limit:
+        raise QuantizationError(f"layer '{node.name}': the add's inputs have frac_bits {fin}, "
+                                f"{hi - lo} apart; qsim_add_q{bits - 1} shifts an input left by at "
+                                f"most {limit}. help: calibrate again, or rescale one branch")
+    fo = max(min(fo, lo + limit), hi - 31)
+    return fo
+
+
+def avgpool_lshift_limit(taps, bits):
+    """The largest out_lshift with taps * 2**(bits-1) * 2**out_lshift <= 2**30 (-1: none)."""
+    limit = 30 - (bits - 1)
+    while limit >= 0 and taps << limit > 1 << (30 - (bits - 1)):
+        limit -= 1
+    return limit
+
+
+def _avgpool_frac(g, node, fi, fo, bits):
+    """Output frac_bits of an avgpool: from its statistics (finer than the input: the average of
+    a window is smaller than its peaks), at least the input's, within the companion's int32 sum."""
+    from .ops import ConvGeometry
+    geo = ConvGeometry.of(g, node)
+    taps = geo.k_y * geo.k_x
+    limit = avgpool_lshift_limit(taps, bits)
+    if limit < 0:
+        raise UnsupportedOpError(f"layer '{node.name}': average of {taps} taps of q{bits - 1} "
+                                 "values overflows the companion's int32 sum. help: pool in two "
+                                 "steps (smaller windows)")
+    if node.kernel == "arm_avepool_q7_HWC":
+        limit = min(limit, 30)
+    return min(max(fo, fi), fi + limit)
+
+
 def _swap_if_it_helps(g, fc_opt):
     """q15 convs on path "dsp": swap H and W (passes.transpose_hw) when a non-square conv has an
     odd output width and the swapped graph gets legal kernels; else `g` (whose error stands)."""
@@ -356,27 +427,40 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
                 f = _softmax_dsp_570_cap(calibration, wrapping[h], f)
         return _clamp_int_width(bounds[h], f, bits) if h in bounds else f
 
-    frac = {t: wanted(t) for t in g.inputs}
+    frac = {}
+    for t in g.inputs:
+        frac.setdefault(head[t], wanted(head[t]))
     for node in g.nodes:
         out = node.output
-        if head[out] != out:
+        h = head[out]
+        if OPS[node.op].keeps_format and node.op != "avgpool" or node.op == "concat":
+            frac.setdefault(h, wanted(h))     # concat: its inputs' group, already set
             continue
         if OPS[node.op].fixed_output:
-            frac[out] = bits - 1
+            f = bits - 1
         elif OPS[node.op].weighted:
-            fo = _weighted(node, scheme, frac[head[node.input]], wanted(out),
-                           _acc_magnitude(g, calibration, node))
-            if out in bounds and fo < bits - 4:
+            f = _weighted(node, scheme, frac[head[node.input]], frac.get(h, wanted(h)),
+                          _acc_magnitude(g, calibration, node))
+            if out in bounds and f < bits - 4:
                 raise QuantizationError(
                     f"layer '{node.name}': its output feeds {bounds[out].op} '{bounds[out].name}', "
                     f"which needs frac_bits >= {bits - 4} (int_width <= 3), but the accumulator "
-                    f"has only {fo} fraction bits. help: use more fraction bits in the input or "
+                    f"has only {f} fraction bits. help: use more fraction bits in the input or "
                     "weights (scheme='q15')")
-            frac[out] = fo
+        elif node.op == "avgpool":
+            f = _avgpool_frac(g, node, frac[head[node.input]], frac.get(h, wanted(h)), bits)
+        elif node.op == "add":
+            f = _add_frac(node, [frac[head[t]] for t in node.inputs], frac.get(h, wanted(h)), bits)
         else:   # pragma: no cover - every other op keeps its format or is rejected by choose_kernels
             raise QuantizationError(f"layer '{node.name}': no format rule for op '{node.op}'")
+        if frac.setdefault(h, f) != f:
+            raise QuantizationError(
+                f"layer '{node.name}': its output '{out}' joins a concat whose common format has "
+                f"frac_bits {frac[h]}, but {node.op} can only write frac_bits {f}. help: put a "
+                "conv or fc before the concat, or concatenate tensors of similar ranges")
     for t, info in g.tensors.items():
         info.qformat = QFormat(bits, frac[head[t]])
+    refine_kernels(g)
     g.meta = dict(g.meta, quantize={"strategy": strategy, "percentile": percentile,
                                     "fc_opt": bool(fc_opt),
                                     **({"frac_bits_override": dict(frac_bits_override)}
@@ -386,7 +470,8 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path="ref", ver
 
 
 def describe(qgraph) -> str:
-    """One line per layer: kernel, input/output formats, weight/bias formats and shifts."""
+    """One line per layer: kernel, input/output formats, weight/bias formats and shifts; then
+    which calls are qsim companion kernels (not CMSIS-NN) and why."""
     lines = [f"{qgraph.name}: scheme {qgraph.quant.scheme}, path {qgraph.quant.path}, CMSIS "
              f"{qgraph.quant.version}{', truncate' if qgraph.quant.truncate else ''}"]
     for n in qgraph.nodes:
@@ -394,4 +479,12 @@ def describe(qgraph) -> str:
         if OPS[n.op].weighted:
             q += f"  w {n.weight_q} b {n.bias_q} bias_shift {n.bias_shift} out_shift {n.out_shift}"
         lines.append(f"  {n.name:<10} {str(n.kernel):<40} {q}")
+    why = qgraph.meta.get("kernels", {})
+    companion = [n for n in qgraph.nodes if n.kernel and not n.kernel.startswith("arm_")]
+    if companion:
+        lines.append("  qsim companion kernels (qsim's own C, emitted beside the network; no "
+                     "CMSIS-NN function fits):")
+        lines += [f"    {n.name}: {n.kernel}: {why.get(n.name, 'companion')}" for n in companion]
+    else:
+        lines.append("  every call is a CMSIS-NN function")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .errors import QuantizationError, SaturationWarning, ShapeError
 from .graph import Graph
-from .kernels import KERNELS
+from .kernels import COMPANION_KERNELS, KERNELS
 from .lower import channel_pad, data_move, kernel_call, stored_shape
 from .ops import OPS
 from .validate import check_count, check_memory, tensors_bytes, validate_quantized
@@ -143,7 +143,9 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
             n = len(batch)
             for node, call in calls:
                 x_in = env[node.input]
-                if call is None:
+                if call is not None and call.companion:
+                    y = _companion(call, env, n, shapes, qgraph.quant.truncate)
+                elif call is None:
                     y = data_move(node, x_in, shapes[node.output])
                 elif node.name in in_place:            # arm_relu_q7/q15 is max(x, 0) (doc §5.1); the
                     y = np.maximum(x_in, 0, out=x_in)  # input is a fresh array nobody else reads
@@ -169,6 +171,21 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     if trace:
         return result
     return result[qgraph.outputs[0]] if len(qgraph.outputs) == 1 else result
+
+
+def _companion(call, env, n, shapes, truncate):
+    """Run a qsim companion kernel (single path: only `truncate`); a concat is one call per input
+    into its slice of the output."""
+    fn = COMPANION_KERNELS[call.c_name]
+    if call.parts:
+        info = dict(call.args)
+        y = np.zeros((n, info["num_pixels"] * info["ch_im_out"]), env[call.input].dtype)
+        for t, part in call.parts:
+            y = fn(Im_in=env[t], Im_out=y, **info, **part, truncate=truncate).reshape(n, -1)
+    else:
+        ins = {a: env[t] for a, t in zip(call.in_args, call.inputs)}
+        y = fn(**ins, **call.args, truncate=truncate)
+    return y.reshape((n,) + shapes[call.output])
 
 
 def dequantize(qgraph, q, tensor=None):

@@ -11,7 +11,11 @@ reaching a kernel or the C:
                                           a float dtype, finite, inside twice the format's range
     bias_shift / out_shift                Python ints 0..31 equal to fi + fw - fb / fi + fw - fo
     kernel                                a CMSIS-NN function for this op and width whose
-                                          constraints the geometry meets on this path and release
+                                          constraints the geometry meets on this path and release,
+                                          or a qsim companion kernel for it, whose shifts
+                                          (avgpool out_lshift, add lshifts / out_shift) derived
+                                          from the formats are in range; concat inputs and
+                                          output share one format
     pad_ch_in / pad_ch_out                None or 1..3
 Graph.load, the CLI's load_quantized and simulate/finetune call it. Errors are ModelFormatError
 (or QuantizationError for a float graph where a quantized one is needed), naming the layer.
@@ -102,7 +106,7 @@ def _allowed_kernels(node, scheme, bits):
                     "arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_basic_nonsquare")
         return ("arm_convolve_HWC_q15_fast", "arm_convolve_HWC_q15_basic",
                 "arm_convolve_HWC_q15_fast_nonsquare")
-    if op == "depthwise_conv":
+    if op == "depthwise_conv" and weight_bits(scheme, op) == 8:
         return (("arm_depthwise_separable_conv_HWC_q7", "arm_depthwise_separable_conv_HWC_q7_"
                  "nonsquare") if weight_bits(scheme, op) == 8 else ())
     if op == "fc":
@@ -110,10 +114,21 @@ def _allowed_kernels(node, scheme, bits):
                 "q7q15": "arm_fully_connected_mat_q7_vec_q15"}[scheme]
         return base, base + "_opt"
     if op in ("maxpool", "avgpool"):
-        return ("arm_maxpool_q7_HWC" if op == "maxpool" else "arm_avepool_q7_HWC",) if bits == 8 \
+        cmsis = ("arm_maxpool_q7_HWC" if op == "maxpool" else "arm_avepool_q7_HWC",) if bits == 8 \
             else ()
+        if op == "maxpool":
+            return cmsis + (f"qsim_maxpool_{q}_HWC_nonsquare",)
+        return cmsis + (f"qsim_avepool_{q}_HWC_nonsquare", f"qsim_global_avepool_{q}_HWC")
+    if op == "depthwise_conv" and weight_bits(scheme, op) == 16:
+        return ("qsim_depthwise_conv_HWC_q15_nonsquare",)
     if op == "relu":
         return (f"arm_relu_{q}",)
+    if op == "clip":
+        return (f"arm_relu_{q}", f"qsim_clip_{q}")
+    if op == "add":
+        return (f"qsim_add_{q}",)
+    if op == "concat":
+        return (f"qsim_concat_channels_{q}",)
     if op in ("sigmoid", "tanh"):
         return (f"arm_nn_activations_direct_{q}",)
     if op == "softmax":
@@ -135,6 +150,47 @@ def _check_window_kernel(graph, node, where):
         _fail(where, f"kernel {node.kernel} cannot run this layer on path '{quant.path}' of CMSIS "
               f"{quant.version}: {'; '.join(reasons)}", "re-quantize the model (qsim quantize "
               "picks a legal function) instead of editing the kernel")
+
+
+def _check_companion(graph, node, where):
+    """The formats and shifts a companion kernel call derives from them (qsim_companion.h)."""
+    from .ops import ConvGeometry
+    from .passes.choose_kernels import clip_bounds, is_global
+    from .quantize import add_shifts, avgpool_lshift_limit
+    bits = graph.output_q(node).bits
+    fo = graph.output_q(node).frac_bits
+    if node.op == "avgpool":
+        g = ConvGeometry.of(graph, node)
+        lshift = fo - graph.input_q(node).frac_bits
+        limit = avgpool_lshift_limit(g.k_y * g.k_x, bits)
+        if not 0 <= lshift <= limit:
+            _fail(where, f"out_lshift {lshift} (output {graph.output_q(node)} - input "
+                  f"{graph.input_q(node)}) is outside 0..{limit} for {node.kernel}",
+                  "re-quantize the model")
+        if node.kernel.startswith("qsim_global") and not is_global(node, g):
+            _fail(where, f"{node.kernel} needs a window covering the whole image", "re-quantize the model")
+    elif node.op == "add":
+        la, lb, s = add_shifts(*(graph.tensors[t].qformat.frac_bits for t in node.inputs), fo, bits)
+        if max(la, lb) > 30 - bits or s > 31:
+            _fail(where, f"input/output formats need lshift_a {la}, lshift_b {lb}, out_shift {s}; "
+                  f"{node.kernel} takes lshifts up to {30 - bits} and out_shift up to 31",
+                  "re-quantize the model")
+    elif node.op == "concat":
+        fs = {graph.tensors[t].qformat.frac_bits for t in node.inputs + node.outputs}
+        if len(fs) != 1:
+            _fail(where, f"inputs and output have different formats (frac_bits {sorted(fs)}); a "
+                  "concat copies values unchanged", "re-quantize the model")
+    elif node.op == "clip" and node.kernel.startswith("arm_relu"):
+        q = graph.input_q(node)
+        if clip_bounds(node, q) != (0, q.qmax):
+            _fail(where, f"{node.kernel} runs a clip whose bounds in {q} are {clip_bounds(node, q)}, "
+                  f"not (0, {q.qmax})", "re-quantize the model")
+    if OPS_KEEP.get(node.op) and graph.input_q(node) != graph.output_q(node):
+        _fail(where, f"input {graph.input_q(node)} and output {graph.output_q(node)} differ; "
+              f"{node.kernel} keeps its input's format", "re-quantize the model")
+
+
+OPS_KEEP = {"maxpool": True, "clip": True}
 
 
 def _check_padding(graph, node, where):
@@ -160,6 +216,7 @@ def _check_padding(graph, node, where):
 
 def _check_node(graph, node, who):
     from .cmsis_signatures import SIGNATURES
+    from .companion_signatures import COMPANION_SIGNATURES
     from .ops import OPS
     from .schemes import act_bits, weight_bits
     scheme, bits = graph.quant.scheme, act_bits(graph.quant.scheme)
@@ -178,13 +235,15 @@ def _check_node(graph, node, who):
         raise UnsupportedOpError(f"layer '{node.name}' has no kernel; help: quantize the graph "
                                  "(qsim.quantize) before simulating or generating code")
     allowed = _allowed_kernels(node, scheme, bits)
-    if not isinstance(node.kernel, str) or node.kernel not in SIGNATURES or \
-            node.kernel not in allowed:
+    if not isinstance(node.kernel, str) or node.kernel not in SIGNATURES and \
+            node.kernel not in COMPANION_SIGNATURES or node.kernel not in allowed:
         _fail(where, f"kernel {str(node.kernel)[:60]!r} is not a CMSIS-NN function for a "
               f"{node.op} in scheme {scheme}", f"use one of {list(allowed)} (re-quantize the "
               "model rather than editing it)" if allowed else f"{node.op} has no CMSIS-NN "
               f"function in scheme {scheme}")
-    if OPS[node.op].window:
+    if node.kernel in COMPANION_SIGNATURES or node.op == "clip":
+        _check_companion(graph, node, where)
+    elif OPS[node.op].window:
         _check_window_kernel(graph, node, where)
     if node.op == "softmax" and (node.kernel == "arm_softmax_with_batch_q7") != \
             (len(graph.tensors[node.input].shape) > 1):

@@ -123,14 +123,26 @@ def test_depthwise_fc_pool_activation_softmax_names():
 
 
 @pytest.mark.parametrize("seq, scheme, match", [
-    (Sequential((8, 8, 4), "d").depthwise(3), "q15", "only a q7 depthwise"),
-    (Sequential((8, 6, 4), "p").maxpool(2), "q7", "square only"),
-    (Sequential((8, 8, 4), "p").avgpool(2), "q7q15", "only q7 pooling"),
     (Sequential((4, 4, 6), "s").softmax(), "q15", "q15 softmax takes one vector"),
 ])
 def test_refusals_name_the_layer(seq, scheme, match):
     with pytest.raises(UnsupportedOpError, match=f"layer '.*1'.*{match}"):
         _choose(seq, scheme)
+
+
+@pytest.mark.parametrize("seq, scheme, kernel, why", [
+    (Sequential((8, 8, 4), "d").depthwise(3), "q15", "qsim_depthwise_conv_HWC_q15_nonsquare",
+     "only a q7 depthwise"),
+    (Sequential((8, 6, 4), "p").maxpool(2), "q7", "qsim_maxpool_q7_HWC_nonsquare", "square only"),
+    (Sequential((8, 8, 4), "p").avgpool(2), "q7q15", "qsim_avepool_q15_HWC_nonsquare",
+     "only q7 pooling"),
+])
+def test_companion_where_cmsis_has_no_kernel(seq, scheme, kernel, why):
+    """What legacy CMSIS-NN cannot run goes to a qsim companion kernel, with the reason kept."""
+    g = _choose(seq, scheme)
+    node = g.nodes[0]
+    assert node.kernel == kernel
+    assert why in g.meta["kernels"][node.name] and "qsim companion" in g.meta["kernels"][node.name]
 
 
 def test_batchnorm_needs_the_pipeline():

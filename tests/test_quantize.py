@@ -251,9 +251,9 @@ def test_unsupported_ops_and_layouts():
     g.layout = "CHW"
     with pytest.raises(UnsupportedOpError, match="HWC"):
         quantize(g, _cal({"input": (-3, 2), "fc1": (-1, 5)}))
-    g = Sequential((6, 6, 4), "p").maxpool(2).build(seed=0)
-    with pytest.raises(UnsupportedOpError, match="layer 'maxpool1'.*only q7 pooling"):
-        quantize(g, _cal({"input": (-1, 1), "maxpool1": (-1, 1)}), scheme="q15")
+    g = Sequential((6, 6, 4), "p").maxpool(2).build(seed=0)   # q15 pooling: a companion kernel
+    q = quantize(g, _cal({"input": (-1, 1), "maxpool1": (-1, 1)}), scheme="q15")
+    assert q.node("maxpool1").kernel == "qsim_maxpool_q15_HWC_nonsquare"
 
 
 def test_frac_bits_override_forces_group_formats_and_shifts():

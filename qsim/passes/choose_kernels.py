@@ -19,13 +19,25 @@ of kind "wrong", the signed-char index quirk of 5.7.0's REF path, is never picke
     depthwise   arm_depthwise_separable_conv_HWC_q7(_nonsquare); q7 only
     fc          arm_fully_connected_{q7,q15,mat_q7_vec_q15}_opt (interleaved weights), or the plain
                 row-major functions with fc_opt=False
-    maxpool / avgpool   arm_maxpool_q7_HWC / arm_avepool_q7_HWC: q7 and square only
+    maxpool / avgpool   arm_maxpool_q7_HWC / arm_avepool_q7_HWC where legal: q7, square, symmetric
+                padding, (avgpool) no count_include_pad with padding and an output format equal
+                to the input's; otherwise qsim's companion kernels (qsim.companion_signatures):
+                qsim_{max,ave}pool_{q7,q15}_HWC_nonsquare (top/left padding + explicit output
+                size = any asymmetric padding), qsim_global_avepool_{q7,q15}_HWC for a window
+                covering the whole image (with requantization: out_lshift)
+    depthwise q15 / q7q15   qsim_depthwise_conv_HWC_q15_nonsquare (companion)
+    clip        arm_relu_q7/q15 when the bounds are (0, >= the format's maximum) (decided after
+                the formats, `refine_kernels`), else qsim_clip_q7/q15
+    add         qsim_add_q7/q15 (requantizing add, companion); concat qsim_concat_channels_q7/q15
+                (companion, one call per input)
     relu -> arm_relu_q7/q15; sigmoid, tanh -> arm_nn_activations_direct_q7/q15;
     softmax -> arm_softmax_q7 (arm_softmax_with_batch_q7 over the channels of an image) / _q15;
     data moves (OpSpec.data_move: flatten, reshape, transpose_hw) -> no call (kernel None).
 When no candidate fits, the UnsupportedOpError names the layer, every candidate's reasons, the
 geometry and the fixes; when a later candidate is taken, the earlier ones' reasons are logged at
-debug level. Deterministic library bugs that qsim simulates exactly only warn (q15 sigmoid/tanh
+debug level. Why each node got its kernel (CMSIS-NN, or a companion kernel and why no CMSIS function
+fits) is kept in graph.meta["kernels"] {node name: reason} and printed by quantize.describe.
+Deterministic library bugs that qsim simulates exactly only warn (q15 sigmoid/tanh
 of 5.7.0, §5.4; softmax_q7 on the DSP path of 5.7.0, §4.2).
 """
 import logging
@@ -33,7 +45,7 @@ import warnings
 
 from ..constraints import constraints
 from ..errors import QuantizationError, UnsupportedOpError
-from ..ops import OPS, ConvGeometry
+from ..ops import OPS, ConvGeometry, pads_end
 from ..schemes import act_bits, check_scheme, weight_bits
 
 log = logging.getLogger(__name__)
@@ -162,17 +174,113 @@ def _channel_padding(graph, quant, bits):
     return pad
 
 
-def _pool(node, g, bits, quant):
+def _cmsis_pool_reasons(graph, node, g, bits, quant):
+    """Why the CMSIS q7 pool cannot run this layer (empty: legal)."""
+    fn = "arm_maxpool_q7_HWC" if node.op == "maxpool" else "arm_avepool_q7_HWC"
     if bits != 8:
-        raise UnsupportedOpError(f"layer '{node.name}': legacy CMSIS-NN has only q7 pooling "
-                                 "(arm_maxpool_q7_HWC / arm_avepool_q7_HWC). help: use scheme='q7', "
-                                 "or replace the pooling by a strided convolution")
-    kernel = _first_legal(node, g, ("arm_maxpool_q7_HWC" if node.op == "maxpool"
-                                    else "arm_avepool_q7_HWC",), quant)
-    if quant.path == "dsp" and (node.op == "avgpool" or g.pad_y >= g.stride_y):
-        log.info("layer '%s': %s on the DSP path differs from the REF path here (semantics "
-                 "doc §3); qsim simulates the DSP algorithm", node.name, kernel)
+        return fn, ["legacy CMSIS-NN has only q7 pooling"]
+    why = [r.brief if r.kind != "form" else "is square only" for r in
+           constraints(fn, g, quant.path, quant.version)]
+    if "pads_end" in node.attrs:
+        why.append(f"asymmetric padding (pads {node.attrs['pads']}, pads_end "
+                   f"{node.attrs['pads_end']})")
+    if node.op == "avgpool" and node.attrs.get("count_include_pad") and max(g.pad_y, g.pad_x):
+        why.append("count_include_pad with padding (CMSIS divides by the valid taps)")
+    return fn, why
+
+
+def _window_fits_padded(node, g):
+    """count_include_pad: every window must lie in the padded image (the companion divides by
+    dim_kernel_x*dim_kernel_y; ONNX by the window clipped to the padded image)."""
+    ey, ex = pads_end(node)
+    return ((g.out_y - 1) * g.stride_y + g.k_y <= g.in_y + g.pad_y + ey
+            and (g.out_x - 1) * g.stride_x + g.k_x <= g.in_x + g.pad_x + ex)
+
+
+def is_global(node, g):
+    """A pooling window covering the whole image once: no padding, one output pixel."""
+    return (g.k_y, g.k_x) == (g.in_y, g.in_x) and (g.out_y, g.out_x) == (1, 1) and \
+        (g.pad_y, g.pad_x) == (0, 0) and "pads_end" not in node.attrs
+
+
+def companion_pool(node, g, bits):
+    tq = "q7" if bits == 8 else "q15"
+    if node.op == "maxpool":
+        return f"qsim_maxpool_{tq}_HWC_nonsquare"
+    if is_global(node, g):
+        return f"qsim_global_avepool_{tq}_HWC"
+    return f"qsim_avepool_{tq}_HWC_nonsquare"
+
+
+def _pool(graph, node, g, bits, quant, why):
+    fn, reasons = _cmsis_pool_reasons(graph, node, g, bits, quant)
+    if not reasons:
+        if quant.path == "dsp" and (node.op == "avgpool" or g.pad_y >= g.stride_y):
+            log.info("layer '%s': %s on the DSP path differs from the REF path here (semantics "
+                     "doc §3); qsim simulates the DSP algorithm", node.name, fn)
+        why[node.name] = "CMSIS-NN"
+        return fn
+    if node.op == "avgpool" and node.attrs.get("count_include_pad") and \
+            not _window_fits_padded(node, g):
+        raise UnsupportedOpError(
+            f"layer '{node.name}': avgpool with count_include_pad=1 and a window past the padded "
+            f"image (ceil_mode) has no kernel: {fn} {', '.join(reasons)}, and qsim's companion "
+            "divides by the whole window. help: use count_include_pad=0, or ceil_mode=0")
+    kernel = companion_pool(node, g, bits)
+    why[node.name] = f"qsim companion: {fn}: {'; '.join(reasons)}"
     return kernel
+
+
+def refine_kernels(graph):
+    """Kernel choices that depend on the formats (called by quantize once they are set):
+    an avgpool whose output format is finer than its input's needs the companion's out_lshift
+    (CMSIS's average keeps the input format); a clip whose integer bounds are (0, >= the format's
+    maximum) is exactly arm_relu_q7/q15."""
+    why = graph.meta.setdefault("kernels", {})
+    for node in graph.nodes:
+        if node.kernel == "arm_avepool_q7_HWC" and \
+                graph.output_q(node).frac_bits != graph.input_q(node).frac_bits:
+            g = ConvGeometry.of(graph, node)
+            node.kernel = companion_pool(node, g, 8)
+            why[node.name] = (f"qsim companion: arm_avepool_q7_HWC keeps the input format "
+                              f"{graph.input_q(node)}, the output is {graph.output_q(node)} "
+                              f"(out_lshift {graph.output_q(node).frac_bits - graph.input_q(node).frac_bits})")
+        elif node.op == "clip":
+            q = graph.input_q(node)
+            lo, hi = clip_bounds(node, q)
+            tq = "q7" if q.bits == 8 else "q15"
+            if lo == 0 and hi == q.qmax:
+                node.kernel = f"arm_relu_{tq}"
+                why[node.name] = f"CMSIS-NN: clip bounds (0, {hi}) in {q} are a relu"
+            else:
+                node.kernel = f"qsim_clip_{tq}"
+                why[node.name] = (f"qsim companion: clip bounds ({lo}, {hi}) in {q}; CMSIS-NN has "
+                                  "no clip (only relu = (0, max))")
+
+
+def clip_bounds(node, q):
+    """Integer bounds of a clip in format q: the float bounds rounded half up (rounding is
+    monotonic, so round(clip(x)) == clip(round(x))), then clamped to the format."""
+    import math
+    lo = math.floor(node.attrs["min"] * 2.0 ** q.frac_bits + 0.5)
+    hi = math.floor(node.attrs["max"] * 2.0 ** q.frac_bits + 0.5)
+    return min(max(lo, q.qmin), q.qmax), min(max(hi, q.qmin), q.qmax)
+
+
+def _concat(graph, node, bits, why):
+    shape = graph.tensors[node.output].shape
+    ax = node.attrs["axis"] % len(shape)
+    for t in node.inputs:
+        ch = 1
+        for d in graph.tensors[t].shape[ax:]:
+            ch *= d
+        if ch > 65535:
+            raise UnsupportedOpError(
+                f"layer '{node.name}': concat input '{t}' has {ch} values per slice along axis "
+                f"{ax}, more than qsim_concat_channels' uint16_t ch_im_in holds. help: concatenate "
+                "along the channel axis, or smaller tensors")
+    why[node.name] = "qsim companion: CMSIS-NN has no concat (one copy per input)"
+    return f"qsim_concat_channels_{'q7' if bits == 8 else 'q15'}"
 
 
 def _softmax(graph, node, bits, quant):
@@ -213,6 +321,7 @@ def choose_kernels(graph, fc_opt=True) -> bool:
         node.pad_ch_in = node.pad_ch_out = None
     pad = _channel_padding(graph, quant, bits)
     tq = "q7" if bits == 8 else "q15"
+    why = graph.meta["kernels"] = {}
     for node in graph.nodes:
         op = node.op
         if OPS[op].window:
@@ -221,17 +330,27 @@ def choose_kernels(graph, fc_opt=True) -> bool:
             g = g._replace(ch_in=g.ch_in + pad.get(node.input, 0),
                            ch_out=g.ch_out + pad.get(node.output, 0))
             node.kernel = _first_legal(node, g, Q7_CONV if bits == 8 else Q15_CONV, quant)
+            why[node.name] = "CMSIS-NN"
         elif op == "depthwise_conv":
             if weight_bits(quant.scheme, op) != 8:
-                raise UnsupportedOpError(f"layer '{node.name}': legacy CMSIS-NN has only a q7 "
-                                         "depthwise convolution. help: use scheme='q7'")
+                node.kernel = "qsim_depthwise_conv_HWC_q15_nonsquare"
+                why[node.name] = "qsim companion: legacy CMSIS-NN has only a q7 depthwise convolution"
+                continue
             node.kernel = _first_legal(node, g, DEPTHWISE, quant)
+            why[node.name] = "CMSIS-NN"
         elif op == "fc":
             base = {"q7": "arm_fully_connected_q7", "q15": "arm_fully_connected_q15",
                     "q7q15": "arm_fully_connected_mat_q7_vec_q15"}[quant.scheme]
             node.kernel = base + ("_opt" if fc_opt else "")
         elif op in ("maxpool", "avgpool"):
-            node.kernel = _pool(node, g, bits, quant)
+            node.kernel = _pool(graph, node, g, bits, quant, why)
+        elif op == "clip":
+            node.kernel = f"qsim_clip_{tq}"          # arm_relu where the bounds allow: refine_kernels
+        elif op == "add":
+            node.kernel = f"qsim_add_{tq}"
+            why[node.name] = "qsim companion: CMSIS-NN has no requantizing add"
+        elif op == "concat":
+            node.kernel = _concat(graph, node, bits, why)
         elif op == "relu":
             node.kernel = f"arm_relu_{tq}"
         elif op in ("sigmoid", "tanh"):
