@@ -126,3 +126,22 @@ def test_c_parity_real_cmsis(models, name, cmsis_path):
             q = _quantized(g, x, scheme)
         report = run_network_parity(q, x[:4], cmsis=find_cmsis(cmsis_path))
         assert report.mismatches == 0 and report.layers, report.summary()
+
+
+@pytest.mark.slow
+def test_example_script_runs_end_to_end(tmp_path, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[1] / "examples" / "acceptance_nets.py"
+    argv = sys.argv
+    sys.argv = [str(script), "--nets", "kws_cnn_pool", "--epochs", "3", "--out", str(tmp_path)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    assert out.count("0 mismatches") == 2 and "qsim_concat_channels_q7" in out
+    acc = [float(line.split("accuracy ")[1].split("%")[0]) for line in out.splitlines()
+           if "float        test accuracy" in line]
+    assert acc and acc[0] > 50, out
