@@ -81,7 +81,8 @@ def run_net(name, args, cmsis):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--nets", nargs="+", choices=sorted(zoo.ACCEPTANCE), default=sorted(zoo.ACCEPTANCE))
+    p.add_argument("--nets", nargs="+", choices=sorted(zoo.ACCEPTANCE),
+                   default=sorted(zoo.ACCEPTANCE))
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--qat-epochs", type=int, default=1)
     p.add_argument("--out", default="build/zoo")

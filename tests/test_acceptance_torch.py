@@ -109,7 +109,8 @@ class KwsPoolCat(nn.Module):
 NETS = {"ds_cnn_s": (DsCnnS, (1, 49, 10), "depthwise_conv"),
         "resnet8": (ResNet8, (3, 32, 32), "add"),
         "mobilenet_v1": (MobileNetV1, (3, 32, 32), "clip"),
-        "same_cnn": (SameCnn, (3, 32, 32), "maxpool"), "kws_pool_cat": (KwsPoolCat, (1, 49, 10), "concat")}
+        "same_cnn": (SameCnn, (3, 32, 32), "maxpool"),
+        "kws_pool_cat": (KwsPoolCat, (1, 49, 10), "concat")}
 
 
 @pytest.mark.parametrize("dynamo", [False, True])

@@ -50,7 +50,8 @@ def add_train_args(p):
                    help=f"minibatch size (default {d.batch_size})")
     p.add_argument("--arch", choices=("seed", "ds_cnn"), default=d.arch,
                    help="the net: the seed's conv/fc net, or Hello Edge's DS-CNN-S (strided SAME "
-                   f"conv, four depthwise-separable blocks, global average pool) (default {d.arch})")
+                   "conv, four depthwise-separable blocks, global average pool; --conv and --fc "
+                   f"do not apply) (default {d.arch})")
     p.add_argument("--conv", type=int, nargs=2, default=list(d.conv), metavar=("C1", "C2"),
                    help=f"channels of the two convs (default {d.conv[0]} {d.conv[1]})")
     p.add_argument("--fc", type=int, nargs="+", default=list(d.fc), metavar="ROWS",

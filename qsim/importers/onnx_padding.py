@@ -72,7 +72,8 @@ def geometry(ctx, n, a, kernel, x, extra=(0, 0, 0, 0), pad_node=None, default_st
     for i in range(2):
         begin, end = pads[i], pads[i + 2]
         args = in_hw[i], kernel[i], strides[i], begin
-        if end > begin and not keep_end and out_dim(*args, ceil_rule, end) == out_dim(*args, ceil_rule):
+        unread = out_dim(*args, ceil_rule, end) == out_dim(*args, ceil_rule)
+        if end > begin and not keep_end and unread:
             end = begin             # the extra bottom/right rows are never read
         for side, p in (("top" if i == 0 else "left", begin), ("bottom" if i == 0 else "right",
                                                                end)):

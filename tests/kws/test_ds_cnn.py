@@ -52,7 +52,7 @@ def test_train_kws_ds_cnn_on_arrays(rng):
 
 
 @pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")
-def test_cli_train_kws_arch_ds_cnn(tiny_set, tmp_path):      # noqa: F811
+def test_cli_train_kws_arch_ds_cnn(tiny_set, tmp_path):      # noqa: F811 (the fixture)
     from qsim.kws.flow import KwsModel
     out = tmp_path / "m"
     assert main(["train", "kws", "--data", str(tiny_set), "-o", str(out), "--arch", "ds_cnn",
