@@ -67,7 +67,8 @@ def settings_from(args, **extra):
     check_positive("--lr", args.lr)
     check_seed("--seed", args.seed)
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
-                         conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep, arch=args.arch,
+                         conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep,
+                         arch=getattr(args, "arch", "seed"),
                          **extra)
 
 

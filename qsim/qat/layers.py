@@ -60,7 +60,6 @@ class Bound:
     def bind(self, graph, node):
         self.node = node
         self.in_q, self.out_q = graph.input_q(node), graph.output_q(node)
-        self.in_qs = [graph.tensors[t].qformat for t in node.inputs]
         self.opts = dict(path=graph.quant.path, version=graph.quant.version,
                          truncate=graph.quant.truncate)
         return self
@@ -163,6 +162,7 @@ class KernelOp(Bound):
     def bind(self, graph, node):
         super().bind(graph, node)
         self.call = kernel_call(graph, node)
+        self.in_qs = [graph.tensors[t].qformat for t in node.inputs]
         self.pads_in = [channel_pad(graph, t) for t in node.inputs]
         self.pad_in = self.pads_in[0]
         self.width = graph.tensors[node.output].shape[-1]
