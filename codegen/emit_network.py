@@ -61,14 +61,17 @@ def _shape(graph, t):
     return "x".join(str(d) for d in graph.tensors[t].shape) if t in graph.tensors else "?"
 
 
-def _comment(graph, step, total):
+def _comment(graph, step, total, mixed=False):
+    """The comment above a layer's call; `mixed`: the network also calls qsim companion kernels,
+    so every call says whose it is."""
     node, call = step.node, step.call
     qin = graph.tensors[node.inputs[0]].qformat
     qout = graph.tensors[node.outputs[0]].qformat
     head = f"{step.index + 1}/{total} {comment_text(node.name)} ({comment_text(node.op)})"
     if call is not None:
-        head += f": {call.c_name}" + (" (qsim companion kernel, not CMSIS-NN)" if call.companion
-                                      else " (CMSIS-NN)")
+        head += f": {call.c_name}"
+        if mixed:
+            head += " (qsim companion kernel, not CMSIS-NN)" if call.companion else " (CMSIS-NN)"
     elif node.op == "transpose_hw":
         head += ": copy loop, no CMSIS call"
     else:
@@ -199,8 +202,9 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
                   "run it on a copy with slack behind it */",
                   f"    memcpy({pointer(slot, 'q7_t', prefix)}, input, {plan.input_bytes});"]
     total = len(graph.nodes)
+    mixed = any(s.call is not None and s.call.companion for s in plan.steps)
     for step in plan.steps:
-        lines += ["", _comment(graph, step, total)]
+        lines += ["", _comment(graph, step, total, mixed)]
         if step.copy_from is not None:
             src = pointer(step.copy_from, "q7_t", prefix)
             lines.append(f"    memcpy({pointer(step.in_slot, 'q7_t', prefix)}, {src}, "

@@ -73,6 +73,7 @@ class TargetLibrary:
     path: str             # arithmetic it implements on this cpu: "ref" | "dsp"
     archive: Path
     include_dirs: tuple
+    truncate: bool = False  # built with ARM_NN_TRUNCATE (the companion C is compiled alike)
 
 
 def require_toolchain():
@@ -132,7 +133,7 @@ def cmsis_target_library(checkout, cpu, truncate=False) -> TargetLibrary:
     archive = _archive(f"cmsis-{checkout.version}-{cpu}", checkout.source_files, flags,
                        [checkout.version, *headers])
     return TargetLibrary(f"CMSIS_5 {checkout.version}", checkout.version, CPU_PATH[cpu], archive,
-                         tuple(map(str, checkout.include_dirs)))
+                         tuple(map(str, checkout.include_dirs)), bool(truncate))
 
 
 def standin_target_library(version, cpu, truncate=False) -> TargetLibrary:
@@ -141,7 +142,7 @@ def standin_target_library(version, cpu, truncate=False) -> TargetLibrary:
     flags += [f"-D{d}" for d in defines(version, truncate)]
     headers = [p.read_bytes() for p in sorted(STANDIN_DIR.glob("*.h"))]
     archive = _archive(f"standin-{version}-{cpu}", source_files(), flags, headers)
-    return TargetLibrary("stand-in", version, "ref", archive, include_dirs())
+    return TargetLibrary("stand-in", version, "ref", archive, include_dirs(), bool(truncate))
 
 
 def _size(path):
@@ -198,8 +199,8 @@ class CortexMNetwork:
         includes = [self.src_dir, *library.include_dirs]
         net_c = self.src_dir / f"{self.prefix}.c"
         companion = [self.src_dir / f for f in companion_sources(self.gen.files)]  # qsim's own C
-        self.elf = build_elf([MAIN, net_c, *companion, library.archive], includes, cpu, ["QSIM_TAPS"],
-                             NET_FLAGS)
+        self.elf = build_elf([MAIN, net_c, *companion, library.archive], includes, cpu,
+                             ["QSIM_TAPS"] + ["ARM_NN_TRUNCATE"] * library.truncate, NET_FLAGS)
         self.net_obj = self._network_object(net_c, includes)
 
     def _write_sources(self):

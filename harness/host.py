@@ -86,21 +86,22 @@ class Library:
     sources: tuple = ()        # compiled into the network library (stand-in with sanitize)
     source_flags: tuple = ()
     sanitize: bool = False
+    truncate: bool = False     # built with ARM_NN_TRUNCATE (the companion C is compiled alike)
 
 
 def cmsis_library(checkout, path="ref", truncate=False, sanitize=False) -> Library:
     build = build_library(checkout, path, truncate, sanitize)
     return Library(f"CMSIS_5 {checkout.version}", checkout.version, path, build.so_path,
-                   tuple(map(str, checkout.include_dirs)), sanitize=sanitize)
+                   tuple(map(str, checkout.include_dirs)), sanitize=sanitize, truncate=bool(truncate))
 
 
 def standin_library(version="5.9.0", truncate=False, sanitize=False) -> Library:
     if sanitize:   # the stand-in build has no sanitize option: compile its sources in
         flags = tuple(HOST_FLAGS) + tuple(f"-D{d}" for d in defines(version, truncate))
         return Library("stand-in", version, "ref", None, include_dirs(),
-                       tuple(map(str, source_files())), flags, True)
+                       tuple(map(str, source_files())), flags, True, bool(truncate))
     build = build_standin(version, truncate)
-    return Library("stand-in", version, "ref", build.so_path, include_dirs())
+    return Library("stand-in", version, "ref", build.so_path, include_dirs(), truncate=bool(truncate))
 
 
 
@@ -135,7 +136,8 @@ class HostNetwork:
     def _build(self) -> Path:
         cc = os.environ.get("CC", "gcc")
         lib = self.library
-        flags = list(NET_FLAGS) + (list(SANITIZE_FLAGS) if lib.sanitize else [])
+        flags = list(NET_FLAGS) + (list(SANITIZE_FLAGS) if lib.sanitize else []) + \
+            ["-DARM_NN_TRUNCATE"] * lib.truncate      # the companion kernels round as the library
         h = hashlib.sha256()
         for part in (" ".join(flags), compiler_id(cc), repr(lib), TAP_GLUE):
             h.update(part.encode() + b"\0")

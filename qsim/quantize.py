@@ -15,7 +15,29 @@ group from the calibration statistics of its tensors by `strategy`:
                 (rounding step**2/12, or v**2 below half a step, plus clipping (v - max)**2) over
                 the Log2Histogram of the tensors the next layers read
 A tensor read only by relu contributes only its positive side (negative values become 0 anyway,
-and relu(sat(x)) == sat(relu(x))). frac_bits may be negative or exceed bits-1.
+and relu(sat(x)) == sat(relu(x))); one read only by clips (ReLU6 = clip(0, 6)) contributes only
+its range inside the clips' bounds (values beyond saturate there anyway). frac_bits may be
+negative or exceed bits-1.
+
+The new ops (issue 13), all run by CMSIS-NN where it has a function and by qsim's companion
+kernels (qsim.companion_signatures) where it has none, see passes.choose_kernels:
+    clip        keeps its input's format; its integer bounds are the float bounds rounded half up
+                in that format, clamped to it (choose_kernels.clip_bounds; rounding is monotonic,
+                so round(clip(x)) == clip(round(x))). Bounds (0, qmax) make it exactly arm_relu.
+                It stays a call of its own: folding it into the producer's saturation would be
+                bit-exact only for bounds (qmin, qmax), where it changes nothing anyway.
+    add         output format from its own statistics; the inputs are shifted left to the
+                common format max(fa, fb, fo) and the sum shifted right by out_shift
+                (add_shifts; qsim_add's lshifts <= 30 - bits, out_shift <= 31).
+    concat      one format for its inputs and output (a union of their groups): convs and fc
+                producing an input write in it directly (their out_shift); a producer that
+                cannot (a fixed-format sigmoid/tanh/softmax output, an accumulator too coarse)
+                is a QuantizationError naming it (no requantizing copy is inserted).
+    avgpool     output format from its own statistics, at least the input's (the average of a
+                window is no larger than its peaks) and within the int32 sum of the companion
+                kernel (out_lshift = fo - fi, taps * 2**(bits-1) * 2**out_lshift <= 2**30).
+                The CMSIS-NN average keeps the input format, so it runs only where fo == fi;
+                elsewhere qsim_avepool / qsim_global_avepool compute the finer output.
 Fixed formats: softmax outputs Q0.7 / Q0.15; CMSIS softmax is base 2 (an input step of one LSB
 is a factor 2), so its output is a sharpened softmax, kept for argmax. sigmoid/tanh outputs are
 Q0.7 / Q0.15, and their input format must have int_width = (bits-1) - frac_bits in 0..3 for

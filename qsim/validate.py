@@ -185,12 +185,20 @@ def _check_companion(graph, node, where):
         if clip_bounds(node, q) != (0, q.qmax):
             _fail(where, f"{node.kernel} runs a clip whose bounds in {q} are {clip_bounds(node, q)}, "
                   f"not (0, {q.qmax})", "re-quantize the model")
-    if OPS_KEEP.get(node.op) and graph.input_q(node) != graph.output_q(node):
+
+
+def _check_cmsis_pool(graph, node, where):
+    from .ops import OPS
+    """A CMSIS-NN pool (like every op that keeps its format but the companion average) keeps its
+    input's format, and knows only symmetric padding with an average over the valid taps: what
+    choose_kernels.refine_kernels / _pool leave to companion kernels."""
+    if graph.input_q(node) != graph.output_q(node):
         _fail(where, f"input {graph.input_q(node)} and output {graph.output_q(node)} differ; "
               f"{node.kernel} keeps its input's format", "re-quantize the model")
-
-
-OPS_KEEP = {"maxpool": True, "clip": True}
+    if node.kernel.startswith("arm_") and OPS[node.op].window and (
+            "pads_end" in node.attrs or node.attrs.get("count_include_pad") and max(node.attrs["pads"]) > 0):
+        _fail(where, f"{node.kernel} has no asymmetric padding and no count_include_pad",
+              "re-quantize the model (a qsim companion kernel runs this layer)")
 
 
 def _check_padding(graph, node, where):
@@ -245,6 +253,10 @@ def _check_node(graph, node, who):
         _check_companion(graph, node, where)
     elif OPS[node.op].window:
         _check_window_kernel(graph, node, where)
+    if node.kernel in ("arm_maxpool_q7_HWC", "arm_avepool_q7_HWC") or \
+            OPS[node.op].keeps_format and node.op != "avgpool" and \
+            graph.input_q(node) != graph.output_q(node):
+        _check_cmsis_pool(graph, node, where)
     if node.op == "softmax" and (node.kernel == "arm_softmax_with_batch_q7") != \
             (len(graph.tensors[node.input].shape) > 1):
         _fail(where, f"kernel {node.kernel} does not fit input shape "

@@ -14,7 +14,7 @@ import pytest
 from cmsis_nn.standin import include_dirs
 from codegen.call_templates import TEMPLATES, template_arg_order
 from codegen.generate import OutputExistsError, render, write_network
-from qsim.cmsis_signatures import SIGNATURES
+from qsim.companion_signatures import signature
 from tests.codegen._models import tiny_q7, tiny_q15
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -54,7 +54,7 @@ def test_digest_follows_weights():
 
 def test_templates_follow_the_c_argument_order():
     for c_name in TEMPLATES:
-        assert template_arg_order(c_name) == [a.name for a in SIGNATURES[c_name].args], c_name
+        assert template_arg_order(c_name) == [a.name for a in signature(c_name).args], c_name
 
 
 def test_write_is_atomic_and_refuses_existing(tmp_path):

@@ -142,3 +142,97 @@ def calibration(graph, x):
             per[s.key if hasattr(s, "key") else cls.__name__.lower()] = s
         stats[t] = per
     return Calibration(stats, len(x))
+
+
+# -- the networks of the tests ---------------------------------------------------------------------
+
+def ds_cnn(seed=0, ch=16):
+    """DS-CNN (Hello Edge) shape on 49x10x1: conv 10x4 stride 2 with TF SAME padding (top/left
+    4/1, bottom/right 5/1: asymmetric), two depthwise + pointwise blocks, global average pool
+    25x5, fc."""
+    b = Builder("dscnn", (49, 10, 1), seed)
+    b.conv(ch, (10, 4), (2, 2), (4, 1), (5, 1))
+    b.add("relu")
+    for _ in range(2):
+        b.depthwise((3, 3), pads=(1, 1))
+        b.add("relu")
+        b.conv(ch, (1, 1))
+        b.add("relu")
+    b.pool("avgpool", b.shape()[:2])
+    b.fc(12)
+    return b.done()
+
+
+def residual(seed=0):
+    """conv -> relu -> [conv -> relu -> conv] + skip -> relu -> fc: a residual add block."""
+    b = Builder("resblock", (8, 8, 4), seed)
+    b.conv(8, (3, 3), pads=(1, 1))
+    skip = b.add("relu")
+    b.conv(8, (3, 3), pads=(1, 1))
+    b.add("relu")
+    b.conv(8, (3, 3), pads=(1, 1))
+    b.add("add", [b.last, skip])
+    b.add("relu")
+    b.pool("maxpool", (2, 2))
+    b.fc(5)
+    return b.done()
+
+
+def relu6(seed=0):
+    """MobileNet-style: conv -> ReLU6 -> depthwise -> ReLU6 -> pointwise -> ReLU6 -> fc."""
+    b = Builder("relu6net", (8, 8, 3), seed)
+    b.conv(8, (3, 3), (2, 2), (0, 0), (1, 1))
+    b.add("clip", attrs=dict(min=0.0, max=6.0))
+    b.depthwise((3, 3), pads=(1, 1))
+    b.add("clip", attrs=dict(min=0.0, max=6.0))
+    b.conv(8, (1, 1))
+    b.add("clip", attrs=dict(min=0.0, max=6.0))
+    b.fc(4)
+    return b.done()
+
+
+def concat(seed=0):
+    """Two branches (1x1 and 3x3 convs) joined along channels, then a 3x3 conv: inception-style;
+    plus a non-square average pool with count_include_pad and asymmetric padding."""
+    b = Builder("concatnet", (8, 6, 4), seed)
+    stem = b.conv(6, (3, 3), pads=(1, 1))
+    b.add("relu")
+    r = b.last
+    a1 = b.conv(4, (1, 1), src=r)
+    a2 = b.conv(6, (3, 3), pads=(1, 1), src=r)
+    b.add("concat", [a1, a2, stem], dict(axis=-1))
+    b.add("relu")
+    b.pool("avgpool", (3, 2), (2, 2), (1, 0), (1, 1), count_include_pad=1)
+    b.fc(5)
+    return b.done()
+
+
+def maxpool_time(seed=0):
+    """A KWS CNN with max pooling over time on 49x10: conv 5x3 -> relu -> maxpool 4x1 (time only)
+    -> conv -> relu -> maxpool 3x2 padded at the bottom/right -> fc."""
+    b = Builder("kwspool", (49, 10, 1), seed)
+    b.conv(8, (5, 3), pads=(2, 1))
+    b.add("relu")
+    b.pool("maxpool", (4, 1), (4, 1))
+    b.conv(8, (3, 3), pads=(1, 1))
+    b.add("relu")
+    b.pool("maxpool", (3, 2), (2, 2), (0, 0), (1, 1))
+    b.fc(6)
+    return b.done()
+
+
+NETS = {"dscnn": ds_cnn, "residual": residual, "relu6": relu6, "concat": concat,
+        "maxpool_time": maxpool_time}
+
+
+def quantized(net, scheme, n=32, seed=1, **kw):
+    """(float graph, quantized graph, inputs): random weights, calibrated on random data."""
+    import warnings
+
+    from qsim.quantize import quantize
+    g = NETS[net]()
+    x = np.random.default_rng(seed).normal(0, 1, (n,) + g.tensors["input"].shape).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = quantize(g, calibration(g, x), scheme=scheme, **kw)
+    return g, q, x
