@@ -11,6 +11,7 @@ The quantization cases skip, naming the refusal, while the quantizer cannot take
 Tolerance vs onnxruntime: float64 here, float32 there, dot products of up to ~600 terms and a
 dozen layers: atol 1e-4 on outputs (softmax probabilities).
 """
+import shutil
 import warnings
 
 import numpy as np
@@ -126,6 +127,28 @@ def test_c_parity_real_cmsis(models, name, cmsis_path):
             q = _quantized(g, x, scheme)
         report = run_network_parity(q, x[:4], cmsis=find_cmsis(cmsis_path))
         assert report.mismatches == 0 and report.layers, report.summary()
+
+
+@pytest.mark.cmsis
+@pytest.mark.skipif(any(shutil.which(t) is None for t in ("arm-none-eabi-gcc", "qemu-system-arm")),
+                    reason="arm-none-eabi-gcc and qemu-system-arm are needed for Cortex-M parity")
+@pytest.mark.parametrize("name", NETS)
+def test_c_parity_cortex_m_real_cmsis(models, name, cmsis_path):
+    """q7 on the Cortex-M4 (DSP path) and q7q15 on the Cortex-M3 (REF path), in QEMU."""
+    from cmsis_nn.locate import find_cmsis
+    from harness.parity import run_network_parity
+    cmsis = find_cmsis(cmsis_path)
+    g = load_onnx(models[name])
+    x = _hwc(name, _inputs(name, 16, seed=5))
+    for scheme, target, path in (("q7", "cortex-m4", "dsp"), ("q7q15", "cortex-m3", "ref")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                q = quantize(g, calibrate(g, x), scheme=scheme, path=path, version=cmsis.version)
+            except (UnsupportedOpError, QuantizationError) as e:
+                pytest.skip(f"quantize does not take this net yet: {e}")
+        report = run_network_parity(q, x[:2], target=target, cmsis=cmsis)
+        assert report.mismatches == 0 and report.layers, f"{target}: {report.summary()}"
 
 
 @pytest.mark.slow
