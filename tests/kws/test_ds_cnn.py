@@ -64,3 +64,21 @@ def test_cli_train_kws_arch_ds_cnn(tiny_set, tmp_path):      # noqa: F811 (the f
     assert any(k.startswith("qsim_") for k in kernels if k)     # q15 depthwise: a companion
     doc = json.loads((out / "kws.json").read_text())
     assert doc["train"]["arch"] == "ds_cnn"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not installed")
+def test_tiny_demo_arch_ds_cnn(tmp_path):
+    """`qsim demo --arch ds_cnn` on a tiny set: the whole flow, stand-in parity of every layer."""
+    import argparse
+    from qsim.commands.train import settings_from
+    from qsim.kws.demo import DemoSettings, run_demo
+    from tests.kws.test_flow import VOICES
+    ns = argparse.Namespace(epochs=1, seed=0, lr=2e-3, batch_size=16, conv=[4, 4], fc=[8],
+                            keep="last", arch="ds_cnn")
+    s = DemoSettings(per_class=4, voices=tuple(VOICES), train=settings_from(ns), parity_inputs=4,
+                     report_samples=8)
+    summary = run_demo(tmp_path / "demo", s, cache=tmp_path / "cache", standin=True)
+    assert all(p["mismatches"] == 0 and p["layers"] > 0 for p in summary["parity"].values())
+    doc = json.loads((tmp_path / "demo" / "model" / "kws.json").read_text())
+    assert doc["train"]["arch"] == "ds_cnn"
