@@ -319,3 +319,18 @@ def test_dag_net_gradients_sum_over_readers(rng):
         idx, num = numeric_grad(loss, p, n_probe=12, rng=rng)
         np.testing.assert_allclose(grads[key].reshape(-1)[idx], num[idx], rtol=1e-5, atol=1e-6,
                                    err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["dscnn", "residual", "relu6", "concat", "maxpool_time"])
+def test_float_exec_and_training_net_equal_an_independent_reference(name):
+    """float_exec and the training Net on net13's graphs (tests/net13/nets.py) == its plain-loop
+    float reference, written apart from qsim.train.float_ops."""
+    from tests.net13.nets import NETS as NET13, float_forward
+    g = NET13[name]()
+    x = np.random.default_rng(5).normal(size=(3,) + g.tensors[g.inputs[0]].shape)
+    want = float_forward(g, x)
+    got = float_exec.run(g, x, dtype=np.float64, trace=True)
+    for t in want:
+        np.testing.assert_allclose(got[t], want[t], atol=1e-9, err_msg=t)
+    net = Net(g.copy(), dtype=np.float64)
+    np.testing.assert_allclose(net.forward(x), want[net.logits], atol=1e-9)

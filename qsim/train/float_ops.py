@@ -93,11 +93,11 @@ def valid_taps(h, w, kernel, stride, padding, ceil_mode, dtype=np.float64, pads_
     """(Ho, Wo, 1): how many taps of each pooling window fall inside the (h, w) image (with
     ``count_include_pad``: inside the image and its padding, not the ceil_mode overhang)."""
     ones = np.ones((1, h, w, 1), dtype)
-    if count_include_pad:
-        ones = pad_hw(ones, padding, 1, pads_end)
-        (py, ey), (px, ex) = pool_extent((h, w), kernel, stride, padding, ceil_mode, pads_end)
+    if count_include_pad:       # ones over the padded image, zeros over the ceil_mode overhang
         ends = padding if pads_end is None else pads_end
-        ones = np.pad(ones, ((0, 0), (0, ey - ends[0]), (0, ex - ends[1]), (0, 0)))
+        (_, ey), (_, ex) = pool_extent((h, w), kernel, stride, padding, ceil_mode, pads_end)
+        ones = np.pad(pad_hw(ones, padding, 1, pads_end),
+                      ((0, 0), (0, ey - ends[0]), (0, ex - ends[1]), (0, 0)))
     else:
         ones = pool_pad(ones, kernel, stride, padding, ceil_mode, 0, pads_end)
     return _window_sum(ones, kernel, stride)[0]
