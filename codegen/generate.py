@@ -124,7 +124,7 @@ def makefile_snippet(prefix, prov, companion=()):
         "# Only the CMSIS-NN functions the network calls are linked with -Wl,--gc-sections.",
         f"QSIM_{up}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))",
         f"QSIM_{up}_CMSIS_SRCS := $(addprefix $(CMSIS_PATH)/, \\\n    {_cmsis_list('    ')})",
-        *([f"# qsim companion kernels (qsim's own C, not CMSIS-NN) the network calls:",
+        *(["# qsim companion kernels (qsim's own C, not CMSIS-NN) the network calls:",
            f"QSIM_{up}_COMPANION_SRCS := " + " ".join(f"$(QSIM_{up}_DIR){c}" for c in companion)]
           if companion else []),
         f"QSIM_{up}_SRCS := $(QSIM_{up}_DIR){prefix}.c "

@@ -2,7 +2,7 @@
 
 RAM   = activation arena + scratch (bufferA/vec_buffer + bufferB), from the buffer plan. The
         caller's input and output buffers are not counted.
-flash = weight arrays + the generated code. The code size is measured only when a compiler is
+flash = weight arrays + the generated code (with the qsim companion kernels it ships). The code size is measured only when a compiler is
         at hand (arm-none-eabi-gcc for Cortex-M4 Thumb-2 -Os, else the host gcc, said so in the
         report); the CMSIS-NN library's own code is not included. A compile failure is a
         BuildError with the compiler's first message, never "not measured".
@@ -89,9 +89,17 @@ def measure_code_size(c_file, include_dirs):
 
 
 def measure_generated(gen, include_dirs):
-    """measure_code_size of a GeneratedNetwork's `<name>.c`, from a temporary copy of its files:
-    lets a command check that the C compiles before it writes anything."""
+    """measure_code_size of a GeneratedNetwork's `<name>.c` plus the qsim companion kernels it
+    ships (their code is the network's, unlike the CMSIS-NN library's), from a temporary copy of
+    its files: lets a command check that the C compiles before it writes anything."""
+    from .generate import companion_sources
     with tempfile.TemporaryDirectory(prefix="qsim-gen-") as tmp:
         for fname, text in gen.files.items():
             (Path(tmp) / fname).write_text(text)
-        return measure_code_size(Path(tmp) / f"{gen.name}.c", [tmp, *include_dirs])
+        total = None
+        for src in [f"{gen.name}.c", *companion_sources(gen.files)]:
+            got = measure_code_size(Path(tmp) / src, [tmp, *include_dirs])
+            if got is None:
+                return None
+            total = got if total is None else (total[0] + got[0], got[1])
+        return total

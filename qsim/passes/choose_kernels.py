@@ -242,9 +242,9 @@ def refine_kernels(graph):
                 graph.output_q(node).frac_bits != graph.input_q(node).frac_bits:
             g = ConvGeometry.of(graph, node)
             node.kernel = companion_pool(node, g, 8)
-            why[node.name] = (f"qsim companion: arm_avepool_q7_HWC keeps the input format "
-                              f"{graph.input_q(node)}, the output is {graph.output_q(node)} "
-                              f"(out_lshift {graph.output_q(node).frac_bits - graph.input_q(node).frac_bits})")
+            qi, qo = graph.input_q(node), graph.output_q(node)
+            why[node.name] = (f"qsim companion: arm_avepool_q7_HWC keeps the input format {qi}, "
+                              f"the output is {qo} (out_lshift {qo.frac_bits - qi.frac_bits})")
         elif node.op == "clip":
             q = graph.input_q(node)
             lo, hi = clip_bounds(node, q)

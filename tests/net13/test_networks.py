@@ -277,7 +277,8 @@ def test_sanitized_parity_with_companion_kernels(tmp_path):
     import os
     import subprocess
     import sys
-    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
     if not os.path.isabs(asan):
         pytest.skip("gcc has no libasan")
     for net, scheme in (("concat", "q7"), ("dscnn", "q7q15"), ("residual", "q15")):
@@ -303,7 +304,8 @@ def test_cli_quantize_reports_kernel_choice_and_refusals(tmp_path, capsys):
                  str(tmp_path / "q")]) == 0
     out = capsys.readouterr().out
     assert "qsim companion kernels" in out
-    assert "maxpool1: qsim_maxpool_q7_HWC_nonsquare: qsim companion: arm_maxpool_q7_HWC: is square only" in out
+    assert ("maxpool1: qsim_maxpool_q7_HWC_nonsquare: qsim companion: arm_maxpool_q7_HWC: is "
+            "square only") in out
     # a layer no kernel can run: one line, the layer, the reason, what to do; nothing written
     b = Builder("cip", (8, 8, 2), 0)
     b.add("avgpool", None, dict(kernel_shape=(3, 3), strides=(2, 2), pads=(1, 1), ceil_mode=1,
@@ -331,3 +333,42 @@ def test_cortex_m3_truncate_parity():
     _, q, _ = quantized("residual", "q7", version="5.9.0", truncate=True)
     report = run_network_parity(q, random_inputs(q, 3, seed=8), target="cortex-m3", cmsis=None)
     assert report.mismatches == 0, "\n".join(report.lines())
+
+
+@needs_gcc
+def test_code_size_counts_the_companion_kernels():
+    from cmsis_nn.standin import include_dirs
+    from codegen.memory_report import measure_code_size, measure_generated
+    _, q, _ = quantized("concat", "q7")
+    gen = render(q)
+    total, _ = measure_generated(gen, include_dirs())
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as tmp:
+        for f, text in gen.files.items():
+            (Path(tmp) / f).write_text(text)
+        alone, _ = measure_code_size(Path(tmp) / f"{gen.name}.c", [tmp, *include_dirs()])
+    assert total > alone > 0
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_floats = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lo=_floats, width=st.floats(1e-3, 1e3), frac=st.integers(-4, 20), bits=st.sampled_from([8, 16]),
+       xs=st.lists(_floats, min_size=1, max_size=20))
+def test_clip_bounds_commute_with_quantization(lo, width, frac, bits, xs):
+    """The integer clip of the quantized value equals the quantized float clip, for any bounds
+    (ReLU6 and user clips) and format: why a clip keeps its input format bit-exactly."""
+    from qsim.fixedpoint import QFormat
+    from qsim.graph import Node
+    from qsim.passes.choose_kernels import clip_bounds
+    q = QFormat(bits, frac)
+    node = Node("c", "clip", ["x"], ["y"], dict(min=lo, max=lo + width))
+    ilo, ihi = clip_bounds(node, q)
+    x = np.array(xs)
+    np.testing.assert_array_equal(np.clip(q.quantize(x), ilo, ihi),
+                                  q.quantize(np.clip(x, lo, lo + width)))
