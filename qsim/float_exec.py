@@ -1,14 +1,17 @@
 """Float forward pass of an HWC Graph in numpy, batched over a leading axis.
 
 Used by calibration, the ONNX import tests and QAT's float reference. Each op's float semantics
-live in qsim.train.float_ops, which the training layers' forwards call too (HWC, symmetric zero
-padding for conv, pooling over valid taps only with the ceil_mode rule, average divided by the
-number of valid taps, natural-exp softmax: the float net, not CMSIS's base-2 one); this module
-only reads each node's attributes and parameters, in the run's dtype, and walks the graph.
+live in qsim.train.float_ops, which the training layers' forwards call too (HWC, zero padding
+`pads` at the top/left and `pads_end` (default `pads`) at the bottom/right for conv, pooling over
+valid taps only with the ceil_mode rule, average divided by the number of valid taps unless
+count_include_pad, natural-exp softmax: the float net, not CMSIS's base-2 one); this module only
+reads each node's attributes and parameters, in the run's dtype, and walks the graph (a DAG:
+each node reads its inputs by tensor name; add and concat take several).
 """
 import numpy as np
 
 from .errors import ShapeError
+from .ops import OPS
 from .train import float_ops as F
 
 
@@ -18,19 +21,26 @@ def _params(node, dtype, *names):
 
 def _conv(x, node):
     a = node.attrs
-    return F.conv(x, *_params(node, x.dtype, "weight", "bias"), a["strides"], a["pads"])
+    return F.conv(x, *_params(node, x.dtype, "weight", "bias"), a["strides"], a["pads"],
+                  a.get("pads_end"))
 
 
 def _depthwise(x, node):
     a = node.attrs
-    return F.depthwise_conv(x, *_params(node, x.dtype, "weight", "bias"), a["strides"], a["pads"])
+    return F.depthwise_conv(x, *_params(node, x.dtype, "weight", "bias"), a["strides"], a["pads"],
+                            a.get("pads_end"))
 
 
-def _pool(fn):
-    def forward(x, node):
-        a = node.attrs
-        return fn(x, a["kernel_shape"], a["strides"], a["pads"], a.get("ceil_mode", 0))
-    return forward
+def _maxpool(x, node):
+    a = node.attrs
+    return F.max_pool(x, a["kernel_shape"], a["strides"], a["pads"], a.get("ceil_mode", 0),
+                      a.get("pads_end"))
+
+
+def _avgpool(x, node):
+    a = node.attrs
+    return F.avg_pool(x, a["kernel_shape"], a["strides"], a["pads"], a.get("ceil_mode", 0),
+                      a.get("pads_end"), bool(a.get("count_include_pad", 0)))
 
 
 def _batchnorm(x, node):
@@ -43,7 +53,9 @@ FORWARD = {
     "fc": lambda x, n: F.fc(x, *_params(n, x.dtype, "weight", "bias")),
     "relu": lambda x, n: F.relu(x), "sigmoid": lambda x, n: F.sigmoid(x),
     "tanh": lambda x, n: F.tanh(x), "softmax": lambda x, n: F.softmax(x, n.attrs["axis"]),
-    "maxpool": _pool(F.max_pool), "avgpool": _pool(F.avg_pool), "batchnorm": _batchnorm,
+    "maxpool": _maxpool, "avgpool": _avgpool, "batchnorm": _batchnorm,
+    "clip": lambda x, n: F.clip(x, n.attrs["min"], n.attrs["max"]),
+    "add": lambda xs, n: F.add(*xs), "concat": lambda xs, n: F.concat(xs, n.attrs["axis"]),
     "flatten": lambda x, n: x.reshape(x.shape[0], -1),
     "reshape": lambda x, n: x.reshape((x.shape[0],) + tuple(n.attrs["shape"])),
     "transpose": lambda x, n: x.transpose((0,) + tuple(p + 1 for p in n.attrs["perm"])),
@@ -80,7 +92,9 @@ def run(graph, x, *, dtype=np.float32, trace=False):
                              f"got {arr.shape}")
         env[name] = arr
     for node in graph.nodes:
-        env[node.outputs[0]] = FORWARD[node.op](env[node.inputs[0]], node).astype(dtype, copy=False)
+        xs = [env[t] for t in node.inputs]
+        y = FORWARD[node.op](xs[0] if OPS[node.op].n_inputs == 1 else xs, node)
+        env[node.outputs[0]] = y.astype(dtype, copy=False)
     if trace:
         return env
     if len(graph.outputs) == 1:

@@ -10,8 +10,9 @@ images, (n,) for vectors. The ONNX importer builds a transient `layout == "CHW"`
 shapes and weight layouts) that `passes.to_hwc` converts; every other stage requires "HWC".
 
 Nodes. `op` is one of the catalog in `qsim.ops` (which documents every op's attrs and shape rule);
-`attrs` is a JSON-able dict (kernel_shape (ky, kx), strides (sy, sx), pads (py, px) symmetric,
-...); `params` holds numpy arrays (float32/float64 from importers and spec):
+`attrs` is a JSON-able dict (kernel_shape (ky, kx), strides (sy, sx), pads (top, left) and, when
+asymmetric, pads_end (bottom, right), ...); `params` holds numpy arrays (float32/float64 from
+importers and spec):
     conv            weight (Co, KY, KX, Ci)  "OHWI", bias (Co,)
     depthwise_conv  weight (KY, KX, C), bias (C,)
     fc              weight (rows, dim_in), columns in the order of the flattened HWC input; bias

@@ -140,8 +140,9 @@ def test_same_padding_and_harmless_asymmetric_pads(rng):
     g = check_against_ort(make_model(nodes, (2, 9, 9), w, out_rank=4), (2, 9, 9), rng)
     assert g.nodes[0].attrs["pads"] == (1, 1) and g.nodes[1].attrs["pads"] == (0, 0)
     nodes[1] = helper.make_node("MaxPool", ["c"], ["y"], name="mp", kernel_shape=[2, 2],
-                                strides=[2, 2], pads=[0, 0, 1, 1])       # extra window: refused
-    _err(make_model(nodes, (2, 9, 9), w, out_rank=4), UnsupportedOpError, "mp", "asymmetric")
+                                strides=[2, 2], pads=[0, 0, 1, 1])       # extra window: pads_end
+    g = check_against_ort(make_model(nodes, (2, 9, 9), w, out_rank=4), (2, 9, 9), rng)
+    assert g.nodes[1].attrs["pads"] == (0, 0) and g.nodes[1].attrs["pads_end"] == (1, 1)
 
 
 def _err(model_or_path, exc, *words):
@@ -156,11 +157,13 @@ def test_unsupported_ops_and_attrs(rng):
     conv = helper.make_node("Conv", ["x", "wc"], ["c"], name="convX", kernel_shape=[3, 3])
     _err(make_model([conv, helper.make_node("LRN", ["c"], ["y"], name="lrn1", size=3)],
                     (2, 8, 8), w), UnsupportedOpError, "lrn1", "LRN", "Conv", "Gemm")
-    _err(make_model([conv, helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="r6")],
-                    (2, 8, 8), w), UnsupportedOpError, "r6", "ReLU6")
+    _err(make_model([conv, helper.make_node("Clip", ["c", "lo"], ["y"], name="c0")],
+                    (2, 8, 8), {**w, "lo": np.float32(1)}), UnsupportedOpError, "c0",
+         "both bounds")
     bad = helper.make_node("Conv", ["x", "wc"], ["y"], name="asym", kernel_shape=[3, 3],
-                           pads=[0, 0, 2, 2])
-    _err(make_model([bad], (2, 8, 8), w), UnsupportedOpError, "asym", "asymmetric")
+                           pads=[0, 0, 3, 3])
+    _err(make_model([bad], (2, 8, 8), w), UnsupportedOpError, "asym", "bottom padding 3",
+         "not smaller than the kernel")
     w["wg"] = rng.normal(size=(4, 1, 3, 3))
     grp = helper.make_node("Conv", ["x", "wg"], ["y"], name="g2", kernel_shape=[3, 3], group=2)
     _err(make_model([grp], (2, 8, 8), w), UnsupportedOpError, "g2", "group")

@@ -84,10 +84,16 @@ def test_torchscript_pad_chain_folds_and_merges_into_conv(rng):
     assert [n.op for n in g.nodes] == ["relu", "maxpool"] and g.nodes[1].attrs["pads"] == (1, 1)
 
 
+def test_asymmetric_pad_and_pad_before_avgpool_merge(rng):
+    """An asymmetric F.pad merges as pads + pads_end; before an average pool without padding of
+    its own it merges as count_include_pad=1 (the Pad's zeros are averaged, as in ONNX)."""
+    g = check_against_ort(pad_net(rng, [0, 1, 0, 1]), (2, 7, 8), rng)
+    assert g.nodes[0].attrs["pads"] == (0, 0) and g.nodes[0].attrs["pads_end"] == (1, 1)
+    g = check_against_ort(pad_net(rng, [1, 1, 1, 1], "avgpool"), (2, 7, 8), rng)
+    assert g.nodes[0].attrs["count_include_pad"] == 1 and g.nodes[0].attrs["pads"] == (1, 1)
+
+
 def test_pad_that_cannot_merge_is_refused_naming_it(rng):
-    _err(pad_net(rng, [0, 1, 0, 1]), UnsupportedOpError, "/c/Conv", "asymmetric padding",
-         "bottom 1", "/Pad")
-    _err(pad_net(rng, [1, 1, 1, 1], "avgpool"), UnsupportedOpError, "/Pad", "/ap", "average")
     _err(pad_net(rng, [1, 1, 1, 1], "maxpool"), UnsupportedOpError, "/Pad", "/mp", "negative")
     _err(pad_net(rng, [1, 1, 1, 1], "relu"), UnsupportedOpError, "/Pad", "/r2", "merges")
     _err(pad_net(rng, [1, 1, 1, 1], mode="reflect"), UnsupportedOpError, "/Pad", "reflect")
@@ -211,17 +217,19 @@ def test_one_unsupported_op_message_is_unchanged(rng):
     assert "nodes qsim cannot import" not in str(e.value)
 
 
-def test_asymmetric_same_padding_refused(rng):
+def test_asymmetric_same_padding_imports_as_pads_end(rng):
     """TF/Keras 'SAME' with an even kernel, as tf2onnx writes it (explicit pads, more at the
-    bottom/right) or as auto_pad SAME_UPPER: refused, naming the node and the four pads."""
+    bottom/right) or as auto_pad SAME_UPPER / SAME_LOWER: pads (top, left) + pads_end."""
     w = {"wc": rng.normal(size=(3, 2, 4, 4))}
     conv = helper.make_node("Conv", ["x", "wc"], ["y"], name="same4", kernel_shape=[4, 4],
                             pads=[1, 1, 2, 2])
-    _err(make_model([conv], (2, 8, 8), w, out_rank=4), UnsupportedOpError, "same4",
-         "asymmetric padding: top 1, bottom 2, left 1, right 2", "SAME")
-    conv = helper.make_node("Conv", ["x", "wc"], ["y"], name="auto4", kernel_shape=[4, 4],
-                            auto_pad="SAME_UPPER")
-    _err(make_model([conv], (2, 8, 8), w, out_rank=4), UnsupportedOpError, "auto4", "asymmetric")
+    g = check_against_ort(make_model([conv], (2, 8, 8), w, out_rank=4), (2, 8, 8), rng)
+    assert g.nodes[0].attrs["pads"] == (1, 1) and g.nodes[0].attrs["pads_end"] == (2, 2)
+    for auto, want in (("SAME_UPPER", ((1, 1), (2, 2))), ("SAME_LOWER", ((2, 2), (1, 1)))):
+        conv = helper.make_node("Conv", ["x", "wc"], ["y"], name="auto4", kernel_shape=[4, 4],
+                                auto_pad=auto)
+        g = check_against_ort(make_model([conv], (2, 8, 8), w, out_rank=4), (2, 8, 8), rng)
+        assert (g.nodes[0].attrs["pads"], g.nodes[0].attrs["pads_end"]) == want
 
 
 # ---- external data ------------------------------------------------------------------------
@@ -338,15 +346,15 @@ def test_external_location_never_reads_outside_the_folder(tmp_path_factory, part
 
 
 def test_nodes_after_a_refused_node_are_still_checked(rng):
-    """Two residual Adds (no kernel yet): the second is listed too, because the first one's
+    """Two refused HardSwish activations: the second is listed too, because the first one's
     output (shape known to onnx) stands in as an input for the rest of the check."""
     w = {f"w{i}": rng.normal(size=(4, 4, 3, 3)) for i in range(3)}
     w["f"] = rng.normal(size=(3, 4))
     conv = [helper.make_node("Conv", [x, f"w{i}"], [f"c{i}"], name=f"conv{i}", kernel_shape=[3, 3],
                              pads=[1, 1, 1, 1]) for i, x in enumerate(["x", "a1", "a2"])]
-    nodes = [conv[0], helper.make_node("Add", ["c0", "x"], ["a1"], name="res1"),
-             conv[1], helper.make_node("Add", ["c1", "a1"], ["a2"], name="res2"), conv[2],
+    nodes = [conv[0], helper.make_node("HardSwish", ["c0"], ["a1"], name="res1"),
+             conv[1], helper.make_node("HardSwish", ["c1"], ["a2"], name="res2"), conv[2],
              helper.make_node("ReduceMean", ["c2"], ["m"], axes=[2, 3], keepdims=0),
              helper.make_node("Gemm", ["m", "f"], ["y"], transB=1)]
-    _err(make_model(nodes, (4, 6, 6), w), UnsupportedOpError, "2 nodes", "'res1' (Add)",
-         "'res2' (Add)")
+    _err(make_model(nodes, (4, 6, 6), w, opset=14), UnsupportedOpError, "2 nodes",
+         "'res1' (HardSwish)", "'res2' (HardSwish)")

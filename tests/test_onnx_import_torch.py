@@ -139,9 +139,15 @@ def test_torch_gru_named_in_one_error(folders, dynamo):
 
 @pytest.mark.parametrize("dynamo", [False, True])
 @pytest.mark.parametrize("net", [AsymPadNet, lambda: nn.Conv2d(2, 3, 4, padding="same")])
-def test_torch_asymmetric_pad_refused(folders, dynamo, net):
+def test_torch_asymmetric_pad_imports_as_pads_end(folders, dynamo, net):
     """F.pad for a 2x2 kernel's TF-style SAME, and padding="same" with an even kernel (torch pads
-    one more at the bottom/right, written as the Conv's own pads)."""
+    one more at the bottom/right, written as the Conv's own pads): pads + pads_end."""
     path = export(net(), folders[0] / "asym.onnx", dynamo)
-    with pytest.raises(UnsupportedOpError, match="asymmetric padding: top"):
-        load_onnx(path)
+    x = np.random.default_rng(1).normal(size=(2, 2, 8, 9)).astype(np.float32)
+    sess = ort.InferenceSession(str(path))
+    ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    g = load_onnx(path)
+    np.testing.assert_allclose(float_exec.run(g, x.transpose(0, 2, 3, 1), dtype=np.float64),
+                               ref.transpose(0, 2, 3, 1), atol=ATOL)
+    conv = next(n for n in g.nodes if n.op == "conv")
+    assert conv.attrs["pads_end"] != conv.attrs["pads"]

@@ -37,7 +37,7 @@ def register(subparsers):
 # qsim.kws.flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
 # (tests/kws/test_flow.py checks they agree).
 DEFAULTS = {"epochs": 80, "seed": 0, "lr": 2e-3, "batch_size": 64, "conv": (28, 30), "fc": (58, 128),
-            "keep": "last"}
+            "keep": "last", "arch": "seed"}
 
 
 def add_train_args(p):
@@ -53,6 +53,10 @@ def add_train_args(p):
                    help=f"Adam learning rate (default {d.lr})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, metavar="N",
                    help=f"minibatch size (default {d.batch_size})")
+    p.add_argument("--arch", choices=("seed", "ds_cnn"), default=d.arch,
+                   help="the net: the seed's conv/fc net, or Hello Edge's DS-CNN-S (strided SAME "
+                   "conv, four depthwise-separable blocks, global average pool; --conv and --fc "
+                   f"do not apply) (default {d.arch})")
     p.add_argument("--conv", type=int, nargs=2, default=list(d.conv), metavar=("C1", "C2"),
                    help=f"channels of the two convs (default {d.conv[0]} {d.conv[1]})")
     p.add_argument("--fc", type=int, nargs="+", default=list(d.fc), metavar="ROWS",
@@ -70,7 +74,9 @@ def settings_from(args, **extra):
     if getattr(args, "release", None):                  # train kws: release_and_path filled them in
         extra = dict(version=args.release, path=args.path, **extra)
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
-                         conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep, **extra)
+                         conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep,
+                         arch=getattr(args, "arch", "seed"),
+                         **extra)
 
 
 def print_metrics(m, labels=None):

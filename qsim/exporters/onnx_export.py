@@ -9,12 +9,18 @@ pooling want; Transposes are inserted only where the layout changes, once per te
     -> Transpose(0,2,3,1) back to NHWC before Flatten, Reshape, Softmax or Gemm, so the flattened
        vector is in HWC order and the fc weight columns (flattened HWC) stay valid.
 Per op (qsim.ops semantics, float graph):
-    conv            Conv, weight OHWI -> OIHW, pads (py, px, py, px)
+    conv            Conv, weight OHWI -> OIHW, pads (top, left, bottom, right) from pads and
+                    pads_end (default pads)
     depthwise_conv  Conv group=C, weight (KY, KX, C) -> (C, 1, KY, KX)
     fc              [Flatten] + Gemm(transB=1)
     maxpool         MaxPool (ONNX pads never win a max: same as valid taps only)
-    avgpool         AveragePool count_include_pad=0 (average over the valid taps, as qsim)
-    relu, sigmoid, tanh   Relu, Sigmoid, Tanh in whatever layout their input has
+    avgpool         AveragePool, count_include_pad as the node's (default 0: average over the
+                    valid taps, as qsim)
+    relu, sigmoid, tanh, clip   Relu, Sigmoid, Tanh, Clip(min, max) in whatever layout their input
+                    has
+    add             Add, in NCHW if both inputs already exist in NCHW, else NHWC
+    concat          Concat in NCHW if every input already exists in NCHW, else NHWC (the axis
+                    moved to that layout)
     softmax         Softmax on the NHWC tensor (opset < 13 only over the last axis)
     flatten, reshape, transpose, batchnorm   Flatten, Reshape, Transpose, BatchNormalization
     transpose_hw    Transpose swapping H and W (perm (0,2,1,3) in NHWC, (0,1,3,2) in NCHW)
@@ -83,8 +89,9 @@ class _Writer:
 
 def _geometry(a):
     (py, px) = a["pads"]
+    (ey, ex) = a.get("pads_end", (py, px))
     geom = dict(kernel_shape=list(a["kernel_shape"]), strides=list(a["strides"]),
-                pads=[py, px, py, px])
+                pads=[py, px, ey, ex])
     if a.get("ceil_mode"):
         geom["ceil_mode"] = 1
     return geom
@@ -108,7 +115,8 @@ def _pool(w, node):
     if node.op == "maxpool":
         w.produce(node, "MaxPool", [x], "nchw", **_geometry(node.attrs))
     else:
-        w.produce(node, "AveragePool", [x], "nchw", count_include_pad=0,
+        w.produce(node, "AveragePool", [x], "nchw",
+                  count_include_pad=int(node.attrs.get("count_include_pad", 0)),
                   **_geometry(node.attrs))
 
 
@@ -117,6 +125,35 @@ def _elementwise(w, node):
     layout = "nchw" if w.rank(t) == 3 and "nchw" in w.have[t] else "nhwc"
     w.produce(node, {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}[node.op],
               [w.get(t, layout)], layout)
+
+
+def _clip(w, node):
+    t = node.inputs[0]
+    layout = "nchw" if w.rank(t) == 3 and "nchw" in w.have[t] else "nhwc"
+    bounds = []
+    for k in ("min", "max"):            # scalars (ascontiguousarray would make them 1-D)
+        w.inits.append(numpy_helper.from_array(np.array(node.attrs[k], np.float32),
+                                               f"{node.name}.{k}"))
+        bounds.append(f"{node.name}.{k}")
+    w.produce(node, "Clip", [w.get(t, layout), *bounds], layout)
+
+
+def _layout_of_all(w, node):
+    """"nchw" if every input of the node is an image already emitted in NCHW, else "nhwc"."""
+    return "nchw" if all(w.rank(t) == 3 and "nchw" in w.have[t] for t in node.inputs) else "nhwc"
+
+
+def _add(w, node):
+    layout = _layout_of_all(w, node)
+    w.produce(node, "Add", [w.get(t, layout) for t in node.inputs], layout)
+
+
+def _concat(w, node):
+    layout = _layout_of_all(w, node)
+    rank = w.rank(node.inputs[0])
+    axis = node.attrs["axis"] % rank                  # in HWC (or the vector's) axes
+    onnx_axis = (2, 3, 1)[axis] if layout == "nchw" else axis + 1
+    w.produce(node, "Concat", [w.get(t, layout) for t in node.inputs], layout, axis=onnx_axis)
 
 
 def _fc(w, node):
@@ -179,7 +216,7 @@ EXPORTERS = {
     "conv": _conv, "depthwise_conv": _conv, "fc": _fc, "maxpool": _pool, "avgpool": _pool,
     "relu": _elementwise, "sigmoid": _elementwise, "tanh": _elementwise, "softmax": _softmax,
     "flatten": _flatten, "reshape": _reshape, "transpose": _transpose, "batchnorm": _batchnorm,
-    "transpose_hw": _transpose_hw,
+    "transpose_hw": _transpose_hw, "clip": _clip, "add": _add, "concat": _concat,
 }
 
 

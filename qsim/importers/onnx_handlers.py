@@ -23,8 +23,10 @@ def conv(ctx, n, a):
     x, extra, pad_node = padded_input(ctx, n)
     c_in, group = ctx.shape(x)[0], a.get("group", 1)
     kernel = list(a.get("kernel_shape", w.shape[2:]))
-    strides, pads = geometry(ctx, n, a, kernel, x, extra, pad_node)
+    strides, pads, ends = geometry(ctx, n, a, kernel, x, extra, pad_node)
     geom = {"kernel_shape": kernel, "strides": strides, "pads": pads}
+    if ends is not None:
+        geom["pads_end"] = ends
     if group == 1:
         ctx.add(n, "conv", [x], geom, {"weight": w, "bias": b})
     elif group == c_in and w.shape[:2] == (c_in, 1):
@@ -40,25 +42,30 @@ def _pool(op, default_stride=1):
             _unsupported(n, "the Indices output of MaxPool")
         kernel = list(a["kernel_shape"])
         x, extra, pad_node = padded_input(ctx, n)
+        include = bool(a.get("count_include_pad", 0))
         if pad_node is not None and any(extra):
             producer = ctx.graph.producer(x)
-            if op == "avgpool":
-                _unsupported(pad_node, f"zero padding before the average pool {_where(n)}: the "
-                                       "pool would average the zeros, CMSIS-NN averages valid taps "
-                                       "only", "use the pool's own padding (count_include_pad="
-                                       "False) instead of F.pad")
-            if producer is None or producer.op != "relu":
+            if op == "avgpool" and not include and any(a.get("pads", ())):
+                _unsupported(pad_node, f"zero padding before the average pool {_where(n)}, "
+                                       "which has padding of its own that it does not count: "
+                                       "the pool would average the Pad's zeros but not its own",
+                             "use the pool's own padding only (or count_include_pad=1)")
+            include = include or op == "avgpool"    # the Pad's zeros are averaged: counted
+            if op == "maxpool" and (producer is None or producer.op != "relu"):
                 _unsupported(pad_node, f"zero padding before the max pool {_where(n)}, whose "
                                        "input may be negative (a padded zero could be the "
                                        "maximum); CMSIS-NN's max pool ignores padding",
                              "use the pool's own padding, or pad after a ReLU")
-        strides, pads = geometry(ctx, n, a, kernel, x, extra, pad_node, default_stride)
-        if op == "avgpool" and a.get("count_include_pad", 0) and any(pads):
-            _unsupported(n, "count_include_pad=1 with padding; CMSIS-NN averages valid taps "
-                            "only", "use count_include_pad=0")
+        ceil = bool(a.get("ceil_mode", 0))
+        strides, pads, ends = geometry(ctx, n, a, kernel, x, extra, pad_node, default_stride,
+                                       ceil, keep_end=ceil and include)
         geom = {"kernel_shape": kernel, "strides": strides, "pads": pads}
-        if a.get("ceil_mode", 0) and ceil_mode(ctx.shape(x)[1:], kernel, strides, pads):
+        if ends is not None:
+            geom["pads_end"] = ends
+        if a.get("ceil_mode", 0) and ceil_mode(ctx.shape(x)[1:], kernel, strides, pads, ends):
             geom["ceil_mode"] = 1     # CMSIS's pooling takes dim_im_out as given and clips windows
+        if op == "avgpool" and include and any(pads + (ends or ())):
+            geom["count_include_pad"] = 1   # the divisor counts the padding (ONNX's rule)
         ctx.add(n, op, [x], geom)
     return handler
 
@@ -120,9 +127,17 @@ def matmul(ctx, n, a):
 
 
 def add(ctx, n, a):
-    """Only MatMul + Add(constant bias): the constant is folded into the fc's bias."""
+    """Add of two activations of one shape -> add (residual blocks); MatMul + Add(constant bias):
+    the constant is folded into the fc's bias."""
     names = list(n.input)
     ci = next((i for i, t in enumerate(names) if t in ctx.consts), None)
+    if ci is None and len(names) == 2:
+        x, y = (ctx.tensor(t, n) for t in names)
+        if ctx.shape(x) != ctx.shape(y):
+            _unsupported(n, f"Add of activations of shapes (N,) + {ctx.shape(x)} and (N,) + "
+                            f"{ctx.shape(y)}; qsim adds tensors of one shape (no broadcasting)",
+                         "give both branches the same shape (a 1x1 conv on the shortcut)")
+        return ctx.add(n, "add", [x, y])
     other = ctx.alias.get(names[1 - ci], names[1 - ci]) if ci is not None else None
     prod_node = ctx.graph.producer(other) if other else None
     if prod_node is None or prod_node.op != "fc" or ctx.uses.get(names[1 - ci], 0) != 1:
@@ -141,10 +156,26 @@ def clip(ctx, n, a):
     hi = None if hi is None or np.isinf(hi) else float(hi)
     if lo == 0.0 and hi is None:
         return ctx.add(n, "relu", [ctx.tensor(n.input[0], n)])
-    if lo == 0.0 and hi == 6.0:
-        _unsupported(n, "Clip(0, 6) is ReLU6, which legacy CMSIS-NN has no kernel for",
-                     "train with ReLU (nn.ReLU) instead of ReLU6")
-    _unsupported(n, f"Clip(min={lo}, max={hi}); only Clip(min=0, no max) = ReLU is supported")
+    if lo is not None and hi is not None and np.isfinite(lo) and lo < hi:
+        return ctx.add(n, "clip", [ctx.tensor(n.input[0], n)], {"min": lo, "max": hi})
+    _unsupported(n, f"Clip(min={lo}, max={hi}); qsim imports Clip(min=0, no max) = ReLU and "
+                    "Clip with both bounds finite, min < max (ReLU6 = Clip(0, 6))",
+                 "give the Clip both bounds")
+
+
+def concat(ctx, n, a):
+    """Concat of activations along a non-batch axis (CHW here; passes.to_hwc moves the axis)."""
+    xs = [ctx.tensor(t, n) for t in n.input if t]
+    rank = len(ctx.shape(xs[0])) + 1
+    axis = int(a.get("axis", 1))
+    axis = axis + rank if axis < 0 else axis
+    if axis == 0 or not 0 < axis < rank:
+        _unsupported(n, f"Concat along axis {a.get('axis')} of rank-{rank} tensors; qsim joins "
+                        "along a non-batch axis", "concatenate channels (axis 1)")
+    if len(xs) == 1:
+        ctx.alias[n.output[0]] = xs[0]
+        return None
+    return ctx.add(n, "concat", xs, {"axis": axis - 1})
 
 
 def softmax(ctx, n, a):
@@ -242,7 +273,7 @@ def drop(ctx, n, a):
 
 
 HANDLERS = {
-    "Conv": conv, "Gemm": gemm, "MatMul": matmul, "Add": add,
+    "Conv": conv, "Gemm": gemm, "MatMul": matmul, "Add": add, "Concat": concat,
     "Relu": _simple("relu"), "Clip": clip, "Sigmoid": _simple("sigmoid"), "Tanh": _simple("tanh"),
     "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
     "GlobalAveragePool": _global_pool("avgpool"), "GlobalMaxPool": _global_pool("maxpool"),
@@ -267,7 +298,6 @@ ADVICE = {
     "Mul": _ARITHMETIC, "Sub": _ARITHMETIC, "Div": _ARITHMETIC, "Pow": _ARITHMETIC,
     "Sqrt": _ARITHMETIC,
     "Gather": _INDEXING, "Slice": _INDEXING, "Split": _INDEXING,
-    "Concat": "concatenating activations has no kernel; use a single branch",
     "LRN": "remove local response normalisation (use BatchNorm, which folds into the conv)",
     "Resize": "there is no resize/upsampling kernel; use strided convs or pooling only",
     "Upsample": "there is no resize/upsampling kernel; use strided convs or pooling only",

@@ -1,23 +1,17 @@
 """Padding at import: conv/pool geometry from ONNX pads, and the `Pad` op merged into the next
 window op.
 
-Padding. The IR pads symmetrically: `pads` (py, px) rows above and below, columns left and
-right. ONNX pads (top, left, bottom, right) import as such when top == bottom and left ==
-right, or when the extra bottom/right rows are never read (same output size). A zero `Pad`
-(torch's F.pad) is not a node of its own: `pad` records it and the Conv that reads it adds it to
-its own pads (a MaxPool too, when its input is a ReLU's, where a zero never wins over a valid
-tap). Anything else, asymmetric padding included (TF/Keras "SAME" with even kernels), is refused.
-
-Asymmetric pads in the IR (not made here; qsim.ops geometry belongs to the ConvGeometry work):
-TF "SAME" pads total = (ceil(in / s) - 1) * s + k - in per axis, top = total // 2, bottom = the
-rest, so bottom - top is 0 or 1. The legacy CMSIS conv and pool calls already take the top/left
-padding and an explicit output size (lower.py passes dim_im_out from the output tensor's shape)
-and zero-fill (conv) or skip (pool) any tap past the bottom/right edge, which is exactly the
-extra bottom/right padding. So the IR needs an optional `pads_end` (bottom, right) beside `pads`
-= (top, left), absent meaning symmetric (old graphs and digests unchanged), with the output size
-floor((in + top + bottom - k) / s) + 1 (ceil_mode alike) in ops.infer; float_exec, train/qat
-layers and the ONNX exporter pad (top, bottom) instead of (p, p); here, geometry() returns it
-instead of refusing.
+Padding. The IR's `pads` is (top, left) and `pads_end` (bottom, right), absent when symmetric.
+ONNX pads (top, left, bottom, right) import as such; when the extra bottom/right rows are never
+read (same output size) the padding stays symmetric, so existing graphs keep their form. TF/Keras
+"SAME" with even kernels or strides (total = (ceil(in / s) - 1) * s + k - in per axis, top =
+total // 2, bottom = the rest: tf2onnx writes explicit pads with bottom = top + 1, or auto_pad
+SAME_UPPER) imports as pads + pads_end: the legacy CMSIS conv and pool calls take the top/left
+padding and an explicit output size and zero-fill (conv) or skip (pool) any tap past the
+bottom/right edge, which is exactly the extra bottom/right padding.
+A zero `Pad` (torch's F.pad) is not a node of its own: `pad` records it and the Conv that reads
+it adds it to its own pads (a MaxPool too, when its input is a ReLU's, where a zero never wins
+over a valid tap; an AveragePool without pads of its own, as count_include_pad=1).
 """
 from math import ceil
 
@@ -45,9 +39,13 @@ def padded_input(ctx, n):
     return ctx.tensor(n.input[0], n), (0, 0, 0, 0), None
 
 
-def geometry(ctx, n, a, kernel, x, extra=(0, 0, 0, 0), pad_node=None, default_stride=1):
-    """(strides, symmetric pads) for 2-D windows over activation `x`, with `extra` zero pads
-    (top, left, bottom, right) of a merged Pad; asymmetric pads only if they change nothing."""
+def geometry(ctx, n, a, kernel, x, extra=(0, 0, 0, 0), pad_node=None, default_stride=1,
+             ceil_rule=False, keep_end=False):
+    """(strides, pads (top, left), pads_end (bottom, right) or None if symmetric) for 2-D
+    windows over activation `x`, with `extra` zero pads (top, left, bottom, right) of a merged
+    Pad. Extra bottom/right padding that is never read (the same output size by the floor rule,
+    or the ceil rule for a `ceil_rule` pooling) is dropped (symmetric pads), unless `keep_end` (an
+    average that counts its padding and may overhang it with ceil_mode)."""
     if len(kernel) != 2:
         unsupported(n, f"{len(kernel)}-D kernel {tuple(kernel)}; only 2-D windows are supported",
                     "express 1-D convs as 2-D with a height of 1")
@@ -70,29 +68,28 @@ def geometry(ctx, n, a, kernel, x, extra=(0, 0, 0, 0), pad_node=None, default_st
         pads = list(a.get("pads", [0] * 4)) if auto != "VALID" else [0] * 4
     pads = [int(p) + int(e) for p, e in zip(pads, extra)]
     merged = f" (with the zero padding of {where(pad_node)} merged in)" if pad_node else ""
-    sym = []
+    begins, ends = [], []
     for i in range(2):
         begin, end = pads[i], pads[i + 2]
-        onnx_out = (in_hw[i] + begin + end - kernel[i]) // strides[i]
-        if begin != end and (in_hw[i] + 2 * begin - kernel[i]) // strides[i] != onnx_out:
-            unsupported(n, f"asymmetric padding: top {pads[0]}, bottom {pads[2]}, left "
-                           f"{pads[1]}, right {pads[3]}{merged}; qsim pads symmetrically (as "
-                           "many rows at the bottom as at the top), so the extra "
-                           f"{'bottom' if i == 0 else 'right'} padding would change the output "
-                           "size", "pad symmetrically (TF/Keras 'SAME' with an even kernel or "
-                           "stride pads more at the bottom/right: use an odd kernel, or "
-                           "'valid' with a symmetric zero padding before it)")
-        if begin >= kernel[i]:
-            unsupported(n, f"padding {begin} on axis {'HW'[i]}{merged} is not smaller than the "
-                           f"kernel {kernel[i]}: a window made only of padding")
-        sym.append(begin)
-    return tuple(strides), tuple(sym)
+        args = in_hw[i], kernel[i], strides[i], begin
+        unread = out_dim(*args, ceil_rule, end) == out_dim(*args, ceil_rule)
+        if end > begin and not keep_end and unread:
+            end = begin             # the extra bottom/right rows are never read
+        for side, p in (("top" if i == 0 else "left", begin), ("bottom" if i == 0 else "right",
+                                                               end)):
+            if p >= kernel[i]:
+                unsupported(n, f"{side} padding {p}{merged} is not smaller than the kernel "
+                               f"{kernel[i]}: a window made only of padding")
+        begins.append(begin)
+        ends.append(end)
+    return tuple(strides), tuple(begins), (None if ends == begins else tuple(ends))
 
 
-def ceil_mode(in_hw, kernel, strides, pads):
+def ceil_mode(in_hw, kernel, strides, pads, pads_end=None):
     """1 if a pooling's ceil_mode output differs from the floor rule's (qsim.ops ceil_mode)."""
-    return int(any(out_dim(n, k, s, p, True) != out_dim(n, k, s, p)
-                   for n, k, s, p in zip(in_hw, kernel, strides, pads)))
+    ends = pads if pads_end is None else pads_end
+    return int(any(out_dim(n, k, s, p, True, e) != out_dim(n, k, s, p, False, e)
+                   for n, k, s, p, e in zip(in_hw, kernel, strides, pads, ends)))
 
 
 def pad(ctx, n, a):

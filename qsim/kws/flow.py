@@ -59,6 +59,7 @@ class TrainSettings:
     strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins
     version: str = "5.7.0"                   # CMSIS_5 release and code path of the q7/q15 models
     path: str = "ref"                        # (`qsim train kws` defaults to qsim.releases')
+    arch: str = "seed"                        # "seed" or "ds_cnn" (qsim.kws.net.ARCHS)
 
 
 @dataclass
@@ -200,7 +201,7 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
                      seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
                      label_smoothing=settings.label_smoothing, shift=settings.shift,
                      time_mask=settings.time_mask, freq_mask=settings.freq_mask,
-                     noise=settings.noise, keep=settings.keep)
+                     noise=settings.noise, keep=settings.keep, arch=settings.arch)
 
 
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):

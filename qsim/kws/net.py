@@ -7,7 +7,11 @@ training features, folded into the first conv (`fold_input_norm`: w' = w / std, 
 * sum(w) per output channel), so the device needs none. Per-coefficient normalization is not used:
 the first conv slides over the coefficient axis (kernel 10x4 over 49x10), so a per-column scale
 or offset cannot be folded into its shared weights. The fold is exact only without padding; a
-first conv with padding is trained without normalization.
+first conv with padding (the DS-CNN's SAME padding) gets the scale only (x / std: zeros stay
+zeros), no mean.
+
+Architectures (`train_kws(..., arch=)`, `qsim train kws --arch`): "seed" (`kws_spec`) or
+"ds_cnn" (`ds_cnn_graph`: Hello Edge's DS-CNN-S, qsim.zoo.ds_cnn_s with its BatchNorms folded).
 """
 import numpy as np
 
@@ -30,11 +34,28 @@ def kws_spec(classes=5, conv=(28, 30), fc=(58, 128), input_shape=INPUT_SHAPE, na
     return {"name": name, "input_shape": list(input_shape), "layers": layers}
 
 
+ARCHS = ("seed", "ds_cnn")
+
+
+def ds_cnn_graph(classes=5, input_shape=INPUT_SHAPE, seed=0, channels=64, blocks=4):
+    """Hello Edge's DS-CNN-S as an HWC graph: conv 10x4 stride 2x2, `channels`, SAME padding ->
+    `blocks` x [depthwise 3x3 + ReLU, pointwise 1x1 + ReLU] -> global average pool -> fc ->
+    softmax (qsim.zoo.ds_cnn_s, BatchNorms folded into the convs; random initial weights)."""
+    from ..importers.onnx_import import load_onnx
+    from ..zoo import ds_cnn_s
+    h, w, c = input_shape
+    g = load_onnx(ds_cnn_s(int(classes), seed, int(channels), int(blocks), in_shape=(c, h, w)))
+    g.name = "ds_cnn"
+    return g
+
+
 def fold_input_norm(graph, mean, std):
-    """Copy of `graph` taking raw features: the first conv absorbs x -> (x - mean) / std."""
+    """Copy of `graph` taking raw features: the first conv absorbs x -> (x - mean) / std (a
+    padded first conv: mean must be 0)."""
     g = graph.copy()
     first = g.nodes[0]
-    if first.op != "conv" or tuple(first.attrs["pads"]) != (0, 0):
+    padded = any(first.attrs.get("pads", (0, 0))) or any(first.attrs.get("pads_end", (0, 0)))
+    if first.op != "conv" or (padded and mean != 0):
         raise ShapeError(f"fold_input_norm: the first layer '{first.name}' must be an unpadded conv "
                          "(padding would see normalized zeros, which no fold can reproduce)")
     w = np.asarray(first.params["weight"], np.float64)
@@ -74,18 +95,26 @@ def augment_mfcc(x, rng, shift=0, time_mask=0, freq_mask=0, noise=0.0):
 def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), classes=5, epochs=30,
               batch_size=64, lr=2e-3, weight_decay=1e-4, patience=8, seed=0, verbose=False,
               lr_schedule=None, label_smoothing=0.0, shift=0, time_mask=0, freq_mask=0, noise=0.0,
-              keep="best"):
+              keep="best", arch="seed"):
     """Train the KWS net on float features (N, 49, 10, 1) (m / 128); returns (graph, history).
 
     The returned graph takes raw features: the scalar normalization is folded into conv1.
     ``shift``, ``time_mask``, ``freq_mask``, ``noise``: train-time augmentation (`augment_mfcc`)
     of the normalized features; ``lr_schedule`` (None or "cosine"), ``label_smoothing``, ``keep``
-    ("best" or "last" epoch): see qsim.train.train.
+    ("best" or "last" epoch): see qsim.train.train. ``arch``: "seed" (``conv``, ``fc`` widths) or
+    "ds_cnn" (`ds_cnn_graph`; normalized by the scale only, its first conv is padded).
     """
     X = np.asarray(X, np.float32)
-    spec = kws_spec(classes, conv, fc, X.shape[1:])
-    g0 = Sequential.from_dict(spec).build(seed=seed)
-    mean, std = float(X.mean()), float(X.std()) or 1.0
+    if arch not in ARCHS:
+        raise ShapeError(f"train_kws: arch {arch!r} is not one of {ARCHS}")
+    spec = None
+    if arch == "ds_cnn":
+        g0 = ds_cnn_graph(classes, X.shape[1:], seed)
+        mean, std = 0.0, float(np.sqrt(np.mean(np.square(X)))) or 1.0
+    else:
+        spec = kws_spec(classes, conv, fc, X.shape[1:])
+        g0 = Sequential.from_dict(spec).build(seed=seed)
+        mean, std = float(X.mean()), float(X.std()) or 1.0
 
     def norm(a):
         return None if a is None else ((np.asarray(a, np.float32) - mean) / std).astype(np.float32)
@@ -96,5 +125,7 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
                     augment=aug, lr_schedule=lr_schedule,
                     label_smoothing=label_smoothing, keep=keep)
     g = fold_input_norm(g, mean, std)
-    g.meta["spec"] = spec
+    if spec is not None:
+        g.meta["spec"] = spec
+    g.meta["arch"] = arch
     return g, hist

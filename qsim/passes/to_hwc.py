@@ -11,6 +11,9 @@ Rewrites:
         reads the HWC-flattened activation exactly as ONNX read the CHW-flattened one
     batchnorm on a "perm" vector: its per-element params permuted the same way
     softmax over CHW channels (axis 0) -> axis -1
+    add             inputs of one kind (and one order), output the same
+    concat          CHW axis C/H/W -> HWC axis -1/0/1; vectors: the output's perm is the inputs'
+                    perms one after the other (a "plain" input counts as the identity)
     Transpose NCHW->NHWC (perm (1, 2, 0)) or back (2, 0, 1): memory no-ops in HWC, removed
     reshape to 3-D: allowed when it is layout-neutral (C == 1 or H*W == 1)
 Anything else that would need a real data transpose is an UnsupportedOpError naming the node, as
@@ -37,6 +40,27 @@ def _fail(node, what):
                              "needed (e.g. flatten right before the fully connected layer)")
 
 
+def _multi(graph, node, kind, perm):
+    """The kind (and perm) of an add or concat output from its inputs; moves a concat's axis."""
+    kinds = [kind[t] for t in node.inputs]
+    out = node.outputs[0]
+    shapes = [graph.tensors[t].shape for t in node.inputs]
+    if node.op == "concat" and len(shapes[0]) == 1 and "perm" in kinds:
+        sizes = np.cumsum([0] + [s[0] for s in shapes[:-1]])
+        kind[out] = "perm"
+        perm[out] = np.concatenate([(perm[t] if kind[t] == "perm" else np.arange(s[0])) + o
+                                    for t, s, o in zip(node.inputs, shapes, sizes)])
+        return
+    if len(set(kinds)) != 1 or (kinds[0] == "perm" and any(
+            not np.array_equal(perm[t], perm[node.inputs[0]]) for t in node.inputs)):
+        _fail(node, f"its inputs are in different layouts ({', '.join(kinds)})")
+    kind[out] = kinds[0]
+    if kinds[0] == "perm":
+        perm[out] = perm[node.inputs[0]]
+    if node.op == "concat" and kinds[0] == "chw":
+        node.attrs["axis"] = (-1, 0, 1)[node.attrs["axis"] % 3]
+
+
 def to_hwc(graph) -> bool:
     """Convert a CHW graph to HWC in place; False if it already is HWC."""
     if graph.layout == "HWC":
@@ -50,6 +74,9 @@ def to_hwc(graph) -> bool:
         kind[t] = "chw" if len(graph.tensors[t].shape) == 3 and not nhwc else "plain"
     for node in list(graph.nodes):
         src, out, op = node.inputs[0], node.outputs[0], node.op
+        if len(node.inputs) > 1:
+            _multi(graph, node, kind, perm)
+            continue
         k, in_shape = kind[src], graph.tensors[src].shape
         out_shape = graph.tensors[out].shape
         kind[out] = k

@@ -12,7 +12,9 @@ shapes change, so a calibration of the original graph still applies):
     conv            kernel_shape, strides, pads reversed; weight (Co,KY,KX,Ci) -> (Co,KX,KY,Ci)
     depthwise_conv  the same; weight (KY,KX,C) -> (KX,KY,C)
     maxpool/avgpool kernel_shape, strides, pads (and pads_end) reversed
-    concat          along H or W: the other spatial axis
+    add             inputs all swapped (or all the same permuted vector): unchanged
+    concat          over channels unchanged; over H or W the axis is the other one; vectors:
+                    the inputs' perms one after the other
     relu, sigmoid, tanh, batchnorm, softmax over channels   unchanged (per pixel or elementwise)
     flatten / 1-D reshape   the vector is in swapped order: the next fc absorbs it
     fc              weight columns permuted, W'[:, j] = W[:, perm[j]] (perm: swapped -> original)
@@ -30,7 +32,7 @@ from ..ops import OPS, ConvGeometry
 
 log = logging.getLogger(__name__)
 
-_GEOM = ("kernel_shape", "strides", "pads")
+_GEOM = ("kernel_shape", "strides", "pads", "pads_end")
 
 
 def _fail(node, what):
@@ -53,6 +55,33 @@ def _flat_perm(shape):
     return np.arange(h * w * c).reshape(h, w, c).transpose(1, 0, 2).ravel()
 
 
+def _multi(g, n, kind, perm):
+    """Kind (and perm) of an add / concat output; True if the node changed meaning (read a
+    swapped or permuted input)."""
+    kinds = [kind[t] for t in n.inputs]
+    out = n.outputs[0]
+    shapes = [g.tensors[t].shape for t in n.inputs]
+    if set(kinds) == {"plain"}:
+        kind[out] = "plain"
+        return False
+    if n.op == "concat" and len(shapes[0]) == 1 and "swapped" not in kinds:
+        offsets = np.cumsum([0] + [s[0] for s in shapes[:-1]])
+        kind[out] = "perm"
+        perm[out] = np.concatenate([(perm[t] if kind[t] == "perm" else np.arange(s[0])) + o
+                                    for t, s, o in zip(n.inputs, shapes, offsets)])
+        return True
+    if len(set(kinds)) != 1 or (kinds[0] == "perm" and any(
+            not np.array_equal(perm[t], perm[n.inputs[0]]) for t in n.inputs)):
+        _fail(n, "reads inputs of which only some would have H and W swapped")
+    kind[out] = kinds[0]
+    if kinds[0] == "perm":
+        perm[out] = perm[n.inputs[0]]
+    if n.op == "concat" and kinds[0] == "swapped":
+        ax = n.attrs["axis"] % 3
+        n.attrs["axis"] = {0: 1, 1: 0, 2: n.attrs["axis"]}[ax]
+    return True
+
+
 def _rewrite(g):
     """swap_hw on `g` (a copy); raises UnsupportedOpError before the caller's graph is touched."""
     inp = g.inputs[0]
@@ -66,22 +95,23 @@ def _rewrite(g):
     kind, perm, changed = {inp: "plain", new: "swapped"}, {}, []
     for n in g.nodes[1:]:
         src, out, op = n.inputs[0], n.outputs[0], n.op
+        if len(n.inputs) > 1:
+            if _multi(g, n, kind, perm):
+                changed.append(n.name)
+            continue
         k = kind[src]
         kind[out] = k
         if k == "plain":
             continue
         changed.append(n.name)
         if k == "swapped" and OPS[op].window:
-            for key in _GEOM + ("pads_end",):
+            for key in _GEOM:
                 if key in n.attrs:
                     n.attrs[key] = tuple(reversed(n.attrs[key]))
             if op == "conv":
                 n.params["weight"] = np.ascontiguousarray(n.params["weight"].transpose(0, 2, 1, 3))
             elif op == "depthwise_conv":
                 n.params["weight"] = np.ascontiguousarray(n.params["weight"].transpose(1, 0, 2))
-        elif k == "swapped" and op == "concat" and len(g.tensors[src].shape) == 3 and \
-                n.attrs["axis"] % 3 < 2:
-            n.attrs["axis"] = 1 - n.attrs["axis"] % 3           # H <-> W
         elif k == "swapped" and op == "softmax":
             if n.attrs.get("axis", -1) not in (-1, 2):
                 _fail(n, "is a softmax over a spatial axis")

@@ -21,22 +21,28 @@ conv / depthwise_conv / fc (fake-quant forward, proven equal to the kernels by t
     QConv computes the same output and mask on the integers instead (qsim.qat._intconv: the
     kernels' exact int16 tile engine, 3-5x faster than im2col + float product) and builds the
     im2col windows of the dequantized input only in its backward.
-maxpool / avgpool / sigmoid / tanh / softmax (few operations, path-dependent C):
-    forward   the numba kernel itself on the integers (qsim.kernels, via lower.kernel_call);
+maxpool / avgpool / sigmoid / tanh / softmax / clip / add / concat (few operations, path-dependent
+C, or one of qsim's companion kernels):
+    forward   the numba kernel itself on the integers (qsim.kernels, via lower.kernel_call; a
+              companion kernel as qsim.simulate calls it: add reads both inputs, concat is one call
+              per input into its slice of the output);
     backward  the float layer's gradient at the dequantized input (max: to the first maximum; avg:
               the plain average, the C's truncating division passed straight through; sigmoid/tanh:
               the float derivative, the table lookup passed straight through; softmax: the
-              natural-exp softmax, although the C is base 2).
+              natural-exp softmax, although the C is base 2; clip: inside the float bounds; add:
+              to both inputs, the requantization passed straight through; concat: split back).
 relu, flatten, reshape: the float layers, exact on grid values (max(x, 0) of a grid value is one).
 transpose_hw: a copy, and its gradient the inverse copy.
 """
 import numpy as np
 
-from ..kernels import KERNELS
+from ..kernels import COMPANION_KERNELS, KERNELS
 from ..lower import channel_pad, kernel_call, stored_shape
 from ..train.conv2d import conv_grads
-from ..train.layers import (LAYERS, AvgPool, Conv, DepthwiseConv, FC, Layer, MaxPool, Sigmoid,
-                            Softmax, Tanh)
+from ..train.convtaps import pad_hw
+from ..train.float_ops import asymmetric
+from ..train.layers import (LAYERS, Add, AvgPool, Clip, Concat, Conv, DepthwiseConv, FC, Layer,
+                            MaxPool, Sigmoid, Softmax, Tanh)
 from ._intconv import conv_forward
 from .ste import accumulator_init, quantize_ste, requantize_ste
 
@@ -115,18 +121,26 @@ class QConv(Weighted, Conv):
         init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
                                 self.opts["release"])
         x = np.asarray(x)
-        self.x, self.x_shape = x, x.shape
+        self.x_shape, padding = x.shape, self.padding
+        if asymmetric(padding, self.pads_end):    # zeros are grid values: pad once, exactly
+            x, padding = pad_hw(x, padding, 0, self.pads_end), (0, 0)
+        self.x = x
         # grid values times a power of two: exact integers in float32, converted exactly
         x_int = (x.astype(np.float32, copy=False) * np.float32(2.0 ** self.in_q.frac_bits)) \
             .astype(self.in_q.dtype)
-        y, self.y_mask = conv_forward(x_int, w_int, init, self.stride, self.padding,
+        y, self.y_mask = conv_forward(x_int, w_int, init, self.stride, padding,
                                       node.out_shift, self.out_q)
         return y
 
     def backward(self, grad_out):
+        asym = asymmetric(self.padding, self.pads_end)
         gw, gb, grad_in = conv_grads(np.asarray(self.x, self.dt), self.w, grad_out, self.stride,
-                                     self.padding, self.need_input_grad, mask=self.y_mask)
+                                     (0, 0) if asym else self.padding, self.need_input_grad,
+                                     mask=self.y_mask)
         self.x = None
+        if asym and grad_in is not None:
+            (py, px), (_, h, w, _) = self.padding, self.x_shape
+            grad_in = grad_in[:, py:py + h, px:px + w]
         if grad_in is not None:
             grad_in = grad_in.astype(np.float32, copy=False)
         return grad_in, {"weight": np.where(self.w_mask, gw, 0).astype(np.float32),
@@ -142,23 +156,44 @@ class QFC(Weighted, FC):
 
 
 class KernelOp(Bound):
-    """An op whose forward is the numba CMSIS-NN mirror run on the integers (pool, activations)."""
+    """An op whose forward is the numba CMSIS-NN mirror (or qsim companion kernel) run on the
+    integers (pool, activations, add, concat)."""
 
     def bind(self, graph, node):
         super().bind(graph, node)
         self.call = kernel_call(graph, node)
-        self.pad_in = channel_pad(graph, node.input)
+        self.in_qs = [graph.tensors[t].qformat for t in node.inputs]
+        self.pads_in = [channel_pad(graph, t) for t in node.inputs]
+        self.pad_in = self.pads_in[0]
         self.width = graph.tensors[node.output].shape[-1]
         self.out_stored = stored_shape(graph, node.output)
         return self
 
     def run_kernel(self, x):
-        ints = to_ints(x, self.in_q)
-        if self.pad_in:
-            ints = np.pad(ints, ((0, 0),) * (ints.ndim - 1) + ((0, self.pad_in),))
-        call = self.call
-        y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(ints)}, **call.args, **self.opts)
-        y = y.reshape((len(x),) + self.out_stored)[..., :self.width]
+        """The kernel on the integers of ``x`` (one array, or a list: one per node input)."""
+        xs = x if isinstance(x, (list, tuple)) else [x]
+        env = {}
+        for t, xi, q, pad in zip(self.node.inputs, xs, self.in_qs, self.pads_in):
+            ints = to_ints(xi, q)
+            if pad:
+                ints = np.pad(ints, ((0, 0),) * (ints.ndim - 1) + ((0, pad),))
+            env[t] = ints
+        call, n = self.call, len(xs[0])
+        if call.companion:         # as qsim.simulate runs it
+            fn, trunc = COMPANION_KERNELS[call.c_name], self.opts["truncate"]
+            if call.parts:
+                y = np.zeros((n, call.args["num_pixels"] * call.args["ch_im_out"]),
+                             env[call.input].dtype)
+                for t, part in call.parts:
+                    y = fn(Im_in=env[t], Im_out=y, **call.args, **part,
+                           truncate=trunc).reshape(n, -1)
+            else:
+                y = fn(**{a: env[t] for a, t in zip(call.in_args, call.inputs)}, **call.args,
+                       truncate=trunc)
+        else:
+            y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(env[call.input])}, **call.args,
+                                     **self.opts)
+        y = y.reshape((n,) + self.out_stored)[..., :self.width]
         return (y * self.out_q.step).astype(np.float32)
 
     def forward(self, x, params=None):
@@ -186,6 +221,18 @@ class QSoftmax(KernelOp, Softmax):
     pass
 
 
+class QClip(KernelOp, Clip):
+    pass
+
+
+class QAdd(KernelOp, Add):
+    pass
+
+
+class QConcat(KernelOp, Concat):
+    pass
+
+
 class TransposeHW(Layer):
     """transpose_hw: swap H and W of (N, H, W, C); a copy in C (no CMSIS call)."""
 
@@ -201,4 +248,4 @@ class TransposeHW(Layer):
 # LAYERS' own transpose_hw, if it has one, wins: both are the same copy.
 QAT_LAYERS = {"transpose_hw": TransposeHW, **LAYERS,
               **{cls.op: cls for cls in (QConv, QDepthwiseConv, QFC, QMaxPool, QAvgPool, QSigmoid,
-                                         QTanh, QSoftmax)}}
+                                         QTanh, QSoftmax, QClip, QAdd, QConcat)}}

@@ -72,7 +72,8 @@ class QatNet:
         g = self.graph
         env = {g.inputs[0]: np.asarray(x, np.float32)}
         for node, layer in zip(self.net.nodes, self.net.layers):
-            env[node.output] = layer.forward(env[node.input], node.params)
+            xs = [env[t] for t in node.inputs]
+            env[node.output] = layer.forward(xs[0] if layer.n_inputs == 1 else xs, node.params)
         if self.head is not None:
             env[self.head_node.output] = self.head.run_kernel(env[self.head_node.input])
         return {t: to_ints(v, g.tensors[t].qformat) for t, v in env.items()}

@@ -5,12 +5,14 @@ from numba import njit, uint64
 from ..ops import out_dim
 
 
-def pad_hw(x, padding, value=0):
-    """Pad H and W of an (N, H, W, C) array symmetrically by (py, px); no copy when both are 0."""
+def pad_hw(x, padding, value=0, pads_end=None):
+    """Pad H and W of an (N, H, W, C) array by (py, px) at the top/left and ``pads_end`` (default
+    (py, px), symmetric) at the bottom/right; no copy when all are 0."""
     py, px = padding
-    if py == 0 and px == 0:
+    ey, ex = padding if pads_end is None else pads_end
+    if py == px == ey == ex == 0:
         return x
-    return np.pad(x, ((0, 0), (py, py), (px, px), (0, 0)), constant_values=value)
+    return np.pad(x, ((0, 0), (py, ey), (px, ex), (0, 0)), constant_values=value)
 
 
 def tap_slices(padded_shape, kernel, stride):

@@ -2,7 +2,8 @@
 
 Layouts follow the graph IR: activations (N, H, W, C) with the batch axis first, conv weight OHWI
 (ch_out, KY, KX, ch_in), depthwise weight (KY, KX, C), fc weight (rows, dim_in) over the flattened
-HWC input, bias per output channel; stride (sy, sx) and symmetric zero padding (py, px).
+HWC input, bias per output channel; stride (sy, sx) and zero padding (py, px) at the top/left,
+``pads_end`` (bottom, right; default (py, px)) at the bottom/right.
 
 Protocol
 --------
@@ -10,6 +11,8 @@ Protocol
 ``grad_in, grad_params = layer.backward(grad_out)`` uses that cache (one forward, one backward).
 ``params`` is a dict by role ("weight", "bias"); ``grad_params`` has the same keys. Setting
 ``need_input_grad = False`` (the trainer does it for layers fed by the graph input) skips grad_in.
+A layer with ``n_inputs != 1`` (add, concat) takes the list of its inputs and returns the list
+of their gradients.
 
 The arithmetic follows the dtype of the inputs: float32 for training, float64 in gradient checks.
 
@@ -36,6 +39,7 @@ class Layer:
 
     op = ""
     param_names = ()
+    n_inputs = 1        # None: a list of inputs in, a list of gradients out
 
     def __init__(self, name=""):
         self.name = name
@@ -58,17 +62,24 @@ class Conv(Layer):
     op = "conv"
     param_names = ("weight", "bias")
 
-    def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0)):
+    def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0), pads_end=None):
         super().__init__(name)  # kernel_shape is the weight's (KY, KX); accepted to take node.attrs
         self.stride, self.padding = tuple(strides), tuple(pads)
+        self.pads_end = None if pads_end is None else tuple(pads_end)
 
     def forward(self, x, params):
-        self.x, self.w = x, params["weight"]
-        return F.conv(x, self.w, params.get("bias"), self.stride, self.padding)
+        self.x, self.w, self.x_shape, padding = x, params["weight"], x.shape, self.padding
+        if F.asymmetric(padding, self.pads_end):    # pad once; the products see no padding
+            self.x, padding = pad_hw(x, padding, 0, self.pads_end), (0, 0)
+        return F.conv(self.x, self.w, params.get("bias"), self.stride, padding)
 
     def backward(self, grad_out):
-        gw, gb, grad_in = conv_grads(self.x, self.w, grad_out, self.stride, self.padding,
-                                     self.need_input_grad)
+        asym = F.asymmetric(self.padding, self.pads_end)
+        gw, gb, grad_in = conv_grads(self.x, self.w, grad_out, self.stride,
+                                     (0, 0) if asym else self.padding, self.need_input_grad)
+        if asym and grad_in is not None:
+            (py, px), (_, h, w, _) = self.padding, self.x_shape
+            grad_in = grad_in[:, py:py + h, px:px + w]
         self.x = None
         return grad_in, {"weight": gw, "bias": gb}
 
@@ -79,13 +90,15 @@ class DepthwiseConv(Layer):
     op = "depthwise_conv"
     param_names = ("weight", "bias")
 
-    def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0)):
+    def __init__(self, name="", kernel_shape=None, strides=(1, 1), pads=(0, 0), pads_end=None):
         super().__init__(name)  # kernel_shape is the weight's (KY, KX); accepted to take node.attrs
         self.stride, self.padding = tuple(strides), tuple(pads)
+        self.pads_end = None if pads_end is None else tuple(pads_end)
 
     def forward(self, x, params):
         # the padded input is kept for the backward; padding (0, 0) then makes no copy
-        self.xp, self.w, self.x_shape = pad_hw(x, self.padding), params["weight"], x.shape
+        self.xp, self.w, self.x_shape = (pad_hw(x, self.padding, 0, self.pads_end),
+                                         params["weight"], x.shape)
         return F.depthwise_conv(self.xp, self.w, params.get("bias"), self.stride, (0, 0))
 
     def backward(self, grad_out):
@@ -245,16 +258,19 @@ class MaxPool(Layer):
 
     op = "maxpool"
 
-    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0), ceil_mode=0):
+    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0), ceil_mode=0,
+                 pads_end=None):
         super().__init__(name)
         self.kernel, self.padding = tuple(kernel_shape), tuple(pads)
         self.stride = self.kernel if strides is None else tuple(strides)
         self.ceil_mode = bool(ceil_mode)
+        self.pads_end = None if pads_end is None else tuple(pads_end)
 
     def forward(self, x, params=None):
         self.x_shape = x.shape
         # the padded input is kept for the backward; padding (0, 0) then makes no copy
-        self.xp = pool_pad(x, self.kernel, self.stride, self.padding, self.ceil_mode, -np.inf)
+        self.xp = pool_pad(x, self.kernel, self.stride, self.padding, self.ceil_mode, -np.inf,
+                           self.pads_end)
         self.y = F.max_pool(self.xp, self.kernel, self.stride, (0, 0))
         return self.y
 
@@ -271,30 +287,84 @@ class MaxPool(Layer):
 
 
 class AvgPool(Layer):
-    """Average over the valid taps of each window (padding is not counted)."""
+    """Average over the valid taps of each window (padding is not counted unless
+    count_include_pad)."""
 
     op = "avgpool"
 
-    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0), ceil_mode=0):
+    def __init__(self, name="", kernel_shape=(2, 2), strides=None, pads=(0, 0), ceil_mode=0,
+                 pads_end=None, count_include_pad=0):
         super().__init__(name)
         self.kernel, self.padding = tuple(kernel_shape), tuple(pads)
         self.stride = self.kernel if strides is None else tuple(strides)
         self.ceil_mode = bool(ceil_mode)
+        self.pads_end = None if pads_end is None else tuple(pads_end)
+        self.include = bool(count_include_pad)
 
     def forward(self, x, params=None):
         self.x_shape = x.shape
-        return F.avg_pool(x, self.kernel, self.stride, self.padding, self.ceil_mode)
+        return F.avg_pool(x, self.kernel, self.stride, self.padding, self.ceil_mode,
+                          self.pads_end, self.include)
 
     def backward(self, grad_out):
         n, h, w, c = self.x_shape
         py, px = self.padding
         gxp = pool_pad(np.zeros((n, h, w, c), grad_out.dtype), self.kernel, self.stride,
-                       self.padding, self.ceil_mode)
+                       self.padding, self.ceil_mode, 0, self.pads_end)
         g = grad_out / valid_taps(h, w, self.kernel, self.stride, self.padding, self.ceil_mode,
-                                  grad_out.dtype)
+                                  grad_out.dtype, self.pads_end, self.include)
         for _, sl in tap_slices(gxp.shape, self.kernel, self.stride):
             gxp[sl] += g
         return gxp[:, py:py + h, px:px + w], {}
+
+
+class Clip(Layer):
+    """min(max(x, min), max); the gradient passes where the input is strictly inside the bounds."""
+
+    op = "clip"
+
+    def __init__(self, name="", min=0.0, max=6.0):     # noqa: A002 (the IR's attribute names)
+        super().__init__(name)
+        self.lo, self.hi = float(min), float(max)
+
+    def forward(self, x, params=None):
+        self.inside = (x > self.lo) & (x < self.hi)
+        return F.clip(x, self.lo, self.hi)
+
+    def backward(self, grad_out):
+        return grad_out * self.inside, {}
+
+
+class Add(Layer):
+    """a + b; each input gets the output's gradient."""
+
+    op = "add"
+    n_inputs = 2
+
+    def forward(self, xs, params=None):
+        return F.add(*xs)
+
+    def backward(self, grad_out):
+        return [grad_out, grad_out], {}
+
+
+class Concat(Layer):
+    """Inputs joined along one non-batch axis; the gradient is split back along it."""
+
+    op = "concat"
+    n_inputs = None
+
+    def __init__(self, name="", axis=-1):
+        super().__init__(name)
+        self.ir_axis = axis
+        self.axis = axis + 1 if axis >= 0 else axis
+
+    def forward(self, xs, params=None):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return F.concat(xs, self.ir_axis)
+
+    def backward(self, grad_out):
+        return np.split(grad_out, np.cumsum(self.sizes)[:-1], self.axis), {}
 
 
 class SoftmaxCrossEntropy:
@@ -326,4 +396,5 @@ class SoftmaxCrossEntropy:
 
 
 LAYERS = {cls.op: cls for cls in (Conv, DepthwiseConv, FC, ReLU, Sigmoid, Tanh, Softmax, Reshape,
-                                  Flatten, Transpose, TransposeHW, MaxPool, AvgPool)}
+                                  Flatten, Transpose, TransposeHW, MaxPool, AvgPool, Clip, Add,
+                                  Concat)}

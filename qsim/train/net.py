@@ -1,5 +1,8 @@
 """A trainable view of an HWC Graph: one layer object per node, forward and backward over the DAG.
 
+Each node reads its inputs by tensor name (add and concat read several); in the backward a
+tensor read by several nodes (a residual block's shortcut) gets the sum of their gradients.
+
 The Net does not copy parameters: ``net.params`` maps "<node>/<param>" to the node's own arrays
 (cast once to the training dtype), so an optimizer updating them in place updates the Graph.
 """
@@ -54,7 +57,7 @@ class Net:
         self.layers = [make_layer(n, layers) for n in self.nodes]
         self.params = {}
         for node, layer in zip(self.nodes, self.layers):
-            layer.need_input_grad = node.inputs[0] not in graph.inputs
+            layer.need_input_grad = any(t not in graph.inputs for t in node.inputs)
             for key, p in node.params.items():
                 if p.dtype != self.dtype:
                     node.params[key] = p = p.astype(self.dtype)
@@ -64,7 +67,9 @@ class Net:
         """Logits (N, ...) for a batch ``x`` of the graph's (single) input."""
         env = {self.graph.inputs[0]: np.asarray(x, self.dtype)}
         for node, layer in zip(self.nodes, self.layers):
-            env[node.outputs[0]] = layer.forward(env[node.inputs[0]], node.params)
+            xs = [env[t] for t in node.inputs]
+            env[node.outputs[0]] = layer.forward(xs[0] if layer.n_inputs == 1 else xs,
+                                                 node.params)
         return env[self.logits]
 
     def backward(self, grad_logits):
@@ -81,9 +86,12 @@ class Net:
             grad_in, pgrads = layer.backward(g)
             for key, gp in pgrads.items():
                 grads[f"{node.name}/{key}"] = gp
-            if grad_in is not None:
-                src = node.inputs[0]    # a tensor read by several nodes sums their gradients
-                tgrad[src] = grad_in if src not in tgrad else tgrad[src] + grad_in
+            grads_in = [grad_in] if layer.n_inputs == 1 else grad_in
+            for src, gi in zip(node.inputs, grads_in or ()):
+                if gi is None or src in self.graph.inputs:
+                    continue
+                # a tensor read by several nodes sums their gradients
+                tgrad[src] = gi if src not in tgrad else tgrad[src] + gi
         return grads
 
     def predict(self, x, batch_size=1024):
