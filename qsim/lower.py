@@ -60,10 +60,11 @@ class KernelCall:
         return [a.name for a in signature(self.c_name).args if a.role in ("batched", "inout")][
             :max(len(self.inputs), 1) if not self.parts else 1]
 
-    def kernel_input(self, x):
-        """x (N,) + stored shape as the kernel takes it: kept where it is the data argument's
-        logical shape (images), else flattened to (N, size) (an fc reading an image, softmax)."""
-        shape = SIGNATURES[self.c_name].arg(self.in_arg).shape
+    def kernel_input(self, x, arg=None):
+        """x (N,) + stored shape as the kernel takes it for data argument `arg` (default in_arg):
+        kept where it is the argument's logical shape (images), else flattened to (N, size) (an
+        fc reading an image, softmax, elementwise companion kernels)."""
+        shape = signature(self.c_name).arg(arg or self.in_arg).shape
         return x if shape and x.shape[1:] == tuple(shape(self.args)) else x.reshape(len(x), -1)
 
     @property

@@ -183,7 +183,7 @@ def _companion(call, env, n, shapes, truncate):
         for t, part in call.parts:
             y = fn(Im_in=env[t], Im_out=y, **info, **part, truncate=truncate).reshape(n, -1)
     else:
-        ins = {a: env[t] for a, t in zip(call.in_args, call.inputs)}
+        ins = {a: call.kernel_input(env[t], a) for a, t in zip(call.in_args, call.inputs)}
         y = fn(**ins, **call.args, truncate=truncate)
     return y.reshape((n,) + shapes[call.output])
 

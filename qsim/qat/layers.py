@@ -188,7 +188,8 @@ class KernelOp(Bound):
                     y = fn(Im_in=env[t], Im_out=y, **call.args, **part,
                            truncate=trunc).reshape(n, -1)
             else:
-                y = fn(**{a: env[t] for a, t in zip(call.in_args, call.inputs)}, **call.args,
+                y = fn(**{a: call.kernel_input(env[t], a) for a, t in zip(call.in_args, call.inputs)},
+                       **call.args,
                        truncate=trunc)
         else:
             y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(env[call.input])}, **call.args,
