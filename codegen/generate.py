@@ -40,12 +40,18 @@ def lower_graph(graph):
     return [kernel_call(graph, node) for node in graph.nodes]
 
 
-def render(graph, name=None, source=None) -> GeneratedNetwork:
+WEIGHT_STYLES = ("c", "mlkws")
+
+
+def render(graph, name=None, source=None, weights_style="c") -> GeneratedNetwork:
     """All generated files as text, without touching the disk.
 
     name : C prefix of every symbol and file (default: the graph name); source : model name in
-    the provenance line (default: the graph name).
+    the provenance line (default: the graph name); weights_style "mlkws" also writes the weights
+    as ML-KWS-style #define macros plus their `qsim import-c` spec (codegen.emit_defines).
     """
+    if weights_style not in WEIGHT_STYLES:
+        raise ShapeError(f"weights_style must be one of {WEIGHT_STYLES}, got {weights_style!r}")
     prefix = c_ident(name).lower() if name else default_prefix(graph)
     calls = lower_graph(graph)
     plan = plan_buffers(graph, calls)
@@ -58,6 +64,12 @@ def render(graph, name=None, source=None) -> GeneratedNetwork:
         f"{prefix}.mk": makefile_snippet(prefix, prov),
         f"{prefix}.cmake": cmake_snippet(prefix, prov),
     }
+    if weights_style == "mlkws":
+        from .emit_defines import render_mlkws
+        try:
+            files.update(render_mlkws(graph, calls, prefix, prov))
+        except ValueError as e:
+            raise ShapeError(str(e)) from None
     return GeneratedNetwork(prefix, files, plan, weight_bytes, calls)
 
 
@@ -96,7 +108,8 @@ def cmake_snippet(prefix, prov):
         f"target_compile_options(qsim_{prefix} PRIVATE -fno-strict-aliasing)", ""])
 
 
-def write_network(graph, out_dir, name=None, force=False, source=None) -> GeneratedNetwork:
+def write_network(graph, out_dir, name=None, force=False, source=None,
+                  weights_style="c") -> GeneratedNetwork:
     """Render and write the files into `out_dir` (atomically); returns the GeneratedNetwork.
 
     Raises OutputExistsError when out_dir exists and force is False.
@@ -105,7 +118,7 @@ def write_network(graph, out_dir, name=None, force=False, source=None) -> Genera
     if out_dir.exists() and not force:
         raise OutputExistsError(f"{out_dir} already exists. help: pass --force to replace it, or "
                                 "choose another -o folder")
-    gen = render(graph, name, source)
+    gen = render(graph, name, source, weights_style)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     old = None

@@ -23,6 +23,7 @@ Layer fields (one dict per C call, graph order):
     out           explicit output size (y, x) as the C call's dim_im_out; must equal the
                   symmetric-padding rule until asymmetric padding is in the IR
     ch_out        conv output channels (default: the bias length)
+    weight_layout "c" (default: as the C reads it), "tf" or "torch" (see LAYOUTS)
     weight_frac   frac_bits of the weights when known (then every format follows, see below)
     int_width     sigmoid/tanh: the C call's int_width (checked against the input's format)
     shape         reshape: the new shape
@@ -350,21 +351,28 @@ def _weighted(layer, node, op, kernel, in_shape, bits, known, fi, rest, resolved
         b = _ints(layer, "bias", wb, _len(layer, "bias"), "one per output row")
         rows = b.size
         w = _ints(layer, "weight", wb, rows * dim, f"num_of_rows {rows} x dim_vec {dim}")
-        if kernel in DEINTERLEAVE:
+        layout = _layout(layer, "fc", kernel)
+        if layout == "c" and kernel in DEINTERLEAVE:
             w = np.asarray(DEINTERLEAVE[kernel](w.astype(np.int8 if wb == 8 else np.int16), rows, dim))
-        w = w.reshape(rows, dim)
+        w = w.reshape(dim, rows).T if layout == "tf" else w.reshape(rows, dim)
     else:
         (ky, kx), ci = node.attrs["kernel_shape"], in_shape[-1]
         if op == "depthwise_conv":
             co = ci
             b = _ints(layer, "bias", wb, co, "one per channel")
             w = _ints(layer, "weight", wb, ky * kx * ci,
-                      f"kernel {ky}x{kx} x {ci} channels, (ky, kx, ch)").reshape(ky, kx, ci)
+                      f"kernel {ky}x{kx} x {ci} channels")
+            w = (w.reshape(ci, ky, kx).transpose(1, 2, 0) if _layout(layer, op, kernel) == "torch"
+                 else w.reshape(ky, kx, ci))
         else:
             co = int(layer.get("ch_out", _len(layer, "bias")))
             b = _ints(layer, "bias", wb, co, "one per output channel")
             w = _ints(layer, "weight", wb, co * ky * kx * ci,
-                      f"ch_out {co} x kernel {ky}x{kx} x ch_in {ci}, OHWI").reshape(co, ky, kx, ci)
+                      f"ch_out {co} x kernel {ky}x{kx} x ch_in {ci}")
+            layout = _layout(layer, op, kernel)
+            w = (w.reshape(ky, kx, ci, co).transpose(3, 0, 1, 2) if layout == "tf" else
+                 w.reshape(co, ci, ky, kx).transpose(0, 2, 3, 1) if layout == "torch" else
+                 w.reshape(co, ky, kx, ci))
     if known:
         fw = int(layer["weight_frac"])
     else:
@@ -376,6 +384,23 @@ def _weighted(layer, node, op, kernel, in_shape, bits, known, fi, rest, resolved
     node.bias_shift, node.out_shift = bias_shift, out_shift
     node.params["weight"] = w.astype(np.float64) * 2.0 ** -fw
     node.params["bias"] = b.astype(np.float64) * 2.0 ** -fb
+
+
+# weight_layout of a layer: "c" = as the C function reads it (default), "tf" = TensorFlow
+# ([KH, KW, Cin, Cout] conv, [KH, KW, C, 1] depthwise, [in, out] dense), "torch" = PyTorch
+# ([Cout, Cin, KH, KW] conv, [C, 1, KH, KW] depthwise, [out, in] linear, never interleaved).
+LAYOUTS = ("c", "tf", "torch")
+
+
+def _layout(layer, op, kernel):
+    layout = layer.get("weight_layout", "c")
+    if layout not in LAYOUTS:
+        raise ShapeError(f"{_where(layer)}: weight_layout {layout!r} is not one of {LAYOUTS}")
+    if op == "depthwise_conv" and layout == "tf":
+        return "c"
+    if op == "fc" and layout == "torch":
+        return "rows"
+    return layout
 
 
 def _len(layer, key):

@@ -14,6 +14,9 @@ def register(subparsers):
     p.add_argument("--force", action="store_true", help="replace DIR if it exists")
     p.add_argument("--name", default=None, metavar="N",
                    help="C prefix of files and symbols (default: the graph's name)")
+    p.add_argument("--weights-style", choices=("c", "mlkws"), default="c",
+                   help="mlkws: also write the weights as ML-KWS-style #define arrays and shift "
+                        "macros plus the `qsim import-c` spec that reads them back")
     return p
 
 
@@ -25,7 +28,8 @@ def run(args):
 
     graph = load_quantized(args.model, "MODEL")
     out = Path(args.out)
-    gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name)
+    gen = write_network(graph, out, name=args.name, force=args.force, source=Path(args.model).name,
+                        weights_style=args.weights_style)
     code = measure_code_size(out / f"{gen.name}.c", [out, *include_dirs()])
     for fname in gen.files:
         print(f"wrote {out / fname}")
