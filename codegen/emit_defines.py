@@ -75,6 +75,7 @@ def render_mlkws(graph, calls, prefix, provenance):
         if node.op == "reshape":
             layer["shape"] = list(node.attrs["shape"])
         if node.op in ("sigmoid", "tanh"):
+            layer["op"] = node.op
             layer["int_width"] = int(call.args["int_width"])
         if OPS[node.op].weighted:
             wkey = "wt" if "wt" in call.args else "pM"
