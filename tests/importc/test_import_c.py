@@ -164,3 +164,13 @@ def test_parity_cortex_m4(tmp_path):
     b = _imported(tmp_path, "ds_cnn", "q7", "dsp" if cmsis else "ref", version)
     report = run_network_parity(b, random_inputs(b, 3, seed=1), target="cortex-m4", cmsis=cmsis)
     assert report.mismatches == 0, "\n".join(report.lines())
+
+
+@pytest.mark.slow
+def test_example_script(tmp_path, capsys):
+    """examples/import_c.py end to end (one epoch): identical integers, diverge finds the edit."""
+    from examples.import_c import main as example
+    same, d = example(["--epochs", "1", "--out", str(tmp_path)])
+    assert same
+    assert d.kernel.startswith("arm_convolve") and d.reproduced_by[0].startswith("out_shift off by one")
+    assert "0 mismatches" in capsys.readouterr().out
