@@ -204,7 +204,6 @@ def _kyx(args):
 def diverge(qgraph, x, records):
     """Divergence of device `records` (read_dump) from the simulation of the single input x."""
     sim = simulated_records(qgraph, x)
-    q = qgraph.quant
     for i, (node, mine, dev) in enumerate(zip(qgraph.nodes, sim, records)):
         diff = mine != dev
         if not diff.any():

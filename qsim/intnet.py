@@ -268,9 +268,11 @@ def build(name, input_spec, layers, path="ref", release="5.9.0", truncate=False)
             k, s, p = _window(layer, op, in_shape, kernel)
             node.attrs.update(kernel_shape=k, strides=s, pads=p)
         if OPS[op].weighted:
-            kernel = kernel or _default_kernel(layer, op, bits, None, quant, 8 if scheme == "q7q15" else bits) \
-                if op == "fc" else kernel
-            _weighted(layer, node, op, kernel, in_shape, bits, known, fi, layers[i + 1:], resolved[i + 1:])
+            if op == "fc" and kernel is None:
+                kernel = _default_kernel(layer, op, bits, None, quant,
+                                         8 if scheme == "q7q15" else bits)
+            _weighted(layer, node, op, kernel, in_shape, bits, known, fi, layers[i + 1:],
+                      resolved[i + 1:])
         elif op == "reshape":
             node.attrs["shape"] = tuple(layer.get("shape", ()))
         g.add_node(node)
@@ -302,7 +304,11 @@ def build(name, input_spec, layers, path="ref", release="5.9.0", truncate=False)
     g.meta["intnet"] = {"float_scale": "known" if known else FLOAT_SCALE_UNKNOWN,
                         "source": "C call arguments"}
     g.meta["quantize"] = {"fc_opt": any(str(n.kernel).endswith("_opt") for n in g.nodes)}
-    return g.validate()
+    g.validate()
+    from .lower import kernel_call
+    for node in g.nodes:            # the C types of every scalar argument (uint16_t sizes, ...)
+        kernel_call(g, node)
+    return g
 
 
 def _nominal_input(layers, resolved, bits):
@@ -341,9 +347,7 @@ def _check_int_width(layer, bits, fi, known):
 
 def _weighted(layer, node, op, kernel, in_shape, bits, known, fi, rest, resolved_rest):
     """Weights / bias as IR float params on their exact grid, formats and shifts of a conv / fc."""
-    if kernel is None and op != "fc":
-        kernel = None   # chosen after add_node, from the geometry
-    wb = weight_bits_of(kernel) if kernel else bits
+    wb = weight_bits_of(kernel) if kernel else bits     # conv: a default kernel comes later
     bias_shift = _int(layer, "bias_shift", 0, 31)
     out_shift = _int(layer, "out_shift", 0, 31)
     if op == "fc":
