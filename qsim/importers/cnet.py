@@ -15,6 +15,10 @@ plain integers; the other layer fields are qsim.intnet's (kernel_shape, strides,
 weight_layout "c" | "tf" | "torch", weight_frac, int_width, shape). Array lengths are checked
 against the layer (the error names the array and the expected size); values must fit the
 kernel's q7_t / q15_t.
+
+For a KWS network the spec may also give "labels" (one name per output) and "frontend" ({"name":
+"float" | "q15", frame_len_ms, frame_shift_ms, num_frames, num_mfcc, dec_bits, ...}); they are
+kept in graph.meta["kws"] of the model folder for `qsim kws`.
 """
 import json
 from pathlib import Path
@@ -23,7 +27,13 @@ from ..errors import CHeaderError, QsimError
 from ..graph import PATHS, VERSIONS
 from .cheader import NAME_RE, read_headers
 
-SPEC_KEYS = {"name", "input", "layers", "path", "release", "truncate"}
+SPEC_KEYS = {"name", "input", "layers", "path", "release", "truncate", "labels", "frontend"}
+# front end settings a KWS model folder may record (read by qsim.kws; `name`: "float" is a float
+# MFCC as ML-KWS-for-MCU computes it (Hann window, log mel, DCT, rounded to dec_bits), "q15" is
+# arm_mfcc_q15)
+FRONTEND_KEYS = {"name", "sample_rate", "frame_len_ms", "frame_shift_ms", "num_frames", "num_mfcc",
+                 "num_mel_bins", "mel_low_hz", "mel_high_hz", "dec_bits", "window"}
+FRONTENDS = ("float", "q15")
 LAYER_KEYS = {"name", "kernel", "op", "weight", "bias", "bias_shift", "out_shift", "kernel_shape",
               "strides", "pads", "out", "ch_out", "weight_layout", "weight_frac", "int_width",
               "type", "shape"}
@@ -64,6 +74,7 @@ def check_spec(spec, where="spec"):
         raise CHeaderError(f"{where}: 'layers' must be a list of objects")
     if spec.get("path", "ref") not in PATHS or spec.get("release", "5.9.0") not in VERSIONS:
         raise CHeaderError(f"{where}: path must be one of {PATHS} and release one of {VERSIONS}")
+    _check_kws(spec, where)
     for i, layer in enumerate(spec["layers"]):
         bad = set(layer) - LAYER_KEYS
         if bad:
@@ -78,6 +89,28 @@ def check_spec(spec, where="spec"):
             if v is not None and not isinstance(v, int) and not (isinstance(v, str) and NAME_RE.match(v)):
                 raise CHeaderError(f"{where}: layer '{layer.get('name', i)}': {key} must be an int or "
                                    f"the name of an integer #define, got {v!r}")
+
+
+def _check_kws(spec, where):
+    labels = spec.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not labels
+                               or not all(isinstance(x, str) and x for x in labels)):
+        raise CHeaderError(f"{where}: 'labels' must be a list of class names (strings)")
+    fe = spec.get("frontend")
+    if fe is None:
+        return
+    if not isinstance(fe, dict) or fe.get("name") not in FRONTENDS:
+        raise CHeaderError(f"{where}: 'frontend' must be an object with name one of {FRONTENDS}")
+    bad = set(fe) - FRONTEND_KEYS
+    if bad:
+        raise CHeaderError(f"{where}: frontend: unknown keys {sorted(bad)}; it takes "
+                           f"{sorted(FRONTEND_KEYS)}")
+    for k, v in fe.items():
+        if k not in ("name", "window") and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                            or v < 0):
+            raise CHeaderError(f"{where}: frontend {k}={v!r} must be a non-negative number")
+    if fe.get("window", "hann") != "hann":
+        raise CHeaderError(f"{where}: frontend window {fe['window']!r}: only 'hann' is known")
 
 
 def resolve_layers(spec, contents):
@@ -135,6 +168,13 @@ def import_c(headers, spec, path=None, release=None):
                             headers=[Path(h).name for h in headers],
                             arrays={l["name"]: {k: spec_l[k] for k in ARRAY_KEYS + SHIFT_KEYS if k in spec_l}
                                     for l, spec_l in zip(layers, spec["layers"])})
+    if "labels" in spec:
+        n_out = g.tensors[g.outputs[0]].size
+        if len(spec["labels"]) != n_out:
+            raise CHeaderError(f"spec: {len(spec['labels'])} labels for {n_out} network outputs")
+    kws = {k: spec[k] for k in ("labels", "frontend") if k in spec}
+    if kws:
+        g.meta["kws"] = kws      # the model folder's KWS settings (labels, front end), for qsim kws
     return g
 
 

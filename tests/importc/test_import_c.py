@@ -174,3 +174,23 @@ def test_example_script(tmp_path, capsys):
     assert same
     assert d.kernel.startswith("arm_convolve") and d.reproduced_by[0].startswith("out_shift off by one")
     assert "0 mismatches" in capsys.readouterr().out
+
+
+def test_kws_settings_in_the_model_folder(tmp_path, capsys):
+    q = quantized("kws", "q7", "ref", "5.9.0")
+    header, spec = _export(q, tmp_path)
+    doc = json.loads(spec.read_text())
+    n_out = q.tensors[q.outputs[0]].size
+    labels = [f"word{i}" for i in range(n_out)]
+    fe = {"name": "float", "frame_len_ms": 40, "frame_shift_ms": 40, "num_frames": 25,
+          "num_mfcc": 10, "dec_bits": 2, "window": "hann"}
+    (tmp_path / "s.json").write_text(json.dumps(dict(doc, labels=labels, frontend=fe)))
+    assert main(["import-c", str(header), "--spec", str(tmp_path / "s.json"), "-o", str(tmp_path / "m")]) == 0
+    assert Graph.load(tmp_path / "m").meta["kws"] == {"labels": labels, "frontend": fe}
+    for bad, msg in ((dict(doc, labels=labels[:-1]), "labels for"),
+                     (dict(doc, frontend=dict(fe, name="magic")), "frontend"),
+                     (dict(doc, frontend=dict(fe, hop=3)), "unknown keys ['hop']")):
+        (tmp_path / "b.json").write_text(json.dumps(bad))
+        assert main(["import-c", str(header), "--spec", str(tmp_path / "b.json"), "-o",
+                     str(tmp_path / "n")]) == 2
+        assert msg in capsys.readouterr().err
