@@ -32,6 +32,7 @@ _NUM = re.compile(r"(0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+)([uUlL]*)\Z")
 _TOKEN = re.compile(r"[ \t\f\v]*(?:(//[^\n]*)|(/\*.*?\*/)|(\"(?:\\.|[^\"\\\n])*\")|('(?:\\.|[^'\\\n])*')"
                     r"|([A-Za-z_][A-Za-z0-9_]*)|([0-9][0-9A-Za-z]*)|(\n)|(.))", re.S)
 MAX_BYTES = 64 << 20
+_LIMIT = (1 << 32) - 1
 
 
 @dataclass
@@ -130,6 +131,9 @@ def _value(toks, i, end):
     v = parse_int(toks[i][1])
     if v is None:
         return None, i
+    if v > _LIMIT:
+        raise CHeaderError(f"line {toks[i][2]}: integer literal {toks[i][1][:40]} is out of range "
+                           f"(more than 32 bits)")
     i += 1
     while depth and i < end and toks[i][1] == ")":
         depth, i = depth - 1, i + 1

@@ -132,3 +132,18 @@ def test_octal_and_suffixes():
     c = parse_header("#define A {010, 0x10, 0b10, 10u, -0x7F, (-(3))}\n#define S 010\n").values
     assert c["A"].values.tolist() == [8, 16, 2, 10, -127, -3]
     assert int(c["S"].values) == 8
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(-(1 << 80), 1 << 80), st.sampled_from(["#define A {}\n", "#define A {}u\n",
+                                                           "const q7_t a[] = {{{}}};\n"]))
+def test_huge_literals_are_errors_not_crashes(v, form):
+    try:
+        c = parse_header(form.format(v), "t.h")
+    except CHeaderError as e:
+        assert "out of range" in str(e) or "not an integer literal" in str(e)
+        assert abs(v) > (1 << 32) - 1 or "u" in form
+        return
+    assert abs(v) <= (1 << 32) - 1
+    if c.values:
+        assert int(np.asarray(next(iter(c.values.values())).values).reshape(-1)[0]) == v
