@@ -126,7 +126,10 @@ def _int(layer, key, lo, hi):
 def _ints(layer, key, bits, size, what):
     if key not in layer:
         raise ShapeError(f"{_where(layer)}: missing '{key}' ({what}, {size} values)")
-    arr = np.asarray(layer[key])
+    try:
+        arr = np.asarray(layer[key])
+    except (ValueError, TypeError):
+        arr = np.asarray([], dtype=object)
     if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
         raise KernelArgumentError(f"{_where(layer)}: '{key}' must hold integers, got dtype "
                                   f"{arr.dtype}")
@@ -229,6 +232,11 @@ def build(name, input_spec, layers, path="ref", release="5.9.0", truncate=False)
     if not isinstance(input_spec, dict) or "shape" not in input_spec:
         raise ShapeError("the input needs {'shape': [H, W, C] or [n], 'bits': 8|16, "
                          "'frac_bits': f (optional)}")
+    shape = input_spec["shape"]
+    if (not isinstance(shape, (list, tuple)) or len(shape) not in (1, 3)
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                       for d in shape)):
+        raise ShapeError(f"input shape {shape!r} must be [H, W, C] (HWC) or [n], positive ints")
     bits = input_spec.get("bits", 8)
     if bits not in (8, 16):
         raise ShapeError(f"input bits must be 8 (q7_t) or 16 (q15_t), got {bits!r}")
@@ -244,6 +252,16 @@ def build(name, input_spec, layers, path="ref", release="5.9.0", truncate=False)
     fi_given = input_spec.get("frac_bits")
     if fi_given is not None and (isinstance(fi_given, bool) or not isinstance(fi_given, (int, np.integer))):
         raise ShapeError(f"input frac_bits must be an int, got {fi_given!r}")
+    for layer in layers:
+        for key in ("weight_frac", "ch_out", "int_width", "type"):
+            if key in layer:
+                _int(layer, key, -64 if key == "weight_frac" else 0, 64 if key == "weight_frac"
+                     else 1 << 16)
+        if "shape" in layer and (not isinstance(layer["shape"], (list, tuple)) or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                for d in layer["shape"])):
+            raise ShapeError(f"{_where(layer)}: shape {layer['shape']!r} must be a list of "
+                             "positive ints")
     resolved = [_resolve(l, bits) for l in layers]
     known = fi_given is not None and all(
         "weight_frac" in l for l, (op, _) in zip(layers, resolved) if OPS[op].weighted)

@@ -1,8 +1,11 @@
 """qsim.intnet.build: a quantized Graph from C-call arguments gives the quantizer's integers."""
+import functools
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qsim.errors import KernelArgumentError, QuantizationError, ShapeError, UnsupportedOpError
 from qsim.intnet import build, float_scale_known
@@ -133,3 +136,30 @@ def test_evaluate_refuses_integer_only(tmp_path, capsys):
                str(tmp_path / "x.npy")])
     assert rc == 2
     assert "float scale is unknown" in capsys.readouterr().err
+
+
+JUNK = st.one_of(st.none(), st.booleans(), st.integers(-300, 300), st.floats(allow_nan=True),
+                 st.text(max_size=5), st.lists(st.integers(-200, 200), max_size=6),
+                 st.lists(st.lists(st.integers(-3, 3), max_size=3), max_size=3))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["weight", "bias", "bias_shift", "out_shift", "kernel_shape", "strides",
+                        "pads", "out", "ch_out", "weight_frac", "weight_layout", "kernel", "op",
+                        "int_width", "shape", "name"]), JUNK, st.integers(0, 9))
+def test_junk_arguments_are_named_errors(key, value, which):
+    """Any value in any field of any layer: a built graph or a QsimError, never another exception."""
+    from qsim.errors import QsimError
+    q, layers = _kws()
+    layers = [dict(l) for l in layers]
+    layers[which % len(layers)][key] = value
+    try:
+        build("n", input_spec(q), layers, release=q.quant.version)
+    except QsimError:
+        pass
+
+
+@functools.lru_cache(maxsize=1)
+def _kws():
+    q = quantized("kws", "q7", "ref", "5.9.0")
+    return q, call_layers(q)
