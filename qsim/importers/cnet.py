@@ -70,6 +70,9 @@ def check_spec(spec, where="spec"):
     for key in ("input", "layers"):
         if key not in spec:
             raise CHeaderError(f"{where}: missing '{key}'")
+    if not isinstance(spec.get("name", "imported"), str) or not isinstance(spec["input"], dict):
+        raise CHeaderError(f"{where}: 'name' must be a string and 'input' an object "
+                           "{shape, bits, frac_bits}")
     if not isinstance(spec["layers"], list) or not all(isinstance(l, dict) for l in spec["layers"]):
         raise CHeaderError(f"{where}: 'layers' must be a list of objects")
     if spec.get("path", "ref") not in PATHS or spec.get("release", "5.9.0") not in VERSIONS:
