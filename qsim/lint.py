@@ -85,7 +85,7 @@ class Finding(str):
 def run_call(call, x_in, path, release, truncate):
     """One KernelCall on a batch of stored inputs for the given build (a copy of x_in: in-place
     kernels must not touch the trace)."""
-    return KERNELS[call.c_name](**{call.in_arg: np.array(x_in, copy=True)}, **call.args,
+    return KERNELS[call.c_name](**{call.in_arg: np.array(call.kernel_input(x_in), copy=True)}, **call.args,
                                 path=path, release=release, truncate=truncate)
 
 

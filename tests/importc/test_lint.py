@@ -1,6 +1,7 @@
 """qsim.lint: a release/path behaviour is reported exactly when the given data reaches it, with
 the affected fraction; checked on a bare softmax whose logit spans are chosen by hand."""
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -60,7 +61,10 @@ def test_import_c_lints_with_data(tmp_path, capsys):
     from .test_import_c import _export
     g = quantized("ds_cnn", "q7", "dsp", "5.9.0")
     fc = [n for n in g.nodes if n.op == "fc"][-1]
-    fc.out_shift = max(fc.out_shift - 4, 0)
+    fine = min(fc.out_shift, 4)                   # finer logits (a valid model: the output
+    fc.out_shift -= fine                          # format moves with the shift)
+    t = g.tensors[fc.output]
+    t.qformat = replace(t.qformat, frac_bits=t.qformat.frac_bits + fine)
     header, spec = _export(g, tmp_path)
     np.save(tmp_path / "x.npy", data(SPECS["ds_cnn"], 8))
     assert main(["import-c", str(header), "--spec", str(spec), "--release", "5.7.0", "--path", "dsp",
