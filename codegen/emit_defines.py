@@ -68,6 +68,8 @@ def render_mlkws(graph, calls, prefix, provenance):
         if OPS[node.op].window:
             layer.update(kernel_shape=list(node.attrs["kernel_shape"]),
                          strides=list(node.attrs["strides"]), pads=list(node.attrs["pads"]))
+            if "pads_end" in node.attrs:        # asymmetric: the C's explicit output size says it
+                layer["out"] = list(graph.tensors[node.output].shape[:2])
         if node.op == "reshape":
             layer["shape"] = list(node.attrs["shape"])
         if node.op in ("sigmoid", "tanh"):

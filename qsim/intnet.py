@@ -20,12 +20,16 @@ Layer fields (one dict per C call, graph order):
                   kernel is an `_opt` one (qsim.kernels.INTERLEAVE). Flat or shaped.
     bias_shift, out_shift   the C call's shifts (0..31)
     kernel_shape, strides, pads ((y, x) pairs or ints; pads are the top/left padding the C takes)
-    out           explicit output size (y, x) as the C call's dim_im_out; must equal the
-                  symmetric-padding rule until asymmetric padding is in the IR
+    out           explicit output size (y, x) as the C call's dim_im_out; one the symmetric
+                  rule does not give sets the node's pads_end (the bottom/right padding it
+                  implies: TF "SAME" padding, e.g. ML-KWS's conv1 49x10 -> 25x5)
     ch_out        conv output channels (default: the bias length)
     weight_layout "c" (default: as the C reads it), "tf" or "torch" (see LAYOUTS)
     weight_frac   frac_bits of the weights when known (then every format follows, see below)
     int_width     sigmoid/tanh: the C call's int_width (checked against the input's format)
+    out_lshift    ML-KWS's arm_avepool_q7_HWC_nonsquare: the sum's left shift (MLKWS_KERNELS;
+                  an avgpool on the companion kernel qsim_avepool_q7_HWC_nonsquare, refused
+                  until the companion kernel integration lands)
     shape         reshape: the new shape
 
 Formats. The input format is {"bits": 8|16, "frac_bits": f}. With f and every weighted layer's
@@ -170,9 +174,33 @@ def _softmax_kernel(kernel, in_shape, bits):
     return kernel
 
 
+# Functions of ML-KWS-for-MCU's own NN code (not CMSIS-NN): C name -> (IR op, the companion
+# kernel computing the same bytes, its fixed arguments). arm_avepool_q7_HWC_nonsquare averages the
+# valid taps only, divides toward zero (C's `/`) and shifts the sum left by its last argument,
+# out_lshift (the output's frac_bits = the input's + out_lshift).
+MLKWS_KERNELS = {"arm_avepool_q7_HWC_nonsquare":
+                 ("avgpool", "qsim_avepool_q7_HWC_nonsquare", {"count_include_pad": 0, "rounding": 1})}
+
+
+def _mlkws_kernel(layer, kernel, op):
+    kop, companion, fixed = MLKWS_KERNELS[kernel]
+    if op is not None and op != kop:
+        raise ShapeError(f"{_where(layer)}: op '{op}' does not match kernel {kernel} ({kop})")
+    _int(dict(layer, out_lshift=layer.get("out_lshift", 0)), "out_lshift", 0, 31)
+    args = ", ".join(f"{k}={v}" for k, v in fixed.items())
+    raise UnsupportedOpError(
+        f"{_where(layer)}: {kernel} (ML-KWS-for-MCU's own average pool: valid taps only, division "
+        f"toward zero, out_lshift) is an {kop} node run by qsim's companion kernel {companion} "
+        f"({args}); that needs the companion kernel integration, which this build of qsim does "
+        "not have yet. help: update qsim, or replace the pool by arm_avepool_q7_HWC where the "
+        "geometry is square")
+
+
 def _resolve(layer, bits):
     """(op, kernel or None) of a layer dict; kernel None means 'choose a default'."""
     kernel, op = layer.get("kernel"), layer.get("op")
+    if isinstance(kernel, str) and kernel in MLKWS_KERNELS:
+        return _mlkws_kernel(layer, kernel, op)
     if kernel is not None:
         if not isinstance(kernel, str) or kernel not in SIGNATURES:
             pending = isinstance(kernel, str) and kernel.startswith("qsim_")
@@ -203,6 +231,10 @@ def _resolve(layer, bits):
 
 
 def _window(layer, op, in_shape, kernel):
+    """(kernel_shape, strides, pads, pads_end) of a window layer. An explicit output size `out`
+    that the symmetric rule does not give is the C's asymmetric (TF "SAME") padding: the bottom /
+    right padding is what that output size implies (taps past the edge read zeros or are
+    skipped), so pads_end = (out - 1) * stride + k - in - pad per axis."""
     if len(in_shape) != 3:
         raise ShapeError(f"{_where(layer)}: {op} needs an HWC image input, got shape {in_shape}")
     k = _pair(layer, "kernel_shape", layer.get("kernel_shape"), 1)
@@ -213,15 +245,20 @@ def _window(layer, op, in_shape, kernel):
     natural = tuple(out_dim(n, kk, ss, pp) for n, kk, ss, pp in zip(in_shape[:2], k, s, p))
     if min(natural) < 1:
         raise ShapeError(f"{_where(layer)}: kernel {k} with pads {p} does not fit the input {in_shape}")
-    if "out" in layer:
-        out = _pair(layer, "out", layer["out"], 1)
-        if out != natural:
-            raise UnsupportedOpError(
-                f"{_where(layer)}: output {out} with top/left padding {p} implies asymmetric "
-                f"padding (the symmetric rule gives {natural}); qsim's IR takes symmetric pads only "
-                "for now (asymmetric pads with an explicit output size are being added). help: "
-                "re-export with padding that gives the natural output size")
-    return k, s, p
+    if "out" not in layer:
+        return k, s, p, p
+    out = _pair(layer, "out", layer["out"], 1)
+    end = tuple(max((o - 1) * ss + kk - n - pp, 0)
+                for o, n, kk, ss, pp in zip(out, in_shape[:2], k, s, p))
+    got = tuple(out_dim(n, kk, ss, pp, p_end=e)
+                for n, kk, ss, pp, e in zip(in_shape[:2], k, s, p, end))
+    if got != out or end[0] >= k[0] or end[1] >= k[1]:
+        raise ShapeError(
+            f"{_where(layer)}: output {out} does not follow from input {tuple(in_shape[:2])}, "
+            f"kernel {k}, stride {s} and top/left padding {p} with any bottom/right padding "
+            f"0..kernel-1 (no padding gives {natural}). help: check dim_im_out against the other "
+            "geometry arguments")
+    return k, s, p, end
 
 
 def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, truncate=False):
@@ -283,8 +320,10 @@ def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, 
         node = Node(layer["name"], op, [cur], [f"{layer['name']}:out"])
         geom = None
         if OPS[op].window:
-            k, s, p = _window(layer, op, in_shape, kernel)
+            k, s, p, end = _window(layer, op, in_shape, kernel)
             node.attrs.update(kernel_shape=k, strides=s, pads=p)
+            if end != p:
+                node.attrs["pads_end"] = end
         if OPS[op].weighted:
             if op == "fc" and kernel is None:
                 kernel = _default_kernel(layer, op, bits, None, quant,
@@ -430,6 +469,9 @@ def _len(layer, key):
         return int(np.asarray(layer[key]).size)
     except KeyError:
         raise ShapeError(f"{_where(layer)}: missing '{key}'") from None
+    except (ValueError, TypeError):         # ragged nested lists: numpy refuses them
+        raise ShapeError(f"{_where(layer)}: '{key}' is a ragged list; give one flat list of "
+                         "integers") from None
 
 
 def _check_geometry(layer, kernel, geom, quant):

@@ -36,9 +36,9 @@ FRONTEND_KEYS = {"name", "sample_rate", "frame_len_ms", "frame_shift_ms", "num_f
 FRONTENDS = ("float", "q15")
 LAYER_KEYS = {"name", "kernel", "op", "weight", "bias", "bias_shift", "out_shift", "kernel_shape",
               "strides", "pads", "out", "ch_out", "weight_layout", "weight_frac", "int_width",
-              "type", "shape"}
+              "type", "shape", "out_lshift"}
 ARRAY_KEYS = ("weight", "bias")
-SHIFT_KEYS = ("bias_shift", "out_shift")
+SHIFT_KEYS = ("bias_shift", "out_shift", "out_lshift")
 
 
 def load_spec(path) -> dict:

@@ -4,7 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qsim.errors import KernelArgumentError, QuantizationError, ShapeError, UnsupportedOpError
@@ -96,7 +96,7 @@ def test_errors_name_the_layer():
         build("n", input_spec(q), [dict(conv, out_shift=32)] + layers[1:])
     with pytest.raises(KernelArgumentError, match="outside q7_t"):
         build("n", input_spec(q), [dict(conv, bias=np.asarray(conv["bias"]).astype(np.int64) * 0 + 200)] + layers[1:])
-    with pytest.raises(UnsupportedOpError, match="asymmetric"):
+    with pytest.raises(ShapeError, match=rf"layer '{conv['name']}': output \(99, 99\) does not follow"):
         build("n", input_spec(q), [dict(conv, out=[99, 99])] + layers[1:])
     with pytest.raises(UnsupportedOpError, match="not a legacy CMSIS-NN"):
         build("n", input_spec(q), [dict(conv, kernel="arm_convolve_bogus")] + layers[1:])
@@ -147,6 +147,7 @@ JUNK = st.one_of(st.none(), st.booleans(), st.integers(-300, 300), st.floats(all
 @given(st.sampled_from(["weight", "bias", "bias_shift", "out_shift", "kernel_shape", "strides",
                         "pads", "out", "ch_out", "weight_frac", "weight_layout", "kernel", "op",
                         "int_width", "shape", "name"]), JUNK, st.integers(0, 9))
+@example("bias", [[], [0]], 0)                  # ragged: numpy's own ValueError once escaped
 def test_junk_arguments_are_named_errors(key, value, which):
     """Any value in any field of any layer: a built graph or a QsimError, never another exception."""
     from qsim.errors import QsimError
@@ -163,3 +164,79 @@ def test_junk_arguments_are_named_errors(key, value, which):
 def _kws():
     q = quantized("kws", "q7", "ref", "5.9.0")
     return q, call_layers(q)
+
+
+def _conv_oracle(x, w, b, bias_shift, out_shift, stride, pads, pads_end):
+    """Independent integer conv: explicit zero padding, (bias << bias_shift) + NN_ROUND, asr, sat8."""
+    (sy, sx), (pt, pl), (pb, pr) = stride, pads, pads_end
+    xp = np.pad(x.astype(np.int64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    co, ky, kx, _ = w.shape
+    oy, ox = (xp.shape[1] - ky) // sy + 1, (xp.shape[2] - kx) // sx + 1
+    out = np.empty((len(x), oy, ox, co), np.int64)
+    for i in range(oy):
+        for j in range(ox):
+            win = xp[:, i * sy:i * sy + ky, j * sx:j * sx + kx, :]
+            out[:, i, j] = np.einsum("nyxc,oyxc->no", win, w.astype(np.int64))
+    acc = out + (b.astype(np.int64) << bias_shift) + (1 << (out_shift - 1))
+    return np.clip(acc >> out_shift, -128, 127)
+
+
+def _mlkws_conv1(ch=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"name": "conv1", "kernel": "arm_convolve_HWC_q7_basic_nonsquare",
+            "weight": rng.integers(-40, 40, (ch, 10, 4, 1)), "bias": rng.integers(-60, 60, ch),
+            "bias_shift": 2, "out_shift": 6, "kernel_shape": [10, 4], "strides": [2, 2],
+            "pads": [4, 1], "out": [25, 5], "weight_frac": 7}
+
+
+def test_mlkws_conv1_asymmetric_pads():
+    """ML-KWS DS_CNN's conv1: 49x10 -> 25x5 with top/left padding 4x1 is TF "SAME" padding: the
+    explicit output size sets pads_end (5, 1), and the simulation matches zero padding 4/5, 1/1."""
+    layer = _mlkws_conv1()
+    spec = {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}
+    g = build("ds_cnn", spec, [layer, {"name": "relu1", "op": "relu"}], path="dsp", release="5.9.0")
+    conv = g.nodes[0]
+    assert conv.attrs["pads"] == (4, 1) and conv.attrs["pads_end"] == (5, 1)
+    assert g.tensors[conv.output].shape == (25, 5, 8)
+    x = np.random.default_rng(1).integers(-128, 128, (6, 49, 10, 1)).astype(np.int8)
+    got = simulate(g, x, trace=True)[conv.output]
+    want = _conv_oracle(x, layer["weight"], layer["bias"], 2, 6, (2, 2), (4, 1), (5, 1))
+    np.testing.assert_array_equal(got, want)
+    # the natural output (no out) keeps symmetric padding; one no padding gives is named
+    sym = build("n", spec, [{k: v for k, v in layer.items() if k != "out"}])
+    assert "pads_end" not in sym.nodes[0].attrs and sym.tensors[sym.nodes[0].output].shape[:2] == (24, 5)
+    with pytest.raises(ShapeError, match="layer 'conv1': output \\(30, 5\\) does not follow"):
+        build("n", spec, [dict(layer, out=[30, 5])])
+    with pytest.raises(ShapeError, match="layer 'conv1': output \\(20, 5\\) does not follow"):
+        build("n", spec, [dict(layer, out=[20, 5])])
+
+
+def _mlkws_net(lshift=2):
+    return [dict(_mlkws_conv1(4), out=[25, 5]), {"name": "relu1", "op": "relu"},
+            {"name": "pool", "kernel": "arm_avepool_q7_HWC_nonsquare", "kernel_shape": [25, 5],
+             "strides": [1, 1], "pads": [0, 0], "out": [1, 1], "out_lshift": lshift}]
+
+
+def test_mlkws_avepool_refused_by_name():
+    with pytest.raises(UnsupportedOpError, match="layer 'pool': arm_avepool_q7_HWC_nonsquare .*"
+                                                 "qsim_avepool_q7_HWC_nonsquare \\(count_include_pad=0, "
+                                                 "rounding=1\\); that needs the companion kernel integration"):
+        build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net())
+    with pytest.raises(KernelArgumentError, match="layer 'pool': out_lshift=40"):
+        build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net(40))
+
+
+@pytest.mark.xfail(strict=True, raises=UnsupportedOpError,
+                   reason="needs the companion kernel integration (net13's kernel choice)")
+def test_mlkws_avepool_simulates():
+    """ML-KWS's global average pool: (sum of the valid taps << out_lshift) / count, C division
+    (toward zero), sat8; the output frac_bits are the input's + out_lshift."""
+    g = build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net(2))
+    pool = g.nodes[-1]
+    assert pool.op == "avgpool" and pool.kernel == "qsim_avepool_q7_HWC_nonsquare"
+    assert g.output_q(pool).frac_bits == g.input_q(pool).frac_bits + 2
+    x = np.random.default_rng(2).integers(-128, 128, (6, 49, 10, 1)).astype(np.int8)
+    tr = simulate(g, x, trace=True)
+    s = tr[g.nodes[1].output].astype(np.int64).sum(axis=(1, 2)) * 4
+    want = np.clip(np.trunc(s / 125).astype(np.int64), -128, 127)
+    np.testing.assert_array_equal(tr[pool.output].reshape(6, -1), want)
