@@ -179,6 +179,7 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
              f"{comment_text(q.path).upper()} path{', ARM_NN_TRUNCATE' if q.truncate else ''}. */", "",
              "#include <stddef.h>", "#include <string.h>", "",
              f'#include "{prefix}.h"', f'#include "{prefix}_weights.h"', "",
+             *_tap_dump(graph, prefix),
              "#ifdef QSIM_TAPS", "#define QSIM_TAP(layer, data, bytes) qsim_tap((layer), (data), (bytes))",
              "#else", "#define QSIM_TAP(layer, data, bytes) ((void)0)", "#endif", "",
              _plan_comment(graph, plan)]
@@ -230,6 +231,27 @@ def _concat_calls(step, weight_refs, plan, prefix):
         one = replace(step, call=call, in_slots=(slot,))
         out.append(format_call(call, _refs(one, weight_refs, plan, prefix), step.index + 1))
     return out
+
+
+def _tap_dump(graph, prefix):
+    """The optional -DQSIM_TAP_DUMP hook: qsim_tap() prints each layer's output as one line
+    `qsim_tap <layer> {v, v, ...}` on stdout (the C-array dump `qsim diverge --dump` reads)."""
+    bits = ", ".join(str(graph.tensors[n.outputs[0]].qformat.bits) for n in graph.nodes)
+    return [
+        "#ifdef QSIM_TAP_DUMP",
+        "/* -DQSIM_TAP_DUMP: every layer's output is printed as one line \"qsim_tap <layer> {v, ...}\"",
+        " * on stdout (retarget printf to a UART or semihosting on a board); save it and run",
+        " * `qsim diverge QMODEL --input X --dump FILE` to find the first layer that differs. */",
+        "#include <stdio.h>", "#ifndef QSIM_TAPS", "#define QSIM_TAPS", "#endif",
+        f"static const unsigned char {prefix}_tap_bits[{len(graph.nodes)}] = {{{bits}}};",
+        "void qsim_tap(int layer_index, const void *data, size_t bytes)", "{",
+        "    size_t i;",
+        f"    const int wide = {prefix}_tap_bits[layer_index] == 16;",
+        "    printf(\"qsim_tap %d {\", layer_index);",
+        "    for (i = 0; i < bytes / (wide ? 2u : 1u); ++i) {",
+        "        const int v = wide ? (int)((const q15_t *)data)[i] : (int)((const q7_t *)data)[i];",
+        "        printf(i ? \", %d\" : \"%d\", v);", "    }",
+        "    printf(\"}\\n\");", "}", "#endif", ""]
 
 
 def _widen_input(graph, plan, prefix):

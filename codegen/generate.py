@@ -69,14 +69,21 @@ def companion_files(calls) -> dict:
     return {f: (COMPANION_DIR / f).read_text() for f in (*COMPANION_HEADERS, *used)}
 
 
-def render(graph, name=None, source=None) -> GeneratedNetwork:
+WEIGHT_STYLES = ("c", "mlkws")
+
+
+def render(graph, name=None, source=None, weights_style="c") -> GeneratedNetwork:
     """All generated files as text, without touching the disk.
 
     name : C prefix of every symbol and file (default: the graph name); source : model name in
     the provenance line (default: the graph name). Both are mapped to safe text by qsim.names:
     the prefix to a lower-case C identifier that shadows no CMSIS, C library or harness name
     (`arm_nnfunctions` -> `net_arm_nnfunctions`), the names in comments to escaped ASCII.
+    weights_style "mlkws" also writes the weights as ML-KWS-style #define macros plus their
+    `qsim import-c` spec (codegen.emit_defines).
     """
+    if weights_style not in WEIGHT_STYLES:
+        raise ShapeError(f"weights_style must be one of {WEIGHT_STYLES}, got {weights_style!r}")
     prefix = c_prefix(name) if name else default_prefix(graph)
     calls = lower_graph(graph)
     plan = plan_buffers(graph, calls)
@@ -97,6 +104,12 @@ def render(graph, name=None, source=None) -> GeneratedNetwork:
         f"{prefix}.cmake": cmake_snippet(prefix, prov, extra),
         **companion,
     }
+    if weights_style == "mlkws":
+        from .emit_defines import render_mlkws
+        try:
+            files.update(render_mlkws(graph, calls, prefix, prov))
+        except ValueError as e:
+            raise ShapeError(str(e)) from None
     return GeneratedNetwork(prefix, files, plan, weight_bytes, calls)
 
 
@@ -157,7 +170,8 @@ def cmake_snippet(prefix, prov, companion=()):
         f"target_compile_options(qsim_{prefix} PRIVATE -fno-strict-aliasing)", ""])
 
 
-def write_network(graph, out_dir, name=None, force=False, source=None) -> GeneratedNetwork:
+def write_network(graph, out_dir, name=None, force=False, source=None,
+                  weights_style="c") -> GeneratedNetwork:
     """Render and write the files into `out_dir` (atomically); returns the GeneratedNetwork.
 
     Raises OutputExistsError when out_dir exists and force is False.
@@ -166,7 +180,7 @@ def write_network(graph, out_dir, name=None, force=False, source=None) -> Genera
     if out_dir.exists() and not force:
         raise OutputExistsError(f"{out_dir} already exists. help: pass --force to replace it, or "
                                 "choose another -o folder")
-    gen = render(graph, name, source)
+    gen = render(graph, name, source, weights_style)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     old = None

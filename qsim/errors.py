@@ -75,3 +75,7 @@ class SaturationWarning(UserWarning):
 
 class QuantizationWarning(UserWarning):
     """A quantization choice was forced (a format clamped, a bias made coarser) to keep shifts legal."""
+
+
+class CHeaderError(QsimError, ValueError):
+    """A C header (weights, shifts) or import spec that `qsim import-c` cannot read as stated."""

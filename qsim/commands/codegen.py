@@ -14,6 +14,9 @@ def register(subparsers):
     p.add_argument("--force", action="store_true", help="replace DIR if it exists")
     p.add_argument("--name", default=None, metavar="N",
                    help="C prefix of files and symbols (default: the graph's name)")
+    p.add_argument("--weights-style", choices=("c", "mlkws"), default="c",
+                   help="mlkws: also write the weights as ML-KWS-style #define arrays and shift "
+                        "macros plus the `qsim import-c` spec that reads them back")
     return p
 
 
@@ -28,8 +31,10 @@ def run(args):
     out = Path(args.out)
     source = Path(args.model).name
     # compile (code size) before writing: a compile failure is an error and leaves nothing behind
-    code = measure_generated(render(graph, name=args.name, source=source), include_dirs())
-    gen = write_network(graph, out, name=args.name, force=args.force, source=source)
+    code = measure_generated(render(graph, name=args.name, source=source,
+                                    weights_style=args.weights_style), include_dirs())
+    gen = write_network(graph, out, name=args.name, force=args.force, source=source,
+                        weights_style=args.weights_style)
     for fname in gen.files:
         print(f"wrote {out / fname}")
     for line in memory_report(gen.plan, gen.weight_bytes, code).lines():

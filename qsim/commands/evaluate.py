@@ -49,8 +49,12 @@ def evaluate_args(args, command, histograms=None):
 
     if args.batch_size < 1:
         raise ShapeError(f"--batch-size must be >= 1, got {args.batch_size}")
+    from qsim.intnet import require_float_scale
+
     qgraph = load_quantized(args.qmodel)
     fgraph = load_model(args.float_model, "--float")
+    require_float_scale(qgraph, command)       # an integer-only import has no float scale
+    require_float_scale(fgraph, command)
     x = load_data(args.data, qgraph)
     y = load_labels(args.labels, len(x)) if args.labels else None
     with show_warnings(command):

@@ -51,6 +51,9 @@ def register(subparsers):
     p.add_argument("-o", "--output", required=True, metavar="QMODEL_DIR",
                    help="folder to write (model.json + model.npz)")
     p.add_argument("--force", action="store_true", help="replace QMODEL_DIR if it exists")
+    p.add_argument("--lint-data", default=None, metavar="X.npy",
+                   help="warn about every release/path behaviour (semantics doc) the model reaches "
+                        "on these inputs for --path / --version, with the affected fraction (qsim.lint)")
     return p
 
 
@@ -92,8 +95,15 @@ def run(args):
                      fc_opt=not args.no_fc_opt)
     q.meta = dict(q.meta, quantized_from=str(args.model), calibration=str(args.calib),
                   strategy=args.strategy, percentile=args.percentile)
+    findings = []
+    if args.lint_data is not None:
+        from qsim.lint import lint, load_lint_data
+        with show_warnings("quantize"):
+            findings = lint(q, load_lint_data(args.lint_data, q))
     with output_dir(args.output, args.force) as tmp:
         q.save(tmp)
     print(describe(q))
+    for f in findings:
+        print(f"qsim quantize: warning: {f}")
     print(f"wrote {args.output}")
     return 0

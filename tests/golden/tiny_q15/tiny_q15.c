@@ -7,6 +7,28 @@
 #include "tiny_q15.h"
 #include "tiny_q15_weights.h"
 
+#ifdef QSIM_TAP_DUMP
+/* -DQSIM_TAP_DUMP: every layer's output is printed as one line "qsim_tap <layer> {v, ...}"
+ * on stdout (retarget printf to a UART or semihosting on a board); save it and run
+ * `qsim diverge QMODEL --input X --dump FILE` to find the first layer that differs. */
+#include <stdio.h>
+#ifndef QSIM_TAPS
+#define QSIM_TAPS
+#endif
+static const unsigned char tiny_q15_tap_bits[4] = {16, 16, 16, 16};
+void qsim_tap(int layer_index, const void *data, size_t bytes)
+{
+    size_t i;
+    const int wide = tiny_q15_tap_bits[layer_index] == 16;
+    printf("qsim_tap %d {", layer_index);
+    for (i = 0; i < bytes / (wide ? 2u : 1u); ++i) {
+        const int v = wide ? (int)((const q15_t *)data)[i] : (int)((const q7_t *)data)[i];
+        printf(i ? ", %d" : "%d", v);
+    }
+    printf("}\n");
+}
+#endif
+
 #ifdef QSIM_TAPS
 #define QSIM_TAP(layer, data, bytes) qsim_tap((layer), (data), (bytes))
 #else
