@@ -132,8 +132,8 @@ def _conv(im, wpair, offs, init, geo, quirk, out_shift, bits, out):
                 requant_tile(acc, m, init, g * lanes, out_shift, bits, out, q0)
 
 
-conv = njit(cache=True, parallel=True)(_conv)
-conv_serial = njit(cache=True)(_conv)
+conv = njit(cache=True, parallel=True, nogil=True)(_conv)
+conv_serial = njit(cache=True, nogil=True)(_conv)
 
 
 def conv_hwc(b, g, bits, quirk):
@@ -150,7 +150,7 @@ def conv_hwc(b, g, bits, quirk):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def depthwise(im, wt, init, geo, out_shift, out):
     """§1.10: out[n, oy, ox, c] = sat8(wrap32(init[c] + sum over valid taps of x * w[ky, kx, c]) >> s)."""
     in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo

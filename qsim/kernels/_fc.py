@@ -73,8 +73,8 @@ def _fc_tiles(vec, wpair, init, out_shift, bits, out):
                 requant_tile(acc, m, init, g * lanes, out_shift, bits, out, q0)
 
 
-fc_tiles = njit(cache=True, parallel=True)(_fc_tiles)
-fc_tiles_serial = njit(cache=True)(_fc_tiles)
+fc_tiles = njit(cache=True, parallel=True, nogil=True)(_fc_tiles)
+fc_tiles_serial = njit(cache=True, nogil=True)(_fc_tiles)
 
 
 def _fc_rows(vec, mat, init, out_shift, bits, out):
@@ -91,8 +91,8 @@ def _fc_rows(vec, mat, init, out_shift, bits, out):
             out[n, i] = ssat(wrap_i32(init[i] + np.int64(acc)) >> out_shift, bits)
 
 
-fc_rows = njit(cache=True, parallel=True)(_fc_rows)
-fc_rows_serial = njit(cache=True)(_fc_rows)
+fc_rows = njit(cache=True, parallel=True, nogil=True)(_fc_rows)
+fc_rows_serial = njit(cache=True, nogil=True)(_fc_rows)
 
 
 def fully_connected(b, mat, bits, out_dtype):
