@@ -12,7 +12,6 @@ import hashlib
 import threading
 import warnings
 import weakref
-import zlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -94,29 +93,32 @@ def _relu_in_place(calls, consumers, keep):
             and node.input not in keep and consumers[node.input] == 1}
 
 
-def _digest(h, v):
-    """Feed one graph field into hash h: arrays by dtype, shape and bytes, the rest by repr."""
-    if isinstance(v, np.ndarray):                 # crc32: ~5x faster than a cryptographic hash
-        h.update(f"a{v.dtype.str}{v.shape}{zlib.crc32(np.ascontiguousarray(v).view(np.uint8))}".encode())
+def _digest(h, v, arrays):
+    """Feed one graph field into hash h by repr; arrays go to the list `arrays` instead."""
+    if isinstance(v, np.ndarray):
+        arrays.append(v)
+        h.update(f"a{v.dtype.str}{v.shape}".encode())
     else:
         h.update(repr(v).encode())
     h.update(b";")
 
 
 def fingerprint(qgraph):
-    """A digest of everything simulate reads from the graph (nodes with their parameters and
-    attributes, tensors, inputs/outputs, quantization settings): equal digests, equal plan."""
+    """(digest, arrays): a digest of everything simulate reads from the graph (nodes, tensors,
+    inputs/outputs, quantization settings) but the values of its arrays (parameters and array
+    attributes), which are returned to be compared (see `_plan`)."""
     h = hashlib.blake2b(digest_size=16)
+    arrays = []
     _digest(h, (qgraph.layout, qgraph.inputs, qgraph.outputs, qgraph.quant,
-                [(t.name, t.shape, t.qformat) for t in qgraph.tensors.values()]))
+                [(t.name, t.shape, t.qformat) for t in qgraph.tensors.values()]), arrays)
     for node in qgraph.nodes:
         fields = vars(node)
-        _digest(h, [(k, v) for k, v in fields.items() if k not in ("params", "attrs")])
+        _digest(h, [(k, v) for k, v in fields.items() if k not in ("params", "attrs")], arrays)
         for group in (fields.get("attrs", {}), fields.get("params", {})):
             for k, v in group.items():
-                _digest(h, k)
-                _digest(h, v)
-    return h.digest()
+                _digest(h, k, arrays)
+                _digest(h, v, arrays)
+    return h.digest(), arrays
 
 
 class _Plan:
@@ -152,22 +154,25 @@ class _Plan:
         return self.in_place[key]
 
 
-_PLANS = {}          # id(graph) -> (weakref to it, fingerprint, _Plan); a few recent graphs
+_PLANS = {}          # id(graph) -> (weakref, digest, array copies, _Plan); a few recent graphs
 _PLANS_MAX = 16
 _PLANS_LOCK = threading.Lock()
 
 
 def _plan(qgraph):
-    """The cached _Plan of qgraph (validation and lowering run again whenever the graph changed)."""
-    fp = fingerprint(qgraph)
+    """The cached _Plan of qgraph. Validation and lowering run again whenever the graph changed:
+    its fingerprint digest differs, or an array differs from the copy kept with the plan (a
+    comparison is ~5x faster than hashing the values)."""
+    digest, arrays = fingerprint(qgraph)
     with _PLANS_LOCK:
         hit = _PLANS.get(id(qgraph))
-        if hit is not None and hit[0]() is qgraph and hit[1] == fp:
-            return hit[2]
+    if (hit is not None and hit[0]() is qgraph and hit[1] == digest
+            and all(np.array_equal(a, b) for a, b in zip(arrays, hit[2]))):
+        return hit[3]
     plan = _Plan(qgraph)
     with _PLANS_LOCK:
         _PLANS.pop(id(qgraph), None)
-        _PLANS[id(qgraph)] = (weakref.ref(qgraph), fp, plan)
+        _PLANS[id(qgraph)] = (weakref.ref(qgraph), digest, [a.copy() for a in arrays], plan)
         while len(_PLANS) > _PLANS_MAX:
             _PLANS.pop(next(iter(_PLANS)))
     return plan
