@@ -137,8 +137,9 @@ class _Plan:
         self.opts = dict(path=qgraph.quant.path, version=qgraph.quant.version,
                          truncate=qgraph.quant.truncate)
         self.sat = [node.name for node, _ in self.calls if OPS[node.op].weighted]
-        self.count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(qgraph.node(name).output))
-                         or qgraph.node(name).output in qgraph.outputs for name in self.sat}
+        outs = {name: qgraph.node(name).output for name in self.sat}
+        self.count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(outs[name]))
+                         or outs[name] in qgraph.outputs for name in self.sat}
         self.n_consumers = {t: len(qgraph.consumers(t)) for t in qgraph.tensors}
         self.in_place = {}
         self.src = qgraph.inputs[0]
@@ -155,7 +156,8 @@ class _Plan:
 
 
 _PLANS = {}          # id(graph) -> (weakref, digest, array copies, _Plan); a few recent graphs
-_PLANS_MAX = 16
+_PLANS_MAX = 8
+PLAN_CACHE_BYTES = 1 << 28   # graphs with more parameter bytes are not cached (the copies)
 _PLANS_LOCK = threading.Lock()
 
 
@@ -170,6 +172,8 @@ def _plan(qgraph):
             and all(np.array_equal(a, b) for a, b in zip(arrays, hit[2]))):
         return hit[3]
     plan = _Plan(qgraph)
+    if sum(a.nbytes for a in arrays) > PLAN_CACHE_BYTES:
+        return plan
     with _PLANS_LOCK:
         _PLANS.pop(id(qgraph), None)
         _PLANS[id(qgraph)] = (weakref.ref(qgraph), digest, [a.copy() for a in arrays], plan)
@@ -183,7 +187,7 @@ CHUNK_MACS = 1 << 27     # target work of one chunk (~2-4 ms single-threaded on 
 
 def _run_chunk(qgraph, plan, batch, keep, in_place):
     """All layers on one chunk of items, in the calling thread (numba kernels single-threaded there
-    when called from a worker). Returns ({kept tensor: array}, {weighted node: saturated count, size})."""
+    when called from a worker). Returns ({kept tensor: array}, {weighted node: (saturated, size)})."""
     if plan.pad:
         batch = np.pad(batch, ((0, 0),) * (batch.ndim - 1) + ((0, plan.pad),))
     env = {plan.src: batch}

@@ -95,3 +95,28 @@ def test_plan_cache_is_bounded(kws):
         for _ in range(sim._PLANS_MAX + 3):
             simulate(q.copy(), x[:1])
     assert len(sim._PLANS) <= sim._PLANS_MAX
+
+
+@pytest.mark.parametrize("fn", ["arm_fully_connected_q7_opt", "arm_convolve_HWC_q7_basic"])
+def test_remembered_weights_follow_in_place_edits(fn):
+    """The kernels remember prepared weights by address and content (`_simd.memo`): an array
+    edited in place between calls must give the new result, as kernels_ref does."""
+    from qsim.kernels import KERNELS, INTERLEAVE
+    rng = np.random.default_rng(5)
+    if fn == "arm_fully_connected_q7_opt":
+        rows, dim = 64, 128
+        mat = rng.integers(-128, 128, (rows, dim), dtype=np.int8)
+        w = np.asarray(INTERLEAVE[fn](mat)).copy()
+        args = dict(pV=rng.integers(-128, 128, (4, dim), dtype=np.int8), pM=w, dim_vec=dim,
+                    num_of_rows=rows, bias_shift=0, out_shift=7,
+                    bias=rng.integers(-128, 128, rows, dtype=np.int8))
+    else:
+        w = rng.integers(-128, 128, (32, 5 * 5 * 8), dtype=np.int8)
+        args = dict(Im_in=rng.integers(-128, 128, (3, 10 * 10 * 8), dtype=np.int8), dim_im_in=10,
+                    ch_im_in=8, wt=w, ch_im_out=32, dim_kernel=5, padding=2, stride=1,
+                    bias=rng.integers(-128, 128, 32, dtype=np.int8), bias_shift=0, out_shift=9,
+                    dim_im_out=10)
+    for _ in range(3):
+        got = KERNELS[fn](**args)
+        np.testing.assert_array_equal(got, np.asarray(REF[fn](**args)).reshape(got.shape))
+        w[:] = np.roll(w, 1)                             # in place: same address, new values

@@ -118,7 +118,8 @@ def madd(cols, wpair, acc):
         madd_tile(cols, wpair, acc)
 
 
-MEMO_MIN_SIZE = 4096     # weight arrays from this many values are worth remembering
+MEMO_MIN_SIZE = 4096     # weight arrays from this many values are worth remembering,
+MEMO_MAX_SIZE = 1 << 24  # up to this many (a copy is kept)
 _MEMO_MAX = 64
 _MEMO = OrderedDict()
 _MEMO_LOCK = threading.Lock()
@@ -130,7 +131,7 @@ def memo(tag, arr, compute):
     after one comparison, a changed array is computed again. The result must not be written to.
     """
     arr = np.asarray(arr)
-    if arr.size < MEMO_MIN_SIZE:
+    if not MEMO_MIN_SIZE <= arr.size <= MEMO_MAX_SIZE:
         return compute(arr)
     key = (tag, arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
     with _MEMO_LOCK:
