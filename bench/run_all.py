@@ -41,15 +41,17 @@ def markdown(results, threads):
     lines = []
     for net, (rate, lat) in results.items():
         engines = [k for k in rate if isinstance(k, tuple) and len(k) == 2 and k[1] == threads[0]]
-        lines += [f"\n{NAMES[net]}: inferences/s (cores kept busy), batch-1 latency best/median ms\n",
+        lines += [f"\n{NAMES[net]}: inferences/s (cores kept busy), inferences per CPU-second at "
+                  f"{threads[0]} thread, scaling, batch-1 latency best / median ms\n",
                   "| engine | " + " | ".join(f"{t} thread{'s' * (t > 1)}" for t in threads)
-                  + " | scaling | batch-1 ms |",
-                  "|---|" + "---|" * (len(threads) + 2)]
+                  + " | per CPU-s | scaling | batch-1 ms |",
+                  "|---|" + "---|" * (len(threads) + 3)]
         for name, _ in engines:
             cells = [f"{rate[name, t]:,.0f} ({rate['cores', name, t]:.1f})" for t in threads]
             scale = f"{rate[name, threads[-1]] / rate[name, threads[0]]:.2f}x" if len(threads) > 1 else ""
             b1 = lat.get(name)
-            lines.append(f"| {name} | " + " | ".join(cells) + f" | {scale} | "
+            per_cpu = rate[name, threads[0]] / max(rate["cores", name, threads[0]], 1e-9)
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {per_cpu:,.0f} | {scale} | "
                          + (f"{b1[0]:.2f} / {b1[1]:.2f}" if b1 else "") + " |")
     return "\n".join(lines)
 
@@ -76,7 +78,8 @@ def main():
             print("skipped: no Python with torch (pass --torch-python)")
         else:
             subprocess.run([py, os.path.join(os.path.dirname(__file__), "bench_qat.py"),
-                            "--repeats", str(args.repeat)], check=False)
+                            "--repeats", str(args.repeat)], check=False,
+                           env=dict(os.environ, PYTHONWARNINGS="ignore"))   # torch.ao notices
     print(f"\n{'=' * 30} summary (markdown) {'=' * 30}")
     print("load avg now: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     print(markdown(results, args.threads))

@@ -156,8 +156,8 @@ class _Plan:
 
 
 _PLANS = {}          # id(graph) -> (weakref, digest, array copies, _Plan); a few recent graphs
-_PLANS_MAX = 8
-PLAN_CACHE_BYTES = 1 << 28   # graphs with more parameter bytes are not cached (the copies)
+_PLANS_MAX = 4
+PLAN_CACHE_BYTES = 1 << 26   # graphs with more parameter bytes are not cached (the copies)
 _PLANS_LOCK = threading.Lock()
 
 
@@ -182,7 +182,7 @@ def _plan(qgraph):
     return plan
 
 
-CHUNK_MACS = 1 << 27     # target work of one chunk (~2-4 ms single-threaded on the KWS net)
+CHUNK_MACS = 1 << 28     # target work of one chunk (~100 KWS items, ~5-10 ms on one core)
 
 
 def _run_chunk(qgraph, plan, batch, keep, in_place):

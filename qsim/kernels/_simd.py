@@ -119,8 +119,8 @@ def madd(cols, wpair, acc):
 
 
 MEMO_MIN_SIZE = 4096     # weight arrays from this many values are worth remembering,
-MEMO_MAX_SIZE = 1 << 24  # up to this many (a copy is kept)
-_MEMO_MAX = 64
+MEMO_MAX_SIZE = 1 << 22  # up to this many (a copy is kept)
+_MEMO_MAX = 16
 _MEMO = OrderedDict()
 _MEMO_LOCK = threading.Lock()
 
