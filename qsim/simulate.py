@@ -8,8 +8,14 @@ Saturation is reported, never hidden: float inputs that clip when quantized to t
 and conv / fc outputs of which more than 1% sit at the format's limits (negative limits are not
 counted when every reader is a relu), each raise one SaturationWarning with counts.
 """
+import hashlib
+import threading
 import warnings
+import weakref
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 from numba import njit, uint64
 from tqdm import tqdm
@@ -87,6 +93,131 @@ def _relu_in_place(calls, consumers, keep):
             and node.input not in keep and consumers[node.input] == 1}
 
 
+def _digest(h, v, arrays):
+    """Feed one graph field into hash h by repr; arrays go to the list `arrays` instead."""
+    if isinstance(v, np.ndarray):
+        arrays.append(v)
+        h.update(f"a{v.dtype.str}{v.shape}".encode())
+    else:
+        h.update(repr(v).encode())
+    h.update(b";")
+
+
+def fingerprint(qgraph):
+    """(digest, arrays): a digest of everything simulate reads from the graph (nodes, tensors,
+    inputs/outputs, quantization settings) but the values of its arrays (parameters and array
+    attributes), which are returned to be compared (see `_plan`)."""
+    h = hashlib.blake2b(digest_size=16)
+    arrays = []
+    _digest(h, (qgraph.layout, qgraph.inputs, qgraph.outputs, qgraph.quant,
+                [(t.name, t.shape, t.qformat) for t in qgraph.tensors.values()]), arrays)
+    for node in qgraph.nodes:
+        fields = vars(node)
+        _digest(h, [(k, v) for k, v in fields.items() if k not in ("params", "attrs")], arrays)
+        for group in (fields.get("attrs", {}), fields.get("params", {})):
+            for k, v in group.items():
+                _digest(h, k, arrays)
+                _digest(h, v, arrays)
+    return h.digest(), arrays
+
+
+class _Plan:
+    """What simulate derives from a graph before running it: validated once, lowered once.
+
+    Cached per graph object (see `_plan`) and rebuilt when the graph's `fingerprint` changes, so an
+    edited graph is validated and lowered again.
+    """
+
+    def __init__(self, qgraph):
+        validate_quantized(qgraph, f"simulate: graph '{str(qgraph.name)[:60]}'")
+        if len(qgraph.inputs) != 1:
+            raise ShapeError(f"simulate handles one-input graphs; this one has {qgraph.inputs}")
+        self.calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
+        self.shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}
+        self.opts = dict(path=qgraph.quant.path, release=qgraph.quant.release,
+                         truncate=qgraph.quant.truncate)
+        self.truncate = qgraph.quant.truncate
+        self.sat = [node.name for node, _ in self.calls if OPS[node.op].weighted]
+        outs = {name: qgraph.node(name).output for name in self.sat}
+        self.count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(outs[name]))
+                         or outs[name] in qgraph.outputs for name in self.sat}
+        self.n_consumers = {t: len(qgraph.consumers(t)) for t in qgraph.tensors}
+        self.in_place = {}
+        self.src = qgraph.inputs[0]
+        self.pad = channel_pad(qgraph, self.src)
+        self.macs = sum(int(np.prod(self.shapes[n.output])) * max(
+            (p.size // max(p.shape[0], 1) for p in n.params.values() if isinstance(p, np.ndarray)
+             and p.ndim >= 2), default=1) for n, c in self.calls if c is not None)
+
+    def relu_in_place(self, keep):
+        key = tuple(keep)
+        if key not in self.in_place:
+            self.in_place[key] = _relu_in_place(self.calls, self.n_consumers, set(keep))
+        return self.in_place[key]
+
+
+_PLANS = {}          # id(graph) -> (weakref, digest, array copies, _Plan); a few recent graphs
+_PLANS_MAX = 4
+PLAN_CACHE_BYTES = 1 << 26   # graphs with more parameter bytes are not cached (the copies)
+_PLANS_LOCK = threading.Lock()
+
+
+def _plan(qgraph):
+    """The cached _Plan of qgraph. Validation and lowering run again whenever the graph changed:
+    its fingerprint digest differs, or an array differs from the copy kept with the plan (a
+    comparison is ~5x faster than hashing the values)."""
+    digest, arrays = fingerprint(qgraph)
+    with _PLANS_LOCK:
+        hit = _PLANS.get(id(qgraph))
+    if (hit is not None and hit[0]() is qgraph and hit[1] == digest
+            and all(np.array_equal(a, b) for a, b in zip(arrays, hit[2]))):
+        return hit[3]
+    plan = _Plan(qgraph)
+    if sum(a.nbytes for a in arrays) > PLAN_CACHE_BYTES:
+        return plan
+    with _PLANS_LOCK:
+        _PLANS.pop(id(qgraph), None)
+        _PLANS[id(qgraph)] = (weakref.ref(qgraph), digest, [a.copy() for a in arrays], plan)
+        while len(_PLANS) > _PLANS_MAX:
+            _PLANS.pop(next(iter(_PLANS)))
+    return plan
+
+
+CHUNK_MACS = 1 << 28     # target work of one chunk (~100 KWS items, ~5-10 ms on one core)
+
+
+def _run_chunk(qgraph, plan, batch, keep, in_place):
+    """All layers on one chunk of items, in the calling thread (numba kernels single-threaded there
+    when called from a worker). Returns ({kept tensor: array}, {weighted node: (saturated, size)})."""
+    if plan.pad:
+        batch = np.pad(batch, ((0, 0),) * (batch.ndim - 1) + ((0, plan.pad),))
+    env = {plan.src: batch}
+    n = len(batch)
+    sat = {}
+    shapes, opts = plan.shapes, plan.opts
+    for node, call in plan.calls:
+        x_in = env[node.input]
+        if call is not None and call.companion:
+            y = _companion(call, env, n, shapes, plan.truncate)
+        elif call is None:
+            y = data_move(node, x_in, shapes[node.output])
+        elif node.name in in_place:            # arm_relu_q7/q15 is max(x, 0) (doc §5.1); the
+            y = np.maximum(x_in, 0, out=x_in)  # input is a fresh array nobody else reads
+            y = y.reshape((n,) + shapes[node.output])
+        else:
+            y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(x_in)}, **call.args, **opts)
+            y = y.reshape((n,) + shapes[node.output])
+        env[node.output] = y
+        if node.name in plan.count_lo:
+            sat[node.name] = _saturated(qgraph, node, y, plan.count_lo[node.name])
+    return {t: _strip(qgraph, t, env[t]) for t in keep}, sat
+
+
+def _worker_chunk(*args):
+    numba.set_num_threads(1)                   # thread-local: this worker's kernels stay serial
+    return _run_chunk(*args)
+
+
 def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     """Run the quantized graph on a batch, bit-exactly as the CMSIS-NN build of qgraph.quant.
 
@@ -96,7 +227,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     x : (N,) + input shape; floats are quantized with the input QFormat (saturating, with a
         SaturationWarning giving the percentage), integers are taken as they are
     trace : also return every tensor
-    batch_size : items per kernel call (bounds memory; the kernels are parallel over the batch)
+    batch_size : items in flight at once (bounds memory)
     verbose : tqdm progress bar
 
     Returns
@@ -104,13 +235,18 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     The output tensor as integers (N,) + shape (dict {name: array} for several outputs), or with
     trace=True a dict {tensor name: (N,) + shape integer array} of every tensor, input included.
     Channel padding added for a kernel (see lower.py) is stripped from what is returned.
+
+    Threads: the items are cut into chunks of about CHUNK_MACS of work, and each of
+    numba.get_num_threads() worker threads runs the whole network on one chunk at a time with
+    single-threaded kernels (one hand-off per chunk instead of a parallel region per layer, and
+    a chunk's intermediate tensors stay in the core's cache). Every item is computed on its own,
+    so the result does not depend on the chunking or the thread count. The graph is validated
+    and lowered once and cached until it changes (see `fingerprint`).
     """
     if not isinstance(qgraph, Graph):
         raise QuantizationError(f"simulate needs a quantized Graph, got {type(qgraph).__name__}; "
                                 "help: call qsim.quantize first")
-    validate_quantized(qgraph, f"simulate: graph '{str(qgraph.name)[:60]}'")
-    if len(qgraph.inputs) != 1:
-        raise ShapeError(f"simulate handles one-input graphs; this one has {qgraph.inputs}")
+    plan = _plan(qgraph)
     check_count("simulate: batch_size", batch_size)
     n_items = len(x) if hasattr(x, "__len__") and np.ndim(x) else None
     if n_items == 0:
@@ -122,52 +258,58 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
                      f"simulate of {n_items} items{' with trace' if trace else ''}",
                      "pass fewer items per call (the results of every item are kept)")
     xi = input_ints(qgraph, x)
-    calls = [(node, kernel_call(qgraph, node)) for node in qgraph.nodes]
-    shapes = {t: stored_shape(qgraph, t) for t in qgraph.tensors}
-    opts = dict(path=qgraph.quant.path, release=qgraph.quant.release, truncate=qgraph.quant.truncate)
     keep = list(qgraph.tensors) if trace else list(qgraph.outputs)
-    parts = {t: [] for t in keep}
-    sat = {node.name: [0, 0] for node, _ in calls if OPS[node.op].weighted}
-    count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(qgraph.node(name).output))
-                or qgraph.node(name).output in qgraph.outputs for name in sat}
-    in_place = _relu_in_place(calls, {t: len(qgraph.consumers(t)) for t in qgraph.tensors}, set(keep))
-    src = qgraph.inputs[0]
-    pad = channel_pad(qgraph, src)
+    in_place = plan.relu_in_place(keep)
     n_total = len(xi)
-    with tqdm(total=n_total, disable=not verbose, desc="simulate", unit="sample") as bar:
-        for start in range(0, n_total, batch_size):
-            batch = xi[start:start + batch_size]
-            if pad:
-                batch = np.pad(batch, ((0, 0),) * (batch.ndim - 1) + ((0, pad),))
-            env = {src: batch}
-            n = len(batch)
-            for node, call in calls:
-                x_in = env[node.input]
-                if call is not None and call.companion:
-                    y = _companion(call, env, n, shapes, qgraph.quant.truncate)
-                elif call is None:
-                    y = data_move(node, x_in, shapes[node.output])
-                elif node.name in in_place:            # arm_relu_q7/q15 is max(x, 0) (doc §5.1); the
-                    y = np.maximum(x_in, 0, out=x_in)  # input is a fresh array nobody else reads
-                    y = y.reshape((n,) + shapes[node.output])
-                else:
-                    y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(x_in)}, **call.args, **opts)
-                    y = y.reshape((n,) + shapes[node.output])
-                env[node.output] = y
-                if node.name in sat:
-                    hit, size = _saturated(qgraph, node, y, count_lo[node.name])
-                    sat[node.name][0] += hit
-                    sat[node.name][1] += size
-            for t in keep:
-                parts[t].append(_strip(qgraph, t, env[t]))
+    workers = max(1, min(numba.get_num_threads(), -(-n_total * plan.macs // CHUNK_MACS)))
+    chunk = max(1, min(-(-CHUNK_MACS // max(plan.macs, 1)), batch_size // workers))
+    if workers > 1:
+        chunk = min(chunk, -(-n_total // workers))
+    starts = range(0, n_total, chunk)
+    sat = {name: [0, 0] for name in plan.sat}
+    parts = {t: [] for t in keep}
+    bar = tqdm(total=n_total, desc="simulate", unit="sample") if verbose else None
+
+    def collect(result, n):
+        kept, counts = result
+        for t in keep:
+            parts[t].append(kept[t])
+        for name, (hit, size) in counts.items():
+            sat[name][0] += hit
+            sat[name][1] += size
+        if bar is not None:
             bar.update(n)
+
+    try:
+        if workers == 1:                        # little work (or one thread): no thread wakes
+            threads = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                for start in starts:
+                    collect(_run_chunk(qgraph, plan, xi[start:start + chunk], keep, in_place),
+                            min(chunk, n_total - start))
+            finally:
+                numba.set_num_threads(threads)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                pending = deque()
+                for start in starts:              # at most 2 chunks per worker in flight (memory)
+                    if len(pending) >= 2 * workers:
+                        collect(pending.popleft().result(), chunk)
+                    pending.append(pool.submit(_worker_chunk, qgraph, plan, xi[start:start + chunk],
+                                               keep, in_place))
+                while pending:
+                    collect(pending.popleft().result(), chunk)
+    finally:
+        if bar is not None:
+            bar.close()
     for name, (hit, size) in sat.items():
         if size and hit > SATURATION_WARN * size:
             node = qgraph.node(name)
             warnings.warn(f"layer '{name}': {100 * hit / size:.3g}% of outputs ({hit} of {size}) "
                           f"saturated at {qgraph.output_q(node)} (out_shift {node.out_shift})",
                           SaturationWarning, stacklevel=2)
-    result = {t: np.concatenate(p) for t, p in parts.items()}
+    result = {t: p[0] if len(p) == 1 else np.concatenate(p) for t, p in parts.items()}
     if trace:
         return result
     return result[qgraph.outputs[0]] if len(qgraph.outputs) == 1 else result

@@ -19,7 +19,7 @@ from numba import njit, prange, uint64
 
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
-from ._simd import PARALLEL_MIN_MACS, TILE_P, madd, pack_pairs, parallel_worth_it
+from ._simd import PARALLEL_MIN_MACS, TILE_P, madd, memo, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item
 NARROW_ROWS = 3      # up to this many rows, plain dot products beat a padded tile (fc 128->3: 16 vs 20 us)
@@ -73,8 +73,8 @@ def _fc_tiles(vec, wpair, init, out_shift, bits, out):
                 requant_tile(acc, m, init, g * lanes, out_shift, bits, out, q0)
 
 
-fc_tiles = njit(cache=True, parallel=True)(_fc_tiles)
-fc_tiles_serial = njit(cache=True)(_fc_tiles)
+fc_tiles = njit(cache=True, parallel=True, nogil=True)(_fc_tiles)
+fc_tiles_serial = njit(cache=True, nogil=True)(_fc_tiles)
 
 
 def _fc_rows(vec, mat, init, out_shift, bits, out):
@@ -91,8 +91,8 @@ def _fc_rows(vec, mat, init, out_shift, bits, out):
             out[n, i] = ssat(wrap_i32(init[i] + np.int64(acc)) >> out_shift, bits)
 
 
-fc_rows = njit(cache=True, parallel=True)(_fc_rows)
-fc_rows_serial = njit(cache=True)(_fc_rows)
+fc_rows = njit(cache=True, parallel=True, nogil=True)(_fc_rows)
+fc_rows_serial = njit(cache=True, nogil=True)(_fc_rows)
 
 
 def fully_connected(b, mat, bits, out_dtype):
@@ -162,6 +162,11 @@ def deinterleave(kind, stored, num_of_rows, dim_vec, fn):
     if stored.size != num_of_rows * dim_vec:
         raise ShapeError(f"{fn}: the stored array has {stored.size} values, expected num_of_rows * "
                          f"dim_vec = {num_of_rows * dim_vec}.")
+    return memo(("deinterleave", kind, num_of_rows, dim_vec), stored,
+                lambda a: _deinterleave(kind, a, num_of_rows, dim_vec)).copy()
+
+
+def _deinterleave(kind, stored, num_of_rows, dim_vec):
     out = np.empty(num_of_rows * dim_vec, stored.dtype)
     out[interleave_index(kind, num_of_rows, dim_vec)] = stored.reshape(-1)
     return out.reshape(num_of_rows, dim_vec)

@@ -20,6 +20,9 @@ output channels; `madd` picks one by wpair's width.
 Numba's on-disk cache does not see edits here: clear qsim/kernels/__pycache__ after changing it.
 
 """
+import threading
+from collections import OrderedDict
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -115,11 +118,46 @@ def madd(cols, wpair, acc):
         madd_tile(cols, wpair, acc)
 
 
+MEMO_MIN_SIZE = 4096     # weight arrays from this many values are worth remembering,
+MEMO_MAX_SIZE = 1 << 22  # up to this many (a copy is kept)
+_MEMO_MAX = 16
+_MEMO = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+
+
+def memo(tag, arr, compute):
+    """compute(arr) for a weight array, remembered by content: a later call with equal values at
+    the same address (the same weights, e.g. every batch of simulate) gets the stored result
+    after one comparison, a changed array is computed again. The result must not be written to.
+    """
+    arr = np.asarray(arr)
+    if not MEMO_MIN_SIZE <= arr.size <= MEMO_MAX_SIZE:
+        return compute(arr)
+    key = (tag, arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
+    with _MEMO_LOCK:
+        hit = _MEMO.get(key)
+        if hit is not None:
+            _MEMO.move_to_end(key)
+    if hit is not None and np.array_equal(hit[0], arr):
+        return hit[1]
+    out = compute(arr)
+    with _MEMO_LOCK:
+        _MEMO[key] = (arr.copy(), out)
+        while len(_MEMO) > _MEMO_MAX:
+            _MEMO.popitem(last=False)
+    return out
+
+
 def pack_pairs(wmat):
-    """(C_out, T) int weights -> (groups, ceil(T/2), lanes) int32 of int16 tap pairs, zero padded.
+    """(C_out, T) int weights -> (groups, ceil(T/2), lanes) int32 of int16 tap pairs, zero padded
+    (remembered by content, see `memo`: do not write to the result).
 
     lanes = 8 or 16 for C_out <= 8 or <= 16 (less padding work), else 32 with ceil(C_out/32) groups.
     """
+    return memo("pack_pairs", wmat, _pack_pairs)
+
+
+def _pack_pairs(wmat):
     c_out, taps = wmat.shape
     lanes = 8 if c_out <= 8 else 16 if c_out <= 16 else TILE_C
     groups, n2 = -(-c_out // lanes), -(-taps // 2)
