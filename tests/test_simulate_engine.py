@@ -34,13 +34,13 @@ def _reference(q, x):
     """Layer by layer through kernels_ref (the plain-Python twins), no simulate engine."""
     from qsim.lower import data_move, stored_shape
     t = {q.inputs[0]: q.tensors[q.inputs[0]].qformat.quantize(x)}
-    opts = dict(path=q.quant.path, version=q.quant.version, truncate=q.quant.truncate)
+    opts = dict(path=q.quant.path, release=q.quant.version, truncate=q.quant.truncate)
     for node in q.nodes:
         call = kernel_call(q, node)
         if call is None:
             t[node.output] = data_move(node, t[node.input], stored_shape(q, node.output))
             continue
-        y = REF[call.c_name](**{call.in_arg: t[node.input]}, **call.args, **opts)
+        y = REF[call.c_name](**{call.in_arg: call.kernel_input(t[node.input])}, **call.args, **opts)
         t[node.output] = np.asarray(y).reshape((len(x),) + stored_shape(q, node.output))
     return t[q.outputs[0]]
 
@@ -111,12 +111,13 @@ def test_remembered_weights_follow_in_place_edits(fn):
                     num_of_rows=rows, bias_shift=0, out_shift=7,
                     bias=rng.integers(-128, 128, rows, dtype=np.int8))
     else:
-        w = rng.integers(-128, 128, (32, 5 * 5 * 8), dtype=np.int8)
+        w = rng.integers(-128, 128, 32 * 5 * 5 * 8, dtype=np.int8)
         args = dict(Im_in=rng.integers(-128, 128, (3, 10 * 10 * 8), dtype=np.int8), dim_im_in=10,
                     ch_im_in=8, wt=w, ch_im_out=32, dim_kernel=5, padding=2, stride=1,
                     bias=rng.integers(-128, 128, 32, dtype=np.int8), bias_shift=0, out_shift=9,
                     dim_im_out=10)
     for _ in range(3):
-        got = KERNELS[fn](**args)
-        np.testing.assert_array_equal(got, np.asarray(REF[fn](**args)).reshape(got.shape))
+        got = KERNELS[fn](**args, path="ref", release="5.9.0")
+        np.testing.assert_array_equal(got, np.asarray(REF[fn](**args, path="ref", release="5.9.0"))
+                                      .reshape(got.shape))
         w[:] = np.roll(w, 1)                             # in place: same address, new values
