@@ -1,4 +1,5 @@
-"""`qsim data kws`: synthesize the labelled keyword-spotting set with espeak-ng."""
+"""`qsim data kws`: synthesize the labelled keyword-spotting set with espeak-ng, or (--from DIR)
+check a folder in the Speech Commands layout and print its labels and splits as training sees them."""
 
 
 def register(subparsers):
@@ -17,6 +18,13 @@ def register(subparsers):
                    help="augment: scale pitch and formants by a factor in [1/(1+W), 1+W] "
                         "(default 0: none)")
     k.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    k.add_argument("--from", dest="source", default=None, metavar="SC_DIR",
+                   help="instead of synthesizing: check every clip of a Speech Commands folder "
+                        "(word folders, _background_noise_/, optional validation_list.txt / "
+                        "testing_list.txt) and print clips per label and split; train on it with "
+                        "`qsim train kws --data SC_DIR`")
+    k.add_argument("--words", nargs="+", default=None, metavar="WORD",
+                   help="with --from: the keywords (default yes no up down left right on off stop go)")
     return p
 
 
@@ -24,6 +32,16 @@ def run(args):
     from qsim.kws.dataset import synthesize_kws
     from qsim.errors import QsimError
 
+    if args.source is not None:
+        from qsim.kws import speech_commands as sc
+        labels, rows = sc.index(args.source, tuple(args.words) if args.words else sc.WORDS)
+        sc.check(args.source, rows)
+        print(sc.summary(labels, rows))
+        print(f"{args.source}: {len(rows)} clips checked (16 kHz mono WAV, <= 1 s); train with "
+              f"`qsim train kws --data {args.source}`")
+        return 0
+    if args.words:
+        raise QsimError("--words needs --from SC_DIR (the synthesized set has fixed labels)")
     if not 0 <= args.warp < 1:
         raise QsimError(f"--warp must be in [0, 1), got {args.warp}")
     if args.per_class < 1:

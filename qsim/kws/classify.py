@@ -35,7 +35,7 @@ def run_c(qgraph, x_ints, library):
 
 def classify(model, audio, library=None, scheme="q7"):
     """Rows (float label, p, {scheme: label}, C label or None) for int16 clips (N, 16000)."""
-    M = features.mfcc_features(audio, model.mfcc)
+    M = model.features(audio)
     probs = features.float_probs(model.float_graph, features.mfcc_float(M))
     qlab = {s: features.quant_outputs(q, M).argmax(1) for s, q in model.qgraphs.items()}
     clab = None

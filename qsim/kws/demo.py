@@ -58,6 +58,7 @@ class DemoSettings:
     warp: float = 0.3                    # formant warp augmentation (qsim.kws.dataset.make_clip):
     #                                      held-out test voices 90.3% -> 92.4% float at the same size
     workers: int = 2
+    frontend: str = "q15"                # qsim.kws.features.FRONTENDS
     train: TrainSettings = field(default_factory=TrainSettings)
     qat_epochs: int = 2
     qat_lr: float = 2e-4
@@ -110,13 +111,14 @@ def _dataset(s: DemoSettings, cache: Path, verbose):
         verbose=verbose, warp=s.warp)), key
 
 
-def _features(data_dir, data_key, cache: Path):
-    key = _key("features", data_key, sources=(*MFCC_SOURCES, "kws/features.py"))
+def _features(data_dir, data_key, cache: Path, frontend="q15"):
+    key = _key("features", data_key, *((frontend,) if frontend != "q15" else ()),
+               sources=(*MFCC_SOURCES, "kws/features.py"))
     path = cache / f"features-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return (z["M"], z["y"], z["split"].astype(str)), key, True
-    M, y, split = load_features(data_dir / "set")
+    M, y, split, _ = load_features(data_dir / "set", frontend=frontend)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez(tmp, M=M, y=y, split=split.astype("U5"))
@@ -153,7 +155,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
         st.rows.append(["train", time.perf_counter() - t0, f"{len(hist['loss'])} epochs "
                         f"(kept {hist['best_epoch'] + 1})"])
     times = {}
-    model, _ = finish(graph, hist, M, y, split, t, labels, times)
+    model, _ = finish(graph, hist, M, y, split, t, labels, times, s.frontend)
     st.rows.append(["calibrate + quantize", times["quantize"], "q7, q15; strategy picked on val"])
     _cached_dir(path, model.save)
     return model, key
@@ -262,7 +264,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
     else:
         st.rows[-1][2] = f"{5 * settings.per_class} clips"
     (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)",
-                                             lambda: _features(data_dir, data_key, cache))
+                                             lambda: _features(data_dir, data_key, cache,
+                                                                       settings.frontend))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
     model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, LABELS, verbose, st)
     te = split == "test"

@@ -27,7 +27,7 @@ from ..errors import SaturationWarning, ShapeError
 from ..fixedpoint import asr, ssat
 from ..float_exec import run
 from ..simulate import simulate
-from .mfcc import MfccConfig, mfcc_q15
+from .mfcc import MfccConfig, mfcc_f32, mfcc_q15
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,24 @@ INPUT_SHAPE = (49, 10, 1)
 def mfcc_features(audio, cfg: MfccConfig = MfccConfig()):
     """int16 clips (N, samples) -> arm_mfcc_q15 features (N, n_frames, n_coeffs, 1) int16 q8.7."""
     return mfcc_q15(np.asarray(audio), cfg)[..., None]
+
+
+FRONTENDS = ("q15", "float")
+
+
+def features(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
+    """int16 clips (N, samples) -> q8.7 int16 features (N, n_frames, n_coeffs, 1) by the front end:
+
+    q15    arm_mfcc_q15, bit-exact (what the device computes with CMSIS-DSP's fixed-point MFCC)
+    float  arm_mfcc_f32 (audio / 32768), times 128 rounded half to even and saturated to int16
+           (a device running arm_mfcc_f32 then rounds to q8.7 the same way)
+    """
+    if frontend == "q15":
+        return mfcc_features(audio, cfg)
+    if frontend == "float":
+        m = np.round(mfcc_f32(np.asarray(audio), cfg).astype(np.float64) * (1 << MFCC_FRAC_BITS))
+        return np.clip(m, -32768, 32767).astype(np.int16)[..., None]
+    raise ShapeError(f"unknown front end {frontend!r}. help: use one of {', '.join(FRONTENDS)}")
 
 
 def mfcc_float(m):

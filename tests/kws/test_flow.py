@@ -143,7 +143,7 @@ def test_onnx_export_reproduces_float_model(tiny_model, tiny_set):
     ort = pytest.importorskip("onnxruntime")
     from qsim.kws.flow import KwsModel, load_features
     model = KwsModel.load(tiny_model)
-    M, _, _ = load_features(tiny_set)
+    M, _, _, _ = load_features(tiny_set)
     x = kws.mfcc_float(M)
     sess = ort.InferenceSession(str(tiny_model / "kws.onnx"), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
