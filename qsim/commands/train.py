@@ -55,8 +55,9 @@ def add_train_args(p):
                    help=f"minibatch size (default {d.batch_size})")
     p.add_argument("--conv", type=int, nargs=2, default=list(d.conv), metavar=("C1", "C2"),
                    help=f"channels of the two convs (default {d.conv[0]} {d.conv[1]})")
-    p.add_argument("--frontend", choices=("q15", "float"), default="q15",
-                   help="MFCC front end: q15 = bit-exact arm_mfcc_q15, float = arm_mfcc_f32 "
+    p.add_argument("--frontend", choices=("q15", "q15norm", "float"), default="q15",
+                   help="MFCC front end: q15 = bit-exact arm_mfcc_q15, q15norm = the same on frames "
+                        "shifted up to a peak >= 2**14 with c0 corrected, float = arm_mfcc_f32 "
                         "rounded to q8.7; recorded in the model folder (default q15)")
     p.add_argument("--fc", type=int, nargs="+", default=list(d.fc), metavar="ROWS",
                    help="hidden fully connected widths (default " + " ".join(map(str, d.fc)) + ")")

@@ -210,13 +210,13 @@ def _cmsis(cmsis, standin):
     return find_cmsis(cmsis)
 
 
-def _codegen(qgraphs, out: Path):
+def _codegen(qgraphs, out: Path, frontend="q15"):
     mem = {}
     for scheme, q in qgraphs.items():
         folder = out / "c" / f"kws_{scheme}"
         gen = write_network(q, folder, name=f"kws_{scheme}", force=True, source=f"model/{scheme}")
         (folder / f"kws_{scheme}_features.h").write_text(
-            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}"))
+            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}", frontend))
         code = measure_code_size(folder / f"kws_{scheme}.c", [folder, *include_dirs()])
         mem[scheme] = memory_report(gen.plan, gen.weight_bytes, code)
     return mem
@@ -284,7 +284,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         model.save(tmp / "model")
         if qat_res is not None:
             qat_res[0].save(tmp / "model" / "q7_qat")
-        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp))
+        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp, model.frontend))
         par = st.run("parity (host)", lambda: _parity(qgraphs, M[te], checkout, settings.parity_inputs))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SaturationWarning)
