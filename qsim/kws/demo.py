@@ -42,7 +42,7 @@ from ..graph import Graph
 from ..metrics import evaluate as report_eval
 from ..plots import write_profile
 from . import features as kws
-from .dataset import LABELS, synthesize_kws
+from .dataset import LABELS, load_kws, synthesize_kws
 from .flow import KwsModel, TrainSettings, evaluate, finish, load_features, train_float
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,27 @@ def _parity(qgraphs, M_test, checkout, n):
     return out
 
 
+FRONTEND_CONDITIONS = (("speech", 0), ("speech -36 dB", 6), ("silence", 0))
+
+
+def frontend_errors(audio, y, labels, n=100, cfg=None):
+    """Per-coefficient mean |q15 - float| and |q15norm - float| (q8.7 LSB, all-zero frames left
+    out) on test clips: speech as synthesized, the same 64x (36 dB) quieter, and _silence_."""
+    from .mfcc import MfccConfig
+    cfg = cfg or MfccConfig()
+    sil = labels.index("_silence_") if "_silence_" in labels else -1
+    speech, silence = audio[y != sil][:n], audio[y == sil][:n]
+    out = {}
+    for name, shift in FRONTEND_CONDITIONS:
+        a = silence if name == "silence" else speech
+        a = (a.astype(np.int32) >> shift).astype(np.int16) if shift else a
+        if len(a):
+            out[name] = {fe: {k: (np.round(v, 1).tolist() if isinstance(v, np.ndarray) else v)
+                              for k, v in kws.frontend_error(a, cfg, fe).items()}
+                         for fe in ("q15", "q15norm")}
+    return out
+
+
 def _reports(model, qgraphs, M, y, out: Path, n):
     reps = {}
     X = kws.mfcc_float(M[:n])
@@ -280,6 +301,9 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
+    fe_err = st.run("front-end error", lambda: frontend_errors(
+        *load_kws(data_dir / "set", splits=["test"])[:2], LABELS))
+    st.rows[-1][2] = "q15, q15norm vs float MFCC"
     with atomic_dir(out) as tmp:
         model.save(tmp / "model")
         if qat_res is not None:
@@ -294,6 +318,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
                                                     for s, p in par.items()) + "\n")
         total = time.perf_counter() - t0
         summary = _summary(settings, acc, model, reps, mem, par, st, notes, total, checkout)
+        summary["frontend"] = model.frontend
+        summary["frontend_error"] = fe_err
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
         (tmp / "summary.txt").write_text(summary_text(summary) + "\n")
     return summary
@@ -338,5 +364,13 @@ def summary_text(d) -> str:
               f"{'stage':<26} {'seconds':>8}  note"]
     lines += [f"{r['stage']:<26} {r['seconds']:>8.1f}  {r['note']}" for r in d["stages"]]
     lines.append(f"{'total':<26} {d['total_seconds']:>8.1f}")
+    fe = d.get("frontend_error") or {}
+    if fe:
+        lines += ["", f"front end of the model: {d.get('frontend')}; mean |q15 - float MFCC| per "
+                  "coefficient c0..c9 on test clips (q8.7 LSB = 1/128; all-zero frames left out)"]
+        for cond, per in fe.items():
+            for name, e in per.items():
+                lines.append(f"  {cond:<14} {name:<8} " + " ".join(f"{v:6.1f}" for v in e["mean"])
+                             + f"   (max {max(e['max'])}, {e['frames']} frames)")
     lines += [f"note: {x}" for x in d["notes"]]
     return "\n".join(lines)
