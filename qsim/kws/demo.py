@@ -57,6 +57,8 @@ class DemoSettings:
     voices: tuple | None = None          # None: every English espeak-ng voice and variant
     warp: float = 0.3                    # formant warp augmentation (qsim.kws.dataset.make_clip):
     #                                      held-out test voices 90.3% -> 92.4% float at the same size
+    augment: bool = True                 # reverb, mic EQ, babble, more unknown words (make_clip)
+    heldout_per_class: int = 200         # festival clips per label: a synthesizer never trained on
     workers: int = 2
     frontend: str = "q15"                # qsim.kws.features.FRONTENDS
     train: TrainSettings = field(default_factory=TrainSettings)
@@ -104,11 +106,18 @@ class Stages:
 
 
 def _dataset(s: DemoSettings, cache: Path, verbose):
-    parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ())
-    key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py"))
+    parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ()) + (
+        (s.augment, s.heldout_per_class, _installed()) if s.augment or s.heldout_per_class else ())
+    key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py", "kws/voices.py", "kws/augment.py"))
     return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
         tmp / "set", seed=s.data_seed, per_class=s.per_class, voices=s.voices, workers=s.workers,
-        verbose=verbose, warp=s.warp)), key
+        verbose=verbose, warp=s.warp, augment=s.augment, heldout_per_class=s.heldout_per_class)), key
+
+
+def _installed():
+    """Which optional synthesizers the set was made with (part of the dataset's cache key)."""
+    from . import voices as vx
+    return [vx.available("flite"), vx.available("festival")]
 
 
 def _features(data_dir, data_key, cache: Path, frontend="q15"):
@@ -121,7 +130,7 @@ def _features(data_dir, data_key, cache: Path, frontend="q15"):
     M, y, split, _ = load_features(data_dir / "set", frontend=frontend)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, M=M, y=y, split=split.astype("U5"))
+    np.savez(tmp, M=M, y=y, split=split.astype("U7"))
     os.replace(tmp, path)
     return (M, y, split), key, False
 
@@ -284,6 +293,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         st.rows[-1][2] = "cached"
     else:
         st.rows[-1][2] = f"{5 * settings.per_class} clips"
+        if settings.heldout_per_class:
+            st.rows[-1][2] += f" + {5 * settings.heldout_per_class} held-out synthesizer"
     (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)",
                                              lambda: _features(data_dir, data_key, cache,
                                                                        settings.frontend))
@@ -293,12 +304,21 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
         acc = st.run("evaluate", lambda: evaluate(model.float_graph, model.qgraphs, M[te], y[te]))
+        ho = split == "heldout"
+        if ho.any():
+            held = evaluate(model.float_graph, model.qgraphs, M[ho], y[ho])
+            acc["heldout"] = {k: held[k] for k in ("float", *model.qgraphs, "test_samples")}
+    from . import voices as vx
+    notes += vx.missing_synthesizers()
     qat_res = st.run("qat", lambda: _qat(model, M, y, split, model_key, settings, cache, notes))
     qgraphs = dict(model.qgraphs)
     if qat_res is not None:
         qgraphs["q7_qat"] = qat_res[0]
         extra = evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[te], y[te])
         acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
+        if "heldout" in acc:
+            acc["heldout"]["q7_qat"] = evaluate(model.float_graph, {"q7_qat": qat_res[0]},
+                                                M[split == "heldout"], y[split == "heldout"])["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
     fe_err = st.run("front-end error", lambda: frontend_errors(
@@ -352,6 +372,7 @@ def summary_text(d) -> str:
              "", f"{'model':<10} {'test acc':>9} {'vs float':>9} {'agree':>7} {'worst SQNR':>22} "
              f"{'RAM B':>7} {'flash B':>8} {'parity':>24}"]
     lines.append(f"{'float':<10} {pct(a['float']):>9}")
+    ho = a.get("heldout")
     for k in [k for k in ("q7", "q15", "q7_qat") if k in a]:
         sq, mem, par = d["sqnr"].get(k, {}), d["memory"].get(k, {}), d["parity"].get(k, {})
         worst = f"{sq['worst_db']:.1f} dB {sq['worst_layer']}" if sq.get("worst_db") is not None else "-"
@@ -359,6 +380,10 @@ def summary_text(d) -> str:
         lines.append(f"{k:<10} {pct(a[k]):>9} {100 * (a[k] - a['float']):+8.2f}  "
                      f"{pct(a['agreement'][k]):>7} {worst:>22} {mem.get('ram', '-'):>7} "
                      f"{mem.get('flash', '-'):>8} {par_s:>24}")
+    if ho:
+        lines += ["", f"held-out synthesizer (festival voices, never in training; {ho['test_samples']} "
+                  "clips): " + ", ".join(f"{k} {pct(ho[k]).strip()}" for k in
+                                         ("float", "q7", "q15", "q7_qat") if k in ho)]
     lines += ["", f"parity library: {next(iter(d['parity'].values()))['library'] if d['parity'] else '-'}",
               f"quantization strategy (picked on val): {d['strategy']}", "",
               f"{'stage':<26} {'seconds':>8}  note"]
