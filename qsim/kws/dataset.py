@@ -84,6 +84,16 @@ def _init_worker(babble, festival):
     _BANKS["babble"], _BANKS["festival"] = babble, festival
 
 
+def clip_word(seed, index, label, augment=False):
+    """The word clip `index` speaks ('' for _silence_): drawn from its own Generator."""
+    if label == "_silence_":
+        return ""
+    if label != "_unknown_":
+        return label
+    words = unknown_words(augment)
+    return str(words[int(np.random.default_rng([seed, 5, index]).integers(len(words)))])
+
+
 def make_clip(seed, index, label, voice, warp=0.0, augment=False):
     """One clip (16000,) int16 and the word spoken ('' for silence).
 
@@ -101,8 +111,7 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False):
             x = x + aug.noise(rng, n, babble=babble) * rng.uniform(0.1, 1.0)
             x /= np.sqrt(np.mean(x ** 2)) + 1e-12
         return to_int16(np.clip(x * level, -1, 1)), ""
-    words = unknown_words(augment)
-    word = str(words[int(rng.integers(len(words)))]) if label == "_unknown_" else label
+    word = clip_word(seed, index, label, augment)
     sp, pitch = rng.uniform(0.75, 1.25), rng.uniform(0.5, 1.5)
     if vx.synthesizer(voice) == "festival":
         speech = aug.speed(_BANKS["festival"][voice][word], sp)
@@ -205,8 +214,10 @@ def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=Fal
                 jobs.append((seed, index, label, voice, str(tmp / rel), warp, augment))
                 rows.append([rel, label, "", voice, split])
         train_voices = [v for v in voices if split_of[speaker(v)] == "train"] or voices
-        babble = babble_bank(train_voices, seed) if augment else None
-        fest = {v: vx.festival_bank(v, KEYWORDS + unknown_words(augment)) for v in heldout}
+        babble = babble_bank(train_voices, seed, min(40, len(jobs) // 4 + 2)) if augment else None
+        fest = {v: vx.festival_bank(v, sorted({clip_word(seed, j[1], j[2], augment)
+                                               for j, r in zip(jobs, rows) if r[3] == v} - {""}))
+                for v in heldout}
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                  initargs=(babble, fest)) as pool:
             words = list(tqdm(pool.map(_job, jobs, chunksize=16), total=len(jobs), desc="kws",
