@@ -10,8 +10,8 @@ people are left out) give an extra "heldout" split, the closest stand-in for rea
 
 Augmentation (augment=True; the demo's setting): speed and pitch, vocal-tract-length warping,
 reverberation, band-limiting / microphone EQ, gain, time shift, and additive noise at a random SNR
-(coloured noise, hum or babble of other synthesized words); _silence_ is the same noise types at
-many levels.
+(coloured noise, hum, or babble of other synthesized words at 10 dB SNR or more); _silence_ is
+the same noise types but babble, at many levels, sometimes two at once.
 
 Output: DIR/<label>/<index>.wav and DIR/manifest.csv (path, label, word, voice, split), written to a
 temporary sibling directory and renamed into place when complete.
@@ -105,10 +105,11 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False):
     n = SAMPLE_RATE
     babble = _BANKS["babble"] if augment else None
     if label == "_silence_":
+        # no babble here: speech-like noise labelled _silence_ would contradict _unknown_
         level = 10 ** (rng.uniform(-70, -25) / 20)
-        x = aug.noise(rng, n, babble=babble)
+        x = aug.noise(rng, n)
         if augment and rng.random() < 0.3:                   # two sources at once
-            x = x + aug.noise(rng, n, babble=babble) * rng.uniform(0.1, 1.0)
+            x = x + aug.noise(rng, n) * rng.uniform(0.1, 1.0)
             x /= np.sqrt(np.mean(x ** 2)) + 1e-12
         return to_int16(np.clip(x * level, -1, 1)), ""
     word = clip_word(seed, index, label, augment)
@@ -133,8 +134,9 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False):
     clip *= 10 ** (rng.uniform(-20, -1) / 20) / (np.abs(clip).max() + 1e-12)   # gain (peak dBFS)
     if rng.random() < 0.8:                               # background noise at a random SNR
         rms = np.sqrt(np.mean(speech ** 2)) * 10 ** (rng.uniform(-20, -1) / 20) / (np.abs(speech).max() + 1e-12)
-        snr = rng.uniform(0, 30) if augment else rng.uniform(5, 30)
-        clip += aug.noise(rng, n, babble=babble) * rms * 10 ** (-snr / 20)
+        kind = aug.NOISE_KINDS[int(rng.integers(5 if babble is not None else 4))]
+        snr = rng.uniform(10 if kind == "babble" else 0, 30) if augment else rng.uniform(5, 30)
+        clip += aug.noise(rng, n, kind, babble=babble) * rms * 10 ** (-snr / 20)
     return to_int16(np.clip(clip, -1, 1 - 2 ** -15)), str(word)
 
 
