@@ -248,7 +248,9 @@ def load_kws(root, splits=None):
     root = Path(root)
     manifest = root / "manifest.csv"
     if not manifest.is_file():
-        raise QsimError(f"no manifest.csv in {root}. help: create the set with `qsim data kws --out {root}`")
+        raise QsimError(f"no manifest.csv in {root} and no word folders: neither a synthesized "
+                        f"set nor a Speech Commands folder. help: create the set with `qsim data "
+                        f"kws --out {root}`, or give a folder of <word>/*.wav clips")
     with open(manifest, newline="") as f:
         rows = [r for r in csv.DictReader(f) if splits is None or r["split"] in set(splits)]
     X = np.zeros((len(rows), SAMPLE_RATE), np.int16)
