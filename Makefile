@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` (the whole flow on the built-in KWS example)
 # and `make test` (what CI runs). Both install what they need first.
 PY ?= python3
-APT_PKGS = espeak-ng gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+APT_PKGS = espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 .PHONY: demo test deps bench
 

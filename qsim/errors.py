@@ -49,6 +49,10 @@ class AudioError(QsimError):
     """An audio file that cannot be read, is empty, or cannot be converted to 16 kHz mono int16."""
 
 
+class DatasetError(AudioError):
+    """A dataset folder that breaks its layout (Speech Commands: word folders of 16 kHz mono WAVs)."""
+
+
 class OutputExistsError(QsimError):
     """An output file or folder exists and force (--force) was not given."""
 

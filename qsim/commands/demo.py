@@ -46,7 +46,7 @@ def run(args):
     from qsim.kws.demo import DemoSettings, run_demo, summary_text
 
     check_output(args.out, True, folder=True, inputs=(args.cache,))   # demo always replaces OUT
-    s = DemoSettings(train=settings_from(args))
+    s = DemoSettings(train=settings_from(args), frontend=args.frontend)
     if args.per_class is not None:
         if args.per_class < 2:
             raise QsimError(f"--per-class must be >= 2, got {args.per_class}")

@@ -26,7 +26,12 @@ def register(subparsers):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     add_train_args(k)
     k.add_argument("--data", default="data/kws", metavar="DIR",
-                   help="dataset written by `qsim data kws` (default data/kws)")
+                   help="dataset written by `qsim data kws`, or a folder in the Speech Commands "
+                        "layout (word folders, _background_noise_/, optional validation_list.txt "
+                        "and testing_list.txt) (default data/kws)")
+    k.add_argument("--words", nargs="+", default=None, metavar="WORD",
+                   help="Speech Commands keywords (default: yes no up down left right on off "
+                        "stop go); labels are _silence_, _unknown_ (the other words) and these")
     k.add_argument("-o", "--output", default="out/kws_model", metavar="MODEL",
                    help="model folder to write (default out/kws_model)")
     k.add_argument("--force", action="store_true", help="replace MODEL if it exists")
@@ -59,6 +64,10 @@ def add_train_args(p):
                    f"do not apply) (default {d.arch})")
     p.add_argument("--conv", type=int, nargs=2, default=list(d.conv), metavar=("C1", "C2"),
                    help=f"channels of the two convs (default {d.conv[0]} {d.conv[1]})")
+    p.add_argument("--frontend", choices=("q15", "q15norm", "float"), default="q15",
+                   help="MFCC front end: q15 = bit-exact arm_mfcc_q15, q15norm = the same on frames "
+                        "shifted up to a peak >= 2**14 with c0 corrected, float = arm_mfcc_f32 "
+                        "rounded to q8.7; recorded in the model folder (default q15)")
     p.add_argument("--fc", type=int, nargs="+", default=list(d.fc), metavar="ROWS",
                    help="hidden fully connected widths (default " + " ".join(map(str, d.fc)) + ")")
 
@@ -82,7 +91,7 @@ def settings_from(args, **extra):
 def print_metrics(m, labels=None):
     pct = lambda v: f"{100 * v:.2f}%"   # noqa: E731
     n = m["split_sizes"]
-    print(f"split: {n['train']} train, {n['val']} val, {n['test']} test clips (test = held-out voices)")
+    print(f"split: {n['train']} train, {n['val']} val, {n['test']} test clips (test = held-out speakers)")
     print(f"trained {m['epochs_run']} epochs (kept epoch {m['best_epoch'] + 1}, val {pct(m['val_accuracy'] or 0)})")
     print(f"test accuracy: float {pct(m['float'])}"
           + "".join(f", {s} {pct(m[s])} ({m['strategy'][s]}; agreement {pct(m['agreement'][s])})"
@@ -90,7 +99,6 @@ def print_metrics(m, labels=None):
 
 
 def run(args):
-    from qsim.kws.dataset import LABELS
     from qsim.kws.flow import fit, load_features
 
     from ._common import check_output, output_dir, release_and_path, show_warnings
@@ -98,9 +106,10 @@ def run(args):
     args.release, args.path = release_and_path(args)
     check_output(args.output, args.force, folder=True, inputs=(args.data,))
     settings = settings_from(args)
-    M, y, split = load_features(args.data)
+    M, y, split, labels = load_features(args.data, words=args.words, frontend=args.frontend)
     with show_warnings("train"):
-        model, metrics = fit(M, y, split, settings, LABELS, verbose=args.verbose)
+        model, metrics = fit(M, y, split, settings, labels, verbose=args.verbose,
+                             frontend=args.frontend)
     model.info["data"] = str(args.data)
     with output_dir(args.output, args.force) as tmp:
         model.save(tmp)

@@ -34,10 +34,13 @@ def run_c(qgraph, x_ints, library):
 
 
 def classify(model, audio, library=None, scheme="q7"):
-    """Rows (float label, p, {scheme: label}, C label or None) for int16 clips (N, 16000)."""
-    M = features.mfcc_features(audio, model.mfcc)
-    probs = features.float_probs(model.float_graph, features.mfcc_float(M))
-    qlab = {s: features.quant_outputs(q, M).argmax(1) for s, q in model.qgraphs.items()}
+    """Rows (float label, p, {scheme: label}, C label or None, {scheme: (p, int out)}) for int16
+    clips (N, clip_len). A quantized net's p is the softmax of its dequantized logits and `int out`
+    its integer softmax output for that label (qsim.kws.stream.engine_scores)."""
+    from .stream import engine_scores
+    M = model.features(audio)
+    scores = engine_scores(model, M)
+    probs = scores["float"][0]
     clab = None
     if library is not None:
         q = model.qgraphs[scheme]
@@ -46,7 +49,13 @@ def classify(model, audio, library=None, scheme="q7"):
     rows = []
     for i in range(len(audio)):
         k = int(probs[i].argmax())
-        rows.append((model.labels[k], float(probs[i, k]),
-                     {s: model.labels[int(v[i])] for s, v in qlab.items()},
-                     None if clab is None else ("(error)" if clab[i] < 0 else model.labels[int(clab[i])])))
+        qlab, qconf = {}, {}
+        for s in model.qgraphs:
+            p, ints = scores[s]
+            j = int(ints[i].argmax())              # the label the device reports (first on ties)
+            qlab[s] = model.labels[j]
+            qconf[s] = (float(p[i, j]), int(ints[i, j]))
+        rows.append((model.labels[k], float(probs[i, k]), qlab,
+                     None if clab is None else ("(error)" if clab[i] < 0 else model.labels[int(clab[i])]),
+                     qconf))
     return rows

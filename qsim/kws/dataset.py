@@ -1,20 +1,25 @@
-"""A synthetic keyword-spotting set spoken by espeak-ng: yes / no / backward / _unknown_ / _silence_.
+"""A synthetic keyword-spotting set: yes / no / backward / _unknown_ / _silence_, spoken by
+espeak-ng, flite and festival voices (qsim.kws.voices) and augmented per clip (qsim.kws.augment).
 
 Every clip is 1 s of 16 kHz mono int16. A clip is fully determined by (seed, clip index): its own
-numpy Generator draws the voice, word, speed, pitch and augmentation, so results do not depend on
-the order in which the process pool finishes. Voices are espeak-ng's English voices (not the
-mb-* MBROLA ones), plain and combined with every `!v` variant; the split key is the speaker (the
-variant, or the base voice for a plain one), so no test speaker is heard in training.
+numpy Generator draws the word, speed, pitch and augmentation, so results do not depend on the
+order in which the process pool finishes. The split key is the speaker (qsim.kws.voices.speaker),
+so no test speaker is heard in training; with heldout_per_class > 0 the festival voices (a
+synthesizer never used in training, and people never heard in it: flite's voices of the same
+people are left out) give an extra "heldout" split, the closest stand-in for real voices.
+
+Augmentation (augment=True; the demo's setting): speed and pitch, vocal-tract-length warping,
+reverberation, band-limiting / microphone EQ, gain, time shift, and additive noise at a random SNR
+(coloured noise, hum, or babble of other synthesized words at 10 dB SNR or more); _silence_ is
+the same noise types but babble, at many levels, sometimes two at once.
 
 Output: DIR/<label>/<index>.wav and DIR/manifest.csv (path, label, word, voice, split), written to a
 temporary sibling directory and renamed into place when complete.
 """
 import csv
-import io
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,47 +27,41 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .audio import fix_length, load_wav, resample, to_int16
-from ..errors import QsimError, ToolchainMissing
+from . import augment as aug
+from . import voices as vx
+from .audio import fix_length, load_wav, to_int16
+from .augment import warp_formants  # noqa: F401  (re-exported: the warp of make_clip)
+from .voices import speaker  # noqa: F401  (re-exported: the split key)
+from ..errors import QsimError
 
 log = logging.getLogger(__name__)
 
 KEYWORDS = ("yes", "no", "backward")
 LABELS = KEYWORDS + ("_unknown_", "_silence_")
-# No homophone of a keyword ("know" sounds exactly like "no"): it would make the labels contradict.
+# No homophone or near-homophone of a keyword ("know" sounds exactly like "no", "yeah"/"yet" are
+# close to "yes"): it would make the labels contradict.
 UNKNOWN_WORDS = ("up", "down", "left", "right", "on", "off", "stop", "go", "zero", "one", "two",
                  "three", "four", "five", "six", "seven", "eight", "nine", "bed", "bird", "cat",
                  "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "forward", "follow",
-                 "learn", "visual", "yellow", "nose", "background", "yet", "now")
+                 "learn", "visual", "yellow", "nose", "background", "now")
+MORE_UNKNOWN_WORDS = ("hello", "okay", "light", "music", "play", "pause", "next", "back", "open",
+                      "close", "start", "turn", "volume", "water", "window", "door", "kitchen",
+                      "morning", "night", "today", "tomorrow", "yesterday", "maybe", "never",
+                      "nothing", "nobody", "yellowstone", "bingo", "address", "guess", "chess",
+                      "noon", "snow", "boat", "coffee", "table", "phone", "computer", "red",
+                      "green", "blue", "orange", "apple", "banana", "money", "city", "river",
+                      "mister", "sister", "baby", "weather", "hundred", "thousand", "again")
 SAMPLE_RATE = 16000
 SPLIT_FRACTIONS = (("test", 0.15), ("val", 0.15))
 
 
-def _espeak():
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise ToolchainMissing("espeak-ng is not installed; the KWS set is synthesized with it. "
-                               "help: apt-get install espeak-ng")
-    return exe
-
-
-def _espeak_list(exe, arg):
-    out = subprocess.run([exe, f"--voices={arg}"], capture_output=True, text=True, check=True).stdout
-    return [line.split()[4] for line in out.splitlines()[1:] if len(line.split()) >= 5]
+def unknown_words(augment):
+    return UNKNOWN_WORDS + (MORE_UNKNOWN_WORDS if augment else ())
 
 
 def default_voices():
-    """Plain English espeak-ng voices (no mb-*) times (no variant + every !v variant)."""
-    exe = _espeak()
-    bases = sorted({f.split("/")[-1] for f in _espeak_list(exe, "en")
-                    if not f.startswith(("mb/", "!v/"))})
-    variants = sorted(f.split("/")[-1] for f in _espeak_list(exe, "variant"))
-    return bases + [f"{b}+{v}" for v in variants for b in bases]
-
-
-def speaker(voice):
-    """The split key: the variant for 'base+variant', else the base voice."""
-    return voice.split("+", 1)[1] if "+" in voice else voice
+    """Every English espeak-ng voice and variant, and Debian's flite voices when installed."""
+    return vx.espeak_voices() + vx.flite_voices()
 
 
 def assign_splits(voices, seed):
@@ -78,57 +77,56 @@ def assign_splits(voices, seed):
     return split
 
 
-def _noise(rng, n):
-    """White, pink or brown noise (unit RMS), or mains hum with harmonics."""
-    kind = rng.integers(4)
-    if kind == 3:
-        t = np.arange(n) / SAMPLE_RATE
-        f0 = rng.choice([50.0, 60.0])
-        x = sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6.3)) / h for h in (1, 2, 3, 5))
-        x = x + 0.1 * rng.normal(size=n)
-    else:
-        spec = np.fft.rfft(rng.normal(size=n))
-        f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
-        spec /= f ** (kind / 2.0)                       # 0 white, 1 pink, 2 brown
-        x = np.fft.irfft(spec, n)
-    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+_BANKS = {"babble": None, "festival": {}}
 
 
-def _synthesize(exe, voice, word, speed, pitch):
-    res = subprocess.run([exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", word],
-                         capture_output=True)
-    if res.returncode != 0 or not res.stdout:
-        raise QsimError(f"espeak-ng failed for voice {voice!r}: {res.stderr.decode().strip()}. "
-                        "help: list voices with `espeak-ng --voices=en` and `--voices=variant`")
-    import soundfile as sf
-    data, rate = sf.read(io.BytesIO(res.stdout), dtype="float64")
-    return resample(data, rate, SAMPLE_RATE)
+def _init_worker(babble, festival):
+    _BANKS["babble"], _BANKS["festival"] = babble, festival
 
 
-def warp_formants(speech, factor):
-    """Scale every frequency (pitch and formants, a vocal-tract-length change) by `factor`; the
-    duration changes by 1/factor. FFT resampling to len/factor samples, played at the same rate."""
-    import scipy.signal
-    return scipy.signal.resample(speech, max(1, int(round(len(speech) / factor))))
+def clip_word(seed, index, label, augment=False):
+    """The word clip `index` speaks ('' for _silence_): drawn from its own Generator."""
+    if label == "_silence_":
+        return ""
+    if label != "_unknown_":
+        return label
+    words = unknown_words(augment)
+    return str(words[int(np.random.default_rng([seed, 5, index]).integers(len(words)))])
 
 
-def make_clip(exe, seed, index, label, voice, warp=0.0):
-    """One augmented clip (16000,) int16 and the word spoken ('' for silence).
+def make_clip(seed, index, label, voice, warp=0.0, augment=False):
+    """One clip (16000,) int16 and the word spoken ('' for silence).
 
     warp : if > 0, frequencies are scaled by a factor drawn log-uniformly from
-        [1/(1+warp), 1+warp] (warp_formants); 0 leaves the clips exactly as before.
+        [1/(1+warp), 1+warp] (warp_formants).
+    augment : reverberation, microphone EQ, babble noise, a wider SNR range, more unknown words.
     """
     rng = np.random.default_rng([seed, 2, index])
     n = SAMPLE_RATE
+    babble = _BANKS["babble"] if augment else None
     if label == "_silence_":
+        # no babble here: speech-like noise labelled _silence_ would contradict _unknown_
         level = 10 ** (rng.uniform(-70, -25) / 20)
-        return to_int16(np.clip(_noise(rng, n) * level, -1, 1)), ""
-    word = rng.choice(UNKNOWN_WORDS) if label == "_unknown_" else label
-    speech = _synthesize(exe, voice, word, int(rng.integers(130, 211)), int(rng.integers(25, 76)))
+        x = aug.noise(rng, n)
+        if augment and rng.random() < 0.3:                   # two sources at once
+            x = x + aug.noise(rng, n) * rng.uniform(0.1, 1.0)
+            x /= np.sqrt(np.mean(x ** 2)) + 1e-12
+        return to_int16(np.clip(x * level, -1, 1)), ""
+    word = clip_word(seed, index, label, augment)
+    sp, pitch = rng.uniform(0.75, 1.25), rng.uniform(0.5, 1.5)
+    if vx.synthesizer(voice) == "festival":
+        speech = aug.speed(_BANKS["festival"][voice][word], sp)
+    else:
+        speech = vx.synthesize(voice, word, sp, pitch)
     if warp > 0:
         speech = warp_formants(speech, float(np.exp(rng.uniform(-1, 1) * np.log1p(warp))))
     active = np.nonzero(np.abs(speech) > 0.02 * np.abs(speech).max())[0]
     speech = speech[active[0]:active[-1] + 1] if len(active) else speech
+    if augment:
+        if rng.random() < 0.5:
+            speech = aug.mic_eq(speech, rng)
+        if rng.random() < 0.5:
+            speech = aug.reverb(speech, rng)
     speech = fix_length(speech, n)                       # a rare over-long word loses its tail
     start = int(rng.integers(0, n - len(speech) + 1))    # time shift
     clip = np.zeros(n)
@@ -136,37 +134,69 @@ def make_clip(exe, seed, index, label, voice, warp=0.0):
     clip *= 10 ** (rng.uniform(-20, -1) / 20) / (np.abs(clip).max() + 1e-12)   # gain (peak dBFS)
     if rng.random() < 0.8:                               # background noise at a random SNR
         rms = np.sqrt(np.mean(speech ** 2)) * 10 ** (rng.uniform(-20, -1) / 20) / (np.abs(speech).max() + 1e-12)
-        clip += _noise(rng, n) * rms * 10 ** (-rng.uniform(5, 30) / 20)
+        kind = aug.NOISE_KINDS[int(rng.integers(5 if babble is not None else 4))]
+        snr = rng.uniform(10 if kind == "babble" else 0, 30) if augment else rng.uniform(5, 30)
+        clip += aug.noise(rng, n, kind, babble=babble) * rms * 10 ** (-snr / 20)
     return to_int16(np.clip(clip, -1, 1 - 2 ** -15)), str(word)
 
 
 def _job(args):
-    exe, seed, index, label, voice, path, warp = args
+    seed, index, label, voice, path, warp, augment = args
     import soundfile as sf
-    audio, word = make_clip(exe, seed, index, label, voice, warp)
+    audio, word = make_clip(seed, index, label, voice, warp, augment)
     sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
     return word
 
 
+def babble_bank(voices, seed, n_words=40):
+    """Babble material: n_words unknown words by random voices (espeak-ng / flite), concatenated
+    with short pauses, unit peak each (float, 16 kHz)."""
+    rng = np.random.default_rng([seed, 4])
+    parts = []
+    for _ in range(n_words):
+        v = voices[int(rng.integers(len(voices)))]
+        w = UNKNOWN_WORDS[int(rng.integers(len(UNKNOWN_WORDS)))]
+        x = vx.synthesize(v, w, rng.uniform(0.8, 1.2), rng.uniform(0.6, 1.4))
+        parts += [x / (np.abs(x).max() + 1e-12), np.zeros(int(rng.integers(800, 4000)))]
+    return np.concatenate(parts)
+
+
 def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=False, verbose=False,
-                   warp=0.0):
+                   warp=0.0, augment=False, heldout_per_class=0, flite_share=0.25):
     """Synthesize the set into directory `out`; returns the manifest path.
 
     Parameters
     ----------
     out : target directory; must not exist unless force (then it is replaced when done).
     seed : everything (voice, word, speed, pitch, shift, gain, noise, split) follows from it.
-    per_class : clips per label (5 labels).
-    voices : espeak-ng voice specs ('en-us', 'en-gb+Alex'); default default_voices().
+    per_class : clips per label (5 labels) spoken by `voices`, split train / val / test.
+    voices : voice specs ('en-us', 'en-gb+Alex', 'flite:awb'; qsim.kws.voices); default
+        default_voices().
     workers : process pool size.
-    warp : formant / pitch warp augmentation (make_clip); 0 (default) = none.
+    warp : formant / pitch warp augmentation (make_clip); 0 = none.
+    augment : reverberation, microphone EQ, babble, more unknown words (make_clip).
+    heldout_per_class : clips per label spoken by festival's voices, split "heldout" (needs
+        festival; without it the split is left out and a message says so).
+    flite_share : fraction of the clips spoken by flite voices when `voices` holds some.
     """
-    exe = _espeak()
+    vx._exe("espeak-ng")
     out = Path(out)
     if out.exists() and not force:
         raise QsimError(f"{out} already exists. help: pass --force to replace it or choose --out")
+    for msg in vx.missing_synthesizers() if voices is None else ():
+        log.warning(msg)
     voices = list(voices) if voices else default_voices()
+    heldout = vx.festival_voices() if heldout_per_class > 0 else []
+    if heldout_per_class > 0 and not heldout:
+        log.warning("no festival voice: the held-out synthesizer split is left out. help: %s",
+                    vx.INSTALL["festival"])
+    held_people = {speaker(v) for v in heldout}
+    voices = [v for v in voices if speaker(v) not in held_people]   # never heard in training
+    if not voices:
+        raise QsimError("no voice left to synthesize with. help: give espeak-ng voices (--voices)")
     split_of = assign_splits(voices, seed)
+    espeak = [v for v in voices if vx.synthesizer(v) == "espeak-ng"]
+    flite = [v for v in voices if vx.synthesizer(v) == "flite"]
     pick = np.random.default_rng([seed, 3])
     jobs, rows = [], []
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -174,13 +204,24 @@ def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=Fal
     try:
         for label in LABELS:
             (tmp / label).mkdir()
-            for k in range(per_class):
+            for k in range(per_class + (heldout_per_class if heldout else 0)):
                 index = len(jobs)
-                voice = voices[int(pick.integers(len(voices)))]
+                if k >= per_class:
+                    voice, split = heldout[int(pick.integers(len(heldout)))], "heldout"
+                else:
+                    pool = flite if flite and (not espeak or pick.random() < flite_share) else espeak
+                    voice = pool[int(pick.integers(len(pool)))]
+                    split = split_of[speaker(voice)]
                 rel = f"{label}/{index:06d}.wav"
-                jobs.append((exe, seed, index, label, voice, str(tmp / rel), warp))
-                rows.append([rel, label, "", voice, split_of[speaker(voice)]])
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+                jobs.append((seed, index, label, voice, str(tmp / rel), warp, augment))
+                rows.append([rel, label, "", voice, split])
+        train_voices = [v for v in voices if split_of[speaker(v)] == "train"] or voices
+        babble = babble_bank(train_voices, seed, min(40, len(jobs) // 4 + 2)) if augment else None
+        fest = {v: vx.festival_bank(v, sorted({clip_word(seed, j[1], j[2], augment)
+                                               for j, r in zip(jobs, rows) if r[3] == v} - {""}))
+                for v in heldout}
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                 initargs=(babble, fest)) as pool:
             words = list(tqdm(pool.map(_job, jobs, chunksize=16), total=len(jobs), desc="kws",
                               unit="clip", disable=not verbose))
         for row, word in zip(rows, words):
@@ -207,7 +248,9 @@ def load_kws(root, splits=None):
     root = Path(root)
     manifest = root / "manifest.csv"
     if not manifest.is_file():
-        raise QsimError(f"no manifest.csv in {root}. help: create the set with `qsim data kws --out {root}`")
+        raise QsimError(f"no manifest.csv in {root} and no word folders: neither a synthesized "
+                        f"set nor a Speech Commands folder. help: create the set with `qsim data "
+                        f"kws --out {root}`, or give a folder of <word>/*.wav clips")
     with open(manifest, newline="") as f:
         rows = [r for r in csv.DictReader(f) if splits is None or r["split"] in set(splits)]
     X = np.zeros((len(rows), SAMPLE_RATE), np.int16)

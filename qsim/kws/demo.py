@@ -42,7 +42,7 @@ from ..graph import Graph
 from ..metrics import evaluate as report_eval
 from ..plots import write_profile
 from . import features as kws
-from .dataset import LABELS, synthesize_kws
+from .dataset import LABELS, load_kws, synthesize_kws
 from .flow import KwsModel, TrainSettings, evaluate, finish, load_features, train_float
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,10 @@ class DemoSettings:
     voices: tuple | None = None          # None: every English espeak-ng voice and variant
     warp: float = 0.3                    # formant warp augmentation (qsim.kws.dataset.make_clip):
     #                                      held-out test voices 90.3% -> 92.4% float at the same size
+    augment: bool = True                 # reverb, mic EQ, babble, more unknown words (make_clip)
+    heldout_per_class: int = 200         # festival clips per label: a synthesizer never trained on
     workers: int = 2
+    frontend: str = "q15"                # qsim.kws.features.FRONTENDS
     train: TrainSettings = field(default_factory=TrainSettings)
     qat_epochs: int = 2
     qat_lr: float = 2e-4
@@ -103,23 +106,31 @@ class Stages:
 
 
 def _dataset(s: DemoSettings, cache: Path, verbose):
-    parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ())
-    key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py"))
+    parts = ("dataset", s.per_class, s.data_seed, s.voices) + ((s.warp,) if s.warp else ()) + (
+        (s.augment, s.heldout_per_class, _installed()) if s.augment or s.heldout_per_class else ())
+    key = _key(*parts, sources=("kws/dataset.py", "kws/audio.py", "kws/voices.py", "kws/augment.py"))
     return _cached_dir(cache / f"kws-{key}", lambda tmp: synthesize_kws(
         tmp / "set", seed=s.data_seed, per_class=s.per_class, voices=s.voices, workers=s.workers,
-        verbose=verbose, warp=s.warp)), key
+        verbose=verbose, warp=s.warp, augment=s.augment, heldout_per_class=s.heldout_per_class)), key
 
 
-def _features(data_dir, data_key, cache: Path):
-    key = _key("features", data_key, sources=(*MFCC_SOURCES, "kws/features.py"))
+def _installed():
+    """Which optional synthesizers the set was made with (part of the dataset's cache key)."""
+    from . import voices as vx
+    return [vx.available("flite"), vx.available("festival")]
+
+
+def _features(data_dir, data_key, cache: Path, frontend="q15"):
+    key = _key("features", data_key, *((frontend,) if frontend != "q15" else ()),
+               sources=(*MFCC_SOURCES, "kws/features.py"))
     path = cache / f"features-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return (z["M"], z["y"], z["split"].astype(str)), key, True
-    M, y, split = load_features(data_dir / "set")
+    M, y, split, _ = load_features(data_dir / "set", frontend=frontend)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, M=M, y=y, split=split.astype("U5"))
+    np.savez(tmp, M=M, y=y, split=split.astype("U7"))
     os.replace(tmp, path)
     return (M, y, split), key, False
 
@@ -153,7 +164,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
         st.rows.append(["train", time.perf_counter() - t0, f"{len(hist['loss'])} epochs "
                         f"(kept {hist['best_epoch'] + 1})"])
     times = {}
-    model, _ = finish(graph, hist, M, y, split, t, labels, times)
+    model, _ = finish(graph, hist, M, y, split, t, labels, times, s.frontend)
     st.rows.append(["calibrate + quantize", times["quantize"], "q7, q15; strategy picked on val"])
     _cached_dir(path, model.save)
     return model, key
@@ -208,13 +219,13 @@ def _cmsis(cmsis, standin):
     return find_cmsis(cmsis)
 
 
-def _codegen(qgraphs, out: Path):
+def _codegen(qgraphs, out: Path, frontend="q15"):
     mem = {}
     for scheme, q in qgraphs.items():
         folder = out / "c" / f"kws_{scheme}"
         gen = write_network(q, folder, name=f"kws_{scheme}", force=True, source=f"model/{scheme}")
         (folder / f"kws_{scheme}_features.h").write_text(
-            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}"))
+            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}", frontend))
         code = measure_code_size(folder / f"kws_{scheme}.c", [folder, *include_dirs()])
         mem[scheme] = memory_report(gen.plan, gen.weight_bytes, code)
     return mem
@@ -227,6 +238,27 @@ def _parity(qgraphs, M_test, checkout, n):
         opts = {"cmsis": checkout} if checkout is not None else {"cmsis": None,
                                                                   "standin_version": q.quant.version}
         out[scheme] = run_network_parity(q, x, target="host", name=f"kws_{scheme}", **opts)
+    return out
+
+
+FRONTEND_CONDITIONS = (("speech", 0), ("speech -36 dB", 6), ("silence", 0))
+
+
+def frontend_errors(audio, y, labels, n=100, cfg=None):
+    """Per-coefficient mean |q15 - float| and |q15norm - float| (q8.7 LSB, all-zero frames left
+    out) on test clips: speech as synthesized, the same 64x (36 dB) quieter, and _silence_."""
+    from .mfcc import MfccConfig
+    cfg = cfg or MfccConfig()
+    sil = labels.index("_silence_") if "_silence_" in labels else -1
+    speech, silence = audio[y != sil][:n], audio[y == sil][:n]
+    out = {}
+    for name, shift in FRONTEND_CONDITIONS:
+        a = silence if name == "silence" else speech
+        a = (a.astype(np.int32) >> shift).astype(np.int16) if shift else a
+        if len(a):
+            out[name] = {fe: {k: (np.round(v, 1).tolist() if isinstance(v, np.ndarray) else v)
+                              for k, v in kws.frontend_error(a, cfg, fe).items()}
+                         for fe in ("q15", "q15norm")}
     return out
 
 
@@ -261,27 +293,42 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         st.rows[-1][2] = "cached"
     else:
         st.rows[-1][2] = f"{5 * settings.per_class} clips"
+        if settings.heldout_per_class:
+            st.rows[-1][2] += f" + {5 * settings.heldout_per_class} held-out synthesizer"
     (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)",
-                                             lambda: _features(data_dir, data_key, cache))
+                                             lambda: _features(data_dir, data_key, cache,
+                                                                       settings.frontend))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
     model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, LABELS, verbose, st)
     te = split == "test"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
         acc = st.run("evaluate", lambda: evaluate(model.float_graph, model.qgraphs, M[te], y[te]))
+        ho = split == "heldout"
+        if ho.any():
+            held = evaluate(model.float_graph, model.qgraphs, M[ho], y[ho])
+            acc["heldout"] = {k: held[k] for k in ("float", *model.qgraphs, "test_samples")}
+    from . import voices as vx
+    notes += vx.missing_synthesizers()
     qat_res = st.run("qat", lambda: _qat(model, M, y, split, model_key, settings, cache, notes))
     qgraphs = dict(model.qgraphs)
     if qat_res is not None:
         qgraphs["q7_qat"] = qat_res[0]
         extra = evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[te], y[te])
         acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
+        if "heldout" in acc:
+            acc["heldout"]["q7_qat"] = evaluate(model.float_graph, {"q7_qat": qat_res[0]},
+                                                M[split == "heldout"], y[split == "heldout"])["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
+    fe_err = st.run("front-end error", lambda: frontend_errors(
+        *load_kws(data_dir / "set", splits=["test"])[:2], LABELS))
+    st.rows[-1][2] = "q15, q15norm vs float MFCC"
     with atomic_dir(out) as tmp:
         model.save(tmp / "model")
         if qat_res is not None:
             qat_res[0].save(tmp / "model" / "q7_qat")
-        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp))
+        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp, model.frontend))
         par = st.run("parity (host)", lambda: _parity(qgraphs, M[te], checkout, settings.parity_inputs))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SaturationWarning)
@@ -291,6 +338,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
                                                     for s, p in par.items()) + "\n")
         total = time.perf_counter() - t0
         summary = _summary(settings, acc, model, reps, mem, par, st, notes, total, checkout)
+        summary["frontend"] = model.frontend
+        summary["frontend_error"] = fe_err
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
         (tmp / "summary.txt").write_text(summary_text(summary) + "\n")
     return summary
@@ -323,6 +372,7 @@ def summary_text(d) -> str:
              "", f"{'model':<10} {'test acc':>9} {'vs float':>9} {'agree':>7} {'worst SQNR':>22} "
              f"{'RAM B':>7} {'flash B':>8} {'parity':>24}"]
     lines.append(f"{'float':<10} {pct(a['float']):>9}")
+    ho = a.get("heldout")
     for k in [k for k in ("q7", "q15", "q7_qat") if k in a]:
         sq, mem, par = d["sqnr"].get(k, {}), d["memory"].get(k, {}), d["parity"].get(k, {})
         worst = f"{sq['worst_db']:.1f} dB {sq['worst_layer']}" if sq.get("worst_db") is not None else "-"
@@ -330,10 +380,22 @@ def summary_text(d) -> str:
         lines.append(f"{k:<10} {pct(a[k]):>9} {100 * (a[k] - a['float']):+8.2f}  "
                      f"{pct(a['agreement'][k]):>7} {worst:>22} {mem.get('ram', '-'):>7} "
                      f"{mem.get('flash', '-'):>8} {par_s:>24}")
+    if ho:
+        lines += ["", f"held-out synthesizer (festival voices, never in training; {ho['test_samples']} "
+                  "clips): " + ", ".join(f"{k} {pct(ho[k]).strip()}" for k in
+                                         ("float", "q7", "q15", "q7_qat") if k in ho)]
     lines += ["", f"parity library: {next(iter(d['parity'].values()))['library'] if d['parity'] else '-'}",
               f"quantization strategy (picked on val): {d['strategy']}", "",
               f"{'stage':<26} {'seconds':>8}  note"]
     lines += [f"{r['stage']:<26} {r['seconds']:>8.1f}  {r['note']}" for r in d["stages"]]
     lines.append(f"{'total':<26} {d['total_seconds']:>8.1f}")
+    fe = d.get("frontend_error") or {}
+    if fe:
+        lines += ["", f"front end of the model: {d.get('frontend')}; mean |q15 - float MFCC| per "
+                  "coefficient c0..c9 on test clips (q8.7 LSB = 1/128; all-zero frames left out)"]
+        for cond, per in fe.items():
+            for name, e in per.items():
+                lines.append(f"  {cond:<14} {name:<8} " + " ".join(f"{v:6.1f}" for v in e["mean"])
+                             + f"   (max {max(e['max'])}, {e['frames']} frames)")
     lines += [f"note: {x}" for x in d["notes"]]
     return "\n".join(lines)

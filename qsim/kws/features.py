@@ -27,7 +27,7 @@ from ..errors import SaturationWarning, ShapeError
 from ..fixedpoint import asr, ssat
 from ..float_exec import run
 from ..simulate import simulate
-from .mfcc import MfccConfig, mfcc_q15
+from .mfcc import MfccConfig, mfcc_f32, mfcc_q15
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,49 @@ INPUT_SHAPE = (49, 10, 1)
 def mfcc_features(audio, cfg: MfccConfig = MfccConfig()):
     """int16 clips (N, samples) -> arm_mfcc_q15 features (N, n_frames, n_coeffs, 1) int16 q8.7."""
     return mfcc_q15(np.asarray(audio), cfg)[..., None]
+
+
+FRONTENDS = ("q15", "q15norm", "float")
+
+
+def features(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
+    """int16 clips (N, samples) -> q8.7 int16 features (N, n_frames, n_coeffs, 1) by the front end:
+
+    q15      arm_mfcc_q15, bit-exact (what the device computes with CMSIS-DSP's fixed-point MFCC)
+    q15norm  each frame shifted left until its peak is >= 2**14, arm_mfcc_q15 (bit-exact on the
+             shifted frame), c0 corrected for the shift (qsim.kws.mfcc.mfcc_q15_norm_frames):
+             close to the float MFCC on quiet audio, where plain q15 loses the low bits
+    float    arm_mfcc_f32 (audio / 32768), times 128 rounded half to even and saturated to int16
+             (a device running arm_mfcc_f32 then rounds to q8.7 the same way)
+    """
+    if frontend == "q15":
+        return mfcc_features(audio, cfg)
+    if frontend == "q15norm":
+        return mfcc_q15(np.asarray(audio), cfg, normalize=True)[..., None]
+    if frontend == "float":
+        m = np.round(mfcc_f32(np.asarray(audio), cfg).astype(np.float64) * (1 << MFCC_FRAC_BITS))
+        return np.clip(m, -32768, 32767).astype(np.int16)[..., None]
+    raise ShapeError(f"unknown front end {frontend!r}. help: use one of {', '.join(FRONTENDS)}")
+
+
+def frontend_error(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
+    """How far a front end is from the float MFCC (arm_mfcc_f32 rounded to q8.7), per coefficient.
+
+    Returns {"mean": (n_coeffs,), "max": (n_coeffs,), "same": fraction of equal values, "frames":
+    frames compared, "zero_frames": frames left out} in q8.7 LSB. Frames whose samples are all
+    zero are left out: there the float MFCC is its log(1e-6) floor and the q15 one its log(0)
+    saturation, two conventions rather than a precision loss.
+    """
+    from .mfcc import frames as _frames
+    audio = np.asarray(audio)
+    live = np.any(_frames(audio, cfg)[..., :cfg.frame_len] != 0, axis=-1)
+    d = np.abs(features(audio, cfg, frontend)[..., 0].astype(np.int64)
+               - features(audio, cfg, "float")[..., 0].astype(np.int64))[live]
+    if not len(d):
+        d = np.zeros((0, cfg.n_coeffs), np.int64)
+    return {"mean": d.mean(0) if len(d) else np.zeros(cfg.n_coeffs), "max": d.max(0) if len(d)
+            else np.zeros(cfg.n_coeffs, np.int64), "same": float(np.mean(d == 0)) if d.size else 1.0,
+            "frames": int(len(d)), "zero_frames": int((~live).sum())}
 
 
 def mfcc_float(m):
@@ -76,10 +119,14 @@ def mfcc_to_input(m, qformat):
     return out.astype(qformat.dtype).reshape(m.shape)
 
 
-def features_header(qformat, prefix) -> str:
+def features_header(qformat, prefix, frontend="q15") -> str:
     """C header with `<prefix>_input_from_mfcc_q15`, the step between arm_mfcc_q15 and <prefix>_run.
 
-    Plain C99 (int16_t is q15_t, int8_t is q7_t), so it compiles without the CMSIS headers.
+    With frontend="q15norm" it also has the per-frame gain around arm_mfcc_q15:
+    `<prefix>_frame_gain(frame, n)` shifts a frame in place and returns k, and after
+    arm_mfcc_q15 `<prefix>_c0_correct(mfcc, k)` takes the shift back out of c0
+    (qsim.kws.mfcc.mfcc_q15_norm_frames). Plain C99 (int16_t is q15_t, int8_t is q7_t), so it
+    compiles without the CMSIS headers.
     """
     shift, ct = input_shift(qformat), "int8_t" if qformat.bits == 8 else "int16_t"
     if shift > 0:
@@ -102,7 +149,28 @@ def features_header(qformat, prefix) -> str:
         "{", "    size_t i;", "    for (i = 0; i < n; ++i) {",
         f"        int32_t v = {expr};",
         f"        input[i] = ({ct})(v > {hi} ? {hi} : v < {lo} ? {lo} : v);",
-        "    }", "}", "", f"#endif /* {up}_FEATURES_H */", ""])
+        "    }", "}", "", *(_gain_c(prefix) if frontend == "q15norm" else []),
+        f"#endif /* {up}_FEATURES_H */", ""])
+
+
+def _gain_c(prefix):
+    from .mfcc import GAIN_TARGET, c0_gain_correction
+    corr = ", ".join(str(int(v)) for v in c0_gain_correction(np.arange(15)))
+    return [
+        "/* Front end q15norm: before arm_mfcc_q15, shift the frame (all fft_len samples) left until",
+        f" * its peak reaches {GAIN_TARGET}; after it, subtract the shift's share from c0. */",
+        f"static const int16_t {prefix}_c0_per_shift[15] = {{{corr}}};", "",
+        f"static inline int {prefix}_frame_gain(int16_t *frame, size_t n)", "{",
+        "    int32_t peak = 0;", "    int k = 0;", "    size_t i;",
+        "    for (i = 0; i < n; ++i) {",
+        "        int32_t a = frame[i] < 0 ? -(int32_t)frame[i] : frame[i];",
+        "        if (a > peak) peak = a;", "    }",
+        f"    while (peak > 0 && k < 14 && (peak << k) < {GAIN_TARGET}) ++k;",
+        "    for (i = 0; i < n; ++i) frame[i] = (int16_t)((int32_t)frame[i] * (1 << k));",
+        "    return k;", "}", "",
+        f"static inline void {prefix}_c0_correct(int16_t *mfcc, int k)", "{",
+        f"    int32_t v = (int32_t)mfcc[0] - {prefix}_c0_per_shift[k];",
+        "    mfcc[0] = (int16_t)(v < -32768 ? -32768 : v);", "}", ""]
 
 
 def float_probs(graph, X, batch_size=1024):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calibrate import calibrate
-from ..errors import ModelFormatError, SaturationWarning
+from ..errors import DatasetError, ModelFormatError, SaturationWarning
 from ..quantize import quantize
 from . import features as kws
 from .dataset import load_kws
@@ -69,6 +69,11 @@ class KwsModel:
     labels: tuple
     mfcc: MfccConfig = MfccConfig()
     info: dict = field(default_factory=dict)
+    frontend: str = "q15"               # qsim.kws.features.FRONTENDS
+
+    def features(self, audio):
+        """q8.7 features of int16 clips (N, clip_len) by this model's front end."""
+        return kws.features(audio, self.mfcc, self.frontend)
 
     def save(self, folder):
         folder = Path(folder)
@@ -79,7 +84,7 @@ class KwsModel:
             q.save(folder / scheme)
         export_onnx(self.float_graph, folder / "kws.onnx")
         doc = {"format": "qsim-kws", "labels": list(self.labels),
-               "mfcc": dataclasses.asdict(self.mfcc), "schemes": list(self.qgraphs),
+               "mfcc": dataclasses.asdict(self.mfcc), "frontend": self.frontend, "schemes": list(self.qgraphs),
                "input_shift": {s: kws.input_shift(q.tensors[q.inputs[0]].qformat)
                                for s, q in self.qgraphs.items()}, **self.info}
         (folder / "kws.json").write_text(json.dumps(doc, indent=1, default=_jsonable) + "\n")
@@ -94,7 +99,12 @@ class KwsModel:
                                    "one with `qsim train kws -o DIR` or `qsim demo`")
         doc, labels, mfcc = read_kws_json(meta)
         qgraphs = {s: Graph.load(folder / s) for s in doc.get("schemes", [])}
-        info = {k: v for k, v in doc.items() if k not in ("format", "labels", "mfcc", "schemes")}
+        info = {k: v for k, v in doc.items()
+                if k not in ("format", "labels", "mfcc", "schemes", "frontend")}
+        frontend = doc.get("frontend", "q15")            # folders written before the option: q15
+        if frontend not in kws.FRONTENDS:
+            raise ModelFormatError(f"{meta}: unknown front end {str(frontend)[:40]!r}. help: "
+                                   f"re-train the model (front ends: {', '.join(kws.FRONTENDS)})")
         fgraph = Graph.load(folder / "float")
         for what, g in [("float", fgraph)] + list(qgraphs.items()):
             out = g.tensors[g.outputs[0]].size if len(g.outputs) == 1 else None
@@ -102,7 +112,7 @@ class KwsModel:
                 raise ModelFormatError(f"{folder / what}: the net has {out} outputs but {meta} "
                                        f"lists {len(labels)} labels. help: use the folder as "
                                        "`qsim train kws` wrote it")
-        return cls(fgraph, qgraphs, labels, mfcc, info)
+        return cls(fgraph, qgraphs, labels, mfcc, info, frontend)
 
 
 _MFCC_TYPES = {f.name: f.type for f in dataclasses.fields(MfccConfig)}
@@ -158,10 +168,25 @@ def _jsonable(v):
     raise TypeError(f"not JSON-able: {type(v)}")
 
 
-def load_features(data_dir, cfg=MfccConfig()):
-    """(M int16 q8.7 (N, 49, 10, 1), y, split) of a synthesized set (qsim.kws.dataset)."""
+def load_dataset(data_dir, words=None):
+    """(audio int16 (N, 16000), y, split, labels) of a synthesized set (qsim.kws.dataset, has a
+    manifest.csv) or a folder in the Speech Commands layout (qsim.kws.speech_commands)."""
+    from . import speech_commands as sc
+    from .dataset import LABELS
+    if sc.is_speech_commands(data_dir):
+        return sc.load_speech_commands(data_dir, words=tuple(words) if words else sc.WORDS)
+    if words:
+        raise DatasetError(f"--words applies to a Speech Commands folder; {data_dir} is a "
+                           "synthesized set (manifest.csv) with the fixed labels "
+                           f"{', '.join(LABELS)}. help: drop --words")
     audio, y, split = load_kws(data_dir)
-    return kws.mfcc_features(audio, cfg), y, split
+    return audio, y, split, LABELS
+
+
+def load_features(data_dir, cfg=MfccConfig(), words=None, frontend="q15"):
+    """(M int16 q8.7 (N, 49, 10, 1), y, split, labels) of a dataset folder (load_dataset)."""
+    audio, y, split, labels = load_dataset(data_dir, words)
+    return kws.features(audio, cfg, frontend), y, split, labels
 
 
 def accuracy(pred, y):
@@ -204,7 +229,7 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
                      noise=settings.noise, keep=settings.keep, arch=settings.arch)
 
 
-def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None):
+def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None, frontend="q15"):
     """Calibrate, quantize (q7, q15) and test a trained float graph; returns (KwsModel, metrics)."""
     times = {} if times is None else times
     tr, va, te = (split == "train"), (split == "val"), (split == "test")
@@ -220,17 +245,19 @@ def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None
     metrics["split_sizes"] = {k: int(np.sum(split == k)) for k in ("train", "val", "test")}
     times["evaluate"] = time.perf_counter() - t
     info = {"train": dataclasses.asdict(settings), "metrics": metrics}
-    model = KwsModel(graph, {s: v[0] for s, v in quant.items()}, tuple(labels), info=info)
+    model = KwsModel(graph, {s: v[0] for s, v in quant.items()}, tuple(labels), info=info,
+                     frontend=frontend)
     return model, metrics
 
 
-def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None):
-    """train_float + finish; `times` (optional dict) gets "train", "quantize", "evaluate" seconds."""
+def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None, frontend="q15"):
+    """train_float + finish; `times` (optional dict) gets "train", "quantize", "evaluate" seconds.
+    M must come from `frontend` (recorded in the model)."""
     times = {} if times is None else times
     t = time.perf_counter()
     graph, hist = train_float(M, y, split, settings, len(labels), verbose)
     times["train"] = time.perf_counter() - t
-    return finish(graph, hist, M, y, split, settings, labels, times)
+    return finish(graph, hist, M, y, split, settings, labels, times, frontend)
 
 
 def evaluate(graph, qgraphs, M, y):

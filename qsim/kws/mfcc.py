@@ -147,12 +147,46 @@ def mfcc_q15_frames(x, cfg: MfccConfig = MfccConfig()):
     return out.reshape(x.shape[:-1] + (cfg.n_coeffs,))
 
 
-def mfcc_q15(audio, cfg: MfccConfig = MfccConfig()):
+GAIN_TARGET = 1 << 14          # frame_gain: shift each frame until its peak reaches 2**14
+
+
+def frame_gain(x):
+    """Per-frame left shift k (0..14) so that the frame's peak |x| << k is in [2**14, 2**15):
+    0 for a frame already that loud, or all zero. int16 frames (..., fft_len) -> int (...)."""
+    peak = np.abs(np.asarray(x, np.int32)).max(axis=-1)
+    k = np.zeros(peak.shape, np.int64)
+    for _ in range(14):
+        k += (peak > 0) & ((peak << k) < GAIN_TARGET)
+    return k
+
+
+def c0_gain_correction(k, cfg: MfccConfig = MfccConfig()):
+    """q8.7 amount to subtract from c0 for a frame shifted left by k: every mel energy (magnitude
+    sums) grows by 2**k, every log by k ln 2, and only the DCT's row 0 (constant sqrt(2/M)) sees
+    a constant: c0 grows by k ln2 sqrt(2 M). Rounded half up to an integer per k."""
+    per_k = np.log(2.0) * np.sqrt(2.0 * cfg.n_mels) * 128.0
+    return np.floor(np.asarray(k) * per_k + 0.5).astype(np.int64)
+
+
+def mfcc_q15_norm_frames(x, cfg: MfccConfig = MfccConfig()):
+    """Gain-normalized arm_mfcc_q15: frame << frame_gain(frame) through arm_mfcc_q15 (bit-exact),
+    then c0 -= c0_gain_correction(k), saturated to int16. The shift keeps arm_mfcc_q15's
+    rescaling of the mel energies by the frame peak (step 4 of mfcc_q15.py) from dropping the low
+    bits of quiet frames; the c0 correction gives back the level, so the result stays close to the
+    float MFCC of the unscaled frame."""
+    x = np.asarray(x)
+    k = frame_gain(x)
+    m = mfcc_q15_frames((x.astype(np.int32) << k[..., None]).astype(np.int16), cfg).astype(np.int64)
+    m[..., 0] -= c0_gain_correction(k, cfg)
+    return np.clip(m, -32768, 32767).astype(np.int16)
+
+
+def mfcc_q15(audio, cfg: MfccConfig = MfccConfig(), normalize=False):
     """Fixed-point MFCC of int16 clips (N, samples) -> (N, n_frames, n_coeffs) int16, q8.7."""
     audio = np.asarray(audio)
     if audio.dtype != np.int16:
         raise ShapeError(f"mfcc_q15: audio must be int16, got {audio.dtype}. help: qsim.kws.audio.load_wav")
-    return mfcc_q15_frames(frames(audio, cfg), cfg)
+    return (mfcc_q15_norm_frames if normalize else mfcc_q15_frames)(frames(audio, cfg), cfg)
 
 
 @lru_cache(maxsize=8)

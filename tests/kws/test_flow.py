@@ -160,7 +160,7 @@ def test_onnx_export_reproduces_float_model(tiny_model, tiny_set):
     ort = pytest.importorskip("onnxruntime")
     from qsim.kws.flow import KwsModel, load_features
     model = KwsModel.load(tiny_model)
-    M, _, _ = load_features(tiny_set)
+    M, _, _, _ = load_features(tiny_set)
     x = kws.mfcc_float(M)
     sess = ort.InferenceSession(str(tiny_model / "kws.onnx"), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
@@ -175,17 +175,21 @@ def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
     rc, out, err = cli("kws", *wavs, "--model", tiny_model, "--standin")
     assert rc == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["file", "float", "p", "q7", "q15", "C", "q7"]
-    assert len(lines) == 2 + 3 + 1 and "stand-in" in lines[-1]
+    assert lines[0].split() == ["file", "float", "p", "q7", "q7", "p", "[int]", "q15", "q15", "p",
+                                "[int]", "C", "q7"]
+    assert len(lines) == 2 + 3 + 2 and "stand-in" in lines[-2]
     from qsim.kws.audio import load_wav
     from qsim.kws.classify import classify
     from qsim.kws.flow import KwsModel
     model = KwsModel.load(tiny_model)
     rows = classify(model, np.stack([load_wav(w) for w in wavs]))
-    for line, (lab, p, q, _) in zip(lines[2:], rows):
+    for line, (lab, p, q, _, conf) in zip(lines[2:], rows):
         cells = line.split()
         assert cells[1] == lab and float(cells[2]) == pytest.approx(p, abs=1e-3)
-        assert cells[3:5] == [q["q7"], q["q15"]]
+        assert [cells[3], cells[6]] == [q["q7"], q["q15"]]
+        for s, c in (("q7", cells[4:6]), ("q15", cells[7:9])):
+            assert float(c[0]) == pytest.approx(conf[s][0], abs=1e-3) and c[1] == f"[{conf[s][1]}]"
+            assert 0 <= conf[s][1] < (128 if s == "q7" else 32768)
     # The C built against the stand-in agrees with the simulated q7 net label for label.
     assert all(line.split()[3] == line.split()[-1] for line in lines[2:5])
     bad = tmp_path / "bad.wav"

@@ -1,0 +1,87 @@
+"""Per-clip audio augmentation for the synthesized KWS set (float audio at 16 kHz, numpy Generator).
+
+    warp_formants   vocal-tract-length / pitch change: every frequency scaled by a factor
+    speed           tape-speed change (tempo and pitch together), for pre-synthesized words
+    reverb          a synthetic room: exponentially decaying noise impulse response, RT60 drawn
+    mic_eq          band-limiting (high-pass 50-400 Hz, low-pass 2.5-7.5 kHz) and a peaking bump
+    noise           white / pink / brown noise, mains hum with harmonics, or babble (other
+                    synthesized words, a bank made once per set), unit RMS
+"""
+import numpy as np
+import scipy.signal
+
+SAMPLE_RATE = 16000
+NOISE_KINDS = ("white", "pink", "brown", "hum", "babble")
+
+
+def warp_formants(speech, factor):
+    """Scale every frequency (pitch and formants, a vocal-tract-length change) by `factor`; the
+    duration changes by 1/factor. FFT resampling to len/factor samples, played at the same rate."""
+    return scipy.signal.resample(speech, max(1, int(round(len(speech) / factor))))
+
+
+def speed(speech, factor):
+    """Play `factor` times faster (polyphase resampling; pitch rises with it)."""
+    from fractions import Fraction
+    fr = Fraction(1 / factor).limit_denominator(64)
+    return scipy.signal.resample_poly(speech, fr.numerator, fr.denominator)
+
+
+def reverb(speech, rng):
+    """Convolve with a synthetic room response: direct path + noise decaying with RT60 in
+    [0.1, 0.7] s, wet/dry ratio drawn; the result keeps the input's peak."""
+    rt60 = rng.uniform(0.1, 0.7)
+    n = int(rt60 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    ir = rng.normal(size=n) * np.exp(-6.9 * t / rt60)          # -60 dB at rt60
+    ir[:int(rng.uniform(0.002, 0.01) * SAMPLE_RATE)] = 0       # pre-delay before reflections
+    ir *= rng.uniform(0.2, 1.0) / (np.sqrt(np.sum(ir ** 2)) + 1e-12)
+    ir[0] = 1.0
+    out = scipy.signal.fftconvolve(speech, ir)[:len(speech) + n // 2]
+    return out * (np.abs(speech).max() / (np.abs(out).max() + 1e-12))
+
+
+def mic_eq(speech, rng):
+    """A cheap microphone / channel: high-pass, low-pass and a +-6 dB peaking band."""
+    sos = [scipy.signal.butter(2, rng.uniform(50, 400), "highpass", fs=SAMPLE_RATE, output="sos"),
+           scipy.signal.butter(4, rng.uniform(2500, 7500), "lowpass", fs=SAMPLE_RATE, output="sos")]
+    x = speech
+    for s in sos:
+        x = scipy.signal.sosfilt(s, x)
+    f0, gain_db, q = rng.uniform(300, 3000), rng.uniform(-6, 6), rng.uniform(0.7, 2.0)
+    b, a = _peaking(f0, gain_db, q)
+    return scipy.signal.lfilter(b, a, x)
+
+
+def _peaking(f0, gain_db, q):
+    """RBJ audio-EQ-cookbook peaking filter coefficients."""
+    a_ = 10 ** (gain_db / 40)
+    w = 2 * np.pi * f0 / SAMPLE_RATE
+    alpha = np.sin(w) / (2 * q)
+    b = np.array([1 + alpha * a_, -2 * np.cos(w), 1 - alpha * a_])
+    a = np.array([1 + alpha / a_, -2 * np.cos(w), 1 - alpha / a_])
+    return b / a[0], a / a[0]
+
+
+def noise(rng, n, kind=None, babble=None):
+    """Unit-RMS noise of `kind` (NOISE_KINDS; drawn if None; babble needs the bank `babble`,
+    a long 1-D float array of speech, else falls back to pink)."""
+    if kind is None:
+        kind = NOISE_KINDS[int(rng.integers(len(NOISE_KINDS) if babble is not None else 4))]
+    if kind == "babble" and babble is not None and len(babble) > n:
+        x = np.zeros(n)
+        for _ in range(int(rng.integers(2, 6))):               # 2-5 talkers
+            start = int(rng.integers(0, len(babble) - n))
+            x += babble[start:start + n] * rng.uniform(0.5, 1.0)
+    elif kind == "hum":
+        t = np.arange(n) / SAMPLE_RATE
+        f0 = rng.choice([50.0, 60.0])
+        x = sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6.3)) / h for h in (1, 2, 3, 5))
+        x = x + 0.1 * rng.normal(size=n)
+    else:
+        colour = {"white": 0, "pink": 1, "brown": 2}.get(kind, 1)
+        spec = np.fft.rfft(rng.normal(size=n))
+        f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
+        spec /= f ** (colour / 2.0)
+        x = np.fft.irfft(spec, n)
+    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
