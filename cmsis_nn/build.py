@@ -159,23 +159,32 @@ def build_library(checkout, path="ref", truncate=False, sanitize=False, opt="-O2
 
 
 def _compile(checkout, cc, flags, out_dir, info):
+    compile_library(out_dir, LIB_NAME, f"CMSIS-NN {info['version']} ({info['path']} path)", cc,
+                    flags, checkout.source_files, decl_check_source(), info)
+
+
+def compile_library(out_dir, lib_name, what, cc, flags, sources, decl_check, info=None, libs=()):
+    """Build `sources` (+ a declaration check file) into out_dir/lib_name, atomically: compiled in
+    a temporary sibling folder that is renamed into place (another process may win the race);
+    build.json records the command. A compile failure is a BuildError with the compiler's tail."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
     try:
         check = tmp / "qsim_decl_check.c"
-        check.write_text(decl_check_source())
-        cmd = [cc, *flags, "-shared", "-o", str(tmp / LIB_NAME), *map(str, checkout.source_files), str(check)]
-        log.info("building CMSIS-NN %s (%s path) in %s", info["version"], info["path"], out_dir)
+        check.write_text(decl_check)
+        cmd = [cc, *flags, "-shared", "-o", str(tmp / lib_name), *map(str, sources), str(check),
+               *libs]
+        log.info("building %s in %s", what, out_dir)
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
-            raise BuildError(f"compiling CMSIS-NN {info['version']} ({info['path']} path) failed "
-                             f"(exit {proc.returncode}):\n{tail}\ncommand: {' '.join(cmd)}")
-        (tmp / "build.json").write_text(json.dumps(dict(info, command=cmd), indent=1))
+            raise BuildError(f"compiling {what} failed (exit {proc.returncode}):\n{tail}\n"
+                             f"command: {' '.join(cmd)}")
+        (tmp / "build.json").write_text(json.dumps(dict(info or {}, command=cmd), indent=1))
         try:
             os.replace(tmp, out_dir)    # atomic; another process may have won the race
         except OSError:
-            if not (out_dir / LIB_NAME).is_file():
+            if not (out_dir / lib_name).is_file():
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

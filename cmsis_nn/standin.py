@@ -11,12 +11,8 @@ Builds are cached under ~/.cache/qsim/standin/ (or $QSIM_CACHE_DIR/standin/), ke
 the sources, flags, cdef and compiler version.
 """
 import hashlib
-import json
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +21,7 @@ import cffi
 from qsim.errors import BuildError
 from qsim.releases import VERSIONS, UnknownRelease, release
 
-from .build import cache_root, cdef_text, compiler_id, decl_check_source
+from .build import cache_root, cdef_text, compile_library, compiler_id, decl_check_source
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +122,5 @@ def build_standin(version="5.9.0", truncate=False) -> StandinBuild:
 
 
 def _compile(cc, flags, out_dir):
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
-    try:
-        check = tmp / "qsim_decl_check.c"
-        check.write_text(decl_check_source(("arm_nnfunctions.h",), "the stand-in header"))
-        cmd = [cc, *flags, "-shared", "-o", str(tmp / LIB_NAME), *map(str, source_files()), str(check), "-lm"]
-        log.info("building the CMSIS-NN stand-in in %s", out_dir)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
-            raise BuildError(f"compiling the CMSIS-NN stand-in failed (exit {proc.returncode}):\n{tail}\n"
-                             f"command: {' '.join(cmd)}")
-        (tmp / "build.json").write_text(json.dumps({"command": cmd}, indent=1))
-        try:
-            os.replace(tmp, out_dir)
-        except OSError:
-            if not (out_dir / LIB_NAME).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    compile_library(out_dir, LIB_NAME, "the CMSIS-NN stand-in", cc, flags, source_files(),
+                    decl_check_source(("arm_nnfunctions.h",), "the stand-in header"), libs=("-lm",))

@@ -14,20 +14,15 @@ archive (harness.cortex_m._archive) for QEMU runs (harness.companion_qemu) and g
 Host builds are cached under ~/.cache/qsim/companion/ (or $QSIM_CACHE_DIR/companion/).
 """
 import hashlib
-import json
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cffi
 
-from cmsis_nn.build import CDEF_TYPES, cache_root, compiler_id
+from cmsis_nn.build import CDEF_TYPES, cache_root, compile_library, compiler_id
 from qsim.companion_signatures import COMPANION_SIGNATURES, HEADER
-from qsim.errors import BuildError
 
 log = logging.getLogger(__name__)
 
@@ -122,26 +117,7 @@ def build_companion(truncate=False, sanitize=False) -> CompanionBuild:
 
 
 def _compile(cc, flags, out_dir):
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
-    try:
-        check = tmp / "qsim_companion_decl_check.c"
-        check.write_text(decl_check_source())
-        cmd = [cc, *flags, "-shared", "-o", str(tmp / LIB_NAME), *map(str, source_files()), str(check)]
-        log.info("building the companion kernels in %s", out_dir)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-25:])
-            raise BuildError(f"compiling the companion kernels failed (exit {proc.returncode}):\n{tail}\n"
-                             f"command: {' '.join(cmd)}")
-        (tmp / "build.json").write_text(json.dumps({"command": cmd}, indent=1))
-        try:
-            os.replace(tmp, out_dir)
-        except OSError:
-            if not (out_dir / LIB_NAME).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    compile_library(out_dir, LIB_NAME, "the companion kernels", cc, flags, source_files(), decl_check_source())
 
 
 def target_archive(cpu, truncate=False) -> Path:
