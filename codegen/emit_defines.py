@@ -68,8 +68,12 @@ def render_mlkws(graph, calls, prefix, provenance):
         if OPS[node.op].window:
             layer.update(kernel_shape=list(node.attrs["kernel_shape"]),
                          strides=list(node.attrs["strides"]), pads=list(node.attrs["pads"]))
-            if "pads_end" in node.attrs:        # asymmetric: the C's explicit output size says it
+            if "pads_end" in node.attrs or node.attrs.get("ceil_mode"):   # the C's output size
                 layer["out"] = list(graph.tensors[node.output].shape[:2])
+        if node.kernel and node.kernel.startswith("qsim_"):   # a companion's own scalars
+            layer.update({k: int(call.args[k]) for k in ("out_lshift", "count_include_pad",
+                                                         "rounding", "min_val", "max_val")
+                          if k in call.args})
         if node.op == "reshape":
             layer["shape"] = list(node.attrs["shape"])
         if node.op in ("sigmoid", "tanh"):

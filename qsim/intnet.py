@@ -27,9 +27,13 @@ Layer fields (one dict per C call, graph order):
     weight_layout "c" (default: as the C reads it), "tf" or "torch" (see LAYOUTS)
     weight_frac   frac_bits of the weights when known (then every format follows, see below)
     int_width     sigmoid/tanh: the C call's int_width (checked against the input's format)
-    out_lshift    ML-KWS's arm_avepool_q7_HWC_nonsquare: the sum's left shift (MLKWS_KERNELS;
-                  an avgpool on the companion kernel qsim_avepool_q7_HWC_nonsquare, refused
-                  until the companion kernel integration lands)
+    out_lshift    an average pool on a companion kernel (qsim_avepool_{q7,q15}_HWC_nonsquare,
+                  qsim_global_avepool_{q7,q15}_HWC, ML-KWS's arm_avepool_q7_HWC_nonsquare):
+                  the sum's left shift, 0..31 (the output's frac_bits = the input's + out_lshift)
+    count_include_pad, rounding   qsim_avepool_*_HWC_nonsquare's 0/1 arguments (default 0:
+                  valid taps only, round half up; ML-KWS's pool is count_include_pad 0,
+                  rounding 1 = C division toward zero)
+    min_val, max_val   qsim_clip_q7/q15: the integer bounds (within the input's format)
     shape         reshape: the new shape
 
 Formats. The input format is {"bits": 8|16, "frac_bits": f}. With f and every weighted layer's
@@ -46,6 +50,7 @@ import warnings
 import numpy as np
 
 from .cmsis_signatures import SIGNATURES
+from .companion_signatures import COMPANION_SIGNATURES, ROUND_TOWARD_ZERO, signature
 from .constraints import constraints
 from .errors import KernelArgumentError, QuantizationError, ShapeError, UnsupportedOpError
 from .fixedpoint import QFormat
@@ -75,17 +80,22 @@ def _op_of_kernel(kernel):
         return "softmax"
     if kernel.startswith("arm_nn_activations_direct"):
         return "activation"
+    for prefix, op in (("qsim_avepool", "avgpool"), ("qsim_global_avepool", "avgpool"),
+                       ("qsim_maxpool", "maxpool"), ("qsim_depthwise", "depthwise_conv"),
+                       ("qsim_clip", "clip"), ("qsim_add", "add"), ("qsim_concat", "concat")):
+        if kernel.startswith(prefix):
+            return op
     return None
 
 
 def data_bits(kernel) -> int:
     """Bits of the activation a CMSIS-NN function reads (8 for q7_t, 16 for q15_t)."""
-    a = next(a for a in SIGNATURES[kernel].args if a.role in ("batched", "inout"))
+    a = next(a for a in signature(kernel).args if a.role in ("batched", "inout"))
     return 8 if a.ctype == "q7_t" else 16
 
 
 def weight_bits_of(kernel) -> int:
-    a = next((a for a in SIGNATURES[kernel].args if a.role == "const"), None)
+    a = next((a for a in signature(kernel).args if a.role == "const"), None)
     return 8 if a is None or a.ctype == "q7_t" else 16
 
 
@@ -151,6 +161,8 @@ def _ints(layer, key, bits, size, what):
 def _default_kernel(layer, op, bits, geom, quant, fc_bits):
     from .passes.choose_kernels import DEPTHWISE, Q7_CONV, Q15_CONV
     tq = "q7" if bits == 8 else "q15"
+    if op == "depthwise_conv" and bits == 16:
+        return "qsim_depthwise_conv_HWC_q15_nonsquare"
     if op in ("conv", "depthwise_conv"):
         cands = DEPTHWISE if op == "depthwise_conv" else (Q7_CONV if bits == 8 else Q15_CONV)
         for fn in cands:
@@ -164,7 +176,7 @@ def _default_kernel(layer, op, bits, geom, quant, fc_bits):
         return f"arm_fully_connected_{tq}"
     return {"relu": f"arm_relu_{tq}", "sigmoid": f"arm_nn_activations_direct_{tq}",
             "tanh": f"arm_nn_activations_direct_{tq}", "maxpool": "arm_maxpool_q7_HWC",
-            "avgpool": "arm_avepool_q7_HWC",
+            "avgpool": "arm_avepool_q7_HWC", "clip": f"qsim_clip_{tq}",
             "softmax": "arm_softmax_q7" if bits == 8 else "arm_softmax_q15"}.get(op)
 
 
@@ -186,14 +198,17 @@ def _mlkws_kernel(layer, kernel, op):
     kop, companion, fixed = MLKWS_KERNELS[kernel]
     if op is not None and op != kop:
         raise ShapeError(f"{_where(layer)}: op '{op}' does not match kernel {kernel} ({kop})")
-    _int(dict(layer, out_lshift=layer.get("out_lshift", 0)), "out_lshift", 0, 31)
-    args = ", ".join(f"{k}={v}" for k, v in fixed.items())
-    raise UnsupportedOpError(
-        f"{_where(layer)}: {kernel} (ML-KWS-for-MCU's own average pool: valid taps only, division "
-        f"toward zero, out_lshift) is an {kop} node run by qsim's companion kernel {companion} "
-        f"({args}); that needs the companion kernel integration, which this build of qsim does "
-        "not have yet. help: update qsim, or replace the pool by arm_avepool_q7_HWC where the "
-        "geometry is square")
+    for key, v in fixed.items():
+        if key in layer and layer[key] != v:
+            raise KernelArgumentError(
+                f"{_where(layer)}: {kernel} always has {key}={v} (it is qsim's {companion} with "
+                f"{', '.join(f'{k}={x}' for k, x in fixed.items())}), got {key}={layer[key]!r}. "
+                f"help: drop '{key}', or name the kernel {companion} to choose it")
+    return kop, companion
+
+
+# Companion kernels a chain of single-input layers cannot hold.
+_MULTI_INPUT = ("add", "concat")
 
 
 def _resolve(layer, bits):
@@ -202,16 +217,21 @@ def _resolve(layer, bits):
     if isinstance(kernel, str) and kernel in MLKWS_KERNELS:
         return _mlkws_kernel(layer, kernel, op)
     if kernel is not None:
-        if not isinstance(kernel, str) or kernel not in SIGNATURES:
-            pending = isinstance(kernel, str) and kernel.startswith("qsim_")
+        if not isinstance(kernel, str) or (kernel not in SIGNATURES
+                                           and kernel not in COMPANION_SIGNATURES):
             raise UnsupportedOpError(
-                f"{_where(layer)}: kernel {kernel!r} is not a legacy CMSIS-NN layer function qsim "
-                "models" + ("; qsim's companion kernels are not wired into the IR yet" if pending
-                            else "") + ". help: one of " + ", ".join(
-                                sorted(k for k in SIGNATURES if _op_of_kernel(k))))
+                f"{_where(layer)}: kernel {kernel!r} is not a legacy CMSIS-NN layer function or "
+                "a qsim companion kernel. help: one of " + ", ".join(
+                    sorted(k for k in list(SIGNATURES) + list(COMPANION_SIGNATURES)
+                           if _op_of_kernel(k)) + list(MLKWS_KERNELS)))
         kop = _op_of_kernel(kernel)
         if kop is None:
             raise UnsupportedOpError(f"{_where(layer)}: {kernel} is a support function, not a layer")
+        if kop in _MULTI_INPUT:
+            raise UnsupportedOpError(
+                f"{_where(layer)}: {kernel} ({kop}) takes several inputs; the integer-network "
+                "builder makes a chain of single-input layers. help: build the graph with "
+                "qsim.graph and qsim.quantize instead")
         if kop == "activation":
             kop = op if op in ("sigmoid", "tanh") else {0: "sigmoid", 1: "tanh"}.get(layer.get("type"))
             if kop is None:
@@ -332,11 +352,14 @@ def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, 
                       resolved[i + 1:])
         elif op == "reshape":
             node.attrs["shape"] = tuple(layer.get("shape", ()))
+        elif op == "clip":
+            _clip_attrs(layer, node, bits, fi)
+        lshift = _avgpool_attrs(layer, node, kernel) if op == "avgpool" else 0
         g.add_node(node)
         if OPS[op].window:
             geom = ConvGeometry.of(g, node)
             kernel = kernel or _default_kernel(layer, op, bits, geom, quant, bits)
-            _check_geometry(layer, kernel, geom, quant)
+            _check_geometry(layer, kernel, geom, quant, node)
         elif not OPS[op].weighted and not OPS[op].data_move:
             if op == "softmax":
                 kernel = _softmax_kernel(kernel, in_shape, bits)
@@ -348,7 +371,7 @@ def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, 
         node.kernel = kernel
         out = node.output
         if OPS[op].keeps_format:
-            fo = fi
+            fo = fi + lshift
         elif OPS[op].fixed_output:
             fo = bits - 1
             if op in ("sigmoid", "tanh"):
@@ -474,7 +497,52 @@ def _len(layer, key):
                          "integers") from None
 
 
-def _check_geometry(layer, kernel, geom, quant):
+def _avgpool_attrs(layer, node, kernel):
+    """count_include_pad / rounding attributes and out_lshift (returned) of an average pool: the
+    arguments of a companion kernel call, which qsim.lower derives back from the node (out_lshift
+    = output frac_bits - input frac_bits)."""
+    companion = isinstance(kernel, str) and kernel in COMPANION_SIGNATURES
+    names = {a.name for a in COMPANION_SIGNATURES[kernel].args} if companion else set()
+    for key in ("out_lshift", "count_include_pad", "rounding"):
+        if key in layer and key not in names:
+            raise KernelArgumentError(
+                f"{_where(layer)}: {kernel or 'the default kernel'} takes no {key} (" + (
+                    "qsim_global_avepool_* averages the whole image, half up" if companion else
+                    "CMSIS-NN's average keeps the input format, valid taps, half up") +
+                "). help: name qsim_avepool_q7_HWC_nonsquare (or _q15_) as the kernel")
+    fixed = MLKWS_KERNELS.get(layer.get("kernel"), (None, None, {}))[2]
+    for key in ("count_include_pad", "rounding"):
+        if key in names:
+            v = _int(dict(layer, **{key: layer.get(key, fixed.get(key, 0))}), key, 0, 1)
+            if v:
+                node.attrs[key] = 1
+    if "out_lshift" in names:
+        return _int(dict(layer, out_lshift=layer.get("out_lshift", 0)), "out_lshift", 0, 31)
+    return 0
+
+
+def _clip_attrs(layer, node, bits, fi):
+    """qsim_clip's integer bounds as the float min/max the quantizer rounds back to them
+    (choose_kernels.clip_bounds: exact, they are on the input's grid)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    for key in ("min_val", "max_val"):
+        if key not in layer:
+            raise ShapeError(f"{_where(layer)}: a clip needs 'min_val' and 'max_val' (the C call's "
+                             f"integer bounds in q{bits - 1}_t)")
+    a, b = _int(layer, "min_val", lo, hi), _int(layer, "max_val", lo, hi)
+    if not a < b:
+        raise KernelArgumentError(f"{_where(layer)}: min_val {a} must be below max_val {b}")
+    node.attrs.update(min=a * 2.0 ** -fi, max=b * 2.0 ** -fi)
+
+
+def _check_geometry(layer, kernel, geom, quant, node=None):
+    if kernel in COMPANION_SIGNATURES:      # same bytes on every path and release
+        from .passes.choose_kernels import is_global
+        if kernel.startswith("qsim_global") and not is_global(node, geom):
+            raise KernelArgumentError(
+                f"{_where(layer)}: {kernel} averages the whole image once, but the layer's window "
+                f"is {geom.describe()}. help: use qsim_avepool_q7_HWC_nonsquare (or _q15_)")
+        return
     for r in constraints(kernel, geom, quant.path, quant.version):
         if r.kind == "wrong":
             warnings.warn(f"{_where(layer)}: {kernel} {r} (qsim simulates it exactly). help: {r.fix}",

@@ -122,7 +122,7 @@ def _pool_args(graph, node, pad_in):
         args["out_lshift"] = graph.output_q(node).frac_bits - graph.input_q(node).frac_bits
         if not node.kernel.startswith("qsim_global"):
             args.update(count_include_pad=int(bool(node.attrs.get("count_include_pad"))),
-                        rounding=ROUND_HALF_UP)
+                        rounding=int(node.attrs.get("rounding", ROUND_HALF_UP)))
     return args
 
 

@@ -25,6 +25,9 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
                     window would start in the bottom/right padding (ONNX / PyTorch / Caffe's rule;
                     CMSIS-NN's CIFAR-10 example pools 32 -> 16 with k 3, stride 2, pad 0). The
                     extra window is clipped to the image like any other: valid taps only.
+                    avgpool also: count_include_pad, rounding (optional, absent = 0 = the
+                    quantized average rounds half up; 1 = C division toward zero, ML-KWS-for-
+                    MCU's arm_avepool_q7_HWC_nonsquare; only qsim_avepool_*_HWC_nonsquare has it)
     softmax         axis=-1 (non-batch axis; HWC graphs use the channel axis)
     clip            min, max (floats, min < max): elementwise bound (ReLU6 = clip(0, 6))
     add             two inputs of the same shape: elementwise sum (residual blocks)
@@ -128,7 +131,7 @@ OPS = {s.name: s for s in (
     OpSpec("sigmoid", fixed_output=True, **_ACT),
     OpSpec("tanh", fixed_output=True, **_ACT),
     OpSpec("maxpool", dict(_POOL), keeps_format=True, pass_through=True, window=True),
-    OpSpec("avgpool", dict(_POOL, count_include_pad=OPTIONAL), keeps_format=True,
+    OpSpec("avgpool", dict(_POOL, count_include_pad=OPTIONAL, rounding=OPTIONAL), keeps_format=True,
            pass_through=True, window=True),
     OpSpec("softmax", {"axis": -1}, fixed_output=True),
     OpSpec("clip", {"min": REQUIRED, "max": REQUIRED}, (), "elementwise bound; ReLU6 = clip(0, 6)",
@@ -270,7 +273,7 @@ def normalize(node):
             if q[0] >= k[0] or q[1] >= k[1]:
                 raise ShapeError(f"{_where(node)}: {key} {q} must be smaller than kernel_shape "
                                  f"{k} (a window made only of padding has no value)")
-    for key in ("ceil_mode", "count_include_pad"):
+    for key in ("ceil_mode", "count_include_pad", "rounding"):
         if key in node.attrs:
             if node.attrs[key]:
                 node.attrs[key] = 1

@@ -169,6 +169,9 @@ def _check_companion(graph, node, where):
                   "re-quantize the model")
         if node.kernel.startswith("qsim_global") and not is_global(node, g):
             _fail(where, f"{node.kernel} needs a window covering the whole image", "re-quantize the model")
+        if node.attrs.get("rounding") and not node.kernel.startswith("qsim_avepool"):
+            _fail(where, f"rounding=1 (division toward zero) but {node.kernel} rounds half up; only "
+                  "qsim_avepool_q7/q15_HWC_nonsquare takes a rounding argument", "re-quantize the model")
     elif node.op == "add":
         la, lb, s = add_shifts(*(graph.tensors[t].qformat.frac_bits for t in node.inputs), fo, bits)
         if max(la, lb) > 30 - bits or s > 31:
@@ -199,6 +202,9 @@ def _check_cmsis_pool(graph, node, where):
             "pads_end" in node.attrs or node.attrs.get("count_include_pad") and max(node.attrs["pads"]) > 0):
         _fail(where, f"{node.kernel} has no asymmetric padding and no count_include_pad",
               "re-quantize the model (a qsim companion kernel runs this layer)")
+    if node.kernel.startswith("arm_") and node.attrs.get("rounding"):
+        _fail(where, f"{node.kernel} rounds half up, the layer asks for rounding=1 (toward zero)",
+              "re-quantize the model (qsim_avepool_q7_HWC_nonsquare runs this layer)")
 
 
 def _check_padding(graph, node, where):

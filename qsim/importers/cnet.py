@@ -36,9 +36,10 @@ FRONTEND_KEYS = {"name", "sample_rate", "frame_len_ms", "frame_shift_ms", "num_f
 FRONTENDS = ("float", "q15")
 LAYER_KEYS = {"name", "kernel", "op", "weight", "bias", "bias_shift", "out_shift", "kernel_shape",
               "strides", "pads", "out", "ch_out", "weight_layout", "weight_frac", "int_width",
-              "type", "shape", "out_lshift"}
+              "type", "shape", "out_lshift", "count_include_pad", "rounding", "min_val", "max_val"}
 ARRAY_KEYS = ("weight", "bias")
-SHIFT_KEYS = ("bias_shift", "out_shift", "out_lshift")
+SHIFT_KEYS = ("bias_shift", "out_shift", "out_lshift", "count_include_pad", "rounding", "min_val",
+              "max_val")
 
 
 def load_spec(path) -> dict:

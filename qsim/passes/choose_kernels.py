@@ -186,6 +186,8 @@ def _cmsis_pool_reasons(graph, node, g, bits, quant):
                    f"{node.attrs['pads_end']})")
     if node.op == "avgpool" and node.attrs.get("count_include_pad") and max(g.pad_y, g.pad_x):
         why.append("count_include_pad with padding (CMSIS divides by the valid taps)")
+    if node.op == "avgpool" and node.attrs.get("rounding"):
+        why.append("rounding=1: division toward zero (CMSIS rounds half up)")
     return fn, why
 
 
@@ -207,7 +209,7 @@ def companion_pool(node, g, bits):
     tq = "q7" if bits == 8 else "q15"
     if node.op == "maxpool":
         return f"qsim_maxpool_{tq}_HWC_nonsquare"
-    if is_global(node, g):
+    if is_global(node, g) and not node.attrs.get("rounding"):   # global: half up only
         return f"qsim_global_avepool_{tq}_HWC"
     return f"qsim_avepool_{tq}_HWC_nonsquare"
 

@@ -19,7 +19,14 @@ SMALL_Q15 = {"name": "small", "input_shape": [6, 6, 2], "layers": [
     {"op": "conv", "ch_out": 4, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
     {"op": "flatten"}, {"op": "fc", "rows": 5}, {"op": "tanh"}, {"op": "fc", "rows": 3},
     {"op": "softmax"}]}
-SPECS = {"kws": KWS_SPEC, "ds_cnn": DS_CNN_SPEC, "mixed": MIXED, "small": SMALL_Q15}
+# Every single-input companion kernel: q15 depthwise, clip (relu1 becomes clip(-0.25, 0.75) in
+# `quantized`), non-square max / average pools (ceil_mode: an explicit output size), global average.
+COMP = {"name": "comp", "input_shape": [9, 7, 2], "layers": [
+    {"op": "depthwise_conv", "kernel": 3, "pad": 1}, {"op": "relu"},
+    {"op": "maxpool", "kernel": [3, 2], "stride": 2, "ceil_mode": 1},
+    {"op": "avgpool", "kernel": [3, 2], "stride": 1, "pad": 1},
+    {"op": "avgpool"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
+SPECS = {"kws": KWS_SPEC, "ds_cnn": DS_CNN_SPEC, "mixed": MIXED, "small": SMALL_Q15, "comp": COMP}
 
 
 def data(spec, n=16, seed=0):
@@ -29,6 +36,9 @@ def data(spec, n=16, seed=0):
 def quantized(name, scheme="q7", path="ref", version="5.9.0", fc_opt=True):
     spec = SPECS[name]
     g = Sequential.from_dict(spec).build(seed=0)
+    if name == "comp":
+        relu = g.node("relu1")
+        relu.op, relu.attrs = "clip", {"min": -0.25, "max": 0.75}
     x = data(spec, 32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -49,6 +59,12 @@ def call_layers(q, weight_frac=True):
         if OPS[n.op].window:
             d.update(kernel_shape=n.attrs["kernel_shape"], strides=n.attrs["strides"],
                      pads=n.attrs["pads"])
+            if "pads_end" in n.attrs or n.attrs.get("ceil_mode"):
+                d["out"] = list(q.tensors[n.output].shape[:2])
+        if n.kernel and n.kernel.startswith("qsim_"):     # a companion's own scalar arguments
+            a = kernel_call(q, n).args
+            d.update({k: int(a[k]) for k in ("out_lshift", "count_include_pad", "rounding",
+                                             "min_val", "max_val") if k in a})
         if OPS[n.op].weighted:
             a = kernel_call(q, n).args
             d.update(weight=a.get("wt", a.get("pM")), bias=a["bias"], bias_shift=n.bias_shift,

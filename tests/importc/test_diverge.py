@@ -50,10 +50,10 @@ def test_same_build_agrees(tmp_path):
 
 
 def test_wrong_path_found_at_the_pool(tmp_path):
-    g = quantized("ds_cnn", "q7", "dsp", "5.9.0")
+    g = quantized("mixed", "q7", "dsp", "5.9.0")     # its pool runs on arm_avepool_q7_HWC
     dev = g.copy()
     dev.quant.path = "ref"
-    x = data(SPECS["ds_cnn"], 1)[0]
+    x = data(SPECS["mixed"], 1)[0]
     d = _run(tmp_path, g, dev, x, binary=True)
     assert d.node == "avgpool1" and d.kernel == "arm_avepool_q7_HWC"
     assert any("path ref" in h for h in d.reproduced_by), d.lines()

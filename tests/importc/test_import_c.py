@@ -38,7 +38,8 @@ def _same(a, b, x):
 
 @pytest.mark.parametrize("name,scheme,path,version", [
     ("kws", "q7", "ref", "5.7.0"), ("ds_cnn", "q7", "dsp", "5.9.0"), ("mixed", "q7", "dsp", "5.7.0"),
-    ("small", "q15", "ref", "5.9.0"), ("small", "q7q15", "ref", "5.9.0")])
+    ("small", "q15", "ref", "5.9.0"), ("small", "q7q15", "ref", "5.9.0"),
+    ("comp", "q7", "dsp", "5.9.0"), ("comp", "q15", "ref", "5.7.0")])
 def test_round_trip_identical_integers(tmp_path, capsys, name, scheme, path, version):
     q = quantized(name, scheme, path, version)
     header, spec = _export(q, tmp_path)
@@ -194,3 +195,20 @@ def test_kws_settings_in_the_model_folder(tmp_path, capsys):
         assert main(["import-c", str(header), "--spec", str(tmp_path / "b.json"), "-o",
                      str(tmp_path / "n")]) == 2
         assert msg in capsys.readouterr().err
+
+
+def test_round_trip_mlkws_avepool(tmp_path, capsys):
+    """ML-KWS's own pool (rounding toward zero, out_lshift) survives export and import: the spec
+    names qsim_avepool_q7_HWC_nonsquare with its arguments."""
+    from qsim.intnet import build
+    from .test_intnet import _mlkws_net
+    m = build("mk", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net(2))
+    header, spec = _export(m, tmp_path)
+    pool = json.loads(spec.read_text())["layers"][-1]
+    assert (pool["kernel"], pool["rounding"], pool["count_include_pad"], pool["out_lshift"]) == \
+        ("qsim_avepool_q7_HWC_nonsquare", 1, 0, 2)
+    assert main(["import-c", str(header), "--spec", str(spec), "-o", str(tmp_path / "imp")]) == 0
+    b = Graph.load(tmp_path / "imp")
+    assert b.nodes[-1].attrs.get("rounding") == 1
+    x = np.random.default_rng(1).integers(-128, 128, (4, 49, 10, 1)).astype(np.int8)
+    _same(m, b, x)

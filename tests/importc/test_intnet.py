@@ -15,7 +15,8 @@ from ._nets import SPECS, call_layers, data, input_spec, quantized
 
 CASES = [("kws", "q7", "ref", "5.7.0"), ("ds_cnn", "q7", "dsp", "5.9.0"),
          ("mixed", "q7", "ref", "5.9.0"), ("mixed", "q7", "dsp", "5.7.0"),
-         ("small", "q15", "ref", "5.9.0"), ("small", "q7q15", "dsp", "5.9.0")]
+         ("small", "q15", "ref", "5.9.0"), ("small", "q7q15", "dsp", "5.9.0"),
+         ("comp", "q7", "dsp", "5.9.0"), ("comp", "q15", "ref", "5.7.0")]
 
 
 def _same_integers(q, b, x):
@@ -218,17 +219,18 @@ def _mlkws_net(lshift=2):
              "strides": [1, 1], "pads": [0, 0], "out": [1, 1], "out_lshift": lshift}]
 
 
-def test_mlkws_avepool_refused_by_name():
-    with pytest.raises(UnsupportedOpError, match="layer 'pool': arm_avepool_q7_HWC_nonsquare .*"
-                                                 "qsim_avepool_q7_HWC_nonsquare \\(count_include_pad=0, "
-                                                 "rounding=1\\); that needs the companion kernel integration"):
-        build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net())
+def test_mlkws_avepool_arguments_refused_by_name():
+    with pytest.raises(KernelArgumentError, match="layer 'pool': arm_avepool_q7_HWC_nonsquare always "
+                                                  "has rounding=1"):
+        build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1},
+              _mlkws_net()[:2] + [dict(_mlkws_net()[2], rounding=0)])
     with pytest.raises(KernelArgumentError, match="layer 'pool': out_lshift=40"):
         build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net(40))
+    with pytest.raises(KernelArgumentError, match="layer 'pool': arm_avepool_q7_HWC takes no out_lshift"):
+        build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1},
+              _mlkws_net()[:2] + [dict(_mlkws_net()[2], kernel="arm_avepool_q7_HWC")])
 
 
-@pytest.mark.xfail(strict=True, raises=UnsupportedOpError,
-                   reason="needs the companion kernel integration (net13's kernel choice)")
 def test_mlkws_avepool_simulates():
     """ML-KWS's global average pool: (sum of the valid taps << out_lshift) / count, C division
     (toward zero), sat8; the output frac_bits are the input's + out_lshift."""
@@ -261,3 +263,66 @@ def test_explicit_output_size_is_kept_or_named(n, k, s, p, out):
     assert g.tensors[node.output].shape == (out, out, 1)
     e = pads_end(node)
     assert max(e) < k and out_dim(n, k, s, p, p_end=e[0]) == out
+
+
+def test_companion_kernels_built_as_quantized():
+    """Layers named by companion kernel: the quantizer's kernels, formats and companion
+    arguments (lower derives them back from the node), q7 and q15."""
+    from qsim.lower import kernel_call
+    for scheme in ("q7", "q15"):
+        q = quantized("comp", scheme, "dsp", "5.9.0")
+        assert sum(str(n.kernel).startswith("qsim_") for n in q.nodes) == (5 if scheme == "q15" else 4)
+        b = build(q.name, input_spec(q), call_layers(q), path="dsp", release="5.9.0")
+        for n1, n2 in zip(q.nodes, b.nodes):
+            a1, a2 = kernel_call(q, n1).args, kernel_call(b, n2).args
+            assert n1.kernel == n2.kernel and a1.keys() == a2.keys(), n1.name
+            assert all(np.array_equal(a1[k], a2[k]) for k in a1), n1.name
+
+
+def test_companion_arguments_refused_by_name():
+    q = quantized("comp", "q7", "dsp", "5.9.0")
+    layers = call_layers(q)
+    clip = next(i for i, l in enumerate(layers) if l["kernel"] == "qsim_clip_q7")
+    glob = next(i for i, l in enumerate(layers) if l["kernel"] == "qsim_global_avepool_q7_HWC")
+    pool = next(i for i, l in enumerate(layers) if l["kernel"] == "qsim_avepool_q7_HWC_nonsquare")
+    cases = [(clip, dict(min_val=5, max_val=5), KernelArgumentError, "min_val 5 must be below"),
+             (clip, dict(max_val=300), KernelArgumentError, "max_val=300 must be an integer"),
+             (glob, dict(rounding=1), KernelArgumentError, "takes no rounding"),
+             (glob, dict(kernel_shape=[1, 1]), KernelArgumentError, "averages the whole image"),
+             (pool, dict(rounding=2), KernelArgumentError, "rounding=2 must be an integer in 0..1"),
+             (pool, dict(kernel="qsim_add_q7"), UnsupportedOpError, "takes several inputs")]
+    for i, change, exc, msg in cases:
+        bad = [dict(l, **change) if j == i else l for j, l in enumerate(layers)]
+        with pytest.raises(exc, match=f"layer '{layers[i]['name']}': .*{msg}"):
+            build(q.name, input_spec(q), bad, path="dsp", release="5.9.0")
+    no_bounds = [{k: v for k, v in l.items() if k != "max_val"} for l in layers]
+    with pytest.raises(ShapeError, match="needs 'min_val' and 'max_val'"):
+        build(q.name, input_spec(q), no_bounds, path="dsp", release="5.9.0")
+
+
+def test_rounding_attribute_through_quantize():
+    """avgpool rounding=1 in the IR: quantize puts it on qsim_avepool_q7_HWC_nonsquare even where
+    CMSIS's square pool or the global companion would fit; validate refuses it elsewhere."""
+    from qsim.calibrate import calibrate
+    from qsim.errors import QsimError
+    from qsim.importers.spec import Sequential
+    from qsim.quantize import quantize
+    from qsim.validate import validate_quantized
+    g = Sequential.from_dict(SPECS["mixed"]).build(seed=0)
+    g.node("avgpool1").attrs["rounding"] = 1
+    x = data(SPECS["mixed"], 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = quantize(g, calibrate(g, x), scheme="q7", path="dsp", version="5.9.0")
+    pool = q.node("avgpool1")
+    assert pool.kernel == "qsim_avepool_q7_HWC_nonsquare" and pool.attrs["rounding"] == 1
+    b = build(q.name, input_spec(q), call_layers(q), path="dsp", release="5.9.0")
+    assert b.node("avgpool1").attrs["rounding"] == 1
+    _same_integers(q, b, data(SPECS["mixed"], 8, seed=3))
+    m = build("ds_cnn", {"shape": [49, 10, 1], "bits": 8, "frac_bits": 1}, _mlkws_net(2))
+    assert m.nodes[-1].attrs.get("rounding") == 1 and "count_include_pad" not in m.nodes[-1].attrs
+    for graph, node, kernel in ((m, m.nodes[-1], "qsim_global_avepool_q7_HWC"),
+                                (q, pool, "arm_avepool_q7_HWC")):
+        node.kernel = kernel
+        with pytest.raises(QsimError, match="rounding"):
+            validate_quantized(graph)

@@ -49,12 +49,17 @@ def test_softmax_span_fraction():
 
 
 def test_avepool_on_dsp_and_quantize_cli(tmp_path, capsys):
-    g = quantized("ds_cnn", "q7", "dsp", "5.9.0")
+    # "mixed"'s pool keeps its format: arm_avepool_q7_HWC (ds_cnn's moves the format, so it runs
+    # on qsim's companion kernel, the same bytes on both paths)
+    g = quantized("mixed", "q7", "dsp", "5.9.0")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        found = lint(g, data(SPECS["ds_cnn"], 4))
+        found = lint(g, data(SPECS["mixed"], 4))
     assert [f.layer for f in found] == ["avgpool1"]
-    assert lint(quantized("ds_cnn", "q7", "ref", "5.9.0"), data(SPECS["ds_cnn"], 4)) == []
+    assert lint(quantized("mixed", "q7", "ref", "5.9.0"), data(SPECS["mixed"], 4)) == []
+    ds = quantized("ds_cnn", "q7", "dsp", "5.9.0")
+    assert ds.node("avgpool1").kernel == "qsim_avepool_q7_HWC_nonsquare"
+    assert lint(ds, data(SPECS["ds_cnn"], 4)) == []
 
 
 def test_import_c_lints_with_data(tmp_path, capsys):
