@@ -55,7 +55,9 @@ def header(draw):
             q = draw(st.sampled_from(["static const ", "const ", ""]))
             parts.append(f"{q}{ctype} {name}[{dim}] = {{{body}}};")
         else:
-            macro = name.upper() + "_M" if name.upper() + "_M" not in names else name + "_MM"
+            macro = name + "_M"             # made unique against every name and earlier macro
+            while macro in names or macro in want:
+                macro += "M"
             parts.append(f"#define {macro} {{{body}}}")
             parts.append(f"static const {ctype} {name}[] = {macro};")
             want[macro] = np.asarray(vals)
