@@ -106,7 +106,7 @@ def run(args):
         print(f"C column: {what}" if library is not None else f"C column left out: {what}")
         print("q7 p / q15 p: softmax of the dequantized logits; [int]: the integer softmax output")
         if model.float_graph is None:
-            print("float column left out: an imported integer-only model (its float scale is unknown)")
+            print("float column left out: an imported integer-only model has no float net")
     settings = StreamSettings(hop_frames=args.hop, average_window_ms=args.average_ms,
                               threshold=args.threshold, suppression_ms=args.suppression_ms)
     for i in long:
@@ -114,5 +114,6 @@ def run(args):
         res["seconds"] = len(recordings[i]) / rate
         print(detections_text(args.files[i], res))
     if long:
-        print("streaming: float and simulated quantized nets (the C column is for one-clip files)")
+        print(f"streaming: {'' if model.float_graph is None else 'float and '}simulated quantized nets "
+              "(the C column is for one-clip files)")
     return 0

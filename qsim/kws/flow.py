@@ -154,10 +154,7 @@ def imported_settings(g, where):
                                "import-c` spec, or create a folder with `qsim train kws`")
     if set(kw) - {"labels", "frontend"}:
         raise bad(f"unknown keys {sorted(map(str, set(kw) - {'labels', 'frontend'}))[:5]}")
-    labels = kw.get("labels")
-    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
-            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
-        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+    labels = _check_labels(kw.get("labels"), bad)
     n_out = g.tensors[g.outputs[0]].size if len(g.outputs) == 1 else None
     if n_out != len(labels):
         raise bad(f"the net has {n_out} outputs but {len(labels)} labels")
@@ -218,6 +215,13 @@ def imported_settings(g, where):
 _MFCC_TYPES = {f.name: f.type for f in dataclasses.fields(MfccConfig)}
 
 
+def _check_labels(labels, bad):
+    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
+            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
+        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+    return labels
+
+
 def read_kws_json(path):
     """(doc, labels, MfccConfig) from a kws.json; ModelFormatError naming the field otherwise:
     bad JSON, labels missing or fewer than two distinct strings, unknown schemes, unknown MFCC
@@ -233,10 +237,7 @@ def read_kws_json(path):
         raise bad(f"not valid JSON ({str(e)[:120]})") from None
     if not isinstance(doc, dict) or doc.get("format", "qsim-kws") != "qsim-kws":
         raise bad("not a qsim-kws file")
-    labels = doc.get("labels")
-    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
-            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
-        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+    labels = _check_labels(doc.get("labels"), bad)
     schemes = doc.get("schemes", [])
     if not isinstance(schemes, list) or not set(schemes) <= set(SCHEMES):
         raise bad(f"schemes {str(schemes)[:80]} are not a subset of {list(SCHEMES)}")
