@@ -130,3 +130,16 @@ def test_mlkws_style_settings_expressible():
         assert np.abs(M.astype(int) - f7).max() <= 32         # rounding to 1 bit: at most half a step
     with pytest.raises(Exception, match="frac_bits=8"):
         MfccConfig(frac_bits=8)
+
+
+def test_stream_uses_the_imported_hop(exported):
+    """A long recording is windowed in hops of the imported front end's frame shift; no float engine."""
+    from qsim.kws.stream import StreamSettings, stream
+    q = exported[0]
+    m = _import(exported, "st", labels=[f"w{i}" for i in range(q.tensors[q.outputs[0]].size)],
+                frontend={"name": "q15", "frame_len_ms": 40, "frame_shift_ms": 20})
+    model = KwsModel.load(m)
+    audio = np.concatenate([_clip(1), _clip(2)])
+    res = stream(model, audio, StreamSettings(hop_frames=3))
+    assert res["hop_ms"] == 60.0 and list(res["detections"]) == ["q7"]
+    assert res["windows"] == 1 + (len(audio) - 16000) // 960 + ((len(audio) - 16000) % 960 > 0)
