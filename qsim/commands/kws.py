@@ -2,7 +2,10 @@
 simulation of the quantized nets and (with CMSIS) the generated C, side by side.
 
 Each file is read as mono int16 at the model's rate (qsim.kws.audio.load_wav) and turned into
-features by the model's front end (arm_mfcc_q15 bit-exact, or float; kws.json). A file of at most
+features by the model's front end (arm_mfcc_q15 bit-exact, or float; kws.json). MODEL may also be
+a quantized model folder from `qsim import-c` whose spec gave "labels" and "frontend" (its own
+frame length and hop, mel bands, coefficients, Hann window, float MFCC rounded to the input's
+fractional bits, or arm_mfcc_q15): it has no float net, so the float column is left out. A file of at most
 one clip (1 s) is zero-padded to it and gives one table row: the float net's label and
 probability; each simulated quantized net's label and confidence (the softmax of its dequantized
 logits, with its integer softmax output in brackets); and the q7 (or q15) net's generated C,
@@ -28,7 +31,8 @@ def register(subparsers):
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", metavar="FILE.wav", help="audio files (any rate, mono or not)")
     p.add_argument("--model", required=True, metavar="MODEL_DIR",
-                   help="model folder from `qsim train kws` or `qsim demo` (out/demo/model)")
+                   help="model folder from `qsim train kws` or `qsim demo` (out/demo/model), or a "
+                   "`qsim import-c` folder with KWS settings")
     p.add_argument("--cmsis", metavar="PATH", default=None,
                    help="CMSIS_5 checkout (5.7.0/5.9.0) to build the C with (default: $CMSIS_PATH)")
     p.add_argument("--standin", action="store_true",
@@ -49,9 +53,11 @@ def register(subparsers):
 
 def table(files, rows, c_title):
     schemes = list(rows[0][2])
-    head = (["file", "float", "p"] + [h for s in schemes for h in (s, f"{s} p [int]")]
+    fl = rows[0][0] is not None                 # an imported integer-only model has no float net
+    head = (["file"] + (["float", "p"] if fl else []) + [h for s in schemes for h in (s, f"{s} p [int]")]
             + ([c_title] if rows[0][3] is not None else []))
-    body = [[str(f), lab, f"{p:.3f}"] + [v for s in schemes for v in (q[s], f"{qc[s][0]:.3f} [{qc[s][1]}]")]
+    body = [[str(f)] + ([lab, f"{p:.3f}"] if fl else [])
+            + [v for s in schemes for v in (q[s], f"{qc[s][0]:.3f} [{qc[s][1]}]")]
             + ([c] if c is not None else [])
             for f, (lab, p, q, c, qc) in zip(files, rows)]
     widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
@@ -85,6 +91,9 @@ def run(args):
         raise QsimError("need --hop >= 1, --average-ms > 0, --suppression-ms >= 0 and "
                         "0 <= --threshold < 1")
     model = KwsModel.load(args.model)
+    if args.scheme not in model.qgraphs:
+        raise QsimError(f"{args.model} has no {args.scheme} net (it has {', '.join(model.qgraphs)}). "
+                        f"help: --scheme {next(iter(model.qgraphs))}")
     rate, clip = model.mfcc.sample_rate, model.mfcc.clip_len
     recordings = [load_wav(f, rate, None) for f in args.files]
     short = [i for i, a in enumerate(recordings) if len(a) <= clip]
@@ -96,6 +105,8 @@ def run(args):
         print(table([args.files[i] for i in short], rows, f"C {args.scheme}"))
         print(f"C column: {what}" if library is not None else f"C column left out: {what}")
         print("q7 p / q15 p: softmax of the dequantized logits; [int]: the integer softmax output")
+        if model.float_graph is None:
+            print("float column left out: an imported integer-only model has no float net")
     settings = StreamSettings(hop_frames=args.hop, average_window_ms=args.average_ms,
                               threshold=args.threshold, suppression_ms=args.suppression_ms)
     for i in long:
@@ -103,5 +114,6 @@ def run(args):
         res["seconds"] = len(recordings[i]) / rate
         print(detections_text(args.files[i], res))
     if long:
-        print("streaming: float and simulated quantized nets (the C column is for one-clip files)")
+        print(f"streaming: {'' if model.float_graph is None else 'float and '}simulated quantized nets "
+              "(the C column is for one-clip files)")
     return 0

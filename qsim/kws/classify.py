@@ -35,27 +35,27 @@ def run_c(qgraph, x_ints, library):
 
 def classify(model, audio, library=None, scheme="q7"):
     """Rows (float label, p, {scheme: label}, C label or None, {scheme: (p, int out)}) for int16
-    clips (N, clip_len). A quantized net's p is the softmax of its dequantized logits and `int out`
+    clips (N, clip_len); float label and p are None for a model without a float graph (imported). A quantized net's p is the softmax of its dequantized logits and `int out`
     its integer softmax output for that label (qsim.kws.stream.engine_scores)."""
     from .stream import engine_scores
     M = model.features(audio)
     scores = engine_scores(model, M)
-    probs = scores["float"][0]
+    probs = scores["float"][0] if "float" in scores else None     # None: integer-only model
     clab = None
     if library is not None:
         q = model.qgraphs[scheme]
-        out, statuses = run_c(q, features.mfcc_to_input(M, q.tensors[q.inputs[0]].qformat), library)
+        out, statuses = run_c(q, features.net_input(q, M), library)
         clab = np.where(statuses == 0, out.argmax(1), -1)
     rows = []
     for i in range(len(audio)):
-        k = int(probs[i].argmax())
+        k = None if probs is None else int(probs[i].argmax())
         qlab, qconf = {}, {}
         for s in model.qgraphs:
             p, ints = scores[s]
             j = int(ints[i].argmax())              # the label the device reports (first on ties)
             qlab[s] = model.labels[j]
             qconf[s] = (float(p[i, j]), int(ints[i, j]))
-        rows.append((model.labels[k], float(probs[i, k]), qlab,
+        rows.append((None if k is None else model.labels[k], None if k is None else float(probs[i, k]), qlab,
                      None if clab is None else ("(error)" if clab[i] < 0 else model.labels[int(clab[i])]),
                      qconf))
     return rows

@@ -50,16 +50,18 @@ def features(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
     q15norm  each frame shifted left until its peak is >= 2**14, arm_mfcc_q15 (bit-exact on the
              shifted frame), c0 corrected for the shift (qsim.kws.mfcc.mfcc_q15_norm_frames):
              close to the float MFCC on quiet audio, where plain q15 loses the low bits
-    float    arm_mfcc_f32 (audio / 32768), times 128 rounded half to even and saturated to int16
-             (a device running arm_mfcc_f32 then rounds to q8.7 the same way)
+    float    arm_mfcc_f32 (audio / 32768), times 2**cfg.frac_bits rounded half to even, saturated
+             and carried as q8.7 int16 (a device running arm_mfcc_f32 rounds the same way; with
+             frac_bits = the net's input bits mfcc_to_input then only saturates)
     """
     if frontend == "q15":
         return mfcc_features(audio, cfg)
     if frontend == "q15norm":
         return mfcc_q15(np.asarray(audio), cfg, normalize=True)[..., None]
     if frontend == "float":
-        m = np.round(mfcc_f32(np.asarray(audio), cfg).astype(np.float64) * (1 << MFCC_FRAC_BITS))
-        return np.clip(m, -32768, 32767).astype(np.int16)[..., None]
+        s = MFCC_FRAC_BITS - cfg.frac_bits      # rounded to cfg.frac_bits, carried as q8.7
+        m = np.round(mfcc_f32(np.asarray(audio), cfg).astype(np.float64) * (1 << cfg.frac_bits))
+        return (np.clip(m, -32768 >> s, 32767 >> s) * (1 << s)).astype(np.int16)[..., None]
     raise ShapeError(f"unknown front end {frontend!r}. help: use one of {', '.join(FRONTENDS)}")
 
 
@@ -117,6 +119,13 @@ def mfcc_to_input(m, qformat):
     out = np.empty(flat.shape, np.int64)
     _to_input(flat, shift, qformat.bits, out)
     return out.astype(qformat.dtype).reshape(m.shape)
+
+
+def net_input(qgraph, m):
+    """q8.7 features (N, frames, coeffs, 1) -> the input ints of `qgraph` (mfcc_to_input), reshaped
+    to its input shape (frame after frame: a flat input such as (490,) takes them in that order)."""
+    t = qgraph.tensors[qgraph.inputs[0]]
+    return mfcc_to_input(m, t.qformat).reshape((len(m),) + tuple(t.shape))
 
 
 def features_header(qformat, prefix, frontend="q15") -> str:
@@ -184,5 +193,5 @@ def quant_outputs(qgraph, m):
     """Simulated output ints (N, classes) of a quantized graph on q8.7 MFCC ints (N, 49, 10, 1)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
-        out = simulate(qgraph, mfcc_to_input(m, qgraph.tensors[qgraph.inputs[0]].qformat))
+        out = simulate(qgraph, net_input(qgraph, m))
     return out.reshape(len(out), -1)

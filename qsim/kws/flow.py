@@ -94,6 +94,8 @@ class KwsModel:
         from ..graph import Graph
         folder = Path(folder)
         meta = folder / "kws.json"
+        if not meta.is_file() and (folder / "model.json").is_file():
+            return cls.load_imported(folder)
         if not meta.is_file():
             raise ModelFormatError(f"{folder} is not a KWS model folder (no kws.json). help: create "
                                    "one with `qsim train kws -o DIR` or `qsim demo`")
@@ -115,7 +117,109 @@ class KwsModel:
         return cls(fgraph, qgraphs, labels, mfcc, info, frontend)
 
 
+    @classmethod
+    def load_imported(cls, folder):
+        """An integer-only model: a quantized model folder (`qsim import-c`) whose graph.meta["kws"]
+        gives labels and front end (imported_settings). No float graph: its float scale is unknown."""
+        from ..graph import Graph
+        g = Graph.load(folder)
+        labels, mfcc, frontend = imported_settings(g, Path(folder) / "model.json")
+        scheme = "q7" if g.tensors[g.inputs[0]].qformat.bits == 8 else "q15"
+        return cls(None, {scheme: g}, labels, mfcc, {"imported": True}, frontend)
+
+
+# `qsim import-c` front end keys (qsim.importers.cnet.FRONTEND_KEYS) -> MfccConfig fields
+_IMPORTED_FE = {"num_mel_bins": "n_mels", "num_mfcc": "n_coeffs",
+                "mel_low_hz": "fmin", "mel_high_hz": "fmax", "window": "window"}
+
+
+def imported_settings(g, where):
+    """(labels, MfccConfig, front end) of a quantized graph's meta["kws"] {"labels": [...],
+    "frontend": {"name": "q15" | "float", sample_rate, frame_len_ms, frame_shift_ms, num_frames,
+    num_mfcc, num_mel_bins, mel_low_hz, mel_high_hz, dec_bits, window}}; frames are rounded to
+    whole samples, fft_len is the smallest CMSIS-DSP RFFT length that holds a frame, a clip is one
+    second, the float MFCC is rounded to dec_bits = the input's frac_bits (the default). Every
+    field checked; ModelFormatError naming it otherwise."""
+    from ..errors import QsimError
+    from ..importers.cnet import FRONTEND_KEYS
+    from .rfft_q15 import RFFT_LENGTHS
+
+    def bad(what):
+        return ModelFormatError(f"{where}: kws settings: {what}. help: set 'labels' and 'frontend' "
+                                "in the `qsim import-c` spec and import again")
+    kw = g.meta.get("kws")
+    if not isinstance(kw, dict):
+        raise ModelFormatError(f"{where} is neither a KWS model folder (no kws.json) nor a model with "
+                               "KWS settings. help: give 'labels' (and 'frontend') in the `qsim "
+                               "import-c` spec, or create a folder with `qsim train kws`")
+    if set(kw) - {"labels", "frontend"}:
+        raise bad(f"unknown keys {sorted(map(str, set(kw) - {'labels', 'frontend'}))[:5]}")
+    labels = _check_labels(kw.get("labels"), bad)
+    n_out = g.tensors[g.outputs[0]].size if len(g.outputs) == 1 else None
+    if n_out != len(labels):
+        raise bad(f"the net has {n_out} outputs but {len(labels)} labels")
+    fe = kw.get("frontend", {"name": "q15"})
+    if not isinstance(fe, dict) or fe.get("name") not in ("q15", "float"):
+        raise bad(f"frontend {str(fe)[:80]} must be an object with name 'q15' or 'float'")
+    unknown = sorted(map(str, set(fe) - FRONTEND_KEYS))
+    if unknown:
+        raise bad(f"frontend: unknown keys {unknown[:5]}; known: {sorted(FRONTEND_KEYS)}")
+    for k, v in fe.items():
+        if k in ("name", "window"):
+            if not isinstance(v, str):
+                raise bad(f"frontend {k}={repr(v)[:40]} is not a string")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0 \
+                or v > 1e6:
+            raise bad(f"frontend {k}={repr(v)[:40]} is not a number in 0..1e6")
+    if fe.get("window", "hann") != "hann":
+        raise bad(f"frontend window {fe['window']!r}: only 'hann' is known")
+    qf = g.tensors[g.inputs[0]].qformat
+    name = fe["name"]
+    dec = fe.get("dec_bits", qf.frac_bits if name == "float" else 7)
+    if name == "q15" and dec != 7:
+        raise bad(f"frontend dec_bits={dec}: arm_mfcc_q15 gives q8.7 (7 bits); leave dec_bits out")
+    if dec != qf.frac_bits and name == "float":
+        raise bad(f"frontend dec_bits={dec} but the input format is {qf} ({qf.frac_bits} "
+                  "fractional bits); they must agree")
+    sr = fe.get("sample_rate", 16000)
+    if sr != int(sr) or not 1000 <= sr <= 192000:
+        raise bad(f"frontend sample_rate={sr} must be a whole number of Hz in 1000..192000")
+    sr = int(sr)
+    frame, hop = (round(fe.get(k, d) * sr / 1000) for k, d in (("frame_len_ms", 40), ("frame_shift_ms", 20)))
+    fft = next((n for n in RFFT_LENGTHS if n >= frame), None)
+    if fft is None or frame < 1 or hop < 1:
+        raise bad(f"frontend frame_len_ms/frame_shift_ms give frames of {frame} samples every {hop}; "
+                  f"need 1..{RFFT_LENGTHS[-1]} samples and a hop of at least one")
+    args = {f: fe[k] for k, f in _IMPORTED_FE.items() if k in fe}
+    for f in ("n_mels", "n_coeffs"):
+        if f in args and (args[f] != int(args[f]) or not 1 <= args[f] <= 512):
+            raise bad(f"frontend {f}={args[f]} must be a whole number in 1..512")
+        if f in args:
+            args[f] = int(args[f])
+    args.setdefault("window", "hann")
+    try:
+        mfcc = MfccConfig(**args, sample_rate=sr, frame_len=frame, hop=hop, fft_len=fft, clip_len=sr,
+                          frac_bits=int(dec))
+    except (QsimError, ValueError, TypeError) as e:
+        raise bad(f"frontend settings refused ({e})") from None
+    if "num_frames" in fe and fe["num_frames"] != mfcc.n_frames:
+        raise bad(f"frontend num_frames={fe['num_frames']} but {frame}-sample frames every {hop} "
+                  f"give {mfcc.n_frames} per second")
+    size = g.tensors[g.inputs[0]].size
+    if size != mfcc.n_frames * mfcc.n_coeffs:
+        raise bad(f"the front end gives {mfcc.n_frames} x {mfcc.n_coeffs} features but the net's "
+                  f"input has {size} values")
+    return tuple(labels), mfcc, name
+
+
 _MFCC_TYPES = {f.name: f.type for f in dataclasses.fields(MfccConfig)}
+
+
+def _check_labels(labels, bad):
+    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
+            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
+        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+    return labels
 
 
 def read_kws_json(path):
@@ -133,10 +237,7 @@ def read_kws_json(path):
         raise bad(f"not valid JSON ({str(e)[:120]})") from None
     if not isinstance(doc, dict) or doc.get("format", "qsim-kws") != "qsim-kws":
         raise bad("not a qsim-kws file")
-    labels = doc.get("labels")
-    if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
-            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
-        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+    labels = _check_labels(doc.get("labels"), bad)
     schemes = doc.get("schemes", [])
     if not isinstance(schemes, list) or not set(schemes) <= set(SCHEMES):
         raise bad(f"schemes {str(schemes)[:80]} are not a subset of {list(SCHEMES)}")

@@ -28,7 +28,11 @@ from . import rfft_q15 as _rfft
 
 @dataclass(frozen=True)
 class MfccConfig:
-    """Front-end parameters. Defaults: 40 ms Hamming windows every 20 ms, 10 coefficients."""
+    """Front-end parameters. Defaults: 40 ms Hamming windows every 20 ms, 10 coefficients.
+
+    ML-KWS-style settings are expressible: 16 kHz, frame_len=640 (40 ms), hop=320 (20 ms, 49
+    frames) or 640 (40 ms, 25 frames), n_mels=40, n_coeffs=10, window="hann", frac_bits=1.
+    """
 
     sample_rate: int = 16000
     frame_len: int = 640
@@ -40,8 +44,17 @@ class MfccConfig:
     fmax: float = 4000.0
     window: str = "hamming"
     clip_len: int = 16000
+    # float front end only: the float MFCC is rounded to this many fractional bits (7: q8.7; a net
+    # whose input is Q.1 and was trained on MFCCs rounded to 1 bit uses 1), carried as q8.7 ints
+    frac_bits: int = 7
 
     def __post_init__(self):
+        if not 0 <= self.frac_bits <= 7:
+            raise ShapeError(f"MfccConfig: frac_bits={self.frac_bits} must be in 0..7 (the features "
+                             "are carried as q8.7)")
+        if not (self.hop > 0 and 0 < self.frame_len <= self.clip_len):
+            raise ShapeError(f"MfccConfig: need hop > 0 and 0 < frame_len <= clip_len, got hop="
+                             f"{self.hop}, frame_len={self.frame_len}, clip_len={self.clip_len}")
         if self.fft_len not in _rfft.RFFT_LENGTHS:
             raise ShapeError(f"MfccConfig: fft_len={self.fft_len} is not a CMSIS-DSP RFFT length. "
                              f"help: use one of {_rfft.RFFT_LENGTHS}")

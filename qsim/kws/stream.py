@@ -64,8 +64,7 @@ def logits_and_output(qgraph, M):
     from ..errors import SaturationWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
-        tr = simulate(qgraph, kws.mfcc_to_input(M, qgraph.tensors[qgraph.inputs[0]].qformat),
-                      trace=True)
+        tr = simulate(qgraph, kws.net_input(qgraph, M), trace=True)
     logits = qgraph.tensors[last.input].qformat.dequantize(tr[last.input].reshape(len(M), -1))
     return np.asarray(logits, np.float64), tr[qgraph.outputs[0]].reshape(len(M), -1)
 
@@ -78,7 +77,8 @@ def softmax(z):
 
 def engine_scores(model, M):
     """{engine: (scores (N, classes) float, integer output or None)}: float, then each scheme."""
-    out = {"float": (kws.float_probs(model.float_graph, kws.mfcc_float(M)).astype(np.float64), None)}
+    out = {} if model.float_graph is None else {     # an imported integer-only model has none
+        "float": (kws.float_probs(model.float_graph, kws.mfcc_float(M)).astype(np.float64), None)}
     for scheme, q in model.qgraphs.items():
         logits, ints = logits_and_output(q, M)
         out[scheme] = (softmax(logits) if logits is not None
