@@ -19,11 +19,12 @@ KERNEL_MODULES = (
 )
 
 
-def collect(package):
+def collect(package, modules=KERNEL_MODULES, signatures=SIGNATURES):
+    """{C function name: the function of that name} over `package`'s `modules`."""
     found = {}
-    for mod_name in KERNEL_MODULES:
+    for mod_name in modules:
         mod = importlib.import_module(f"{package}.{mod_name}")
-        for name in SIGNATURES:
+        for name in signatures:
             if hasattr(mod, name):
                 found[name] = getattr(mod, name)
     return found
@@ -38,10 +39,4 @@ COMPANION_MODULES = (
 
 
 def collect_companion(package):
-    found = {}
-    for mod_name in COMPANION_MODULES:
-        mod = importlib.import_module(f"{package}.{mod_name}")
-        for name in COMPANION_SIGNATURES:
-            if hasattr(mod, name):
-                found[name] = getattr(mod, name)
-    return found
+    return collect(package, COMPANION_MODULES, COMPANION_SIGNATURES)

@@ -39,7 +39,8 @@ def run(args):
 
     from ._common import check_output, output_dir, show_warnings
 
-    check_output(args.output, args.force, folder=True)
+    check_output(args.output, args.force, folder=True,
+                 inputs=(*args.headers, args.spec) + ((args.data,) if args.data else ()))
     with show_warnings("import-c"):
         g = import_c(args.headers, args.spec, path=args.path, release=args.release)
     findings = []
