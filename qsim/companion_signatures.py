@@ -3,7 +3,7 @@ qsim.cmsis_signatures: one CFunc per function, with every argument's role and si
 
 Companion kernels are qsim's own C functions for layers legacy CMSIS-NN has no kernel for
 (non-square and q15 pooling, global average pooling, requantizing add, clip, q15 depthwise conv,
-channel concat). They are written in the library's style (q7/q15 data, HWC, power-of-two shifts,
+channel concat, the q7 <-> q15 change between layers of mixed precision). They are written in the library's style (q7/q15 data, HWC, power-of-two shifts,
 NN_ROUND rounding, saturation) but are not CMSIS code. Their arithmetic is documented once in
 codegen/companion/qsim_companion.h and in each numba kernel's docstring.
 
@@ -68,6 +68,13 @@ def _clip(name, ctype):
     return CFunc(name, "void", args, lambda a: (a["size"],), "qsim_clip.c")
 
 
+def _requantize(name, ctype_in, ctype_out):
+    size = lambda a: a["block_size"]
+    args = (CArg("pSrc", ctype_in, "batched", size),) + _s("lshift", "rshift") + (
+        CArg("pDst", ctype_out, "out", size),) + _s("block_size", ctype="uint32_t")
+    return CFunc(name, "void", args, lambda a: (a["block_size"],), "qsim_requantize.c")
+
+
 def _concat(name, ctype):
     args = (CArg("Im_in", ctype, "batched", lambda a: a["num_pixels"] * a["ch_im_in"],
                  shape=lambda a: (a["num_pixels"], a["ch_im_in"])),) + \
@@ -105,6 +112,8 @@ _FUNCS = [
     _add("qsim_add_q15", "q15_t"),
     _clip("qsim_clip_q7", "q7_t"),
     _clip("qsim_clip_q15", "q15_t"),
+    _requantize("qsim_requantize_q7_q15", "q7_t", "q15_t"),
+    _requantize("qsim_requantize_q15_q7", "q15_t", "q7_t"),
     _depthwise_q15(),
     _concat("qsim_concat_channels_q7", "q7_t"),
     _concat("qsim_concat_channels_q15", "q15_t"),

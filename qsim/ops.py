@@ -39,6 +39,10 @@ Ops and attributes (tuples are (y, x) = (rows, columns)):
     transpose       perm (non-batch axes) (transient: to_hwc removes the NCHW<->NHWC ones)
     transpose_hw    (H, W, C) -> (W, H, C): swaps the two spatial axes, a real data move that
                     stays in quantized graphs (inserted by passes.transpose_hw.swap_hw)
+    requantize      bits (8 or 16: the output's storage width): elementwise change of storage
+                    width and format between layers of different precision (q7 <-> q15, saturating,
+                    round half up); only in quantized graphs, inserted by qsim.quantize for
+                    `layer_bits` (qsim.passes.precision); its float meaning is the identity
 
 Each op's traits (weighted, keeps_format, fixed_output, pass_through, data_move, elementwise,
 window, channel_axis, absorbs_pad, transient; see OpSpec) are declared once, on its entry in OPS,
@@ -144,6 +148,8 @@ OPS = {s.name: s for s in (
     OpSpec("transpose", {"perm": REQUIRED}, transient=True),
     OpSpec("transpose_hw", {}, (), "swap H and W of an HWC image (a copy in C, no CMSIS call)",
            keeps_format=True, pass_through=True, data_move="copy"),
+    OpSpec("requantize", {"bits": REQUIRED}, (), "q7 <-> q15 storage change (mixed precision)",
+           **_ACT),
 )}
 # Attributes later stages may attach to any node without the catalog rejecting them as typos;
 # names starting with "_" are free too. Add a new stage-owned attribute here.
@@ -287,6 +293,9 @@ def normalize(node):
         if not lo < hi or lo != lo or hi != hi:
             raise ShapeError(f"{_where(node)}: needs min < max, got min={lo}, max={hi}")
         node.attrs["min"], node.attrs["max"] = lo, hi
+    if node.op == "requantize" and (isinstance(node.attrs["bits"], bool)
+                                    or node.attrs["bits"] not in (8, 16)):
+        raise ShapeError(f"{_where(node)}: bits must be 8 or 16, got {node.attrs['bits']!r}")
     if "axis" in spec.attrs:
         try:
             node.attrs["axis"] = int(node.attrs["axis"])

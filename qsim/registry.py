@@ -34,6 +34,7 @@ def collect(package, modules=KERNEL_MODULES, signatures=SIGNATURES):
 # qsim's own companion kernels (codegen/companion/), one module per C file.
 COMPANION_MODULES = (
     "qsim_pool_HWC_nonsquare", "qsim_global_avepool_HWC", "qsim_add", "qsim_clip",
+    "qsim_requantize",
     "qsim_depthwise_conv_HWC_q15_nonsquare", "qsim_concat_channels",
 )
 

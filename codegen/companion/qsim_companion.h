@@ -146,6 +146,19 @@ void qsim_concat_channels_q7(const int8_t *Im_in, uint32_t num_pixels, uint16_t 
 void qsim_concat_channels_q15(const int16_t *Im_in, uint32_t num_pixels, uint16_t ch_im_in,
                               int16_t *Im_out, uint16_t ch_im_out, uint16_t ch_offset);
 
+/* ---- Requantize: storage-width change between layers of different precision ---------------------
+ * For i < block_size, in int32 (b_in / b_out = 8 and 16, or 16 and 8):
+ *   pDst[i] = sat_b_out( asr( pSrc[i]*2^lshift + NN_ROUND(rshift), rshift ) )
+ * Input format Q.f gives output Q.(f + lshift - rshift): round half up (a floor under
+ * ARM_NN_TRUNCATE) where rshift > 0, saturating. (q7 -> q15 with lshift = rshift = 0 is a sign
+ * extension, CMSIS-NN's arm_q7_to_q15_no_shift.) Constraints: lshift <= 30 - b_in (q7 in 22,
+ * q15 in 14), rshift <= 31 (no int32 overflow). pDst must not overlap pSrc. Buffers: none.
+ */
+void qsim_requantize_q7_q15(const int8_t *pSrc, uint16_t lshift, uint16_t rshift, int16_t *pDst,
+                            uint32_t block_size);
+void qsim_requantize_q15_q7(const int16_t *pSrc, uint16_t lshift, uint16_t rshift, int8_t *pDst,
+                            uint32_t block_size);
+
 #ifdef __cplusplus
 }
 #endif

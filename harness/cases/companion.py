@@ -5,7 +5,7 @@ own C on the host and under QEMU). Every case is legal (the Python kernels would
 mixes in the hard ones: asymmetric geometry with top/left padding and explicit output sizes
 (TensorFlow "SAME" with even kernels), windows of padding only, count_include_pad both ways, both
 roundings, out_lshift at its int32 bound, extreme values, shifts 0 and 31, int32 wrap-around in the
-depthwise accumulator, odd channel counts. The signature `(rng, path=None, version=None)` matches
+depthwise accumulator, odd channel counts, requantize shifts at their int32 bounds. The signature `(rng, path=None, version=None)` matches
 the CMSIS generators; companion kernels ignore path and version.
 """
 import numpy as np
@@ -91,6 +91,22 @@ def _clip(bits):
     return gen
 
 
+def _requantize(bits):
+    def gen(rng, path=None, version=None):
+        size, n = int(rng.choice([0, 1, 7, int(rng.integers(1, 200))])), _batch(rng)
+        top = 30 - bits
+        mode = rng.random()
+        if mode < 0.3:                          # widen / narrow by the width difference
+            ls, rs = (8, 0) if bits == 8 else (0, 8)
+        else:
+            ls = int(rng.choice([0, top, int(rng.integers(0, 10))]))
+            rs = int(rng.choice([0, 1, 31, int(rng.integers(0, 32))]))
+            if rng.random() < 0.6:
+                ls, rs = (ls, 0) if rng.random() < 0.5 else (0, rs)
+        return ints(rng, (n, size), bits), ls, rs, size
+    return gen
+
+
 def _concat(bits):
     def gen(rng, path=None, version=None):
         pixels, ch_in = int(rng.integers(1, 60)), int(rng.integers(1, 20))
@@ -123,6 +139,8 @@ COMPANION_CASES = {
     "qsim_add_q15": _add(16),
     "qsim_clip_q7": _clip(8),
     "qsim_clip_q15": _clip(16),
+    "qsim_requantize_q7_q15": _requantize(8),
+    "qsim_requantize_q15_q7": _requantize(16),
     "qsim_depthwise_conv_HWC_q15_nonsquare": depthwise_q15,
     "qsim_concat_channels_q7": _concat(8),
     "qsim_concat_channels_q15": _concat(16),
