@@ -181,6 +181,11 @@ def kernel_call(graph, node):
         args = dict(lshift_a=la, lshift_b=lb, out_shift=s, block_size=size)
     elif op == "concat":
         args, parts = _concat_parts(graph, node)
+    elif op == "requantize" and node.kernel == "arm_q7_to_q15_no_shift":
+        args = dict(blockSize=size)
+    elif op == "requantize":
+        fi, fo = graph.input_q(node).frac_bits, graph.output_q(node).frac_bits
+        args = dict(lshift=max(fo - fi, 0), rshift=max(fi - fo, 0), block_size=size)
     elif op in ("sigmoid", "tanh"):
         q = graph.input_q(node)
         args = dict(size=size, int_width=q.bits - 1 - q.frac_bits, type=0 if op == "sigmoid" else 1)

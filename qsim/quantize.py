@@ -71,6 +71,7 @@ from .fixedpoint import QFormat
 from .graph import QuantSettings
 from .releases import DEFAULT_PATH, DEFAULT_RELEASE, UnknownRelease, check_path, release
 from .passes.choose_kernels import choose_kernels, refine_kernels
+from .passes.precision import check_layer_bits, insert_requantize, widths
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .ops import OPS
 from .schemes import act_bits, check_scheme, weight_bits
@@ -226,9 +227,10 @@ def _acc_magnitude(graph, cal, node):
     return 0.0 if r is None else max(abs(r[0]), abs(r[1]))
 
 
-def _weighted(node, scheme, fi, fo, acc_max):
-    """Fill weight_q, bias_q, bias_shift, out_shift of a conv/depthwise/fc; returns the final fo."""
-    wb = weight_bits(scheme, node.op)
+def _weighted(node, scheme, fi, fo, acc_max, bits):
+    """Fill weight_q, bias_q, bias_shift, out_shift of a conv/depthwise/fc running at `bits`;
+    returns the final fo."""
+    wb = weight_bits(scheme, node.op, bits)
     w, b = (np.abs(np.asarray(node.params[k], np.float64)) for k in ("weight", "bias"))
     fw = frac_for(float(w.max()) if w.size else 0.0, wb, f"layer '{node.name}' weights")
     if acc_max > 0 and fi + fw + math.ceil(math.log2(acc_max)) > ACC_BITS:
@@ -344,18 +346,38 @@ def _avgpool_frac(g, node, fi, fo, bits):
     return min(max(fo, fi), fi + limit)
 
 
-def _swap_if_it_helps(g, fc_opt):
+def _swap_if_it_helps(g, fc_opt, layer_bits, default):
     """q15 convs on path "dsp": swap H and W (passes.transpose_hw) when a non-square conv has an
     odd output width and the swapped graph gets legal kernels; else `g` (whose error stands)."""
     swapped = swapped_for_q15_dsp(g)
     if swapped is None:
         return g
     try:
-        choose_kernels(swapped, fc_opt=fc_opt)
+        choose_kernels(swapped, fc_opt=fc_opt, bits=widths(swapped, layer_bits, default))
     except UnsupportedOpError:
         return g
     log.info("graph '%s': %s", g.name, swapped.meta["swap_hw"]["reason"])
     return swapped
+
+
+def _requantize_frac(node, b_in, fi, h, frac, forced, bounds, wanted):
+    """Output frac_bits of a requantize node (fi: its input's): the group's format where it is
+    already set (a concat) or forced; a widening keeps the input's format (exact: CMSIS-NN's
+    arm_q7_to_q15_no_shift) unless a sigmoid/tanh reader needs another; a narrowing takes the
+    calibrated format at 8 bits. The shifts must fit qsim_requantize (lshift <= 30 - b_in)."""
+    b_out = node.attrs["bits"]
+    if h in frac:
+        f = frac[h]
+    elif h in forced or b_out < b_in:
+        f = wanted(h)
+    else:
+        f = _clamp_int_width(bounds[h], fi, b_out) if h in bounds else fi
+    if f - fi > 30 - b_in or fi - f > 31:
+        raise QuantizationError(f"layer '{node.name}': converting Q.{fi} (q{b_in - 1}) to Q.{f} "
+                                f"(q{b_out - 1}) needs a shift beyond qsim_requantize's range "
+                                f"(left <= {30 - b_in}, right <= 31). help: give the two layers "
+                                "closer formats (frac_bits_override) or the same width")
+    return f
 
 
 def _forced_heads(g, head, override):
@@ -381,7 +403,7 @@ def _forced_heads(g, head, override):
 
 def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PATH,
              version=DEFAULT_RELEASE, truncate=False, percentile=99.99, fc_opt=True,
-             frac_bits_override=None):
+             frac_bits_override=None, layer_bits=None):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
 
     Parameters
@@ -404,6 +426,13 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
         sigmoid / tanh outputs cannot be forced, sigmoid/tanh inputs are still clamped, and a
         layer output finer than its accumulator is still clamped (with the usual warning).
         Recorded in graph.meta["quantize"]["frac_bits_override"].
+    layer_bits : optional {layer name: 8 or 16} mixed precision: the storage width of those
+        layers' outputs (and the q7 or q15 kernels and weights they run with) instead of the
+        scheme's; layers that keep their input's format follow their producer, and a `requantize`
+        node converts a tensor wherever a layer reads it at another width (qsim.passes.precision;
+        the graph input tensor may be named too). Legal-kernel rules apply per layer (q15 pooling
+        and depthwise run qsim companion kernels, ...). Recorded in
+        graph.meta["quantize"]["layer_bits"].
 
     Returns
     -------
@@ -428,24 +457,30 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
         raise QuantizationError(str(e)) from None
     g = graph.copy()
     g.require_hwc("quantize")
+    user_bits = check_layer_bits(g, layer_bits)
+    default = act_bits(scheme)
+    eff_bits = {t: b for t, b in widths(g, user_bits, default).items() if t in g.inputs}
+    eff_bits.update(user_bits)        # graph inputs pinned: converts must not change their width
     g.quant = QuantSettings(scheme, path, version, bool(truncate))
     for node in g.nodes:
         _check_finite(node)
-    if act_bits(scheme) == 16 and path == "dsp":
-        g = _swap_if_it_helps(g, fc_opt)
-    calibration = with_transposed_stats(g, calibration)
-    choose_kernels(g, fc_opt=fc_opt)
-    bits = act_bits(scheme)
+    sources = insert_requantize(g, eff_bits, default) if user_bits else {}
+    if path == "dsp" and 16 in widths(g, eff_bits, default).values():
+        g = _swap_if_it_helps(g, fc_opt, eff_bits, default)
+    calibration = with_transposed_stats(g, _with_source_stats(calibration, sources))
+    tbits = widths(g, eff_bits, default)
+    choose_kernels(g, fc_opt=fc_opt, bits=tbits)
     head = _format_groups(g)
     members = {}
     for t, h in head.items():
         members.setdefault(h, []).append(t)
     bounds = {head[n.input]: n for n in g.nodes if n.op in ("sigmoid", "tanh")}
-    wrapping = {head[n.input]: n for n in g.nodes if n.op == "softmax" and bits == 8
+    wrapping = {head[n.input]: n for n in g.nodes if n.op == "softmax" and tbits[n.input] == 8
                 and g.quant.release.softmax_q7_wraps(path)}
     forced = _forced_heads(g, head, frac_bits_override or {})
 
     def wanted(h):
+        bits = tbits[h]
         if h in forced:
             f = forced[h]
         else:
@@ -460,6 +495,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
     for node in g.nodes:
         out = node.output
         h = head[out]
+        bits = tbits[out]
         if OPS[node.op].keeps_format and node.op != "avgpool" or node.op == "concat":
             frac.setdefault(h, wanted(h))     # concat: its inputs' group, already set
             continue
@@ -467,7 +503,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
             f = bits - 1
         elif OPS[node.op].weighted:
             f = _weighted(node, scheme, frac[head[node.input]], frac.get(h, wanted(h)),
-                          _acc_magnitude(g, calibration, node))
+                          _acc_magnitude(g, calibration, node), bits)
             if out in bounds and f < bits - 4:
                 raise QuantizationError(
                     f"layer '{node.name}': its output feeds {bounds[out].op} '{bounds[out].name}', "
@@ -478,6 +514,9 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
             f = _avgpool_frac(g, node, frac[head[node.input]], frac.get(h, wanted(h)), bits)
         elif node.op == "add":
             f = _add_frac(node, [frac[head[t]] for t in node.inputs], frac.get(h, wanted(h)), bits)
+        elif node.op == "requantize":
+            f = _requantize_frac(node, tbits[node.input], frac[head[node.input]], h, frac, forced,
+                                 bounds, wanted)
         else:   # pragma: no cover - every other op keeps its format or is rejected by choose_kernels
             raise QuantizationError(f"layer '{node.name}': no format rule for op '{node.op}'")
         if frac.setdefault(h, f) != f:
@@ -486,14 +525,26 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
                 f"frac_bits {frac[h]}, but {node.op} can only write frac_bits {f}. help: put a "
                 "conv or fc before the concat, or concatenate tensors of similar ranges")
     for t, info in g.tensors.items():
-        info.qformat = QFormat(bits, frac[head[t]])
+        info.qformat = QFormat(tbits[t], frac[head[t]])
     refine_kernels(g)
     g.meta = dict(g.meta, quantize={"strategy": strategy, "percentile": percentile,
                                     "fc_opt": bool(fc_opt),
                                     **({"frac_bits_override": dict(frac_bits_override)}
                                        if frac_bits_override else {}),
+                                    **({"layer_bits": dict(user_bits)} if user_bits else {}),
                                     "calibration_samples": calibration.num_samples})
     return validate_quantized(g, f"quantize: graph '{g.name}'")  # never what simulate refuses
+
+
+def _with_source_stats(calibration, sources):
+    """`calibration` with each requantize output filed under its source's statistics."""
+    extra = {t: calibration[src] for t, src in sources.items() if src in calibration}
+    if not extra:
+        return calibration
+    import copy
+    cal = copy.copy(calibration)
+    cal.stats = {**calibration.stats, **extra}
+    return cal
 
 
 def describe(qgraph) -> str:
@@ -501,6 +552,10 @@ def describe(qgraph) -> str:
     which calls are qsim companion kernels (not CMSIS-NN) and why."""
     lines = [f"{qgraph.name}: scheme {qgraph.quant.scheme}, path {qgraph.quant.path}, CMSIS "
              f"{qgraph.quant.version}{', truncate' if qgraph.quant.truncate else ''}"]
+    lb = qgraph.meta.get("quantize", {}).get("layer_bits")
+    if lb:
+        lines[0] += "; layer_bits " + ", ".join(f"{k}={v}" for k, v in lb.items()) + \
+            " (requantize layers convert between widths)"
     for n in qgraph.nodes:
         q = f"{qgraph.input_q(n)} -> {qgraph.output_q(n)}"
         if OPS[n.op].weighted:

@@ -5,9 +5,11 @@
 quantized one, so that an edited or hostile model.json is refused here, by name, instead of
 reaching a kernel or the C:
     scheme / path / version / truncate    known values (qsim.schemes, qsim.releases)
-    tensor formats                        QFormat of the scheme's activation width, frac_bits in
-                                          FRAC_BITS_RANGE
-    weight_q / bias_q                     the scheme's weight width, frac_bits in range; weights of
+    tensor formats                        8- or 16-bit QFormats, frac_bits in FRAC_BITS_RANGE;
+                                          a layer's inputs and output share one width (mixed
+                                          precision changes it only through a requantize node,
+                                          8 <-> 16, with shifts in qsim_requantize's range)
+    weight_q / bias_q                     the layer's weight width (schemes.weight_bits), frac_bits in range; weights of
                                           a float dtype, finite, inside twice the format's range
     bias_shift / out_shift                Python ints 0..31 equal to fi + fw - fb / fi + fw - fo
     kernel                                a CMSIS-NN function for this op and width whose
@@ -95,10 +97,13 @@ def check_frac_bits(qf, where, what):
               "is absurd, or the file was edited")
 
 
-def _allowed_kernels(node, scheme, bits):
-    from .schemes import weight_bits
+def _allowed_kernels(node, scheme, bits, bits_in=None):
+    from .schemes import fc_kernel, weight_bits
     q = "q7" if bits == 8 else "q15"
     op = node.op
+    if op == "requantize":
+        widen = ("arm_q7_to_q15_no_shift",) if (bits_in, bits) == (8, 16) else ()
+        return widen + ((f"qsim_requantize_q{bits_in - 1}_q{bits - 1}",) if bits_in != bits else ())
     if op == "conv":
         if bits == 8:
             return ("arm_convolve_HWC_q7_RGB", "arm_convolve_1x1_HWC_q7_fast_nonsquare",
@@ -106,12 +111,11 @@ def _allowed_kernels(node, scheme, bits):
                     "arm_convolve_HWC_q7_basic", "arm_convolve_HWC_q7_basic_nonsquare")
         return ("arm_convolve_HWC_q15_fast", "arm_convolve_HWC_q15_basic",
                 "arm_convolve_HWC_q15_fast_nonsquare")
-    if op == "depthwise_conv" and weight_bits(scheme, op) == 8:
-        return (("arm_depthwise_separable_conv_HWC_q7", "arm_depthwise_separable_conv_HWC_q7_"
-                 "nonsquare") if weight_bits(scheme, op) == 8 else ())
+    if op == "depthwise_conv" and weight_bits(scheme, op, bits) == 8:
+        return ("arm_depthwise_separable_conv_HWC_q7", "arm_depthwise_separable_conv_HWC_q7_"
+                "nonsquare")
     if op == "fc":
-        base = {"q7": "arm_fully_connected_q7", "q15": "arm_fully_connected_q15",
-                "q7q15": "arm_fully_connected_mat_q7_vec_q15"}[scheme]
+        base = fc_kernel(scheme, bits)
         return base, base + "_opt"
     if op in ("maxpool", "avgpool"):
         cmsis = ("arm_maxpool_q7_HWC" if op == "maxpool" else "arm_avepool_q7_HWC",) if bits == 8 \
@@ -119,7 +123,7 @@ def _allowed_kernels(node, scheme, bits):
         if op == "maxpool":
             return cmsis + (f"qsim_maxpool_{q}_HWC_nonsquare",)
         return cmsis + (f"qsim_avepool_{q}_HWC_nonsquare", f"qsim_global_avepool_{q}_HWC")
-    if op == "depthwise_conv" and weight_bits(scheme, op) == 16:
+    if op == "depthwise_conv" and weight_bits(scheme, op, bits) == 16:
         return ("qsim_depthwise_conv_HWC_q15_nonsquare",)
     if op == "relu":
         return (f"arm_relu_{q}",)
@@ -183,6 +187,12 @@ def _check_companion(graph, node, where):
         if len(fs) != 1:
             _fail(where, f"inputs and output have different formats (frac_bits {sorted(fs)}); a "
                   "concat copies values unchanged", "re-quantize the model")
+    elif node.op == "requantize":
+        qi, qo = graph.input_q(node), graph.output_q(node)
+        ls, rs = max(qo.frac_bits - qi.frac_bits, 0), max(qi.frac_bits - qo.frac_bits, 0)
+        if ls > 30 - qi.bits or rs > 31:
+            _fail(where, f"{qi} -> {qo} needs lshift {ls} / rshift {rs}; {node.kernel} takes "
+                  f"lshift up to {30 - qi.bits} and rshift up to 31", "re-quantize the model")
     elif node.op == "clip" and node.kernel.startswith("arm_relu"):
         q = graph.input_q(node)
         if clip_bounds(node, q) != (0, q.qmax):
@@ -232,9 +242,19 @@ def _check_node(graph, node, who):
     from .cmsis_signatures import SIGNATURES
     from .companion_signatures import COMPANION_SIGNATURES
     from .ops import OPS
-    from .schemes import act_bits, weight_bits
-    scheme, bits = graph.quant.scheme, act_bits(graph.quant.scheme)
+    from .schemes import weight_bits
+    scheme, bits = graph.quant.scheme, graph.output_q(node).bits
     where = f"{who}: layer '{node.name}' ({node.op})"
+    widths = sorted({graph.tensors[t].qformat.bits for t in node.inputs})
+    if node.op == "requantize":
+        if node.attrs.get("bits") != bits or widths == [bits]:
+            _fail(where, f"converts {widths[0]}-bit values to its {bits}-bit output with attribute "
+                  f"bits={node.attrs.get('bits')!r}; a requantize changes the width to `bits`",
+                  "re-quantize the model")
+    elif widths != [bits]:
+        _fail(where, f"reads {'/'.join(map(str, widths))}-bit input(s) but writes {bits} bits; a "
+              "layer runs at one width (a requantize node converts between layers)",
+              "re-quantize the model (qsim.quantize inserts the conversions)")
     for f in ("pad_ch_in", "pad_ch_out"):
         v = getattr(node, f)
         if v is not None and not (_is_int(v) and 1 <= v <= 3):
@@ -248,14 +268,14 @@ def _check_node(graph, node, who):
     if node.kernel is None:
         raise UnsupportedOpError(f"layer '{node.name}' has no kernel; help: quantize the graph "
                                  "(qsim.quantize) before simulating or generating code")
-    allowed = _allowed_kernels(node, scheme, bits)
+    allowed = _allowed_kernels(node, scheme, bits, widths[0])
     if not isinstance(node.kernel, str) or node.kernel not in SIGNATURES and \
             node.kernel not in COMPANION_SIGNATURES or node.kernel not in allowed:
         _fail(where, f"kernel {str(node.kernel)[:60]!r} is not a CMSIS-NN function for a "
               f"{node.op} in scheme {scheme}", f"use one of {list(allowed)} (re-quantize the "
               "model rather than editing it)" if allowed else f"{node.op} has no CMSIS-NN "
               f"function in scheme {scheme}")
-    if node.kernel in COMPANION_SIGNATURES or node.op == "clip":
+    if node.kernel in COMPANION_SIGNATURES or node.op in ("clip", "requantize"):
         _check_companion(graph, node, where)
     elif OPS[node.op].window:
         _check_window_kernel(graph, node, where)
@@ -274,7 +294,7 @@ def _check_node(graph, node, who):
                   "0..3 the kernel takes", "re-quantize the model")
     if not OPS[node.op].weighted:
         return
-    wb = weight_bits(scheme, node.op)
+    wb = weight_bits(scheme, node.op, bits)
     for f in ("weight_q", "bias_q"):
         check_frac_bits(getattr(node, f), where, f)
         if getattr(node, f).bits != wb:
@@ -299,6 +319,18 @@ def _check_node(graph, node, who):
         if m > WEIGHT_SLACK * qf.max + qf.step:
             _fail(where, f"max |{k}| = {m:.4g} is far outside {qf} (up to {qf.max:.4g})",
                   "re-quantize the model so the format holds the weights")
+
+
+def _check_layer_bits_meta(graph, who):
+    """meta["quantize"]["layer_bits"] (a record of qsim.quantize's argument): {name: 8 | 16}."""
+    lb = graph.meta.get("quantize", {}).get("layer_bits") if isinstance(
+        graph.meta.get("quantize"), dict) else None
+    if lb is None:
+        return
+    if not isinstance(lb, dict) or not all(isinstance(k, str) and _is_int(v) and v in (8, 16)
+                                           for k, v in lb.items()):
+        _fail(who, f"meta quantize.layer_bits {str(lb)[:80]} is not {{layer name: 8 or 16}}",
+              "re-quantize the model")
 
 
 def _models(tag) -> bool:
@@ -329,12 +361,12 @@ def validate_quantized(graph, who="model"):
         _fail(who, f"quant settings scheme={str(q.scheme)[:20]!r} path={str(q.path)[:20]!r} "
               f"version={str(q.version)[:20]!r} truncate={str(q.truncate)[:20]!r} are not "
               f"{SCHEMES} / {PATHS} / {VERSIONS} / a boolean", "re-quantize the model")
-    bits = act_bits(q.scheme)
     for t, info in graph.tensors.items():
         check_frac_bits(info.qformat, f"{who}: tensor '{t}'", "format")
-        if not isinstance(info.qformat, QFormat) or info.qformat.bits != bits:
-            _fail(f"{who}: tensor '{t}'", f"format {info.qformat} is not {bits}-bit as scheme "
-                  f"{q.scheme} needs", "re-quantize the model")
+        if not isinstance(info.qformat, QFormat) or info.qformat.bits not in (8, 16):
+            _fail(f"{who}: tensor '{t}'", f"format {info.qformat} is not 8- or 16-bit (q7 / q15)",
+                  "re-quantize the model")
+    _check_layer_bits_meta(graph, who)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for node in graph.nodes:

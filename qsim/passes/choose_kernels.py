@@ -33,6 +33,10 @@ of kind "wrong", the signed-char index quirk of 5.7.0's REF path, is never picke
     relu -> arm_relu_q7/q15; sigmoid, tanh -> arm_nn_activations_direct_q7/q15;
     softmax -> arm_softmax_q7 (arm_softmax_with_batch_q7 over the channels of an image) / _q15;
     data moves (OpSpec.data_move: flatten, reshape, transpose_hw) -> no call (kernel None).
+    requantize  (mixed precision, passes.precision) qsim_requantize_q7_q15 / _q15_q7, and
+                arm_q7_to_q15_no_shift for a widening that keeps the format (refine_kernels)
+Each node's width is that of its output tensor (`bits`: {tensor: 8 or 16}, passes.precision;
+default the scheme's everywhere): the rules above apply per layer.
 When no candidate fits, the UnsupportedOpError names the layer, every candidate's reasons, the
 geometry and the fixes; when a later candidate is taken, the earlier ones' reasons are logged at
 debug level. Why each node got its kernel (CMSIS-NN, or a companion kernel and why no CMSIS function
@@ -46,7 +50,7 @@ import warnings
 from ..constraints import constraints
 from ..errors import QuantizationError, UnsupportedOpError
 from ..ops import OPS, ConvGeometry, pads_end
-from ..schemes import act_bits, check_scheme, weight_bits
+from ..schemes import act_bits, check_scheme, fc_kernel, weight_bits
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +143,7 @@ def _q7_fast_padding(graph, node, want):
         want[node.output] = max(want.get(node.output, 0), pout)
 
 
-def _channel_padding(graph, quant, bits):
+def _channel_padding(graph, quant, tbits):
     """Decide zero-channel padding; returns {tensor: channels appended}.
 
     q15 non-square convs must have even channel counts (only _fast_nonsquare exists); q7 convs
@@ -149,7 +153,7 @@ def _channel_padding(graph, quant, bits):
     for node in graph.nodes:
         if node.op != "conv":
             continue
-        if bits == 8:
+        if tbits[node.output] == 8:
             _q7_fast_padding(graph, node, want)
             continue
         g = ConvGeometry.of(graph, node)
@@ -237,7 +241,8 @@ def refine_kernels(graph):
     """Kernel choices that depend on the formats (called by quantize once they are set):
     an avgpool whose output format is finer than its input's needs the companion's out_lshift
     (CMSIS's average keeps the input format); a clip whose integer bounds are (0, >= the format's
-    maximum) is exactly arm_relu_q7/q15."""
+    maximum) is exactly arm_relu_q7/q15; a requantize widening q7 to q15 in the same format is
+    arm_q7_to_q15_no_shift (a sign extension)."""
     why = graph.meta.setdefault("kernels", {})
     for node in graph.nodes:
         if node.kernel == "arm_avepool_q7_HWC" and \
@@ -247,6 +252,15 @@ def refine_kernels(graph):
             qi, qo = graph.input_q(node), graph.output_q(node)
             why[node.name] = (f"qsim companion: arm_avepool_q7_HWC keeps the input format {qi}, "
                               f"the output is {qo} (out_lshift {qo.frac_bits - qi.frac_bits})")
+        elif node.op == "requantize":
+            qi, qo = graph.input_q(node), graph.output_q(node)
+            if (qi.bits, qo.bits) == (8, 16) and qi.frac_bits == qo.frac_bits:
+                node.kernel = "arm_q7_to_q15_no_shift"
+                why[node.name] = f"CMSIS-NN: {qi} -> {qo} is a sign extension"
+            else:
+                node.kernel = f"qsim_requantize_q{qi.bits - 1}_q{qo.bits - 1}"
+                why[node.name] = (f"qsim companion: {qi} -> {qo} shifts by "
+                                  f"{qo.frac_bits - qi.frac_bits}; CMSIS-NN only sign-extends q7")
         elif node.op == "clip":
             q = graph.input_q(node)
             lo, hi = clip_bounds(node, q)
@@ -306,11 +320,12 @@ def _softmax(graph, node, bits, quant):
                              "help: flatten first, or use scheme='q7'")
 
 
-def choose_kernels(graph, fc_opt=True) -> bool:
+def choose_kernels(graph, fc_opt=True, bits=None) -> bool:
     """Set node.kernel (and q15 channel padding) for every node; returns True.
 
     Needs graph.quant.scheme ("q7", "q15", "q7q15"); path and version come from graph.quant.
     fc_opt=True picks the `_opt` fully connected functions (interleaved weights, faster on target).
+    bits: {tensor: 8 or 16} for mixed precision (passes.precision.widths); default the scheme's.
     Raises UnsupportedOpError naming the layer when no legal CMSIS-NN function exists.
     """
     graph.require_hwc("choose_kernels")
@@ -318,14 +333,17 @@ def choose_kernels(graph, fc_opt=True) -> bool:
     if quant.scheme is None:
         raise QuantizationError("choose_kernels needs graph.quant.scheme; help: call qsim.quantize")
     check_scheme(quant.scheme)
-    bits = act_bits(quant.scheme)
+    if bits is None:
+        bits = dict.fromkeys(graph.tensors, act_bits(quant.scheme))
+    tbits = bits
     for node in graph.nodes:
         node.pad_ch_in = node.pad_ch_out = None
-    pad = _channel_padding(graph, quant, bits)
-    tq = "q7" if bits == 8 else "q15"
+    pad = _channel_padding(graph, quant, tbits)
     why = graph.meta["kernels"] = {}
     for node in graph.nodes:
         op = node.op
+        bits = tbits[node.output]
+        tq = "q7" if bits == 8 else "q15"
         if OPS[op].window:
             g = ConvGeometry.of(graph, node)
         if op == "conv":
@@ -334,16 +352,14 @@ def choose_kernels(graph, fc_opt=True) -> bool:
             node.kernel = _first_legal(node, g, Q7_CONV if bits == 8 else Q15_CONV, quant)
             why[node.name] = "CMSIS-NN"
         elif op == "depthwise_conv":
-            if weight_bits(quant.scheme, op) != 8:
+            if weight_bits(quant.scheme, op, bits) != 8:
                 node.kernel = "qsim_depthwise_conv_HWC_q15_nonsquare"
                 why[node.name] = "qsim companion: legacy CMSIS-NN has only a q7 depthwise convolution"
                 continue
             node.kernel = _first_legal(node, g, DEPTHWISE, quant)
             why[node.name] = "CMSIS-NN"
         elif op == "fc":
-            base = {"q7": "arm_fully_connected_q7", "q15": "arm_fully_connected_q15",
-                    "q7q15": "arm_fully_connected_mat_q7_vec_q15"}[quant.scheme]
-            node.kernel = base + ("_opt" if fc_opt else "")
+            node.kernel = fc_kernel(quant.scheme, bits) + ("_opt" if fc_opt else "")
         elif op in ("maxpool", "avgpool"):
             node.kernel = _pool(graph, node, g, bits, quant, why)
         elif op == "clip":
@@ -364,6 +380,8 @@ def choose_kernels(graph, fc_opt=True) -> bool:
                               "version='5.9.0' or scheme='q7'", UserWarning, stacklevel=2)
         elif op == "softmax":
             node.kernel = _softmax(graph, node, bits, quant)
+        elif op == "requantize":      # the format decides (refine_kernels)
+            node.kernel = f"qsim_requantize_q{tbits[node.input] - 1}_q{bits - 1}"
         elif OPS[op].data_move:
             node.kernel = None
         elif OPS[op].transient:
