@@ -29,6 +29,7 @@ RELU = "{fn}({data}, {size})"
 ACTIVATION = "{fn}({data}, {size}, {int_width}, {type})"
 SOFTMAX = "{fn}({vec_in}, {dim_vec}, {p_out})"
 SOFTMAX_BATCH = "{fn}({vec_in}, {nb_batches}, {dim_vec}, {p_out})"
+WIDEN = "{fn}({pSrc}, {pDst}, {blockSize})"
 
 _CONV_NAMES = [n for n in SIGNATURES if n.startswith(("arm_convolve", "arm_depthwise"))]
 TEMPLATES = {
@@ -39,6 +40,7 @@ TEMPLATES = {
     "arm_nn_activations_direct_q7": ACTIVATION, "arm_nn_activations_direct_q15": ACTIVATION,
     "arm_softmax_q7": SOFTMAX, "arm_softmax_q15": SOFTMAX,
     "arm_softmax_with_batch_q7": SOFTMAX_BATCH,
+    "arm_q7_to_q15_no_shift": WIDEN,          # mixed precision: a requantize that keeps the format
 }
 
 def _companion_template(sig):

@@ -178,6 +178,8 @@ def emit_source(graph, plan, prefix, provenance, weight_refs):
              f"{comment_text(q.version)} semantics, simulated for the "
              f"{comment_text(q.path).upper()} path{', ARM_NN_TRUNCATE' if q.truncate else ''}. */", "",
              "#include <stddef.h>", "#include <string.h>", "",
+             *(['#include "arm_nnsupportfunctions.h"   /* arm_q7_to_q15_no_shift (mixed precision) */']
+               if any(n.kernel == "arm_q7_to_q15_no_shift" for n in graph.nodes) else []),
              f'#include "{prefix}.h"', f'#include "{prefix}_weights.h"', "",
              *_tap_dump(graph, prefix),
              "#ifdef QSIM_TAPS", "#define QSIM_TAP(layer, data, bytes) qsim_tap((layer), (data), (bytes))",
