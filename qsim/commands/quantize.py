@@ -14,9 +14,16 @@ strategies:  minmax (ARM's ceil(log2 max|x|) rule), percentile (the same on --pe
              needs `qsim calibrate --stats ... percentile:P`), mse (least expected squared error
              over the calibration log2 histogram)
 
-example:
+layer bits:  --layer-bits conv2=16,fc1=16 (or a JSON file {"conv2": 16}) runs those layers at
+             8 or 16 bits whatever the scheme (mixed precision); layers that keep their input's
+             format (relu, pooling, reshape, clip) follow their producer, and a requantize layer
+             converts between widths (listed in the table)
+
+examples:
   qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --strategy mse -o kws_q7/
+  qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --layer-bits conv1=16 -o kws_mixed/
 """
+MAX_LAYER_BITS_BYTES = 1 << 20
 
 
 # Spelled out so that `qsim --help` does not import numba (qsim.quantize does); tests/test_cli.py
@@ -43,6 +50,9 @@ def register(subparsers):
                    help="how a tensor's format is chosen (default minmax)")
     p.add_argument("--percentile", type=float, default=99.99, metavar="P",
                    help="P of --strategy percentile (default 99.99)")
+    p.add_argument("--layer-bits", default=None, metavar="NAME=BITS,...|FILE.json",
+                   help="per-layer widths (8 or 16) overriding the scheme's: NAME=16,NAME2=8, or a "
+                        "JSON file {\"NAME\": 16}")
     add_release_args(p)
     p.add_argument("--truncate", action="store_true",
                    help="build with ARM_NN_TRUNCATE (shifts truncate instead of rounding)")
@@ -78,6 +88,40 @@ def check_calibration(cal, graph, strategy, percentile, calib_path):
                 f"--stats minmax {arg} -o CALIB.json")
 
 
+def parse_layer_bits(text):
+    """--layer-bits: 'NAME=8,NAME2=16' or the path of a JSON object {NAME: 8 or 16}; the names
+    are checked against the model by qsim.passes.precision.check_layer_bits."""
+    import json
+    from pathlib import Path
+
+    from qsim.errors import ArgumentError
+
+    if text.endswith(".json") or Path(text).is_file():
+        p = Path(text)
+        if not p.is_file():
+            raise ArgumentError(f"--layer-bits {text}: no such file")
+        if p.stat().st_size > MAX_LAYER_BITS_BYTES:
+            raise ArgumentError(f"--layer-bits {text}: larger than {MAX_LAYER_BITS_BYTES} bytes")
+        try:
+            value = json.loads(p.read_text())
+        except (ValueError, UnicodeDecodeError, OSError, RecursionError) as e:
+            raise ArgumentError(f"--layer-bits {text}: not JSON ({type(e).__name__}: {e})") from None
+        if not isinstance(value, dict):
+            raise ArgumentError(f"--layer-bits {text}: needs a JSON object {{\"layer\": 8 or 16}}, "
+                                f"got {type(value).__name__}")
+        return value
+    out = {}
+    for item in text.split(","):
+        name, eq, bits = item.strip().rpartition("=")
+        if not eq or not name or bits.strip() not in ("8", "16"):
+            raise ArgumentError(f"--layer-bits: {item.strip()!r} is not NAME=8 or NAME=16. help: "
+                                "--layer-bits conv1=16,fc1=8 (or a JSON file)")
+        if name in out:
+            raise ArgumentError(f"--layer-bits: layer {name!r} is given twice")
+        out[name] = int(bits)
+    return out
+
+
 def run(args):
     from qsim.quantize import describe, quantize
 
@@ -85,6 +129,7 @@ def run(args):
                           show_warnings)
 
     release, path = release_and_path(args)
+    layer_bits = parse_layer_bits(args.layer_bits) if args.layer_bits is not None else None
     check_output(args.output, args.force, folder=True, inputs=(args.model, args.calib))
     graph = load_model(args.model)
     cal = load_calibration(args.calib)
@@ -92,7 +137,7 @@ def run(args):
     with show_warnings("quantize"):
         q = quantize(graph, cal, scheme=args.scheme, strategy=args.strategy, path=path,
                      version=release, truncate=args.truncate, percentile=args.percentile,
-                     fc_opt=not args.no_fc_opt)
+                     fc_opt=not args.no_fc_opt, layer_bits=layer_bits)
     q.meta = dict(q.meta, quantized_from=str(args.model), calibration=str(args.calib),
                   strategy=args.strategy, percentile=args.percentile)
     findings = []

@@ -15,6 +15,8 @@ Conversions. Wherever a computing node runs at another width than a tensor it re
 format and kernel are chosen by qsim.quantize (a widening keeps the format: CMSIS-NN's
 arm_q7_to_q15_no_shift; otherwise qsim's companion qsim_requantize_q7_q15 / _q15_q7).
 """
+import numpy as np
+
 from ..errors import QuantizationError
 from ..graph import Node, TensorInfo
 from ..ops import OPS
@@ -49,7 +51,7 @@ def check_layer_bits(graph, layer_bits, who="layer_bits"):
                                 f"graph '{graph.name}'. help: name one of {known}")
     out = {}
     for k, v in layer_bits.items():
-        if isinstance(v, bool) or v not in (8, 16):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v not in (8, 16):
             raise QuantizationError(f"{who}: width of {k!r} must be 8 or 16, got {v!r}")
         if k in names and not _computes(names[k]):
             raise QuantizationError(
