@@ -71,7 +71,7 @@ from .fixedpoint import QFormat
 from .graph import QuantSettings
 from .releases import DEFAULT_PATH, DEFAULT_RELEASE, UnknownRelease, check_path, release
 from .passes.choose_kernels import choose_kernels, refine_kernels
-from .passes.precision import check_layer_bits, insert_requantize, widths
+from .passes.precision import check_layer_bits, insert_requantize, pinned_bits, widths
 from .passes.transpose_hw import swapped_for_q15_dsp, with_transposed_stats
 from .ops import OPS
 from .schemes import act_bits, check_scheme, weight_bits
@@ -459,8 +459,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
     g.require_hwc("quantize")
     user_bits = check_layer_bits(g, layer_bits)
     default = act_bits(scheme)
-    eff_bits = {t: b for t, b in widths(g, user_bits, default).items() if t in g.inputs}
-    eff_bits.update(user_bits)        # graph inputs pinned: converts must not change their width
+    eff_bits = pinned_bits(g, user_bits, default)   # inputs pinned: converts keep their width
     g.quant = QuantSettings(scheme, path, version, bool(truncate))
     for node in g.nodes:
         _check_finite(node)

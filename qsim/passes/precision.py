@@ -124,6 +124,27 @@ def insert_requantize(graph, layer_bits, default):
     return sources
 
 
+def pinned_bits(graph, layer_bits, default):
+    """`layer_bits` with every graph input's width made explicit (what quantize inserts with)."""
+    return {**{t: b for t, b in widths(graph, layer_bits, default).items() if t in graph.inputs},
+            **layer_bits}
+
+
+def with_requantize(float_graph, qgraph):
+    """`float_graph` with the requantize nodes the quantizer inserted into `qgraph` (same names:
+    the same insertion on the same graph), so float and quantized traces pair up by tensor name.
+    Unchanged when qgraph has none or float_graph has them already."""
+    from ..schemes import act_bits
+    lb = qgraph.meta.get("quantize", {}).get("layer_bits")
+    if not lb or any(n.op == "requantize" for n in float_graph.nodes) or \
+            not any(n.op == "requantize" for n in qgraph.nodes):
+        return float_graph
+    g = float_graph.copy()
+    default = act_bits(qgraph.quant.scheme)
+    insert_requantize(g, pinned_bits(g, check_layer_bits(g, lb), default), default)
+    return g
+
+
 def is_mixed(graph) -> bool:
     """True for a quantized graph whose tensors are stored in more than one width."""
     return len({t.qformat.bits for t in graph.tensors.values() if t.qformat is not None}) > 1

@@ -197,7 +197,10 @@ def with_transposed_stats(graph, calibration):
 
 
 def match_float_graph(float_graph, qgraph):
-    """The float graph laid out like `qgraph`: swapped if the quantizer swapped it (meta)."""
+    """The float graph laid out like `qgraph`: with its requantize nodes (mixed precision,
+    passes.precision), and swapped if the quantizer swapped it (meta)."""
+    from .precision import with_requantize
+    float_graph = with_requantize(float_graph, qgraph)
     if "swap_hw" in qgraph.meta and not any(n.op == "transpose_hw" for n in float_graph.nodes):
         g = float_graph.copy()
         if swap_hw(g):
