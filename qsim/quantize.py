@@ -349,7 +349,9 @@ def _avgpool_frac(g, node, fi, fo, bits):
 def _swap_if_it_helps(g, fc_opt, layer_bits, default):
     """q15 convs on path "dsp": swap H and W (passes.transpose_hw) when a non-square conv has an
     odd output width and the swapped graph gets legal kernels; else `g` (whose error stands)."""
-    swapped = swapped_for_q15_dsp(g)
+    bits = widths(g, layer_bits, default)
+    swapped = swapped_for_q15_dsp(g, {n.name for n in g.nodes if n.op == "conv"
+                                      and bits[n.output] == 16})
     if swapped is None:
         return g
     try:

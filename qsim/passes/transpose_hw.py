@@ -156,17 +156,20 @@ def swap_hw(graph) -> bool:
     return True
 
 
-def odd_q15_widths(graph) -> list:
+def odd_q15_widths(graph, wide=None) -> list:
     """Names of the non-square convs with an odd output width: on the DSP path their only q15
-    function, arm_convolve_HWC_q15_fast_nonsquare, is wrong (semantics doc §1.9)."""
-    geos = {n.name: ConvGeometry.of(graph, n) for n in graph.nodes if n.op == "conv"}
+    function, arm_convolve_HWC_q15_fast_nonsquare, is wrong (semantics doc §1.9). `wide`: only
+    these convs run at 16 bits (mixed precision); default all."""
+    geos = {n.name: ConvGeometry.of(graph, n) for n in graph.nodes if n.op == "conv"
+            and (wide is None or n.name in wide)}
     return [name for name, g in geos.items() if not g.square and g.out_x % 2]
 
 
-def swapped_for_q15_dsp(graph):
-    """A swapped copy of `graph` if some non-square conv has an odd output width and none has
-    after swap_hw; else None. (Used by qsim.quantize for q15 convs on path "dsp".)"""
-    bad = odd_q15_widths(graph)
+def swapped_for_q15_dsp(graph, wide=None):
+    """A swapped copy of `graph` if some non-square (16-bit: `wide`, default all) conv has an odd
+    output width and none has after swap_hw; else None. (Used by qsim.quantize for q15 convs on
+    path "dsp".)"""
+    bad = odd_q15_widths(graph, wide)
     if not bad:
         return None
     g = graph.copy()
@@ -176,7 +179,7 @@ def swapped_for_q15_dsp(graph):
     except UnsupportedOpError as e:
         log.debug("swap_hw does not apply: %s", e)
         return None
-    if odd_q15_widths(g):
+    if odd_q15_widths(g, wide):
         return None
     g.meta["swap_hw"]["reason"] = (f"q15 non-square conv(s) {', '.join(bad)} have an odd output "
                                    "width, which arm_convolve_HWC_q15_fast_nonsquare gets wrong "
