@@ -75,6 +75,7 @@ def program(cases, truncate=False):
         "static unsigned char *const work = (unsigned char *)work_words;",
         f"static unsigned char out_all[{max(offset, 1)}];", "",
         "int main(void)", "{",
+        "    (void)work;   /* unused when no case has an in/out argument */",
         *(f"    {c}" for c in calls),
         f"    return qsim_write_file(\"out.bin\", out_all, {offset}) ? 2 : 0;", "}", ""])
     return text, layout
