@@ -69,6 +69,11 @@ op touches (counted 2026-12, qsim only, tests not counted):
    13 codegen/emit_network.py         the C loop of a data_move "copy"
   a new CMSIS-NN function besides: qsim/cmsis_signatures.py, qsim/kernels/<file>.py (+ KERNELS),
   kernels_ref/<file>.py, and for a window function its rules in qsim/constraints.py.
+requantize (mixed precision, 2026-12) touched: ops.py, float_exec.py (identity), passes/precision.py
+(new: widths and insertion), passes/choose_kernels.py, quantize.py (its format rule), lower.py,
+validate.py, codegen/call_templates.py (arm_q7_to_q15_no_shift), codegen/emit_network.py (its
+include), transpose_hw.match_float_graph (float traces pair up), qat/net.py (refuses it); no
+importer, spec, training or exporter entry (it exists only in quantized graphs).
 (Before the traits moved here: 7 more files kept op lists: quantize KEEP_FORMAT/FIXED_OUTPUT,
 schemes WEIGHTED, simulate _REQUANT, choose_kernels PASS_THROUGH, lower DATA_MOVES,
 fold_batchnorm _CHANNEL_AXIS, transpose_hw _SPATIAL, plus profile/report/qat/codegen readers.)

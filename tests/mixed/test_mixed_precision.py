@@ -265,3 +265,21 @@ def test_cli_bad_layer_bits_exit_2(tmp_path, capsys, arg, match):
     err = capsys.readouterr().err
     assert err.startswith("qsim quantize: error:") and re.search(match, err), err
     assert "Traceback" not in err and not (tmp_path / "q").exists()
+
+
+@pytest.mark.parametrize("case", ["kws_conv2_fc1_16", "kws_pool_concat_16"])
+def test_buffer_plan_sizes_each_tensor_by_its_width(case):
+    from codegen.buffer_plan import plan_buffers
+    from codegen.generate import lower_graph
+    q = quantized(case)
+    plan = plan_buffers(q, lower_graph(q))
+    for slot in plan.slots:
+        for t in slot.tensors:
+            want = int(np.prod(stored_shape(q, t))) * q.tensors[t].qformat.bits // 8
+            assert slot.nbytes >= want, (t, slot.nbytes, want)
+    for step in plan.steps:
+        if step.node.op == "requantize":
+            qi, qo = q.input_q(step.node), q.output_q(step.node)
+            assert (step.in_ctype, step.out_ctype) == (f"q{qi.bits - 1}_t", f"q{qo.bits - 1}_t")
+            assert step.out_bytes == q.tensors[step.node.output].size * qo.bits // 8
+            assert step.out_slot is not step.in_slot                 # not in place
