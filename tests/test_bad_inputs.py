@@ -401,7 +401,7 @@ ROWS = [
     *_q("q_frac_m990", "frac_bits -990"),
     *_q("q_frac_float", "malformed graph file"),
     *_q("q_bits_12", "QFormat bits must be 8, 16 or 32"),
-    *_q("q_bits_16", "is not 8-bit as scheme q7 needs"),
+    *_q("q_bits_16", "reads 16-bit input(s) but writes 8 bits"),
     *_q("q_wq_bits", "weight_q Q8.7(16b) is not 8-bit"),
     *_q("q_wq_null", "weight_q None is not a format"),
     *_q("q_scheme", "scheme='q3'"),

@@ -19,7 +19,7 @@ layer bits:  --layer-bits conv2=16,fc1=16 (or a JSON file {"conv2": 16}) runs th
              format (relu, pooling, reshape, clip) follow their producer, and a requantize layer
              converts between widths (listed in the table)
 
-examples:
+example:
   qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --strategy mse -o kws_q7/
   qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --layer-bits conv1=16 -o kws_mixed/
 """
