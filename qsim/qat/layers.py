@@ -33,6 +33,9 @@ C, or one of qsim's companion kernels):
               to both inputs, the requantization passed straight through; concat: split back).
 relu, flatten, reshape: the float layers, exact on grid values (max(x, 0) of a grid value is one).
 transpose_hw: a copy, and its gradient the inverse copy.
+requantize (mixed precision): forward the numba kernel as above (arm_q7_to_q15_no_shift or
+qsim_requantize_*); backward straight through (the identity in float; the rounding and
+saturation to the other width are passed straight through, like add's requantization).
 """
 import numpy as np
 
@@ -234,6 +237,26 @@ class QConcat(KernelOp, Concat):
     pass
 
 
+class Requantize(Layer):
+    """requantize: a change of storage width, the identity on real values (float gradient 1)."""
+
+    op = "requantize"
+
+    def __init__(self, name="", bits=8):
+        super().__init__(name)
+        self.bits = int(bits)
+
+    def forward(self, x, params=None):
+        return x
+
+    def backward(self, grad_out):
+        return grad_out, {}
+
+
+class QRequantize(KernelOp, Requantize):
+    pass
+
+
 class TransposeHW(Layer):
     """transpose_hw: swap H and W of (N, H, W, C); a copy in C (no CMSIS call)."""
 
@@ -249,4 +272,4 @@ class TransposeHW(Layer):
 # LAYERS' own transpose_hw, if it has one, wins: both are the same copy.
 QAT_LAYERS = {"transpose_hw": TransposeHW, **LAYERS,
               **{cls.op: cls for cls in (QConv, QDepthwiseConv, QFC, QMaxPool, QAvgPool, QSigmoid,
-                                         QTanh, QSoftmax, QClip, QAdd, QConcat)}}
+                                         QTanh, QSoftmax, QClip, QAdd, QConcat, QRequantize)}}

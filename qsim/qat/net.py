@@ -24,13 +24,6 @@ class QatNet:
     def __init__(self, qgraph):
         if qgraph.quant.scheme is None or any(t.qformat is None for t in qgraph.tensors.values()):
             raise QuantizationError("QAT needs a quantized graph; help: call qsim.quantize first")
-        mixed = [n.name for n in qgraph.nodes if n.op == "requantize"]
-        if mixed:
-            raise QuantizationError(
-                f"QAT does not support mixed-precision graphs yet: '{qgraph.name}' converts between "
-                f"q7 and q15 at {', '.join(mixed[:5])}{' ...' if len(mixed) > 5 else ''} "
-                "(quantize(..., layer_bits=...)). help: fine-tune the all-q7 or all-q15 model, or "
-                "quantize the float model again with layer_bits")
         self.graph = qgraph
         self.net = Net(qgraph, layers=QAT_LAYERS, dtype=np.float32)
         self.params = self.net.params

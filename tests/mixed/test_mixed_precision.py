@@ -205,10 +205,39 @@ def test_an_edited_mixed_model_is_refused(tmp_path, edit, match):
         Graph.load(tmp_path / "m")
 
 
-def test_qat_refuses_a_mixed_graph():
-    from qsim.qat.net import QatNet
-    with pytest.raises(QuantizationError, match="QAT does not support mixed-precision"):
-        QatNet(quantized("kws_conv2_fc1_16"))
+@pytest.mark.parametrize("case,path", [("kws_conv2_fc1_16", "dsp"), ("act_tanh_sigmoid_16", "ref"),
+                                       ("kws_pool_concat_16", "ref"), ("mobilenet_dw_16", "dsp")])
+def test_qat_forward_equals_simulate(case, path):
+    from qsim.qat import QatNet
+    q = quantized(case, "5.7.0", path)
+    x = inputs(q, 4)
+    want = _sim(q, x, trace=True)
+    qnet = QatNet(q.copy())
+    got = qnet.trace(qnet.quantize_input(x))
+    assert set(got) == set(want)
+    for t in want:
+        assert_bit_exact(got[t], want[t], t)
+
+
+def test_qat_finetune_keeps_the_widths():
+    from qsim.qat import QatNet
+    from qsim.qat.train import finetune
+    from qsim.simulate import predict
+    g, _, _ = float_case("kws_conv2_fc1_16")
+    q = quantized("kws_conv2_fc1_16")
+    x = inputs(q, 64, seed=9)
+    y = np.random.default_rng(0).integers(0, 5, 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qat, hist = finetune(g, q, x, y, x[:16], y[:16], epochs=1, lr=1e-3, seed=0,
+                             reselect_formats=True, patience=None)
+        want = predict(qat, x[:16])
+    assert qat.meta["quantize"]["layer_bits"] == {"conv2": 16, "fc1": 16}
+    assert [(n.name, n.kernel) for n in qat.nodes] == [(n.name, n.kernel) for n in q.nodes]
+    assert {t: i.qformat.bits for t, i in qat.tensors.items()} == \
+        {t: i.qformat.bits for t, i in q.tensors.items()}
+    qnet = QatNet(qat.copy())
+    np.testing.assert_array_equal(qnet.predict(qnet.quantize_input(x[:16])), want)
 
 
 def test_float_training_graph_has_no_requantize():
