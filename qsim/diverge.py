@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataFileError, KernelArgumentError
-from .kernels import DEINTERLEAVE, INTERLEAVE
+from .kernels import COMPANION_KERNELS, DEINTERLEAVE, INTERLEAVE
 from .lint import FACTS, run_call
 from .releases import VERSIONS
 from .lower import kernel_call, stored_shape
@@ -155,13 +155,14 @@ def _hypotheses(qgraph, node, call):
     base = (q.path, q.version, q.truncate)
     other_path = "ref" if q.path == "dsp" else "dsp"
     other_rel = next(v for v in reversed(VERSIONS) if v != q.version)
-    hyps = [(f"the device runs path {other_path} (CMSIS {q.version})", call, (other_path, q.version, q.truncate)),
-            (f"the device runs CMSIS {other_rel} (path {q.path})", call, (q.path, other_rel, q.truncate)),
-            (f"the device runs path {other_path} of CMSIS {other_rel}", call, (other_path, other_rel, q.truncate)),
-            (f"the device is built {'without' if q.truncate else 'with'} ARM_NN_TRUNCATE", call,
-             (q.path, q.version, not q.truncate))]
+    hyps = [] if call.companion else [   # a companion kernel is the same on every path and release
+        (f"the device runs path {other_path} (CMSIS {q.version})", call, (other_path, q.version, q.truncate)),
+        (f"the device runs CMSIS {other_rel} (path {q.path})", call, (q.path, other_rel, q.truncate)),
+        (f"the device runs path {other_path} of CMSIS {other_rel}", call, (other_path, other_rel, q.truncate))]
+    hyps.append((f"the device is built {'without' if q.truncate else 'with'} ARM_NN_TRUNCATE", call,
+                 (q.path, q.version, not q.truncate)))
     args = call.args
-    for key in ("out_shift", "bias_shift"):
+    for key in ("out_shift", "bias_shift", "rshift", "lshift", "out_lshift"):
         if key in args:
             for d in (-1, 1):
                 v = int(args[key]) + d
@@ -220,9 +221,10 @@ def diverge(qgraph, x, records):
         x_in = records[i - 1] if i and qgraph.nodes[i - 1].output == node.input else \
             _stored_input(qgraph, node, x, sim)
         best = None
-        for desc, c, (path, release, trunc) in _hypotheses(qgraph, node, call):
+        one_input = not call.parts and len(call.inputs) <= 1   # add / concat: not re-run here
+        for desc, c, (path, release, trunc) in _hypotheses(qgraph, node, call) if one_input else ():
             try:
-                y = run_call(c, x_in[None], path, release, trunc).reshape(dev.shape)
+                y = _run(c, x_in[None], path, release, trunc).reshape(dev.shape)
             except KernelArgumentError:     # a hypothesis the kernel refuses is simply not it
                 continue                    # (anything else, e.g. a ShapeError, is a bug here)
             miss = int((y != dev).sum())
@@ -240,6 +242,15 @@ def diverge(qgraph, x, records):
                               "overlapping another, or an input in another format")
         return d
     return Divergence(None, compared=len(records))
+
+
+def _run(call, x_in, path, release, truncate):
+    """A hypothesis' call: a CMSIS-NN function for that build, or a companion kernel (one path)."""
+    if call.companion:
+        return COMPANION_KERNELS[call.c_name](
+            **{call.in_arg: np.array(call.kernel_input(x_in), copy=True)}, **call.args,
+            truncate=truncate)
+    return run_call(call, x_in, path, release, truncate)
 
 
 def _stored_input(qgraph, node, x, sim):

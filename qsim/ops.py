@@ -72,7 +72,7 @@ op touches (counted 2026-12, qsim only, tests not counted):
 requantize (mixed precision, 2026-12) touched: ops.py, float_exec.py (identity), passes/precision.py
 (new: widths and insertion), passes/choose_kernels.py, quantize.py (its format rule), lower.py,
 validate.py, codegen/call_templates.py (arm_q7_to_q15_no_shift), codegen/emit_network.py (its
-include), transpose_hw.match_float_graph (float traces pair up), qat/net.py (refuses it); no
+include), transpose_hw.match_float_graph (float traces pair up), qat/layers.py (QRequantize); no
 importer, spec, training or exporter entry (it exists only in quantized graphs).
 (Before the traits moved here: 7 more files kept op lists: quantize KEEP_FORMAT/FIXED_OUTPUT,
 schemes WEIGHTED, simulate _REQUANT, choose_kernels PASS_THROUGH, lower DATA_MOVES,

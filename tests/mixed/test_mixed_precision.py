@@ -312,3 +312,28 @@ def test_buffer_plan_sizes_each_tensor_by_its_width(case):
             assert (step.in_ctype, step.out_ctype) == (f"q{qi.bits - 1}_t", f"q{qo.bits - 1}_t")
             assert step.out_bytes == q.tensors[step.node.output].size * qo.bits // 8
             assert step.out_slot is not step.in_slot                 # not in place
+
+
+def test_diverge_reads_a_mixed_dump_and_finds_a_wrong_conversion(tmp_path):
+    """A device dump (binary, each layer in its own width) of a build whose q15 -> q7 conversion
+    shifts one bit less is traced to that requantize layer."""
+    from qsim.diverge import diverge, read_dump, simulated_records
+    q = quantized("kws_conv2_fc1_16")
+    x = inputs(q, 1)[0]
+    from qsim.kernels import COMPANION_KERNELS
+    recs = simulated_records(q, x)
+    idx = [n.name for n in q.nodes].index("relu3_to_q7")
+    call = kernel_call(q, q.nodes[idx])
+    src = recs[idx - 1].astype(np.int16).reshape(1, -1)
+    recs[idx] = COMPANION_KERNELS[call.c_name](src, 0, call.args["rshift"] - 1, src.shape[1])[0]
+    assert not np.array_equal(recs[idx], simulated_records(q, x)[idx])
+    p = tmp_path / "dump.bin"
+    p.write_bytes(b"".join(r.astype(np.int8 if q.tensors[n.output].qformat.bits == 8 else "<i2")
+                           .tobytes() for r, n in zip(recs, q.nodes)))
+    d = diverge(q, x, read_dump(p, q))
+    assert d.node == "relu3_to_q7" and d.kernel == "qsim_requantize_q15_q7", d.lines()
+    assert any("rshift off by one" in h for h in d.reproduced_by), d.lines()
+    same = tmp_path / "same.bin"
+    same.write_bytes(b"".join(r.astype(np.int8 if q.tensors[n.output].qformat.bits == 8 else "<i2")
+                              .tobytes() for r, n in zip(simulated_records(q, x), q.nodes)))
+    assert diverge(q, x, read_dump(same, q)).layer is None
