@@ -1,7 +1,8 @@
 """Mixed-precision networks for the tests: (float graph builder, scheme, layer_bits) per case,
 covering widening and narrowing (with and without a format change), add / concat reading
 tensors of both widths, q15 pooling and depthwise companion kernels behind a 16-bit layer,
-sigmoid / tanh at 16 bits reading 8-bit tensors, and a 16-bit fc keeping q7 weights (q7q15)."""
+sigmoid / tanh at 16 bits reading 8-bit tensors, a 16-bit fc keeping q7 weights (q7q15), and
+zero padding channels carried through a conversion."""
 import functools
 import warnings
 
@@ -20,6 +21,15 @@ ACT = {"name": "act", "input_shape": [8, 8, 3], "layers": [
     {"op": "depthwise_conv", "kernel": 3, "stride": 1, "pad": 1}, {"op": "tanh"},
     {"op": "avgpool", "kernel": 2, "stride": 2}, {"op": "flatten"},
     {"op": "fc", "rows": 6}, {"op": "sigmoid"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
+
+# conv2 reads 10 channels and writes 9, conv3 reads 9: zero channels are appended (q7 _fast or
+# q15 non-square rules) and travel through the requantize layers
+PADDED = {"name": "padded", "input_shape": [9, 9, 3], "layers": [
+    {"op": "conv", "ch_out": 10, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
+    {"op": "maxpool", "kernel": 3, "stride": 1, "pad": 1},
+    {"op": "conv", "ch_out": 9, "kernel": 3, "stride": 1, "pad": 1}, {"op": "relu"},
+    {"op": "conv", "ch_out": 8, "kernel": 3, "stride": 1, "pad": 0}, {"op": "relu"},
+    {"op": "flatten"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
 
 
 def _spec(spec):
@@ -41,6 +51,8 @@ CASES = {
     "resnet8_add_16": (_zoo("resnet8"), "q7", {"conv4": 16, "add9": 16}),
     "kws_pool_concat_16": (_zoo("kws_cnn_pool"), "q7", {"conv4": 16, "concat8": 16}),
     "mobilenet_dw_16": (_zoo("mobilenet_v1"), "q7", {"conv4": 16, "conv7": 16}),
+    "padded_conv2_16": (_spec(PADDED), "q7", {"conv2": 16}),
+    "padded_q15_conv2_8": (_spec(PADDED), "q15", {"conv2": 8}),
 }
 
 

@@ -67,7 +67,7 @@ def _twin(q, call, env, n):
 
 @pytest.mark.parametrize("case,path", [("kws_conv2_fc1_16", "ref"), ("kws_q15_ends_8", "dsp"),
                                        ("kws_q7q15_fc_16", "ref"), ("act_tanh_sigmoid_16", "dsp"),
-                                       ("kws_pool_concat_16", "ref")])
+                                       ("kws_pool_concat_16", "ref"), ("padded_q15_conv2_8", "dsp")])
 def test_simulate_equals_the_twins_layer_by_layer(case, path):
     q = quantized(case, "5.7.0", path)
     x = inputs(q, 1)
@@ -130,6 +130,13 @@ def test_all_one_width_is_the_plain_scheme(net, width, scheme, other):
     ta, tb = _sim(a, x, trace=True), _sim(b, x, trace=True)
     for t in tb:
         assert_bit_exact(ta[t], tb[t], t)
+
+
+def test_padding_channels_travel_through_a_conversion():
+    q = quantized("padded_q15_conv2_8")
+    pads = {n.name: (n.pad_ch_in, n.pad_ch_out) for n in q.nodes}
+    assert pads["maxpool1_to_q7"] == (2, 2) and pads["relu2_to_q15"] == (1, 1)
+    assert q.node("conv2").kernel == "arm_convolve_HWC_q7_fast"
 
 
 def test_input_width_and_kernel_rules_per_layer():
