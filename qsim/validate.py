@@ -193,6 +193,10 @@ def _check_companion(graph, node, where):
         if ls > 30 - qi.bits or rs > 31:
             _fail(where, f"{qi} -> {qo} needs lshift {ls} / rshift {rs}; {node.kernel} takes "
                   f"lshift up to {30 - qi.bits} and rshift up to 31", "re-quantize the model")
+        if node.kernel == "arm_q7_to_q15_no_shift" and ls + rs:
+            _fail(where, f"{node.kernel} only sign-extends, but {qi} -> {qo} shifts by "
+                  f"{qo.frac_bits - qi.frac_bits}", "re-quantize the model (qsim_requantize_q7_q15 "
+                  "runs a conversion that shifts)")
     elif node.op == "clip" and node.kernel.startswith("arm_relu"):
         q = graph.input_q(node)
         if clip_bounds(node, q) != (0, q.qmax):

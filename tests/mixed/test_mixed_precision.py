@@ -9,7 +9,7 @@ import pytest
 
 from kernels_ref import COMPANION_REF, KERNELS_REF
 from qsim.cli import main
-from qsim.errors import ModelFormatError, QuantizationError, UnsupportedOpError
+from qsim.errors import ModelFormatError, QuantizationError, ShapeError, UnsupportedOpError
 from qsim.graph import Graph
 from qsim.importers.spec import Sequential
 from qsim.kws.net import kws_spec
@@ -200,6 +200,10 @@ def test_save_load_round_trip(tmp_path):
      .update(kernel="arm_q7_to_q15_no_shift"), "relu3_to_q7"),
     (lambda m: m["tensors"][[t["name"] for t in m["tensors"]].index("conv2")]
      ["qformat"].update(bits=8), "conv2"),
+    (lambda m: m["tensors"][[t["name"] for t in m["tensors"]].index("relu1_to_q15")]
+     ["qformat"].update(frac_bits=6), "only sign-extends"),
+    (lambda m: next(n for n in m["nodes"] if n["name"] == "relu1_to_q15")["attrs"]
+     .update(bits=12), "bits must be 8 or 16"),
 ])
 def test_an_edited_mixed_model_is_refused(tmp_path, edit, match):
     q = quantized("kws_conv2_fc1_16")
@@ -208,7 +212,7 @@ def test_an_edited_mixed_model_is_refused(tmp_path, edit, match):
     m = json.loads(mj.read_text())
     edit(m)
     mj.write_text(json.dumps(m))
-    with pytest.raises(ModelFormatError, match=match):
+    with pytest.raises((ModelFormatError, ShapeError), match=match):   # attributes: ShapeError
         Graph.load(tmp_path / "m")
 
 
