@@ -44,9 +44,19 @@ Q0.7 / Q0.15, and their input format must have int_width = (bits-1) - frac_bits 
 arm_nn_activations_direct_q7/q15: the input group's frac_bits is clamped into [bits-4, bits-1]
 (saturating at +-8, where both functions are flat).
 
+Mixed precision (`layer_bits`, qsim.passes.precision). Each tensor gets its width first (the
+named layers', the scheme's elsewhere; format-keeping layers follow their producer) and a
+`requantize` node is inserted wherever a layer reads a tensor of the other width; formats are then
+chosen per group at its own width, weights follow their layer's width (schemes.weight_bits). A
+requantize output joins no group of its input: a widening q7 -> q15 keeps the input's format (an
+exact sign extension, CMSIS-NN's arm_q7_to_q15_no_shift) unless a sigmoid/tanh reader clamps it or
+a concat fixes it; a narrowing q15 -> q7 takes the calibrated 8-bit format of the (same) values
+and rounds half up with saturation (qsim_requantize_q15_q7). With every layer at one width the
+result is exactly that of the plain scheme (tests/mixed).
+
 H/W swap. With 16-bit convs on path "dsp", a graph where some non-square conv has an odd output
 width (which arm_convolve_HWC_q15_fast_nonsquare gets wrong there) is quantized with H and W
-swapped (passes.transpose_hw.swap_hw) when that makes every conv legal; this is logged at info
+swapped (passes.transpose_hw.swap_hw) when that makes every 16-bit conv legal; this is logged at info
 level and recorded in graph.meta["swap_hw"]. The swapped graph keeps the tensor names, and the
 transposed input shares the input's statistics, so the calibration of the original graph applies.
 
