@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kernels_ref import COMPANION_REF, KERNELS_REF
 from qsim.cli import main
@@ -348,3 +350,46 @@ def test_diverge_reads_a_mixed_dump_and_finds_a_wrong_conversion(tmp_path):
     same.write_bytes(b"".join(r.astype(np.int8 if q.tensors[n.output].qformat.bits == 8 else "<i2")
                               .tobytes() for r, n in zip(simulated_records(q, x), q.nodes)))
     assert diverge(q, x, read_dump(same, q)).layer is None
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_cli_layer_bits_text_never_crashes(text):
+    from qsim.commands.quantize import parse_layer_bits
+    from qsim.errors import ArgumentError
+    if text.endswith(".json") or text.strip() in ("", "."):
+        return                                     # a path: the file cases are tested above
+    try:
+        out = parse_layer_bits(text)
+    except ArgumentError:
+        return
+    assert all(v in (8, 16) and isinstance(k, str) and k for k, v in out.items())
+
+
+@pytest.mark.parametrize("case", ["act_tanh_sigmoid_16", "kws_pool_concat_16"])
+@given(data=st.data())
+@settings(max_examples=12, deadline=None)
+def test_any_layer_bits_quantizes_and_converts_exactly(case, data):
+    """Random widths per layer: quantize succeeds (or names a layer), every layer reads its own
+    width, and every conversion is the numpy round-half-up / saturation of its input."""
+    g, _, _ = float_case(case)
+    names = [n.name for n in g.nodes if _computes(n)]
+    lb = {k: data.draw(st.sampled_from([8, 16]), label=k) for k in
+          data.draw(st.lists(st.sampled_from(names), unique=True), label="layers")}
+    scheme = data.draw(st.sampled_from(["q7", "q15", "q7q15"]), label="scheme")
+    path = data.draw(st.sampled_from(["ref", "dsp"]), label="path")
+    try:
+        q = quantized(case, "5.9.0", path, layer_bits=lb, scheme=scheme)
+    except (QuantizationError, UnsupportedOpError) as e:
+        assert "layer '" in str(e), str(e)           # a refusal names the layer
+        return
+    tr = _sim(q, inputs(q, 2), trace=True)
+    for n in q.nodes:
+        b = q.output_q(n).bits
+        if n.op != "requantize":
+            assert {q.tensors[t].qformat.bits for t in n.inputs} == {b}, n.name
+            continue
+        qi, qo = q.input_q(n), q.output_q(n)
+        want = np.clip(np.floor(tr[n.input] * 2.0 ** (qo.frac_bits - qi.frac_bits) + 0.5),
+                       qo.qmin, qo.qmax)
+        assert_bit_exact(tr[n.output], want.astype(tr[n.output].dtype), n.name)

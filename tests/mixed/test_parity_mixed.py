@@ -4,6 +4,7 @@ simulate(trace=True), layer by layer: with qsim's stand-in on the host (always),
 CMSIS-NN on the host (CMSIS_PATH) and on Cortex-M4 / M3 under QEMU (slow)."""
 import shutil
 
+import numpy as np
 import pytest
 
 from harness.parity import random_inputs, run_network_parity
@@ -69,3 +70,24 @@ def test_standin_qemu_cortex_m3():
     g = quantized("kws_pool_concat_16", "5.9.0")
     report = run_network_parity(g, random_inputs(g, 2, seed=4), target="cortex-m3", cmsis=None)
     _check(report, g, 2)
+
+
+@needs_gcc
+@pytest.mark.cmsis
+@pytest.mark.parametrize("seed", range(4))
+def test_real_cmsis_host_random_widths(cmsis_path, seed):
+    """Seeded random widths for every layer of two nets, random scheme and path."""
+    from cmsis_nn.locate import find_cmsis
+    from qsim.passes.precision import _computes
+
+    from ._nets import float_case
+    checkout = find_cmsis(cmsis_path)
+    rng = np.random.default_rng(seed)
+    case = ["act_tanh_sigmoid_16", "kws_pool_concat_16"][seed % 2]
+    names = [n.name for n in float_case(case)[0].nodes if _computes(n)]
+    lb = {k: int(rng.choice([8, 16])) for k in names}
+    lb[names[0]] = 24 - lb[names[1]]              # at least one conversion
+    path, scheme = str(rng.choice(["ref", "dsp"])), str(rng.choice(["q7", "q15", "q7q15"]))
+    g = quantized(case, checkout.version, path, layer_bits=lb, scheme=scheme)
+    report = run_network_parity(g, random_inputs(g, 6, seed=seed), cmsis=checkout)
+    _check(report, g, 6)
