@@ -3,8 +3,9 @@ qsim.cmsis_signatures: one CFunc per function, with every argument's role and si
 
 Companion kernels are qsim's own C functions for layers legacy CMSIS-NN has no kernel for
 (non-square and q15 pooling, global average pooling, requantizing add, clip, q15 depthwise conv,
-channel concat, the q7 <-> q15 change between layers of mixed precision). They are written in the library's style (q7/q15 data, HWC, power-of-two shifts,
-NN_ROUND rounding, saturation) but are not CMSIS code. Their arithmetic is documented once in
+channel concat, the q7 <-> q15 change between layers of mixed precision). They are written in
+the library's style (q7/q15 data, HWC, power-of-two shifts, NN_ROUND rounding, saturation) but
+are not CMSIS code. Their arithmetic is documented once in
 codegen/companion/qsim_companion.h and in each numba kernel's docstring.
 
 The table is separate from SIGNATURES so everything that means "a CMSIS-NN function" (the CMSIS

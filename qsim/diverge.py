@@ -155,7 +155,7 @@ def _hypotheses(qgraph, node, call):
     base = (q.path, q.version, q.truncate)
     other_path = "ref" if q.path == "dsp" else "dsp"
     other_rel = next(v for v in reversed(VERSIONS) if v != q.version)
-    hyps = [] if call.companion else [   # a companion kernel is the same on every path and release
+    hyps = [] if call.companion else [   # a companion kernel: the same on every path and release
         (f"the device runs path {other_path} (CMSIS {q.version})", call, (other_path, q.version, q.truncate)),
         (f"the device runs CMSIS {other_rel} (path {q.path})", call, (q.path, other_rel, q.truncate)),
         (f"the device runs path {other_path} of CMSIS {other_rel}", call, (other_path, other_rel, q.truncate))]

@@ -351,7 +351,7 @@ def validate_quantized(graph, who="model"):
     """Everything above for a quantized graph; raises a named error, returns graph."""
     from .fixedpoint import QFormat
     from .releases import PATHS, VERSIONS
-    from .schemes import SCHEMES, act_bits
+    from .schemes import SCHEMES
     q = graph.quant
     if q.scheme is None or any(t.qformat is None for t in graph.tensors.values()):
         raise QuantizationError(f"{who} is a float graph, not a quantized one; help: call "
