@@ -72,6 +72,27 @@ def window_geometry(fn, a):
     raise CostModelError(f"{fn}: not a window function")
 
 
+def _dsp_pool_compares(d, k, p, s, o, row):
+    """Compare/accumulate calls along one axis of CMSIS's DSP pooling (arm_pool_q7_HWC.c): the
+    window of output i starts at i*s-p, or at i (x) / 0 (y: `row`) when that is negative, and
+    stops at the image edge; the first tap is a copy, the others compares."""
+    n = 0
+    for i in range(o):
+        start = i * s - p
+        ws = start if start >= 0 else (0 if row else i)
+        n += max(0, min(start + k, d) - ws - 1)
+    return n
+
+
+def _memcpy_feats(key, count, nbytes, misaligned):
+    """Loop counts of `count` newlib memcpy calls of `nbytes` each (64-byte blocks, words, bytes)."""
+    small = int(nbytes < 16)
+    return {f"{key}": count, f"{key}_b64": count * (nbytes // 64), f"{key}_b4": count * (nbytes % 64 // 4),
+            f"{key}_b1": count * (nbytes % 4), f"{key}_mis": count * nbytes * int(bool(misaligned)),
+            f"{key}_small": count * small, f"{key}_small_n": count * small * nbytes,
+            f"{key}_mis_c": count * int(bool(misaligned))}
+
+
 def _window_features(fn, a):
     ix, iy, cin, cout, kx, ky, px, py, sx, sy, ox, oy = window_geometry(fn, a)
     depthwise = "depthwise" in fn or "pool" in fn
@@ -82,18 +103,32 @@ def _window_features(fn, a):
     col = kk * cin
     mac = KP * cin * (1 if depthwise else cout)
     macv = KPv * cin * (1 if depthwise else cout)
-    return {
+    P2, C2 = P // 2, cout // 2
+    f = {
         "one": 1, "P": P, "E": E, "oy": oy, "oy_cout": oy * cout, "oy_ox": oy * ox,
-        "KP": KP, "KPv": KPv, "KP_cin": KP * cin, "KPv_cin": KPv * cin,
-        "MAC": mac, "MACv": macv,
+        "KP": KP, "KPv": KPv, "KP_cin": KP * cin, "KPv_cin": KPv * cin, "E_kk": E * kk,
+        "KPv_cout": KPv * cout, "MAC": mac, "MACv": macv,
         "E_colmod4": E * (col % 4), "E_colmod2": E * (col % 2), "E_cinmod4_kk": E * (cin % 4) * kk,
-        "KP_cinmod4": KP * (cin % 4), "P_col_coutodd": P * col * (cout % 2),
-        "Podd_cout_col": (P % 2) * cout * col, "P_cinmod2": P * (cin % 2),
-        "P_cin": P * cin, "E_kk": E * kk,
-        "iy_vx_cin": iy * vx * cin, "vy_ox_cin": vy * ox * cin, "iy_ox_cin": iy * ox * cin,
-        "iy_ox": iy * ox, "vy_ox": vy * ox, "iy": iy,
-        "in_elems": ix * iy * cin,
+        "KP_c4": KP * (cin // 4), "KP_cinmod4": KP * (cin % 4), "KPv_cinmod4": KPv * (cin % 4),
+        "P_col_coutodd": P * col * (cout % 2), "Podd_cout_col": (P % 2) * cout * col,
+        "P2": P2, "P2_C2": P2 * C2, "P2_C2_col4": P2 * C2 * (col // 4), "P2_C2_colm4": P2 * C2 * (col % 4),
+        "P2_C2_col2": P2 * C2 * (col // 2), "P2_C2_colm2": P2 * C2 * (col % 2),
+        "P2_codd_col": P2 * (cout % 2) * col, "Podd_cout": (P % 2) * cout,
+        "P_c4": P * (cout // 4), "P_cm4": P * (cout % 4), "P_c4_kk2": P * (cout // 4) * (kk // 2),
+        "P_c4_kkodd": P * (cout // 4) * (kk % 2), "P_cm4_kk": P * (cout % 4) * kk,
+        "KP_cin_unal": KP * cin * int(cin % 4 != 0), "P_cinmod2": P * (cin % 2), "P_cin": P * cin,
+        "iy_ox": iy * ox, "iy_ox_cin": iy * ox * cin, "iy": iy, "in_elems": ix * iy * cin,
+        "iy_vx_cin": iy * vx * cin, "vy_ox_cin": vy * ox * cin,
     }
+    if "pool" in fn and fn.startswith("arm_"):          # DSP pooling's separable passes
+        cx = _dsp_pool_compares(ix, kx, px, sx, ox, False)
+        cy = _dsp_pool_compares(iy, ky, py, sy, oy, True)
+        row = ox * cin
+        f.update({"pcx": iy * cx, "pcx_c4": iy * cx * (cin // 4), "pcx_cm4": iy * cx * (cin % 4),
+                  "pcy": cy, "pcy_r4": cy * (row // 4), "pcy_rm4": cy * (row % 4)})
+        f.update(_memcpy_feats("pmx", iy * ox, cin, cin % 4))
+        f.update(_memcpy_feats("pmy", oy, row, row % 4))
+    return f
 
 
 def _fc_features(fn, a):
@@ -122,9 +157,9 @@ def features(fn, a) -> dict:
         pix, cin = a["dim_im_in_x"] * a["dim_im_in_y"], a["ch_im_in"]
         return {"one": 1, "cin": cin, "pix": pix, "pix_cin": pix * cin}
     if fn.startswith("qsim_concat_channels"):
-        pix, ch = a["num_pixels"], a["ch_im_in"]
-        return {"one": 1, "pix": pix, "pix_ch": pix * ch, "pix_chmod4": pix * (ch % 4),
-                "pix_chmod2": pix * (ch % 2)}
+        b = 2 if fn.endswith("q15") else 1
+        ch, out, off = a["ch_im_in"] * b, a["ch_im_out"] * b, a["ch_offset"] * b
+        return {"one": 1, **_memcpy_feats("pix", a["num_pixels"], ch, (ch | out | off) % 4)}
     if fn == "arm_softmax_with_batch_q7":
         nb, n = a["nb_batches"], a["dim_vec"]
         return {"one": 1, "nb": nb, "nb_n": nb * n, "nb_nmod4": nb * (n % 4)}
@@ -134,13 +169,17 @@ def features(fn, a) -> dict:
         return {"one": 1}
     if fn == "memcpy":
         n = a["nbytes"]
-        return {"one": 1, "n": n, "n_mod4": n % 4, "n_mod16": n % 16, "n_ge16": int(n >= 16)}
-    if fn == "transpose_hw":
-        h, w, c = a["h"], a["w"], a["c"]
-        return {"one": 1, "h": h, "hw": h * w, "hwc": h * w * c}
+        big = int(n > 64)               # gcc inlines a memcpy of a constant size up to 64 bytes
+        return {"one": 1, "inl_n": n * (1 - big), "inl_m4": (n % 4) * (1 - big),
+                **_memcpy_feats("call", big, n * big, False)}
+    if fn == "transpose_hw":        # the inner channel loop is a memcpy of c * bytes
+        h, w, c, b = a["h"], a["w"], a["c"], a["bytes"]
+        return {"one": 1, "h": h, **_memcpy_feats("hw", h * w, c * b, (c * b) % 4), "hwc": h * w * c}
     if fn == "widen_input":
-        pix, ch, st = a["pixels"], a["ch"], a["stored"]
-        return {"one": 1, "pix": pix, "pix_ch": pix * ch, "pix_pad": pix * (st - ch)}
+        pix, ch, st, b = a["pixels"], a["ch"], a["stored"], a["bytes"]
+        return {"one": 1, "pix": pix, "pix_ch": pix * ch, "pix_pad": pix * (st - ch),
+                **{f"pix_ch{k}": pix * int(ch == k) for k in range(1, 9)},
+                **{f"pix_pad{k}": pix * int(st - ch == k) for k in range(1, 5)}}
     for k in _SIZE_ARG:
         if k in a:
             return _size_features(a[k])
