@@ -65,7 +65,13 @@ def _window(fn, rng, path, release):
             y = x = _axis(rng, 2, 32, 5 if not pool else 3)
         else:
             y, x = _axis(rng, 1, 50, 10), _axis(rng, 1, 24, 5)
-        cin = 3 if fn.endswith("RGB") else _ch(rng, 1, 64, 4 if "q7_fast" in fn or "1x1" in fn else 2)
+        mult = 4 if "q7_fast" in fn or "1x1" in fn else 2
+        if fn.endswith("RGB"):
+            cin = 3
+        elif rng.random() < 0.25:          # first layers: 1..3 input channels (MFCC, RGB)
+            cin = int(rng.integers(1, 4))
+        else:
+            cin = _ch(rng, 1, 64, mult)
         cout = cin if ("depthwise" in fn or pool) else _ch(rng, 1, 64, 2)
         if "1x1" in fn:
             y, x = (y[0], 1, 0, 1, y[0]), (x[0], 1, 0, 1, x[0])

@@ -108,6 +108,7 @@ def _window_features(fn, a):
         "one": 1, "P": P, "E": E, "oy": oy, "oy_cout": oy * cout, "oy_ox": oy * ox,
         "KP": KP, "KPv": KPv, "KP_cin": KP * cin, "KPv_cin": KPv * cin, "E_kk": E * kk,
         "KPv_cout": KPv * cout, "MAC": mac, "MACv": macv,
+        "E_ky": E * ky, "vy_ox_kx_cout": vy * ox * kx * cout,      # REF: kernel-row loops, row checks
         "E_colmod4": E * (col % 4), "E_colmod2": E * (col % 2), "E_cinmod4_kk": E * (cin % 4) * kk,
         "KP_c4": KP * (cin // 4), "KP_cinmod4": KP * (cin % 4), "KPv_cinmod4": KPv * (cin % 4),
         "P_col_coutodd": P * col * (cout % 2), "Podd_cout_col": (P % 2) * cout * col,
@@ -120,6 +121,18 @@ def _window_features(fn, a):
         "iy_ox": iy * ox, "iy_ox_cin": iy * ox * cin, "iy": iy, "in_elems": ix * iy * cin,
         "iy_vx_cin": iy * vx * cin, "vy_ox_cin": vy * ox * cin,
     }
+    if fn.startswith("qsim_") and "pool" in fn:
+        # max pooling replaces dst[c] at each new maximum: on random data, H(taps) times per value
+        tx = [max(0, min(kx, ix - (i * sx - px)) - max(0, px - i * sx)) for i in range(ox)]
+        ty = [max(0, min(ky, iy - (j * sy - py)) - max(0, py - j * sy)) for j in range(oy)]
+        harm = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, kx * ky + 1))])
+        f.update({"vy_ox": vy * ox, "harm_cin": float(sum(harm[a * b] for a in tx for b in ty)) * cin})
+        if "count_include_pad" in a:     # average: the rounding / count branches per value
+            f.update({"P_cin_incl": P * cin * a["count_include_pad"], "P_cin_round": P * cin * a["rounding"],
+                      "P_cin_lshift": P * cin * int(a["out_lshift"] > 0), "P_incl": P * a["count_include_pad"]})
+    if fn.startswith("arm_depthwise"):   # DSP im2col: a memcpy (or memset) of cin bytes per tap
+        f.update(_memcpy_feats("im2v", KPv, cin, cin % 4))
+        f.update(_memcpy_feats("im2p", KP - KPv, cin, cin % 4))
     if "pool" in fn and fn.startswith("arm_"):          # DSP pooling's separable passes
         cx = _dsp_pool_compares(ix, kx, px, sx, ox, False)
         cy = _dsp_pool_compares(iy, ky, py, sy, oy, True)
