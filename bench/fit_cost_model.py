@@ -2,6 +2,7 @@
 
     python bench/fit_cost_model.py --cmsis ~/cmsis-5.9.0 --cmsis ~/cmsis-5.7.0 [--cases 64]
         [--target cortex-m4 --target cortex-m3] [--only FUNCTION ...] [-o qsim/data/costmodel.json]
+    python bench/fit_cost_model.py --report      # the stored fit quality as a markdown table
 
 For each CMSIS checkout (its release) and each target (cortex-m4: DSP path, cortex-m3: REF path),
 every legacy CMSIS-NN function, every qsim companion kernel and the generated code's own moves
@@ -215,15 +216,39 @@ def run(checkout, target, fns, n_cases, seed, cache):
     return out
 
 
+def report(path):
+    """Markdown table of the stored fit quality: held-out mean / max relative error per function
+    and (release, target)."""
+    models = json.loads(open(path).read())["models"]
+    cols = [(r, t) for r in sorted(models) for t in sorted(models[r])]
+    print("| function | " + " | ".join(f"{r} {t}" for r, t in cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    fns = sorted({f for r, t in cols for f in models[r][t]},
+                 key=lambda f: (f in PSEUDO, not f.startswith("arm_"), f))
+    for fn in fns:
+        cells = []
+        for r, t in cols:
+            q = models[r][t].get(fn, {}).get("fit", {})
+            cells.append(f"{100 * q['holdout_mean_rel']:.2f} / {100 * q['holdout_max_rel']:.1f}"
+                         if "holdout_mean_rel" in q else "-")
+        print(f"| {fn} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cmsis", action="append", required=True, help="CMSIS_5 checkout (repeat)")
+    ap.add_argument("--cmsis", action="append", help="CMSIS_5 checkout (repeat)")
+    ap.add_argument("--report", action="store_true",
+                    help="print the stored fit quality as a markdown table and exit")
     ap.add_argument("--target", action="append", choices=sorted(TARGET_PATH))
     ap.add_argument("--only", nargs="*", help="fit only these functions (others kept)")
     ap.add_argument("--cases", type=int, default=64, help="random calls per function (default 64)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--output", default=str(DATA_FILE))
     args = ap.parse_args(argv)
+    if args.report:
+        return report(args.output)
+    if not args.cmsis:
+        ap.error("--cmsis is required (a CMSIS_5 checkout; repeat for several releases)")
     targets = args.target or ["cortex-m4", "cortex-m3"]
     try:
         doc = json.loads(open(args.output).read())
