@@ -182,3 +182,21 @@ def test_prediction_matches_a_real_qemu_run(cmsis_path, target, path):
     for name, v in measured.items():
         if v >= 0.02 * total:
             assert abs(est.per_layer[name] - v) / v < 0.10, (name, est.per_layer[name], v)
+
+
+def test_kernel_cost_program_brackets_each_call_with_taps():
+    """harness/kernel_cost.program: one call per case between two tap calls, fresh random data
+    before each, every argument cast to its C type (no QEMU needed to read the text)."""
+    from harness.kernel_cost import program
+    text = program([("arm_relu_q7", {"size": 10}), ("memcpy", {"nbytes": 100}),
+                    ("arm_fully_connected_q7_opt", dict(dim_vec=20, num_of_rows=3, bias_shift=0,
+                                                        out_shift=7))])
+    assert "arm_relu_q7((q7_t *)b_data, (uint16_t)10);" in text
+    assert "memcpy(b_dst, b_src, 100);" in text
+    assert "st = (long)arm_fully_connected_q7_opt((const q7_t *)b_pV, (const q7_t *)b_pM, " \
+           "(uint16_t)20, (uint16_t)3, (uint16_t)0, (uint16_t)7" in text
+    assert "if (st != 0) { return 12; }" in text
+    assert [text.count(f"qk_tap({k}, b_dst, 0);") for k in range(6)] == [1] * 6
+    assert "qk_fill(b_pM, 60);" in text and "qk_fill(b_bias, 3);" in text
+    with pytest.raises(QsimError, match="1..200 cases"):
+        program([])
