@@ -69,7 +69,8 @@ def _window(fn, rng, path, release):
         mult = 4 if "q7_fast" in fn or "1x1" in fn else 2
         if fn.endswith("RGB"):
             cin = 3
-        elif rng.random() < 0.25:          # first layers: 1..3 input channels (MFCC, RGB)
+        elif not ("depthwise" in fn or pool) and rng.random() < 0.25:
+            # first layers: 1..3 input channels (MFCC, RGB)
             cin = int(rng.integers(1, 4))
         else:
             cin = _ch(rng, 1, 64, mult)
