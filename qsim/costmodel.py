@@ -94,6 +94,11 @@ def _memcpy_feats(key, count, nbytes, misaligned):
 
 
 def _window_features(fn, a):
+    """Loop counts of a conv / depthwise / pooling call: P output pixels, E output values, KP
+    window taps (KPv those inside the image), col the im2col column (kernel taps x cin), MAC(v)
+    multiply-accumulates, P2 / C2 pixel / output-channel pairs (the DSP kernels compute 2 x 2),
+    the remainders of the 4- and 2-way unrolled loops, and per-function extras (DSP depthwise
+    im2col memcpy, DSP pooling's separable passes, companion pooling)."""
     ix, iy, cin, cout, kx, ky, px, py, sx, sy, ox, oy = window_geometry(fn, a)
     depthwise = "depthwise" in fn or "pool" in fn
     vx, vy = _valid_sum(ix, kx, px, sx, ox), _valid_sum(iy, ky, py, sy, oy)
