@@ -135,6 +135,9 @@ def _window_features(fn, a):
         if "count_include_pad" in a:     # average: the rounding / count branches per value
             f.update({"P_cin_incl": P * cin * a["count_include_pad"], "P_cin_round": P * cin * a["rounding"],
                       "P_cin_lshift": P * cin * int(a["out_lshift"] > 0), "P_incl": P * a["count_include_pad"]})
+    if fn.startswith("arm_convolve"):    # DSP im2col: valid taps widened 4 at a time, padded taps
+        f.update({"KPv_c4": KPv * (cin // 4)})                  # zeroed (memset of cin q15 values)
+        f.update(_memcpy_feats("im2p", KP - KPv, 2 * cin, 0))
     if fn.startswith("arm_depthwise"):   # DSP im2col: a memcpy (or memset) of cin bytes per tap
         f.update(_memcpy_feats("im2v", KPv, cin, cin % 4))
         f.update(_memcpy_feats("im2p", KP - KPv, cin, cin % 4))
