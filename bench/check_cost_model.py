@@ -1,7 +1,7 @@
 """The instruction cost model (qsim.costmodel.estimate) vs whole-network QEMU counts.
 
     python bench/check_cost_model.py --cmsis ~/cmsis-5.9.0 [--nets kws cifar ds_cnn_s ...]
-        [--schemes q7 q15 q7q15] [--targets cortex-m4 cortex-m3] [--inputs 2] [--layers]
+        [--schemes q7 q15 q7q15] [--targets cortex-m4 cortex-m3] [--inputs 2] [--layers] [--mixed]
 
 Nets: kws (the KWS demo's seed net, qsim.kws.net.kws_spec), cifar (CMSIS-NN's CIFAR-10 example
 topology, examples/cifar_digits.py), and the acceptance nets of qsim.zoo (ds_cnn_s, resnet8,
@@ -11,6 +11,8 @@ quantizer refuses for a net is listed as refused. Each net is run under QEMU
 (harness.parity.run_network_parity: parity is checked too) on --inputs random inputs; the table
 gives the measured and predicted instructions per inference, the total error and the largest
 per-layer error among the layers that cost at least 1% of the net (--layers: every layer).
+--mixed checks mixed-precision variants instead (MIXED: scheme + layer_bits per net, with the
+requantize layers qsim.quantize inserts).
 """
 import argparse
 import os
@@ -30,6 +32,10 @@ from qsim.errors import QsimError  # noqa: E402
 from qsim.importers.spec import CIFAR10_SPEC, Sequential  # noqa: E402
 from qsim.quantize import quantize  # noqa: E402
 
+# net: (scheme, layer_bits) of the --mixed check
+MIXED = {"kws": ("q7", {"conv2": 16, "fc1": 16}), "cifar": ("q7", {"conv2": 16}),
+         "resnet8": ("q7", {"conv4": 16, "add9": 16}), "mobilenet_v1": ("q7", {"conv4": 16, "conv7": 16}),
+         "kws_cnn_pool": ("q7", {"conv4": 16, "concat8": 16})}
 NETS = ("kws", "cifar", "ds_cnn_s", "resnet8", "mobilenet_v1", "keras_same", "kws_cnn_pool")
 
 
@@ -47,12 +53,13 @@ def float_net(name):
     return g, (tuple(shape) if name == "keras_same" else (shape[1], shape[2], shape[0]))
 
 
-def quantized(name, scheme, version, path):
+def quantized(name, scheme, version, path, layer_bits=None):
     g, shape = float_net(name)
     x = np.random.default_rng(0).normal(0, 1, (32,) + shape).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return quantize(g, calibrate(g, x), scheme=scheme, version=version, path=path)
+        return quantize(g, calibrate(g, x), scheme=scheme, version=version, path=path,
+                        layer_bits=layer_bits)
 
 
 def compare(qg, target, checkout, n_inputs):
@@ -76,6 +83,7 @@ def main(argv=None):
     ap.add_argument("--targets", nargs="*", default=["cortex-m4", "cortex-m3"], choices=sorted(TARGET_PATH))
     ap.add_argument("--inputs", type=int, default=2)
     ap.add_argument("--layers", action="store_true", help="print every layer")
+    ap.add_argument("--mixed", action="store_true", help="mixed-precision variants (MIXED)")
     args = ap.parse_args(argv)
     checkout = find_cmsis(os.path.expanduser(args.cmsis))
     print(f"CMSIS_5 {checkout.version}, {args.inputs} random inputs per net")
@@ -83,10 +91,13 @@ def main(argv=None):
     print("|---|---|---|---:|---:|---:|---:|---|")
     worst_total = 0.0
     for name in args.nets:
-        for scheme in args.schemes:
+        if args.mixed and name not in MIXED:
+            continue
+        for scheme in ([MIXED[name][0]] if args.mixed else args.schemes):
             for target in args.targets:
                 try:
-                    qg = quantized(name, scheme, checkout.version, TARGET_PATH[target])
+                    qg = quantized(name, scheme, checkout.version, TARGET_PATH[target],
+                                   MIXED[name][1] if args.mixed else None)
                 except QsimError as e:
                     print(f"| {name} | {scheme} | {target} | refused: {str(e).splitlines()[0][:80]} |||||")
                     continue

@@ -136,6 +136,10 @@ def case(fn, rng, path, release):
     if fn.startswith("qsim_clip"):
         hi = 127 if fn.endswith("q7") else 32767
         return dict(size=size(), min_val=r(0, 10), max_val=r(hi // 4, hi))
+    if fn.startswith("qsim_requantize"):
+        shift = r(0, 8)
+        up = rng.random() < 0.5
+        return dict(lshift=shift if up else 0, rshift=0 if up else shift, block_size=size())
     if fn.startswith("arm_nn_mult"):
         return dict(out_shift=r(0, 8), blockSize=size())
     if fn in ("arm_relu_q7", "arm_relu_q15"):
