@@ -20,7 +20,9 @@ from .pareto import pareto_front
 def simplicity(rec):
     """Tie-break between equal candidates: fewer moves from a baseline first, then the key."""
     c = rec["candidate"]
-    return (sum(abs(o) for _, o in c["offsets"]) + len(c["layer_bits"]) + (not c["fc_opt"])
+    default = 8 if c["scheme"] == "q7" else 16
+    return (sum(abs(o) for _, o in c["offsets"]) + sum(b != default for _, b in c["layer_bits"])
+            + (not c["fc_opt"])
             + bool(c["qat_epochs"]), rec["key"])
 
 
