@@ -217,3 +217,18 @@ def test_same_results_serial_processes_dask(cli, files, tmp_path):
     assert recs[0] == recs[1] == recs[2]
     best = [(d / "best/model.npz").read_bytes() for d in runs]
     assert best[0] == best[1] == best[2]
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+def test_confirm_on_qemu_with_real_cmsis(cli, files, tmp_path, cmsis_path):
+    """--confirm: the best candidate's C on cortex-m4 under QEMU against real CMSIS-NN."""
+    import shutil
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")):
+        pytest.skip("needs arm-none-eabi-gcc and qemu-system-arm")
+    rc, text, err = cli(*_args(files, tmp_path / "c", "--workers", "1", "--budget-candidates", "4",
+                               "--confirm", "--cmsis", cmsis_path, "--confirm-inputs", "5",
+                               "--release", "5.9.0" if "5.9" in cmsis_path else "5.7.0"))
+    assert rc == 0, err
+    assert "confirm on cortex-m4 (QEMU" in text and ", 5 inputs, 0 mismatches" in text
+    assert "instructions per inference: measured" in text
