@@ -37,7 +37,7 @@ from qsim.cli import main as qsim_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGETS = {"kws": ("--ram", "24k", "--flash", "96k", "--instructions", "3M"),
-           "cifar": ("--ram", "40k", "--flash", "128k", "--instructions", "30M")}
+           "cifar": ("--ram", "48k", "--flash", "64k", "--instructions", "10M")}
 
 
 def kws_net(args, out):

@@ -16,9 +16,9 @@ float graph and its calibration:
     qat_epochs   0, or a short QAT fine-tuning (qsim.qat.finetune) of the quantized candidate
 Candidate.key() is a canonical JSON text: the identity used by the store (resume) and for ties.
 
-Moves (Space.neighbours), always in this order: toggle fc_opt; flip each weighted layer's width
-(8 <-> 16, graph order; only with layer_bits and from a q7 or q15 base); each format group's
-offset +1 then -1 (graph order, |offset| <= Space.max_offset); add QAT (when --qat-epochs > 0).
+Moves (Space.neighbours), always in this order: toggle fc_opt; add QAT (when --qat-epochs > 0);
+flip each weighted layer's width (8 <-> 16, graph order; only with layer_bits and from a q7 or
+q15 base); each format group's offset +1 then -1 (graph order, |offset| <= Space.max_offset).
 """
 import inspect
 import json
@@ -144,6 +144,8 @@ class Space:
         out = []
         if self.has_fc:
             out.append(Candidate(c.scheme, c.layer_bits, c.offsets, not c.fc_opt, c.qat_epochs))
+        if self.qat_epochs and not c.qat_epochs:
+            out.append(Candidate(c.scheme, c.layer_bits, c.offsets, c.fc_opt, self.qat_epochs))
         if self.layer_bits and c.scheme in ("q7", "q15"):
             bits = self.widths(c)
             for n in self.weighted:
@@ -154,8 +156,6 @@ class Space:
                 m = self._with_offset(c, g, delta)
                 if m is not None:
                     out.append(m)
-        if self.qat_epochs and not c.qat_epochs:
-            out.append(Candidate(c.scheme, c.layer_bits, c.offsets, c.fc_opt, self.qat_epochs))
         seen, unique = {c.key()}, []
         for m in out:
             if m.key() not in seen:

@@ -197,7 +197,7 @@ def test_missing_dask_is_a_clear_error(cli, files, tmp_path, monkeypatch):
 def test_same_results_serial_processes_dask(cli, files, tmp_path):
     """Same records, same front in the same order, same best, whichever executor evaluates."""
     distributed = pytest.importorskip("distributed")
-    common = ("--budget-candidates", "10", "--flash", "4k")
+    common = ("--budget-candidates", "10", "--flash", "4k", "--qat-epochs", "1", "--beam", "1")
     rc, _, err = cli(*_args(files, tmp_path / "serial", "--workers", "1", *common))
     assert rc == 0, err
     rc, _, err = cli(*_args(files, tmp_path / "procs", "--workers", "2", *common))
@@ -215,6 +215,8 @@ def test_same_results_serial_processes_dask(cli, files, tmp_path):
     assert fronts[0] == fronts[1] == fronts[2] and fronts[0]
     recs = [_records(d) for d in runs]
     assert recs[0] == recs[1] == recs[2]
+    assert [r for r in recs[0].values() if r["candidate"]["qat_epochs"] == 1 and r["ok"]]
+    assert all(r["n"] == 48 for r in recs[0].values() if r["ok"])    # the QAT/evaluation split
     best = [(d / "best/model.npz").read_bytes() for d in runs]
     assert best[0] == best[1] == best[2]
 
