@@ -46,7 +46,6 @@ class SearchResult:
     visited: list = field(default_factory=list)       # records in the order the search met them
     evaluated: int = 0                                # evaluated by this run (not resumed)
     resumed: int = 0
-    interrupted: bool = False
 
     @property
     def ok(self):
@@ -78,8 +77,8 @@ def _parents(result, expanded, beam):
 
 
 def search(space, executor, store, budget, max_candidates=60, beam=4, progress=None):
-    """Run the search; records go to `store` as they arrive. Returns a SearchResult (also on
-    KeyboardInterrupt, re-raised after the result is marked interrupted: the caller may report)."""
+    """Run the search; records go to `store` as they arrive (a KeyboardInterrupt propagates: what
+    is in the store stays valid and a later call resumes from it). Returns a SearchResult."""
     from .space import Candidate
     result = SearchResult(budget)
     seen = {}
