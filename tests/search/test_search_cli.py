@@ -234,3 +234,14 @@ def test_confirm_on_qemu_with_real_cmsis(cli, files, tmp_path, cmsis_path):
     assert rc == 0, err
     assert "confirm on cortex-m4 (QEMU" in text and ", 5 inputs, 0 mismatches" in text
     assert "instructions per inference: measured" in text
+
+
+def test_help_and_target_paths(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["search", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "16KiB" in out or "KiB" in out and "--scheduler" in out
+    from harness.cortex_m import CPU_PATH
+    from qsim.commands.search import TARGET_PATH
+    assert TARGET_PATH == CPU_PATH
