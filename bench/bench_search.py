@@ -18,12 +18,15 @@ Each search is `qsim search NET --data X --labels Y --target cortex-m4 --budget-
 question is what fits), run for each --workers; the fronts of all worker counts must be equal
 (checked). The code-size cache (~/.cache/qsim/code-size) is cleared before each run, so every
 run compiles every candidate's C. Printed: float accuracy, the baselines, the front, the best
-in budget, wall time per worker count and the speed-up.
+in budget, wall and CPU time per worker count (CPU = user + system of this process, its
+workers and the compilers they ran) and the speed-up. On a machine shared with other jobs the
+wall-time speed-up is bounded by the cores actually free (the load average is printed).
 """
 import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import sys
 import time
@@ -112,7 +115,7 @@ def main(argv=None):
         np.save(out / f"{net}_y.npy", y)
         print(f"\n== {net}: {model.name}, {len(x)} test items, float accuracy "
               f"{100 * float_acc(model, x, y):.2f}%; budget {' '.join(BUDGETS[net])}")
-        times, fronts = {}, {}
+        times, fronts, cpu, load = {}, {}, {}, {}
         for w in args.workers:
             shutil.rmtree(Path(os.environ.get("QSIM_CACHE_DIR") or Path.home() / ".cache/qsim")
                           / "code-size", ignore_errors=True)
@@ -122,9 +125,14 @@ def main(argv=None):
                    str(args.candidates), "--workers", str(w), "--quiet", "--force", "-o", str(d),
                    *BUDGETS[net]]
             print("qsim " + " ".join(cmd))
-            t = time.perf_counter()
+            t, r0, c0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF), \
+                resource.getrusage(resource.RUSAGE_CHILDREN)
             rc = qsim_main(cmd)
+            r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
             times[w] = time.perf_counter() - t
+            cpu[w] = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime
+                         for a, b in ((r0, r1), (c0, c1)))
+            load[w] = os.getloadavg()[0]
             if rc != 0:
                 sys.exit(f"qsim search exited {rc}")
             fronts[w] = [(r["key"], r["accuracy"]) for r in front(d)]
@@ -144,8 +152,9 @@ def main(argv=None):
                   f"{r['flash']:>7} B  instructions {int(r['instructions']):>10,}  "
                   f"{'in budget' if r['in_budget'] == 'yes' else 'over':<9}  {r['candidate']}")
         for w in args.workers:
-            print(f"  wall time, {w} worker(s): {times[w]:.1f} s"
-                  + (f"  (speed-up {times[args.workers[0]] / times[w]:.2f}x)"
+            print(f"  {w} worker(s): wall {times[w]:.1f} s, CPU {cpu[w]:.1f} s (this process + "
+                  f"workers + compilers), load average after {load[w]:.1f}"
+                  + (f"; speed-up {times[args.workers[0]] / times[w]:.2f}x"
                      if w != args.workers[0] else ""))
         print(f"  fronts identical across worker counts: {same}")
         if not same:
