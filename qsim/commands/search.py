@@ -279,6 +279,8 @@ def _finish(args, out, graph, ctx, result, checkout):
         front_png(out / "front.png", result.ok, front, budget,
                   f"{graph.name}: accuracy vs cost ({args.target}, CMSIS_5 {args.release}; "
                   f"{budget.describe()})")
+    elif (out / "front.png").exists():
+        (out / "front.png").unlink()          # an earlier run's plot would not match
     print(f"{len(result.visited)} candidates: {result.evaluated} evaluated, {result.resumed} "
           f"from {out / 'candidates.jsonl'}; {len(failed)} refused by the quantizer")
     base = {r["key"]: r for r in result.visited}
@@ -295,6 +297,9 @@ def _finish(args, out, graph, ctx, result, checkout):
         print(f"  ... {len(front) - 12} more in {out / 'front.md'}")
     best = result.best
     if best is None:
+        if (out / "best").exists():            # an earlier run's winner does not fit this budget
+            import shutil
+            shutil.rmtree(out / "best")
         print(f"no candidate meets the budget ({budget.describe()}); the closest:")
         for r in result.closest(3):
             print(f"  {describe(r, budget)}")

@@ -25,7 +25,7 @@ import json
 import os
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +52,6 @@ class Context:
     x_train: np.ndarray | None = None     # QAT training data (None: no QAT)
     y_train: np.ndarray | None = None
     measure_code: bool = True
-    info: dict = field(default_factory=dict)
 
 
 def _cache_root():
@@ -136,7 +135,7 @@ def build(ctx, cand):
     return q
 
 
-def layer_choices(q, widths=None):
+def layer_choices(q):
     """Per weighted/called layer: kernel, formats, weight bits (the table's per-layer column)."""
     from ..ops import OPS
     rows = []

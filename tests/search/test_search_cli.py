@@ -144,6 +144,12 @@ def test_unmet_budget_is_a_result(cli, files, tmp_path):
     assert len(closest) == 3 and all("misses: ram" in ln and "instructions" in ln
                                      for ln in closest)
     assert not (out / "best").exists() and (out / "front.md").exists()
+    # a resumed run with a looser budget writes best/; a tighter one again removes it
+    assert cli(*_args(files, out, "--workers", "1", "--budget-candidates", "4"))[0] == 0
+    assert (out / "best" / "model.json").exists()
+    rc, text, _ = cli(*_args(files, out, "--workers", "1", "--budget-candidates", "4",
+                             "--ram", "64"))
+    assert rc == 0 and "0 evaluated" in text and not (out / "best").exists()
 
 
 @pytest.mark.parametrize("extra, message", [
