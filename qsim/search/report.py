@@ -3,7 +3,8 @@
 front.csv / front.md  one row per Pareto-front candidate (accuracy vs RAM, flash, instructions),
                       in canonical order (accuracy descending, then costs, then key), with
                       whether it meets the budget, which constraints it misses, and the per-layer
-                      choices (kernel, input -> output format, weight format)
+                      choices (kernel, input -> output format, weight format of every layer
+                      with weights or a format change; candidates.jsonl has every layer)
 front.png             accuracy against each cost: every feasible candidate (grey), the front
                       (joined), the candidates within the budget (filled), the budget lines
 """
@@ -14,8 +15,10 @@ from .budget import COSTS, fmt_cost
 
 
 def _layers_text(rec):
+    """Layers with weights or a format change (a relu or max pool in place repeats its input)."""
     return "; ".join(f"{l['name']}={l['kernel']} {l['in']}->{l['out']}"
-                     + (f" w{l['w']}" if "w" in l else "") for l in rec["layers"])
+                     + (f" w{l['w']}" if "w" in l else "") for l in rec["layers"]
+                     if "w" in l or l["in"] != l["out"])
 
 
 def _misses_text(rec, budget):
