@@ -231,12 +231,11 @@ def run(args):
             bar.close()
         print(f"\ninterrupted: {len(store.records)} candidates are in {store.path}; run the same "
               "command again to resume", file=sys.stderr)
-        executor.close()
         return 130
     finally:
         if bar is not None:
             bar.close()
-    executor.close()
+        executor.close()
     return _finish(args, out, graph, ctx, result, checkout)
 
 

@@ -14,7 +14,9 @@ flash         weight bytes + the generated code's .text (the network's C and the
 instructions  qsim.costmodel.estimate(qgraph, target): predicted executed instructions per
               inference (no QEMU in the loop; `qsim search --confirm` runs QEMU on the winner)
 A candidate the quantizer refuses (no legal kernel, a shift out of range...) is a record with
-ok=False and the error: a result, not a failure of the search.
+ok=False and the error: a result, not a failure of the search. A failure of the machine (a
+compiler that fails or is killed, a memory limit) is raised instead and never recorded, so a
+resumed run evaluates that candidate again.
 
 Deterministic: the record depends only on the context and the candidate, never on the process,
 thread or executor that computes it (simulate is bit-exact whatever its threads; QAT runs with
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import QsimError
+from ..errors import BuildError, QsimError, ResourceLimitError, ToolchainMissing
 
 NET_NAME = "net"                 # fixed C prefix: identical networks give identical text
 _CODE_SIZES = {}
@@ -169,6 +171,8 @@ def evaluate(ctx, cand) -> dict:
             gen = render(q, name=NET_NAME)
             code = code_size(gen) if ctx.measure_code else None
             est = costmodel.estimate(q, target=ctx.target)
+        except (BuildError, ToolchainMissing, ResourceLimitError):
+            raise                      # the machine, not the candidate: never recorded
         except QsimError as e:
             rec.update(ok=False, error=f"{type(e).__name__}: {e}")
             return rec

@@ -17,7 +17,7 @@ the same whichever executor runs them.
 import os
 import pickle
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, QsimError
 
 ONE_THREAD_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                   "MKL_NUM_THREADS": "1"}
@@ -68,10 +68,17 @@ class ProcessExecutor:
 
     def run(self, candidates):
         from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
         futures = {self.pool.submit(_worker_evaluate, c): c for c in candidates}
         try:
             for f in as_completed(futures):
-                yield futures[f], f.result()
+                try:
+                    rec = f.result()
+                except BrokenProcessPool as e:
+                    raise QsimError(f"a worker process died ({e}); the records written so far "
+                                    "are kept. help: run the same command again to resume, with "
+                                    "fewer --workers if memory is short") from None
+                yield futures[f], rec
         finally:
             for f in futures:
                 f.cancel()
@@ -116,7 +123,15 @@ class DaskExecutor:
             futures[f] = c
         try:
             for f in as_completed(list(futures)):
-                yield futures[f], f.result()
+                try:
+                    rec = f.result()
+                except (QsimError, KeyboardInterrupt):
+                    raise
+                except Exception as e:     # the cluster's failures (KilledWorker, lost connection)
+                    raise QsimError(f"Dask: {type(e).__name__}: {e}; the records written so far "
+                                    "are kept. help: check the cluster and run the same command "
+                                    "again to resume") from None
+                yield futures[f], rec
         finally:
             for f in futures:
                 f.cancel()

@@ -251,3 +251,22 @@ def test_help_and_target_paths(capsys):
     from harness.cortex_m import CPU_PATH
     from qsim.commands.search import TARGET_PATH
     assert TARGET_PATH == CPU_PATH
+
+
+def test_machine_failures_are_not_recorded(cli, files, tmp_path, monkeypatch):
+    """A compiler failure aborts with exit 2 and is not recorded as a refused candidate; the run
+    after it evaluates that candidate again."""
+    from qsim.errors import BuildError
+    from qsim.search import evaluate as ev
+
+    def broken(gen):
+        raise BuildError("measuring the code size: arm-none-eabi-gcc killed")
+
+    out = tmp_path / "m"
+    monkeypatch.setattr(ev, "code_size", broken)
+    rc, _, err = cli(*_args(files, out, "--workers", "1", "--budget-candidates", "3"))
+    assert rc == 2 and "arm-none-eabi-gcc killed" in err
+    assert len((out / "candidates.jsonl").read_text().splitlines()) == 1      # header only
+    monkeypatch.undo()
+    rc, text, _ = cli(*_args(files, out, "--workers", "1", "--budget-candidates", "3"))
+    assert rc == 0 and _evaluated(text) == 3
