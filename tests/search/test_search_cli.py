@@ -270,3 +270,31 @@ def test_machine_failures_are_not_recorded(cli, files, tmp_path, monkeypatch):
     monkeypatch.undo()
     rc, text, _ = cli(*_args(files, out, "--workers", "1", "--budget-candidates", "3"))
     assert rc == 0 and _evaluated(text) == 3
+
+
+def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
+    import argparse
+    import io
+    import sys
+
+    from qsim.commands.search import _progress
+    from qsim.search.budget import Budget
+    from qsim.search.driver import SearchResult
+    args = argparse.Namespace(quiet=False, budget_candidates=4)
+    assert _progress(args, Budget()) == (None, None)           # pytest's stderr: not a TTY
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    bar, update = _progress(args, Budget(ram=100))
+    result = SearchResult(Budget(ram=100))
+    rec = {"ok": True, "accuracy": 0.75, "ram": 50, "flash": 1, "instructions": 1, "key": "a",
+           "candidate": {"scheme": "q7", "layer_bits": [], "offsets": [], "fc_opt": True,
+                         "qat_epochs": 0}}
+    result.visited.append(rec)
+    update(rec, result)
+    bar.close()
+    assert "1/4" in tty.getvalue() and "best 75.00%" in tty.getvalue()
+    assert _progress(argparse.Namespace(quiet=True, budget_candidates=4), Budget()) == (None, None)
