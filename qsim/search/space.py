@@ -65,7 +65,8 @@ class Candidate:
     def label(self) -> str:
         """Short human text: scheme, widths that differ, offsets, kernel variant, QAT."""
         parts = [self.scheme if not self.layer_bits else f"{self.scheme}+layers"]
-        parts += [f"{n}:{b}b" for n, b in self.layer_bits]
+        default = 8 if self.scheme == "q7" else 16
+        parts += [f"{n}:{b}b" for n, b in self.layer_bits if b != default]
         parts += [f"{t}{o:+d}" for t, o in self.offsets]
         if not self.fc_opt:
             parts.append("fc-plain")

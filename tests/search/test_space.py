@@ -68,6 +68,7 @@ def test_per_layer_moves(tiny):
     assert [dict(m.layer_bits) for m in flips] == [
         {"conv1": 16, "fc1": 8, "fc2": 8}, {"conv1": 8, "fc1": 16, "fc2": 8},
         {"conv1": 8, "fc1": 8, "fc2": 16}]
+    assert flips[0].label() == "q7+layers conv1:16b"
     # flipping back returns to the plain scheme (one key per network)
     assert Candidate("q7") in sp.neighbours(flips[0])
     assert not [m for m in sp.neighbours(Candidate("q7q15")) if m.layer_bits]
