@@ -80,22 +80,26 @@ def front_png(path, records, front, budget, title):
     axes = fig.subplots(1, 3, sharey=True)
     limits = budget.limits()
     for ax, cost in zip(axes, COSTS):
-        xs = [r[cost] for r in records]
-        ax.scatter(xs, [100 * r["accuracy"] for r in records], s=14, c="0.7", label="candidates")
+        k = 1e6 if cost == "instructions" else 1024.0       # plotted in millions / KiB
+
+        def xs(recs, cost=cost, k=k):
+            return [r[cost] / k for r in recs]
+        ax.scatter(xs(records), [100 * r["accuracy"] for r in records], s=14, c="0.7",
+                   label="candidates")
         fr = sorted(front, key=lambda r: r[cost])
-        ax.plot([r[cost] for r in fr], [100 * r["accuracy"] for r in fr], "-", c="tab:blue",
-                lw=1, alpha=0.5)
+        ax.plot(xs(fr), [100 * r["accuracy"] for r in fr], "-", c="tab:blue", lw=1, alpha=0.5)
         inb = [r for r in front if not budget.misses(r)]
         out = [r for r in front if budget.misses(r)]
-        ax.scatter([r[cost] for r in out], [100 * r["accuracy"] for r in out], s=30,
+        ax.scatter(xs(out), [100 * r["accuracy"] for r in out], s=30,
                    facecolors="none", edgecolors="tab:blue", label="front, over budget")
-        ax.scatter([r[cost] for r in inb], [100 * r["accuracy"] for r in inb], s=30,
+        ax.scatter(xs(inb), [100 * r["accuracy"] for r in inb], s=30,
                    c="tab:green", label="front, within budget")
         if cost in limits:
-            ax.axvline(limits[cost], c="tab:red", ls="--", lw=1,
+            ax.axvline(limits[cost] / k, c="tab:red", ls="--", lw=1,
                        label=f"budget {fmt_cost(cost, limits[cost])}")
-        ax.set_xlabel({"ram": "RAM (bytes: arena + scratch)", "flash": "flash (bytes: weights + code)",
-                       "instructions": "instructions per inference (cost model)"}[cost])
+        ax.set_xlabel({"ram": "RAM, KiB (arena + scratch)", "flash": "flash, KiB (weights + code)",
+                       "instructions": "instructions per inference, millions (cost model)"}[cost])
+
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     axes[0].set_ylabel("accuracy (%, bit-exact simulation)")
