@@ -46,7 +46,7 @@ BUDGETS = {"kws": ("--ram", "16k", "--flash", "192k", "--instructions", "6M"),
 
 def kws_net(args, out):
     from qsim.kws import features as kws
-    from qsim.kws.demo import DemoSettings, Stages, _dataset, _features
+    from qsim.kws.demo import DemoSettings, _dataset, _features
     from qsim.kws.flow import TrainSettings, train_float
     s = DemoSettings(per_class=args.kws_per_class, heldout_per_class=0, workers=2)
     cache = ROOT / "data/cache"

@@ -139,7 +139,6 @@ def _split(x, y, seed, qat):
 
 
 def run(args):
-    import sys
     import warnings
 
     import numpy as np
@@ -186,11 +185,10 @@ def run(args):
         cal_note = f"calibrated on --data ({len(x)} items)"
     x_eval, y_eval, x_train, y_train = _split(x, y, args.seed, args.qat_epochs)
 
-    from qsim.search.driver import search
     from qsim.search.evaluate import Context
     from qsim.search.executors import make_executor
     from qsim.search.space import Space
-    from qsim.search.store import Store, fingerprint
+    from qsim.search.store import fingerprint
     ctx = Context(graph, cal, x_eval, y_eval, target=args.target, release=args.release,
                   path=TARGET_PATH[args.target], strategy=args.strategy, seed=args.seed,
                   x_train=x_train, y_train=y_train)
@@ -200,6 +198,22 @@ def run(args):
                 "strategy": args.strategy, "seed": args.seed, "qat_epochs": args.qat_epochs}
     fp = fingerprint(ctx)
 
+    # a scheduler that cannot be reached is refused before DIR exists
+    executor = make_executor(ctx, 1 if args.scheduler else workers, args.scheduler)
+    try:
+        return _search(args, out, graph, ctx, space, fp, settings, cal_note, budget, workers,
+                       executor, checkout)
+    finally:
+        executor.close()
+
+
+def _search(args, out, graph, ctx, space, fp, settings, cal_note, budget, workers, executor,
+            checkout):
+    import sys
+
+    from qsim.search.driver import search
+    from qsim.search.store import Store
+
     # -- DIR: created (or resumed) only now ---------------------------------------------------
     if args.force and out.exists():
         import shutil
@@ -207,7 +221,7 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     store = Store(out, fp, settings).open()
     print(f"qsim search: {graph.name}: {args.target} (CMSIS-NN {TARGET_PATH[args.target].upper()} "
-          f"path), CMSIS_5 {args.release}; {len(y_eval)} evaluation items; {cal_note}; budget "
+          f"path), CMSIS_5 {args.release}; {len(ctx.y)} evaluation items; {cal_note}; budget "
           f"{budget.describe()}")
     print(f"space: schemes q7/q15/q7q15, per-layer widths "
           f"{'yes' if space.layer_bits else 'no (qsim.quantize has no layer_bits)'}, "
@@ -218,7 +232,6 @@ def run(args):
         print(f"resuming: {len(store.records)} candidates already in {store.path}"
               + (f" ({store.dropped} incomplete line(s) dropped)" if store.dropped else ""))
 
-    executor = make_executor(ctx, 1 if args.scheduler else workers, args.scheduler)
     where = (f"Dask scheduler {args.scheduler}" if args.scheduler
              else f"{workers} worker processes" if workers > 1 else "this process")
     print(f"evaluating on {where}")
@@ -235,7 +248,6 @@ def run(args):
     finally:
         if bar is not None:
             bar.close()
-        executor.close()
     return _finish(args, out, graph, ctx, result, checkout)
 
 

@@ -103,7 +103,7 @@ def require_dask():
 class DaskExecutor:
     name = "dask"
 
-    def __init__(self, ctx, address, timeout=30):
+    def __init__(self, ctx, address, timeout=10):
         require_dask()
         from distributed import Client
         try:

@@ -4,7 +4,6 @@ on the serial, process-pool and Dask executors."""
 import csv
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
