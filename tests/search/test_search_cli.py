@@ -297,3 +297,15 @@ def test_progress_bar_on_a_terminal_only(monkeypatch, capsys):
     bar.close()
     assert "1/4" in tty.getvalue() and "best 75.00%" in tty.getvalue()
     assert _progress(argparse.Namespace(quiet=True, budget_candidates=4), Budget()) == (None, None)
+
+
+def test_unreachable_scheduler_writes_nothing(cli, files, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+
+    def refuse(address, timeout=None):
+        raise OSError(f"Timed out trying to connect to {address}")
+
+    monkeypatch.setattr(distributed, "Client", refuse)
+    rc, _, err = cli(*_args(files, tmp_path / "d", "--scheduler", "tcp://127.0.0.1:9"))
+    assert rc == 2 and "cannot connect to a Dask scheduler" in err and "dask scheduler" in err
+    assert not (tmp_path / "d").exists()
