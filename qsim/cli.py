@@ -14,7 +14,7 @@ from .errors import QsimError
 
 # Order = order in `qsim --help`.
 COMMANDS = ("demo", "parity_kernels", "data", "train", "calibrate", "quantize", "evaluate", "report",
-            "qat", "codegen", "parity", "kws", "fetch_cmsis", "import_c", "diverge")
+            "qat", "search", "codegen", "parity", "kws", "fetch_cmsis", "import_c", "diverge")
 
 
 def build_parser():
