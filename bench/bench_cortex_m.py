@@ -25,6 +25,7 @@ from cmsis_nn.locate import find_cmsis  # noqa: E402
 from harness.parity import random_inputs, run_network_parity  # noqa: E402
 from qsim.calibrate import calibrate  # noqa: E402
 from qsim.errors import QsimError  # noqa: E402
+from qsim.releases import TARGET_PATH  # noqa: E402
 from qsim.importers.spec import CIFAR10_SPEC, KWS_SPEC, Sequential  # noqa: E402
 from qsim.quantize import quantize  # noqa: E402
 
@@ -63,7 +64,7 @@ def main():
     timing(cortex_m, "simulate", "simulate (pre-check)")
     net, scheme, cmsis_dir, target, n = sys.argv[1:6]
     checkout = find_cmsis(os.path.expanduser(cmsis_dir))
-    path = {"cortex-m4": "dsp", "cortex-m3": "ref"}[target]
+    path = TARGET_PATH[target]
     print(f"=== {net} {scheme} CMSIS_5 {checkout.version} {target} ({path} path), {n} inputs", flush=True)
     try:
         g = quantized(SPECS[net], scheme, checkout.version, path)

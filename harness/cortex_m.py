@@ -43,7 +43,7 @@ from .qemu import (BOARDS, C_DIR, TARGET_FLAGS, QemuTimeout, build_elf, cache_di
                    run_elf)
 from .target_run import TargetRun, sim_graph_for
 
-CPU_PATH = {"cortex-m4": "dsp", "cortex-m3": "ref"}
+from qsim.releases import TARGET_PATH as CPU_PATH  # noqa: E402
 INSTALL = "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-ar", "arm-none-eabi-size", "arm-none-eabi-nm",
          "qemu-system-arm")

@@ -30,7 +30,7 @@ import numpy as np
 from .errors import QsimError
 
 DATA_FILE = Path(__file__).with_name("data") / "costmodel.json"
-TARGET_PATH = {"cortex-m4": "dsp", "cortex-m3": "ref"}
+from .releases import TARGET_PATH  # noqa: E402  (re-exported)
 # pseudo-functions: what the generated code does besides calls (fitted like the kernels)
 PSEUDO = ("layer", "memcpy", "transpose_hw", "widen_input")
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from .errors import QsimError
 
 PATHS = ("ref", "dsp")
+# Cortex-M target -> the CMSIS-NN code path arm-none-eabi-gcc builds for it (__ARM_FEATURE_DSP)
+TARGET_PATH = {"cortex-m4": "dsp", "cortex-m3": "ref"}
 PATH_HELP = "'ref' is the plain-C build (x86 host, Cortex-M0/M3), 'dsp' ARM_MATH_DSP (Cortex-M4/M7/M33)"
 
 # Defaults of the commands that create a model (qsim quantize); always printed when used.

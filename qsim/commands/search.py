@@ -32,7 +32,7 @@ examples:
   qsim codegen search_kws/best -o kws_c/
 """
 TARGETS = ("cortex-m4", "cortex-m3")
-TARGET_PATH = {"cortex-m4": "dsp", "cortex-m3": "ref"}    # = harness.cortex_m.CPU_PATH
+from qsim.releases import TARGET_PATH  # noqa: E402
 STRATEGIES = ("minmax", "percentile", "mse")
 
 
@@ -190,7 +190,7 @@ def run(args):
     from qsim.search.space import Space
     from qsim.search.store import fingerprint
     ctx = Context(graph, cal, x_eval, y_eval, target=args.target, release=args.release,
-                  path=TARGET_PATH[args.target], strategy=args.strategy, seed=args.seed,
+                  strategy=args.strategy, seed=args.seed,
                   x_train=x_train, y_train=y_train)
     space = Space(graph, qat_epochs=args.qat_epochs)
     settings = {"model": str(args.model), "data": str(args.data), "labels": str(args.labels),

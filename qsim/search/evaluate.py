@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BuildError, QsimError, ResourceLimitError, ToolchainMissing
+from ..costmodel import TARGET_PATH
 
 NET_NAME = "net"                 # fixed C prefix: identical networks give identical text
 _CODE_SIZES = {}
@@ -47,13 +48,17 @@ class Context:
     y: np.ndarray                 # (N,) labels
     target: str = "cortex-m4"
     release: str = "5.9.0"
-    path: str = "dsp"
     strategy: str = "minmax"
     percentile: float = 99.99
     seed: int = 0
     x_train: np.ndarray | None = None     # QAT training data (None: no QAT)
     y_train: np.ndarray | None = None
     measure_code: bool = True
+
+    @property
+    def path(self):
+        """The CMSIS-NN code path the target runs (cortex-m4: "dsp", cortex-m3: "ref")."""
+        return TARGET_PATH[self.target]
 
 
 def _cache_root():

@@ -75,26 +75,28 @@ def test_per_layer_moves(tiny):
 
 
 def test_layer_bits_reach_quantize(tiny, monkeypatch):
-    """A candidate with per-layer widths calls quantize(..., layer_bits=...) (stand-in here: it
-    records the argument and quantizes with the global scheme)."""
+    """A candidate with per-layer widths calls quantize(..., layer_bits=...) and gets them."""
     g, x = tiny
     real = qmod.quantize
     seen = []
 
-    def fake(graph, calibration, scheme="q7", layer_bits=None, **kw):
+    def spy(graph, calibration, scheme="q7", layer_bits=None, **kw):
         seen.append(dict(layer_bits or {}))
-        return real(graph, calibration, scheme=scheme, **kw)
+        q = real(graph, calibration, scheme=scheme, layer_bits=layer_bits, **kw)
+        seen.append({n.name: q.tensors[n.output].qformat.bits for n in q.nodes
+                     if n.name in ("conv1", "fc1", "fc2")})
+        return q
 
-    monkeypatch.setattr(qmod, "quantize", fake)
+    monkeypatch.setattr(qmod, "quantize", spy)
     assert quantize_takes_layer_bits()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cal = __import__("qsim").calibrate(g, x)
     y = np.zeros(len(x), np.int64)
-    ctx = ev.Context(g, cal, x, y, path="ref", measure_code=False)
+    ctx = ev.Context(g, cal, x, y, target="cortex-m3", measure_code=False)
     sp = Space(g)
     cand = [m for m in sp.neighbours(Candidate("q7")) if m.layer_bits][0]
     rec = ev.evaluate(ctx, cand)
     assert rec["ok"], rec
-    assert seen == [{"conv1": 16, "fc1": 8, "fc2": 8}]
+    assert seen == [{"conv1": 16, "fc1": 8, "fc2": 8}] * 2
     assert rec["candidate"]["layer_bits"] == [["conv1", 16], ["fc1", 8], ["fc2", 8]]
