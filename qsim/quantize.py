@@ -356,7 +356,7 @@ def _avgpool_frac(g, node, fi, fo, bits):
     return min(max(fo, fi), fi + limit)
 
 
-def _swap_if_it_helps(g, fc_opt, layer_bits, default):
+def _swap_if_it_helps(g, fc_opt, layer_bits, default, pad_channels=True):
     """q15 convs on path "dsp": swap H and W (passes.transpose_hw) when a non-square conv has an
     odd output width and the swapped graph gets legal kernels; else `g` (whose error stands)."""
     bits = widths(g, layer_bits, default)
@@ -365,7 +365,8 @@ def _swap_if_it_helps(g, fc_opt, layer_bits, default):
     if swapped is None:
         return g
     try:
-        choose_kernels(swapped, fc_opt=fc_opt, bits=widths(swapped, layer_bits, default))
+        choose_kernels(swapped, fc_opt=fc_opt, bits=widths(swapped, layer_bits, default),
+                       pad_channels=pad_channels)
     except UnsupportedOpError:
         return g
     log.info("graph '%s': %s", g.name, swapped.meta["swap_hw"]["reason"])
@@ -415,7 +416,7 @@ def _forced_heads(g, head, override):
 
 def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PATH,
              version=DEFAULT_RELEASE, truncate=False, percentile=99.99, fc_opt=True,
-             frac_bits_override=None, layer_bits=None):
+             frac_bits_override=None, layer_bits=None, pad_channels=True):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
 
     Parameters
@@ -432,6 +433,9 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
         needs path="dsp", firmware on CMSIS_5 5.7.0 needs version="5.7.0".
     percentile : p of the percentile strategy
     fc_opt : use the `_opt` fully connected kernels (interleaved weights)
+    pad_channels : zero-pad q7 conv channels where that makes a `_fast` kernel legal (default);
+        False keeps `_basic` there (fewer bytes of activations and weights, more instructions).
+        The q15 non-square padding to even channels is not optional (no other kernel exists).
     frac_bits_override : optional {tensor name: frac_bits} forcing activation formats instead of
         the strategy's choice (e.g. a coarser input to study precision loss). A forced tensor sets
         the format of its whole group (tensors joined by relu, pooling, reshape...); softmax /
@@ -477,10 +481,10 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
         _check_finite(node)
     sources = insert_requantize(g, eff_bits, default) if user_bits else {}
     if path == "dsp" and 16 in widths(g, eff_bits, default).values():
-        g = _swap_if_it_helps(g, fc_opt, eff_bits, default)
+        g = _swap_if_it_helps(g, fc_opt, eff_bits, default, pad_channels)
     calibration = with_transposed_stats(g, _with_source_stats(calibration, sources))
     tbits = widths(g, eff_bits, default)
-    choose_kernels(g, fc_opt=fc_opt, bits=tbits)
+    choose_kernels(g, fc_opt=fc_opt, bits=tbits, pad_channels=pad_channels)
     head = _format_groups(g)
     members = {}
     for t, h in head.items():
@@ -540,6 +544,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
     refine_kernels(g)
     g.meta = dict(g.meta, quantize={"strategy": strategy, "percentile": percentile,
                                     "fc_opt": bool(fc_opt),
+                                    **({} if pad_channels else {"pad_channels": False}),
                                     **({"frac_bits_override": dict(frac_bits_override)}
                                        if frac_bits_override else {}),
                                     **({"layer_bits": dict(user_bits)} if user_bits else {}),

@@ -58,6 +58,9 @@ def register(subparsers):
                    help="build with ARM_NN_TRUNCATE (shifts truncate instead of rounding)")
     p.add_argument("--no-fc-opt", action="store_true",
                    help="use the plain fully connected functions instead of the _opt ones")
+    p.add_argument("--no-pad-channels", action="store_true",
+                   help="do not zero-pad q7 conv channels to reach the _fast kernels (less RAM and "
+                        "flash, more cycles)")
     p.add_argument("-o", "--output", required=True, metavar="QMODEL_DIR",
                    help="folder to write (model.json + model.npz)")
     p.add_argument("--force", action="store_true", help="replace QMODEL_DIR if it exists")
@@ -137,7 +140,8 @@ def run(args):
     with show_warnings("quantize"):
         q = quantize(graph, cal, scheme=args.scheme, strategy=args.strategy, path=path,
                      version=release, truncate=args.truncate, percentile=args.percentile,
-                     fc_opt=not args.no_fc_opt, layer_bits=layer_bits)
+                     fc_opt=not args.no_fc_opt, layer_bits=layer_bits,
+                     pad_channels=not args.no_pad_channels)
     q.meta = dict(q.meta, quantized_from=str(args.model), calibration=str(args.calib),
                   strategy=args.strategy, percentile=args.percentile)
     findings = []

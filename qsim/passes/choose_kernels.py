@@ -143,18 +143,20 @@ def _q7_fast_padding(graph, node, want):
         want[node.output] = max(want.get(node.output, 0), pout)
 
 
-def _channel_padding(graph, quant, tbits):
+def _channel_padding(graph, quant, tbits, pad_channels=True):
     """Decide zero-channel padding; returns {tensor: channels appended}.
 
     q15 non-square convs must have even channel counts (only _fast_nonsquare exists); q7 convs
-    are padded where that makes a _fast kernel legal at little cost (see _q7_fast_padding).
+    are padded where that makes a _fast kernel legal at little cost (see _q7_fast_padding),
+    unless pad_channels is False (then they keep _basic: less RAM and flash, more cycles).
     """
     want = {}
     for node in graph.nodes:
         if node.op != "conv":
             continue
         if tbits[node.output] == 8:
-            _q7_fast_padding(graph, node, want)
+            if pad_channels:
+                _q7_fast_padding(graph, node, want)
             continue
         g = ConvGeometry.of(graph, node)
         if g.square:
@@ -320,7 +322,7 @@ def _softmax(graph, node, bits, quant):
                              "help: flatten first, or use scheme='q7'")
 
 
-def choose_kernels(graph, fc_opt=True, bits=None) -> bool:
+def choose_kernels(graph, fc_opt=True, bits=None, pad_channels=True) -> bool:
     """Set node.kernel (and q15 channel padding) for every node; returns True.
 
     Needs graph.quant.scheme ("q7", "q15", "q7q15"); path and version come from graph.quant.
@@ -338,7 +340,7 @@ def choose_kernels(graph, fc_opt=True, bits=None) -> bool:
     tbits = bits
     for node in graph.nodes:
         node.pad_ch_in = node.pad_ch_out = None
-    pad = _channel_padding(graph, quant, tbits)
+    pad = _channel_padding(graph, quant, tbits, pad_channels)
     why = graph.meta["kernels"] = {}
     for node in graph.nodes:
         op = node.op

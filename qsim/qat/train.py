@@ -105,6 +105,7 @@ def _reselect(graph, X, rng_seed):
     return quantize(fg, cal, scheme=q.scheme, strategy=strategy, path=q.path, version=q.version,
                     truncate=q.truncate, percentile=percentile,
                     fc_opt=settings.get("fc_opt", True),
+                    pad_channels=settings.get("pad_channels", True),
                     frac_bits_override=settings.get("frac_bits_override"),
                     layer_bits=settings.get("layer_bits"))
 

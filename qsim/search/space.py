@@ -3,41 +3,31 @@
 A Candidate is everything `qsim.quantize` (and optionally `qsim.qat.finetune`) needs beyond the
 float graph and its calibration:
     scheme       "q7", "q15" or "q7q15" (qsim.schemes): the global widths
-    layer_bits   ((node, 8|16), ...) for the weighted layers, when qsim.quantize accepts
-                 `layer_bits` (per-layer precision; detected with inspect.signature); empty = the
-                 scheme's widths everywhere
+    layer_bits   ((node, 8|16), ...) for the weighted layers (qsim.quantize's `layer_bits`:
+                 per-layer precision, requantize layers between widths); empty = the scheme's
+                 widths everywhere
     offsets      ((group head tensor, +-k), ...): activation formats moved k fraction bits away
                  from the calibrated choice (qsim.quantize's frac_bits_override), one value per
                  format group (tensors joined by relu / pooling / reshape share one format)
-    fc_opt       the `_opt` fully connected kernels (interleaved weights) or the plain ones: the
-                 one kernel alternative qsim.passes.choose_kernels offers (every other layer
-                 takes its first legal function; q7 channel padding is decided by it too, so
-                 "padding on/off" is not a free choice of the quantizer's API)
+    fc_opt       the `_opt` fully connected kernels (interleaved weights) or the plain ones
+    pad_channels q7 convs zero-padded to reach the `_fast` kernels (qsim.quantize's default) or
+                 kept on `_basic` (fewer activation and weight bytes, more instructions); every
+                 other layer takes its first legal function (qsim.passes.choose_kernels)
     qat_epochs   0, or a short QAT fine-tuning (qsim.qat.finetune) of the quantized candidate
 Candidate.key() is a canonical JSON text: the identity used by the store (resume) and for ties.
 
-Moves (Space.neighbours), always in this order: toggle fc_opt; add QAT (when --qat-epochs > 0);
+Moves (Space.neighbours), always in this order: toggle fc_opt; toggle pad_channels (nets with a
+conv); add QAT (when --qat-epochs > 0);
 flip each weighted layer's width (8 <-> 16, graph order; only with layer_bits and from a q7 or
 q15 base); each format group's offset +1 then -1 (graph order, |offset| <= Space.max_offset).
 """
-import inspect
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..ops import OPS
 
 SCHEMES = ("q7", "q15", "q7q15")
 MAX_OFFSET = 2
-
-
-def quantize_takes_layer_bits(quantize=None) -> bool:
-    """True when qsim.quantize accepts `layer_bits` (per-layer precision)."""
-    if quantize is None:
-        from ..quantize import quantize
-    try:
-        return "layer_bits" in inspect.signature(quantize).parameters
-    except (TypeError, ValueError):    # pragma: no cover - a builtin without a signature
-        return False
 
 
 @dataclass(frozen=True)
@@ -47,6 +37,7 @@ class Candidate:
     offsets: tuple = ()
     fc_opt: bool = True
     qat_epochs: int = 0
+    pad_channels: bool = True
 
     def key(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
@@ -54,13 +45,14 @@ class Candidate:
     def to_dict(self):
         return {"scheme": self.scheme, "layer_bits": [list(p) for p in self.layer_bits],
                 "offsets": [list(p) for p in self.offsets], "fc_opt": self.fc_opt,
-                "qat_epochs": self.qat_epochs}
+                "qat_epochs": self.qat_epochs,
+                **({} if self.pad_channels else {"pad_channels": False})}   # old keys unchanged
 
     @classmethod
     def from_dict(cls, d):
         return cls(str(d["scheme"]), tuple((str(n), int(b)) for n, b in d["layer_bits"]),
                    tuple((str(t), int(o)) for t, o in d["offsets"]), bool(d["fc_opt"]),
-                   int(d["qat_epochs"]))
+                   int(d["qat_epochs"]), bool(d.get("pad_channels", True)))
 
     def label(self) -> str:
         """Short human text: scheme, widths that differ, offsets, kernel variant, QAT."""
@@ -70,13 +62,16 @@ class Candidate:
         parts += [f"{t}{o:+d}" for t, o in self.offsets]
         if not self.fc_opt:
             parts.append("fc-plain")
+        if not self.pad_channels:
+            parts.append("no-pad")
         if self.qat_epochs:
             parts.append(f"qat{self.qat_epochs}")
         return " ".join(parts)
 
     def quantize_kwargs(self):
-        """scheme / fc_opt / layer_bits arguments of qsim.quantize (offsets need the baseline)."""
-        kw = {"scheme": self.scheme, "fc_opt": self.fc_opt}
+        """scheme / fc_opt / pad_channels / layer_bits arguments of qsim.quantize (offsets need
+        the baseline)."""
+        kw = {"scheme": self.scheme, "fc_opt": self.fc_opt, "pad_channels": self.pad_channels}
         if self.layer_bits:
             kw["layer_bits"] = dict(self.layer_bits)
         return kw
@@ -103,7 +98,8 @@ class Space:
         self.groups = format_groups(graph)
         self.weighted = [n.name for n in graph.nodes if OPS[n.op].weighted]
         self.has_fc = any(n.op == "fc" for n in graph.nodes)
-        self.layer_bits = quantize_takes_layer_bits() if layer_bits is None else bool(layer_bits)
+        self.has_conv = any(n.op == "conv" for n in graph.nodes)
+        self.layer_bits = True if layer_bits is None else bool(layer_bits)
         self.qat_epochs = int(qat_epochs)
         self.max_offset = int(max_offset)
         self._order = {t: i for i, t in enumerate(self.groups)}
@@ -126,7 +122,7 @@ class Space:
             lb = ()
         else:
             lb = tuple((n, bits[n]) for n in self.weighted)
-        return Candidate(c.scheme, lb, c.offsets, c.fc_opt, c.qat_epochs)
+        return replace(c, layer_bits=lb)
 
     def _with_offset(self, c, group, delta):
         off = dict(c.offsets)
@@ -138,15 +134,17 @@ class Space:
         else:
             off.pop(group, None)
         items = tuple(sorted(off.items(), key=lambda kv: self._order[kv[0]]))
-        return Candidate(c.scheme, c.layer_bits, items, c.fc_opt, c.qat_epochs)
+        return replace(c, offsets=items)
 
     def neighbours(self, c):
         """Candidates one move away from c, in the fixed order of the module docstring."""
         out = []
         if self.has_fc:
-            out.append(Candidate(c.scheme, c.layer_bits, c.offsets, not c.fc_opt, c.qat_epochs))
+            out.append(replace(c, fc_opt=not c.fc_opt))
+        if self.has_conv:
+            out.append(replace(c, pad_channels=not c.pad_channels))
         if self.qat_epochs and not c.qat_epochs:
-            out.append(Candidate(c.scheme, c.layer_bits, c.offsets, c.fc_opt, self.qat_epochs))
+            out.append(replace(c, qat_epochs=self.qat_epochs))
         if self.layer_bits and c.scheme in ("q7", "q15"):
             bits = self.widths(c)
             for n in self.weighted:

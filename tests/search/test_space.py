@@ -1,7 +1,6 @@
 """The candidate space: fixed move order, canonical keys, and the per-layer precision dimension
 (used when qsim.quantize takes `layer_bits`; here a stand-in quantize is monkeypatched in)."""
 import importlib
-import inspect
 import warnings
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 
 from qsim.importers.spec import Sequential
 from qsim.search import evaluate as ev
-from qsim.search.space import Candidate, Space, format_groups, quantize_takes_layer_bits
+from qsim.search.space import Candidate, Space, format_groups
 
 qmod = importlib.import_module("qsim.quantize")     # the module (qsim.quantize is the function)
 
@@ -29,7 +28,8 @@ def test_groups_and_neighbours_order(tiny):
     base = Candidate("q7")
     moves = sp.neighbours(base)
     assert moves[0] == Candidate("q7", fc_opt=False)
-    assert [m.offsets for m in moves[1:]] == [((t, d),) for t in sp.groups for d in (1, -1)]
+    assert moves[1] == Candidate("q7", pad_channels=False)
+    assert [m.offsets for m in moves[2:]] == [((t, d),) for t in sp.groups for d in (1, -1)]
     assert moves == sp.neighbours(Candidate.from_dict(base.to_dict()))     # deterministic
     two = Candidate("q7", offsets=(("input", 2),))
     assert Candidate("q7", offsets=(("input", 3),)) not in sp.neighbours(two)   # |offset| <= 2
@@ -50,14 +50,27 @@ def test_keys_are_canonical(tiny):
 def test_qat_move(tiny):
     g, _ = tiny
     sp = Space(g, layer_bits=False, qat_epochs=2)
-    assert sp.neighbours(Candidate("q15"))[1] == Candidate("q15", qat_epochs=2)
+    assert sp.neighbours(Candidate("q15"))[2] == Candidate("q15", qat_epochs=2)
     assert all(m.qat_epochs == 2 for m in sp.neighbours(Candidate("q15", qat_epochs=2)))
 
 
-def test_layer_bits_detected_on_the_signature():
-    assert quantize_takes_layer_bits(lambda graph, cal, scheme="q7", layer_bits=None: None)
-    assert not quantize_takes_layer_bits(lambda graph, cal, scheme="q7": None)
-    assert quantize_takes_layer_bits() == ("layer_bits" in inspect.signature(qmod.quantize).parameters)
+def test_pad_channels_key_and_effect():
+    """The padding toggle keeps old keys for the default and reaches quantize: a 5-channel conv
+    input is padded to 8 for arm_convolve_HWC_q7_fast, or left on _basic."""
+    assert "pad_channels" not in Candidate("q7").key()
+    c = Candidate("q7", pad_channels=False)
+    assert Candidate.from_dict(c.to_dict()) == c and c.label() == "q7 no-pad"
+    g = Sequential((8, 8, 3), name="padme").conv(10, 3, pad=1).relu().conv(8, 3, pad=1).relu() \
+        .fc(3).build(seed=2)
+    x = np.random.default_rng(0).normal(size=(8, 8, 8, 3)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = __import__("qsim").calibrate(g, x)
+        on = qmod.quantize(g, cal, **Candidate("q7").quantize_kwargs())
+        off = qmod.quantize(g, cal, **c.quantize_kwargs())
+    k = lambda q: {n.name: n.kernel for n in q.nodes}["conv2"]
+    assert k(on) == "arm_convolve_HWC_q7_fast" and k(off) == "arm_convolve_HWC_q7_basic"
+    assert off.meta["quantize"]["pad_channels"] is False and "pad_channels" not in on.meta["quantize"]
 
 
 def test_per_layer_moves(tiny):
@@ -88,7 +101,6 @@ def test_layer_bits_reach_quantize(tiny, monkeypatch):
         return q
 
     monkeypatch.setattr(qmod, "quantize", spy)
-    assert quantize_takes_layer_bits()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cal = __import__("qsim").calibrate(g, x)
