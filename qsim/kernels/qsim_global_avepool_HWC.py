@@ -13,26 +13,31 @@ from ._companion import ROUND_HALF_UP, check_sum_range, finish_window, refuse
 
 
 @njit(cache=True, parallel=True)
-def _global_avepool(im, pixels, ch, out_lshift, truncate, lo, hi, out):
+def _global_avepool(im, pixels, ch, out_lshift, truncate, lo, hi, part_type, flush, out):
     """out[n, c] = clamp(average of im[n, p*ch + c] over the pixels p, lo, hi).
 
-    The pixels are summed `group` at a time into group*ch int32 partial sums (one contiguous loop
-    of >= 256 elements per group, vectorised, instead of one short loop per pixel), which are then
-    folded per channel. The int32 sums are exact (|sum| <= 2**30 by the wrapper's
-    check_sum_range), so the order of the additions does not matter."""
+    The pixels are summed `group` at a time into group*ch partial sums (one contiguous loop of
+    >= 256 elements per group, vectorised, instead of one short loop per pixel) of part_type's
+    dtype: int16 for q7 data, flushed into the int32 totals every `flush` = 256 groups, so no
+    partial exceeds 256 * 128 (twice the lanes of int32 per instruction); int32 for q15. The
+    totals are exact (|sum| <= 2**30 by the wrapper's check_sum_range), so the order of the
+    additions does not matter."""
     group = max(1, 256 // ch)
     span, full = uint64(group * ch), pixels // group
     for n in prange(im.shape[0]):
         row = im[n]
-        part = np.zeros(group * ch, np.int32)
-        for g in range(full):
-            base = uint64(g) * span
-            for i in range(span):
-                part[i] += row[base + i]
         acc = np.zeros(ch, np.int32)
-        for b in range(group):
-            for c in range(ch):
-                acc[c] += part[b * ch + c]
+        part = np.empty(group * ch, part_type.dtype)
+        for g0 in range(0, full, flush):
+            for i in range(span):
+                part[i] = 0
+            for g in range(g0, min(g0 + flush, full)):
+                base = uint64(g) * span
+                for i in range(span):
+                    part[i] += row[base + i]
+            for b in range(group):
+                for c in range(ch):
+                    acc[c] += part[b * ch + c]
         for p in range(full * group, pixels):
             for c in range(ch):
                 acc[c] += row[p * ch + c]
@@ -46,8 +51,9 @@ def _run(fn, bits, args, truncate):
     check_sum_range(fn, pixels, bits, b["out_lshift"])
     out = out_array(b, np.int8 if bits == 8 else np.int16)
     if out.size:
+        part_type, flush = (np.zeros(0, np.int16), 256) if bits == 8 else (np.zeros(0, np.int32), 1 << 30)
         _global_avepool(b["Im_in"].reshape(b.n, -1), pixels, b["ch_im_in"], b["out_lshift"], bool(truncate),
-                        -(1 << (bits - 1)), (1 << (bits - 1)) - 1, out.reshape(b.n, -1))
+                        -(1 << (bits - 1)), (1 << (bits - 1)) - 1, part_type, flush, out.reshape(b.n, -1))
     return out
 
 
