@@ -48,7 +48,8 @@ def measure(demo, M, y, split, checkout, m4_inputs):
     from qsim.kws.flow import KwsModel, TrainSettings, calibrate_quantize, evaluate
 
     model = KwsModel.load(Path(demo) / "model")
-    train = {k: v for k, v in model.info["train"].items() if k in {f.name for f in dataclasses.fields(TrainSettings)}}
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    train = {k: v for k, v in model.info["train"].items() if k in fields}
     settings = TrainSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in train.items()})
     tr, va, te, ho = (split == s for s in ("train", "val", "test", "heldout"))
     with warnings.catch_warnings():

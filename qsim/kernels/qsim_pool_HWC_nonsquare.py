@@ -20,7 +20,8 @@ def _taps(o, k, pad, stride, dim):
 
 @njit(cache=True)
 def _outputs(kx, pad, stride, dim_in, dim_out):
-    """[start, stop) of the outputs ox whose tap kx reads an input column: 0 <= ox*stride + kx - pad < dim_in."""
+    """[start, stop) of the outputs ox whose tap kx reads an input column:
+    0 <= ox*stride + kx - pad < dim_in."""
     return max(0, -((kx - pad) // stride)), min(dim_out, max((dim_in - 1 - kx + pad) // stride + 1, 0))
 
 
