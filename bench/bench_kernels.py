@@ -6,8 +6,9 @@ Prints MAC/s per column and the ratios simulator/C and simulator/kernels_ref mea
 plus numba JIT time on first use (cold cache) and start-up with a warm cache. The real C column
 needs a CMSIS_5 checkout (CMSIS_PATH or --cmsis); it is the REF build at -O3, called one image at a time
 from a C loop (bench/c_loop.py), as a device would. A second table times qsim's companion kernels
-against their own C (codegen/companion, gcc -O3, bench/companion_loop.py); --companion-only prints
-just that one.
+against their own C (codegen/companion, gcc -O3, bench/companion_loop.py), with numba's threads
+and on one thread (CPU time), plus the bytes per second they move; --companion-only prints just
+that one.
 """
 import argparse
 import os
@@ -40,62 +41,93 @@ def kws_layers(rng):
 
 
 # qsim's companion kernels (label, function, args builder, ops per item: taps x channels x outputs
-# for pooling and convolution, elements for element-wise functions), on DS-CNN / KWS shapes.
+# for pooling and convolution, elements for element-wise functions, bytes per item the functional
+# kernel must read + write: inputs + output, concat also the output-so-far), on DS-CNN / KWS shapes.
 def companion_layers(rng):
     q7 = lambda *s: rng.integers(-128, 128, size=s).astype(np.int8)
     q15 = lambda *s: rng.integers(-32768, 32768, size=s).astype(np.int16)
     return [
         ("maxpool q7 49x10x32 k2x2 s2 SAME", "qsim_maxpool_q7_HWC_nonsquare",
-         lambda n: (q7(n, 49, 10, 32), 10, 49, 32, 2, 2, 0, 0, 2, 2, 5, 25), 4 * 32 * 125),
+         lambda n: (q7(n, 49, 10, 32), 10, 49, 32, 2, 2, 0, 0, 2, 2, 5, 25), 4 * 32 * 125, 15680 + 4000),
         ("maxpool q15 49x10x32 k2x2 s2 SAME", "qsim_maxpool_q15_HWC_nonsquare",
-         lambda n: (q15(n, 49, 10, 32), 10, 49, 32, 2, 2, 0, 0, 2, 2, 5, 25), 4 * 32 * 125),
+         lambda n: (q15(n, 49, 10, 32), 10, 49, 32, 2, 2, 0, 0, 2, 2, 5, 25), 4 * 32 * 125, 2 * (15680 + 4000)),
         ("avepool q7 49x10x32 k3x3 p1", "qsim_avepool_q7_HWC_nonsquare",
-         lambda n: (q7(n, 49, 10, 32), 10, 49, 32, 3, 3, 1, 1, 1, 1, 0, 0, 2, 10, 49), 9 * 32 * 490),
+         lambda n: (q7(n, 49, 10, 32), 10, 49, 32, 3, 3, 1, 1, 1, 1, 0, 0, 2, 10, 49), 9 * 32 * 490, 2 * 15680),
         ("avepool q15 49x10x32 k3x3 p1", "qsim_avepool_q15_HWC_nonsquare",
-         lambda n: (q15(n, 49, 10, 32), 10, 49, 32, 3, 3, 1, 1, 1, 1, 1, 0, 2, 10, 49), 9 * 32 * 490),
+         lambda n: (q15(n, 49, 10, 32), 10, 49, 32, 3, 3, 1, 1, 1, 1, 1, 0, 2, 10, 49), 9 * 32 * 490, 4 * 15680),
         ("global avepool q7 25x5x64", "qsim_global_avepool_q7_HWC",
-         lambda n: (q7(n, 25, 5, 64), 5, 25, 64, 3), 125 * 64),
+         lambda n: (q7(n, 25, 5, 64), 5, 25, 64, 3), 125 * 64, 8000 + 64),
         ("global avepool q15 25x5x64", "qsim_global_avepool_q15_HWC",
-         lambda n: (q15(n, 25, 5, 64), 5, 25, 64, 3), 125 * 64),
-        ("add q7 25x5x64", "qsim_add_q7", lambda n: (q7(n, 8000), 1, q7(n, 8000), 0, 1, 8000), 8000),
-        ("add q15 25x5x64", "qsim_add_q15", lambda n: (q15(n, 8000), 0, q15(n, 8000), 2, 3, 8000), 8000),
-        ("clip (relu6) q7 25x5x64", "qsim_clip_q7", lambda n: (q7(n, 8000), 8000, 0, 96), 8000),
+         lambda n: (q15(n, 25, 5, 64), 5, 25, 64, 3), 125 * 64, 2 * (8000 + 64)),
+        ("add q7 25x5x64", "qsim_add_q7", lambda n: (q7(n, 8000), 1, q7(n, 8000), 0, 1, 8000), 8000, 3 * 8000),
+        ("add q15 25x5x64", "qsim_add_q15", lambda n: (q15(n, 8000), 0, q15(n, 8000), 2, 3, 8000), 8000,
+         6 * 8000),
+        ("clip (relu6) q7 25x5x64", "qsim_clip_q7", lambda n: (q7(n, 8000), 8000, 0, 96), 8000, 2 * 8000),
         ("depthwise q15 25x5x64 k3x3 p1", "qsim_depthwise_conv_HWC_q15_nonsquare",
          lambda n: (q15(n, 25, 5, 64), 5, 25, 64, q15(3, 3, 64), 64, 3, 3, 1, 1, 1, 1, q15(64), 0, 15, 5, 25),
-         9 * 64 * 125),
+         9 * 64 * 125, 4 * 8000),
         ("concat q7 25x5 32 into 64", "qsim_concat_channels_q7",
-         lambda n: (q7(n, 125 * 32), 125, 32, q7(n, 125 * 64), 64, 32), 125 * 32),
+         lambda n: (q7(n, 125 * 32), 125, 32, q7(n, 125 * 64), 64, 32), 125 * 32, 4000 + 2 * 8000),
     ]
 
 
-def bench_companion(batch, ref_batch):
-    """Companion kernels: numba vs kernels_ref vs qsim's own C (gcc -O3, C loop over the batch)."""
+def bench_companion(batch, ref_batch, repeat=7):
+    """Companion kernels: numba vs kernels_ref vs qsim's own C (gcc -O3, C loop over the batch).
+
+    Two comparisons: wall time with numba's threads (as the CMSIS table above), and CPU time on
+    one thread against the C's CPU time (what the simulator's engine runs: its worker threads
+    call single-threaded kernels; CPU time is also the figure a loaded machine disturbs least).
+    `bytes` = what the kernel must read and write per item; GB/s = that over the 1-thread time."""
+    import numba
+
     from kernels_ref import COMPANION_REF
     from qsim.kernels import COMPANION_KERNELS
 
     from companion_loop import CompanionLoop
     loop = CompanionLoop()
     rng = np.random.default_rng(1)
-    print(f"\nqsim companion kernels, batch {batch}; ops/s (taps x channels x outputs, or elements)")
-    print(f"{'layer':34s} {'simulator':>12s} {'kernels_ref':>12s} {'own C':>12s} {'sim/C':>7s} {'sim/ref':>8s}")
-    for label, fn, make, ops in companion_layers(rng):
+    threads = numba.get_num_threads()
+    print(f"\nqsim companion kernels, batch {batch}; ops/s (taps x channels x outputs, or elements); "
+          f"best of {repeat}")
+    print(f"{'layer':34s} {'simulator':>10s} {'own C':>10s} {'sim/C':>6s}   {'1 thread':>10s} {'C (CPU)':>10s} "
+          f"{'sim/C':>6s} {'GB/s':>5s}   {'kernels_ref':>11s} {'sim/ref':>7s}")
+    for label, fn, make, ops, nbytes in companion_layers(rng):
         a = make(batch)
         COMPANION_KERNELS[fn](*make(2))
-        t_sim = best_time(lambda: COMPANION_KERNELS[fn](*a))
+        t_sim = best_time(lambda: COMPANION_KERNELS[fn](*a), repeat)
+        numba.set_num_threads(1)
+        try:
+            t_one = best_time(lambda: COMPANION_KERNELS[fn](*a), repeat, time.process_time)
+        finally:
+            numba.set_num_threads(threads)
         a_ref = make(ref_batch)
         t_ref = best_time(lambda: COMPANION_REF[fn](*a_ref), repeat=1) * batch / ref_batch
-        t_c = loop.time(fn, a)
+        t_c = loop.time(fn, a, repeat)
+        t_c_cpu = loop.time(fn, a, repeat, time.process_time)
         m = ops * batch
-        print(f"{label:34s} {m / t_sim:12.3e} {m / t_ref:12.3e} {m / t_c:12.3e} "
-              f"{t_c / t_sim:7.1f} {t_ref / t_sim:8.0f}")
+        print(f"{label:34s} {m / t_sim:10.3e} {m / t_c:10.3e} {t_c / t_sim:6.1f}   {m / t_one:10.3e} "
+              f"{m / t_c_cpu:10.3e} {t_c_cpu / t_one:6.1f} {nbytes * batch / t_one / 1e9:5.1f}   "
+              f"{m / t_ref:11.3e} {t_ref / t_sim:7.0f}")
+    bandwidth(repeat)
 
 
-def best_time(fn, repeat=7):
+def bandwidth(repeat):
+    """One thread's copy rate (numpy copyto: read + write, bytes moved / s) at the sizes above."""
+    out = []
+    for mb in (8, 16, 32):
+        a = np.ones(mb << 20, np.int8)
+        o = np.empty_like(a)
+        t = best_time(lambda: np.copyto(o, a), repeat, time.process_time)
+        out.append(f"{mb} MB {2 * a.nbytes / t / 1e9:.0f} GB/s")
+    print("memory: one thread's np.copyto, bytes read + written per CPU-second: " + ", ".join(out))
+
+
+def best_time(fn, repeat=7, clock=time.perf_counter):
     best = float("inf")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t = clock()
         fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return best
 
 
@@ -120,9 +152,10 @@ def main():
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--ref-batch", type=int, default=2, help="items for the slow kernels_ref column")
     ap.add_argument("--companion-only", action="store_true", help="only the companion kernels' rows")
+    ap.add_argument("--repeat", type=int, default=7, help="timed runs per row (the best is kept)")
     args = ap.parse_args()
     if args.companion_only:
-        bench_companion(args.batch, args.ref_batch)
+        bench_companion(args.batch, args.ref_batch, args.repeat)
         return
 
     from kernels_ref import KERNELS_REF
@@ -153,7 +186,7 @@ def main():
               f"{t_c / t_sim:7.1f} {t_ref / t_sim:8.0f}")
     cold, warm = jit_times()
     print(f"import + first call: cold numba cache {cold:.2f} s, warm cache {warm:.2f} s")
-    bench_companion(args.batch, args.ref_batch)
+    bench_companion(args.batch, args.ref_batch, args.repeat)
 
 
 if __name__ == "__main__":

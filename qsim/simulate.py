@@ -23,6 +23,8 @@ from tqdm import tqdm
 from .errors import QuantizationError, SaturationWarning, ShapeError
 from .graph import Graph
 from .kernels import COMPANION_KERNELS, KERNELS
+from .kernels.qsim_clip import CLIP_IN_PLACE
+from .kernels.qsim_concat_channels import concat_into
 from .lower import channel_pad, data_move, kernel_call, stored_shape
 from .ops import OPS
 from .validate import check_count, check_memory, tensors_bytes, validate_quantized
@@ -84,12 +86,13 @@ def _saturated(qgraph, node, y, count_lo):
 
 
 def _relu_in_place(calls, consumers, keep):
-    """Names of relu nodes that may overwrite their input (np.maximum, out=): it is the fresh
-    output of a kernel call (not a data move, which may alias another tensor), read by nobody else
-    and not returned."""
+    """Names of relu and clip nodes that may overwrite their input (relu: np.maximum, out=; clip:
+    qsim_clip's loop with its input as output, as the C does): the input is the fresh output of a
+    kernel call (not a data move, which may alias another tensor), read by nobody else and not
+    returned."""
     fresh = {node.output for node, call in calls if call is not None}
     return {node.name for node, call in calls
-            if call is not None and node.op == "relu" and node.input in fresh
+            if call is not None and node.op in ("relu", "clip") and node.input in fresh
             and node.input not in keep and consumers[node.input] == 1}
 
 
@@ -198,7 +201,7 @@ def _run_chunk(qgraph, plan, batch, keep, in_place):
     for node, call in plan.calls:
         x_in = env[node.input]
         if call is not None and call.companion:
-            y = _companion(call, env, n, shapes, plan.truncate)
+            y = _companion(call, env, n, shapes, plan.truncate, node.name in in_place)
         elif call is None:
             y = data_move(node, x_in, shapes[node.output])
         elif node.name in in_place:            # arm_relu_q7/q15 is max(x, 0) (doc §5.1); the
@@ -315,15 +318,24 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     return result[qgraph.outputs[0]] if len(qgraph.outputs) == 1 else result
 
 
-def _companion(call, env, n, shapes, truncate):
-    """Run a qsim companion kernel (single path: only `truncate`); a concat is one call per input
-    into its slice of the output."""
+def _companion(call, env, n, shapes, truncate, in_place=False):
+    """Run a qsim companion kernel (single path: only `truncate`). A concat writes every input
+    into its slice of one output buffer (concat_into, in place as the C does); a clip whose input
+    nobody else reads (`in_place`, see _relu_in_place) overwrites it, as the C does."""
     fn = COMPANION_KERNELS[call.c_name]
     if call.parts:
         info = dict(call.args)
-        y = np.zeros((n, info["num_pixels"] * info["ch_im_out"]), env[call.input].dtype)
+        pixels, ch_out = info["num_pixels"], info["ch_im_out"]
+        y = np.zeros((n, pixels, ch_out), env[call.input].dtype)
         for t, part in call.parts:
-            y = fn(Im_in=env[t], Im_out=y, **info, **part, truncate=truncate).reshape(n, -1)
+            x, ch = env[t], part["ch_im_in"]
+            if x.dtype == y.dtype and x.size == n * pixels * ch:
+                concat_into(np.ascontiguousarray(x).reshape(n, pixels, ch), part["ch_offset"], y)
+            else:                              # let the checked wrapper name what is wrong
+                y = fn(Im_in=x, Im_out=y, **info, **part, truncate=truncate)
+    elif in_place and call.c_name in CLIP_IN_PLACE:
+        x = env[call.input]
+        y = CLIP_IN_PLACE[call.c_name](x.reshape(-1), call.args["min_val"], call.args["max_val"])
     else:
         ins = {a: call.kernel_input(env[t], a) for a, t in zip(call.in_args, call.inputs)}
         y = fn(**ins, **call.args, truncate=truncate)

@@ -5,12 +5,15 @@ docstring; this module holds the one numba implementation of the pooling average
 every companion wrapper makes before a loop runs.
 """
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 from ..errors import KernelArgumentError
 
 ROUND_HALF_UP, ROUND_TOWARD_ZERO = 0, 1
 SUM_LIMIT = 1 << 30        # |sum * 2**out_lshift| must stay below this (int32 in the C)
+BLOCK = 1 << 16            # elements per parallel block of the flat element-wise kernels (add, clip):
+#                            64 KiB of q7, large enough to amortise a thread hand-off, small
+#                            enough to balance two threads on one batch
 
 
 def refuse(fn, ok, why, fix):
@@ -50,3 +53,25 @@ def average(total, count, out_lshift, rounding, truncate):
     if not truncate:
         v += count // 2
     return np.int64(np.floor(np.float64(v) / np.float64(count)))
+
+
+@njit(cache=True)
+def finish_window(acc, count, out_lshift, rounding, truncate, lo, hi, dst, d0):
+    """dst[d0 + c] = clamp(average(acc[c], count, out_lshift, rounding, truncate), lo, hi) for
+    every channel c: `average` with the window's constants hoisted out of one channel loop that
+    LLVM vectorises (8 float64 divides per AVX-512 instruction instead of one)."""
+    nch = uint64(acc.shape[0])
+    if count <= 0:
+        for c in range(nch):
+            dst[d0 + c] = 0
+        return
+    cnt = np.float64(count)
+    if rounding == ROUND_TOWARD_ZERO:
+        for c in range(nch):
+            q = np.int64(np.trunc(np.float64(np.int64(acc[c]) << out_lshift) / cnt))
+            dst[d0 + c] = min(max(q, lo), hi)
+    else:
+        half = 0 if truncate else count // 2
+        for c in range(nch):
+            q = np.int64(np.floor(np.float64((np.int64(acc[c]) << out_lshift) + half) / cnt))
+            dst[d0 + c] = min(max(q, lo), hi)

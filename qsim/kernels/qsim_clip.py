@@ -1,21 +1,44 @@
 """Companion kernels of codegen/companion/qsim_clip.c (qsim's own C, not CMSIS): clip / ReLU6 in
 any format, in place in C, q7 and q15.
 
-One flat serial numba loop in the data's own type (vectorised; memory-bound, so no threads).
-Single path, no rounding: no path/release options; `truncate` is accepted for a uniform call and
-changes nothing.
+A flat numba loop in the data's own type (vectorised: 64 q7 lanes per AVX-512 register), over
+BLOCK-element spans run in parallel (serial under the engine's one-thread workers). Memory-bound:
+see BENCHMARKS.md for the bandwidth figures. Single path, no rounding: no path/release options;
+`truncate` is accepted for a uniform call and changes nothing.
 """
 import numpy as np
-from numba import njit, uint64
+from numba import njit, prange, uint64
 
 from ..kernel_args import bind
-from ._companion import refuse
+from ._companion import BLOCK, refuse
 
 
 @njit(cache=True)
-def _clip(data, lo, hi, out):
-    for i in range(uint64(data.shape[0])):
+def _clip_span(data, lo, hi, out, start, stop):
+    for i in range(uint64(start), uint64(stop)):
         out[i] = min(max(data[i], lo), hi)
+
+
+@njit(cache=True, parallel=True)
+def _clip(data, lo, hi, out):
+    """out = min(max(data, lo), hi) element-wise (flat arrays; out may be data: in place)."""
+    n = data.shape[0]
+    for k in prange((n + BLOCK - 1) // BLOCK):
+        _clip_span(data, lo, hi, out, k * BLOCK, min(n, (k + 1) * BLOCK))
+
+
+def _clip_in_place(dtype):
+    def run(data, min_val, max_val):
+        """Clip the flat `data` in place (as the C does) and return it; for qsim.simulate, whose
+        arrays are contiguous of the right dtype. The bounds are clamped to the type (lo <= hi)."""
+        info = np.iinfo(dtype)
+        _clip(data, dtype(min(max(min_val, info.min), info.max)), dtype(min(max(max_val, info.min), info.max)),
+              data)
+        return data
+    return run
+
+
+CLIP_IN_PLACE = {"qsim_clip_q7": _clip_in_place(np.int8), "qsim_clip_q15": _clip_in_place(np.int16)}
 
 
 def _run(fn, dtype, args, truncate):

@@ -1,13 +1,37 @@
 """Companion kernels of codegen/companion/qsim_concat_channels.c (qsim's own C, not CMSIS): one
 input copied into its channel slice of an HWC output, q7 and q15.
 
-No numba loop: a numpy slice assignment is the same copy. Single path, no arithmetic: no
-path/release options; `truncate` is accepted for a uniform call and changes nothing.
+The public functions return a new output (a copy of Im_out with the slice written);
+`concat_into` writes the slice in place as the C does, for the simulator's engine, which writes
+every input of a concat into one output buffer. A pure copy: memory-bound, and the functional
+form moves the whole output besides the slice (BENCHMARKS.md has the bandwidth figures). Single
+path, no arithmetic: no path/release options; `truncate` is accepted for a uniform call and
+changes nothing.
 """
 import numpy as np
+from numba import njit, prange, uint64
 
 from ..kernel_args import bind
 from ._companion import refuse
+
+
+@njit(cache=True, parallel=True)
+def _concat(src, pixels, ch_in, dst, ch_out, off):
+    """dst[n, p*ch_out + off + c] = src[n, p*ch_in + c] (flat per item, in place)."""
+    for n in prange(src.shape[0]):
+        s, d = src[n], dst[n]
+        for p in range(pixels):
+            si, di = uint64(p * ch_in), uint64(p * ch_out + off)
+            for c in range(uint64(ch_in)):
+                d[di + c] = s[si + c]
+
+
+def concat_into(Im_in, ch_offset, Im_out):
+    """Write Im_in (N, P, ch_in) into channels [ch_offset, ch_offset + ch_in) of Im_out (N, P,
+    ch_out), in place; both C-contiguous of one dtype, checked by the caller (qsim.simulate)."""
+    n, pixels, ch_in = Im_in.shape
+    _concat(Im_in.reshape(n, -1), pixels, ch_in, Im_out.reshape(n, -1), Im_out.shape[-1], ch_offset)
+    return Im_out
 
 
 def _pixels(x, ch):
@@ -24,8 +48,10 @@ def _run(fn, args, truncate):
     ch_in, ch_out, off = b["ch_im_in"], b["ch_im_out"], b["ch_offset"]
     refuse(fn, off + ch_in <= ch_out, f"ch_offset + ch_im_in = {off + ch_in} > ch_im_out = {ch_out}",
            "the slice must fit in the output's channels")
-    out = b["Im_out"].reshape((b.n,) + b.out_shape).copy()
-    out[:, :, off:off + ch_in] = b["Im_in"].reshape(b.n, b["num_pixels"], ch_in)
+    out = np.array(b["Im_out"], order="C").reshape((b.n,) + b.out_shape)
+    if out.size and ch_in:
+        _concat(np.ascontiguousarray(b["Im_in"]).reshape(b.n, -1), b["num_pixels"], ch_in,
+                out.reshape(b.n, -1), ch_out, off)
     return out
 
 

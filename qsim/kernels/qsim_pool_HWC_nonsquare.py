@@ -7,61 +7,106 @@ Single path: the same bytes on every core and release, so these take no path/rel
 import numpy as np
 from numba import njit, prange, uint64
 
-from ..fixedpoint import ssat
 from ..kernel_args import bind, out_array
-from ._companion import average, check_sum_range, check_window, refuse
+from ._companion import check_sum_range, check_window, finish_window, refuse
+
+
+@njit(cache=True)
+def _taps(o, k, pad, stride, dim):
+    """[start, stop) of window o's valid taps along one axis (the C's qsim_window)."""
+    s = o * stride - pad
+    return max(s, 0), min(s + k, dim)
+
+
+@njit(cache=True)
+def _outputs(kx, pad, stride, dim_in, dim_out):
+    """[start, stop) of the outputs ox whose tap kx reads an input column:
+    0 <= ox*stride + kx - pad < dim_in."""
+    return max(0, -((kx - pad) // stride)), min(dim_out, max((dim_in - 1 - kx + pad) // stride + 1, 0))
 
 
 @njit(cache=True, parallel=True)
 def _maxpool(im, geo, lowest, out):
     """out[n, (oy*OX + ox)*C + c] = max over the valid taps, `lowest` for a window of padding only.
 
-    Works in the data's own type with uint64 indices, so LLVM vectorises the channel loops.
+    Separable, per output row: v[x, c] = max over the window's input rows (one contiguous loop
+    over the whole row, in the data's own type: LLVM vectorises it), then out[ox, c] = max over
+    the window's columns of v (for stride 1 one contiguous loop per tap column as well). Max is
+    associative, so this is the C's result.
     """
     in_x, in_y, ch, k_x, k_y, pad_x, pad_y, s_x, s_y, out_x, out_y = geo
-    nch = uint64(ch)
+    row_len, out_len = uint64(in_x * ch), uint64(out_x * ch)
     for n in prange(im.shape[0]):
         row, dst_row = im[n], out[n]
+        v = np.empty(in_x * ch, im.dtype)
         for oy in range(out_y):
-            y0 = oy * s_y - pad_y
-            y1, y0 = min(y0 + k_y, in_y), max(y0, 0)
-            for ox in range(out_x):
-                x0 = ox * s_x - pad_x
-                x1, x0 = min(x0 + k_x, in_x), max(x0, 0)
-                dst = uint64((oy * out_x + ox) * ch)
-                for c in range(nch):
-                    dst_row[dst + c] = lowest
-                for y in range(y0, y1):
-                    for x in range(x0, x1):
-                        src = uint64((y * in_x + x) * ch)
-                        for c in range(nch):
-                            dst_row[dst + c] = max(dst_row[dst + c], row[src + c])
+            y0, y1 = _taps(oy, k_y, pad_y, s_y, in_y)
+            for i in range(row_len):
+                v[i] = lowest
+            for y in range(y0, y1):
+                base = uint64(y) * row_len
+                for i in range(row_len):
+                    v[i] = max(v[i], row[base + i])
+            dst = uint64(oy) * out_len
+            for i in range(out_len):
+                dst_row[dst + i] = lowest
+            for kx in range(k_x):
+                o0, o1 = _outputs(kx, pad_x, s_x, in_x, out_x)
+                if o1 <= o0:
+                    continue
+                if s_x == 1:                     # tap kx of outputs o0..o1: one contiguous span of v
+                    shift = uint64((o0 + kx - pad_x) * ch)
+                    for i in range(uint64(o0 * ch), uint64(o1 * ch)):
+                        dst_row[dst + i] = max(dst_row[dst + i], v[i - uint64(o0 * ch) + shift])
+                else:
+                    for ox in range(o0, o1):
+                        d, src = dst + uint64(ox * ch), uint64((ox * s_x + kx - pad_x) * ch)
+                        for c in range(uint64(ch)):
+                            dst_row[d + c] = max(dst_row[d + c], v[src + c])
 
 
 @njit(cache=True, parallel=True)
-def _avepool(im, geo, include_pad, rounding, out_lshift, truncate, bits, out):
-    """out[n, (oy*OX + ox)*C + c] = sat(average of the valid taps) (see the public docstrings)."""
+def _avepool(im, geo, include_pad, rounding, out_lshift, truncate, lo, hi, out):
+    """out[n, (oy*OX + ox)*C + c] = clamp(average of the valid taps, lo, hi) (see the public
+    docstrings). Separable like _maxpool: int32 column sums over the window's rows in one
+    contiguous loop per input row, window sums across the columns, then every channel's average
+    at once (finish_window). The int32 sums are exact (|sum| <= 2**30 by the wrapper's check),
+    so the order of the additions does not matter."""
     in_x, in_y, ch, k_x, k_y, pad_x, pad_y, s_x, s_y, out_x, out_y = geo
-    nch = uint64(ch)
+    row_len, out_len = uint64(in_x * ch), uint64(out_x * ch)
     for n in prange(im.shape[0]):
         row, dst_row = im[n], out[n]
-        acc = np.empty(ch, np.int32)           # |sum| <= 2**30 by the wrapper's check
+        v = np.empty(in_x * ch, np.int32)
+        h = np.empty(out_x * ch, np.int32)
         for oy in range(out_y):
-            y0 = oy * s_y - pad_y
-            y1, y0 = min(y0 + k_y, in_y), max(y0, 0)
+            y0, y1 = _taps(oy, k_y, pad_y, s_y, in_y)
+            for i in range(row_len):
+                v[i] = 0
+            for y in range(y0, y1):
+                base = uint64(y) * row_len
+                for i in range(row_len):
+                    v[i] += row[base + i]
+            for i in range(out_len):
+                h[i] = 0
+            for kx in range(k_x):
+                o0, o1 = _outputs(kx, pad_x, s_x, in_x, out_x)
+                if o1 <= o0:
+                    continue
+                if s_x == 1:
+                    shift = uint64((o0 + kx - pad_x) * ch)
+                    for i in range(uint64(o0 * ch), uint64(o1 * ch)):
+                        h[i] += v[i - uint64(o0 * ch) + shift]
+                else:
+                    for ox in range(o0, o1):
+                        d, src = uint64(ox * ch), uint64((ox * s_x + kx - pad_x) * ch)
+                        for c in range(uint64(ch)):
+                            h[d + c] += v[src + c]
+            rows = max(y1 - y0, 0)
             for ox in range(out_x):
-                x0 = ox * s_x - pad_x
-                x1, x0 = min(x0 + k_x, in_x), max(x0, 0)
-                acc[:] = 0
-                for y in range(y0, y1):
-                    for x in range(x0, x1):
-                        src = uint64((y * in_x + x) * ch)
-                        for c in range(nch):
-                            acc[c] += row[src + c]
-                count = k_x * k_y if include_pad else max(y1 - y0, 0) * max(x1 - x0, 0)
-                dst = uint64((oy * out_x + ox) * ch)
-                for c in range(nch):
-                    dst_row[dst + c] = ssat(average(acc[c], count, out_lshift, rounding, truncate), bits)
+                x0, x1 = _taps(ox, k_x, pad_x, s_x, in_x)
+                count = k_x * k_y if include_pad else rows * max(x1 - x0, 0)
+                finish_window(h[ox * ch:(ox + 1) * ch], count, out_lshift, rounding, truncate, lo, hi,
+                              dst_row, uint64((oy * out_x + ox) * ch))
 
 
 def _geometry(b):
@@ -83,7 +128,8 @@ def _run(fn, bits, args, truncate, average_mode):
     dtype = np.int8 if bits == 8 else np.int16
     out = out_array(b, dtype)
     if out.size and average_mode:
-        _avepool(b["Im_in"], _geometry(b), *opts, bool(truncate), bits, out.reshape(b.n, -1))
+        _avepool(b["Im_in"], _geometry(b), *opts, bool(truncate), -(1 << (bits - 1)), (1 << (bits - 1)) - 1,
+                 out.reshape(b.n, -1))
     elif out.size:
         _maxpool(b["Im_in"], _geometry(b), dtype(-(1 << (bits - 1))), out.reshape(b.n, -1))
     return out

@@ -249,3 +249,15 @@ def test_float_divide_edges(total, count):
     for rounding in (0, 1):
         for truncate in (False, True):
             assert average(total, count, 0, rounding, truncate) == exact(total, count, 0, rounding, truncate)
+
+
+@pytest.mark.parametrize("value", [-128, 127])
+def test_global_avepool_q7_many_pixels_at_the_extremes(value):
+    """600 pixels of 256 channels: the q7 kernel's int16 partial sums are flushed every 256
+    pixels here (one pixel per group); a missed flush would wrap them."""
+    im = np.full((1, 20, 30, 256), value, np.int8)
+    im[0, 0, 0, 0] = -value - 1                 # one different value, so channel 0 differs
+    fn = "qsim_global_avepool_q7_HWC"
+    got = K[fn](im, 30, 20, 256, 0)
+    assert_bit_exact(got, R[fn](im, 30, 20, 256, 0), fn)
+    assert got.ravel()[1] == value

@@ -188,6 +188,29 @@ def test_generated_project_lists_companion_sources():
         any(n.kernel.startswith("qsim_") for n in q7.nodes)
 
 
+
+@pytest.mark.parametrize("net, scheme", [("relu6", "q7"), ("relu6", "q15"), ("relu6", "q7q15")])
+def test_in_place_clip_matches_the_traced_run(net, scheme):
+    """Without trace, simulate clips a tensor nobody else reads in place (qsim.simulate._companion);
+    with trace it keeps every tensor and does not, and parity checks that run's every layer
+    against the C. Both must give the same bytes. (The one-buffer concat runs in both modes: the
+    parity tests check it.)"""
+    from qsim.lower import kernel_call
+    from qsim.simulate import _plan
+    _, q, x = quantized(net, scheme)
+    x = x * 8                                  # beyond calibration: the clips must bite
+    clips = [n for n in _plan(q).relu_in_place([q.outputs[0]]) if q.node(n).op == "clip"]
+    assert clips or net != "relu6"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast = simulate(q, x)
+        traced = simulate(q, x, trace=True)
+    for name in clips:
+        node = q.node(name)
+        assert (traced[node.output] == kernel_call(q, node).args["max_val"]).any(), name
+    np.testing.assert_array_equal(fast, traced[q.outputs[0]])
+
+
 PARITY = [("dscnn", "q7"), ("dscnn", "q7q15"), ("residual", "q7"), ("relu6", "q15"),
           ("concat", "q7"), ("maxpool_time", "q7q15")]
 
