@@ -343,6 +343,8 @@ def _finish(args, out, graph, ctx, result, checkout):
           "front.png")
     if checkout is not None:
         return _confirm(args, q, best, checkout)
+    print("  not yet confirmed on the target: add --confirm (with --cmsis or $CMSIS_PATH and "
+          "arm-none-eabi-gcc + qemu-system-arm) to run it under QEMU against the real CMSIS-NN")
     return 0
 
 
