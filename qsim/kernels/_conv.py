@@ -28,9 +28,10 @@ from ..constraints import check_call, index_quirk
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
 from ..ops import ConvGeometry
 from ._fc import init_values, requant_tile
-from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
+from ._simd import TILE_P, VNNI, direct_madd, madd, pack_groups, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
+DIRECT_MAX_IMAGE = 1 << 22   # padded images up to this many values use the direct loop
 
 
 def run_checks(fn, b):
@@ -137,10 +138,95 @@ conv = njit(cache=True, parallel=True, nogil=True)(_conv)
 conv_serial = njit(cache=True, nogil=True)(_conv)
 
 
+def _conv_direct(im, u8, wpack, offs, init, geo, rows, cols, out_shift, bits, out):
+    """The same result as `_conv` without the im2col copy (semantics doc §0.4, §1).
+
+    Per (item, run of up to CHUNK_TILES tiles of its output pixels), the item is copied once into
+    a zero-padded image of rows x cols pixels (pad_y / pad_x zeros before, zeros after up to the
+    last window's end; taps in the padding read 0 like the C skips them), as int16 or, when u8,
+    as x + 128 in uint8 (the padding then holds 128, the value of 0). `_simd.direct_madd` reads
+    each window's tap groups straight from it at byte offsets offs (weights `_simd.pack_groups`),
+    and with u8 `init` already holds -128 * sum(w): out = ssat(wrap32(init + acc) >> s).
+    """
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    groups, n4, lanes = wpack.shape
+    npix = out_y * out_x
+    span = CHUNK_TILES * TILE_P
+    nparts = (npix + span - 1) // span
+    es = 1 if u8 else 2
+    size = rows * cols * ch + 4               # + slack: a last group may read 3 values past a window
+    run = uint64(in_x * ch)
+    for unit in prange(im.shape[0] * nparts):
+        n, part = divmod(unit, nparts)
+        buf = np.empty((size + 1) // 2 if u8 else size, np.int16)
+        src = im[n]
+        if u8:
+            b8 = buf.view(np.uint8)
+            b8[:] = 128
+            for r in range(in_y):
+                d0 = uint64(((r + pad_y) * cols + pad_x) * ch)
+                s0 = uint64(r * in_x * ch)
+                for j in range(run):
+                    b8[d0 + j] = np.uint8(np.int16(src[s0 + j]) + 128)
+        else:
+            buf[:] = 0
+            for r in range(in_y):
+                d0 = uint64(((r + pad_y) * cols + pad_x) * ch)
+                s0 = uint64(r * in_x * ch)
+                for j in range(run):
+                    buf[d0 + j] = src[s0 + j]
+        bases = np.empty(TILE_P, np.int64)
+        acc = np.empty((TILE_P, lanes), np.int32)
+        end = min(npix, (part + 1) * span)
+        for t0 in range(part * span, end, TILE_P):
+            m = min(TILE_P, end - t0)
+            for p in range(TILE_P):
+                oy, ox = divmod(t0 + min(p, m - 1), out_x)
+                bases[p] = (oy * s_y * cols + ox * s_x) * ch * es
+            for g in range(groups):
+                direct_madd(buf, u8, bases, offs, wpack[g], acc)
+                requant_tile(acc, m, init, g * lanes, out_shift, bits, out, n * npix + t0)
+
+
+conv_direct = njit(cache=True, parallel=True, nogil=True)(_conv_direct)
+conv_direct_serial = njit(cache=True, nogil=True)(_conv_direct)
+
+
+def direct_plan(g, quirk):
+    """(rows, cols) of `_conv_direct`'s padded image, or None where the gather loop must run:
+    the signed-char index quirk can wrap an index (any index outside -128..127), or the padded
+    image would be very large."""
+    rows = max(g.pad_y + g.in_y, (g.out_y - 1) * g.stride_y + g.k_y)
+    cols = max(g.pad_x + g.in_x, (g.out_x - 1) * g.stride_x + g.k_x)
+    if quirk and (max(g.pad_y, g.pad_x) > 128 or rows - max(g.pad_y, 0) > 128
+                  or cols - max(g.pad_x, 0) > 128):
+        return None
+    if min(g.pad_y, g.pad_x) < 0 or min(g.stride_y, g.stride_x) < 1 or rows * cols * g.ch_in > DIRECT_MAX_IMAGE:
+        return None
+    return rows, cols
+
+
 def conv_hwc(b, g, bits, quirk):
     """Run §1's regular convolution for a bound call `b` with Geometry `g`; returns (N, OY, OX, C_out)."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8 if bits == 8 else np.int16)
-    if out.size:
+    plan = direct_plan(g, quirk) if out.size else None
+    if plan is not None:
+        im = b["Im_in"].reshape(b.n, -1)
+        u8 = bits == 8 and im.dtype == np.int8 and VNNI
+        group = 4 if u8 else 2
+        run = g.k_x * g.ch_in
+        wpack, wsum = pack_groups(b["wt"].reshape(g.ch_out, g.k_y * run), g.k_y, run, group)
+        runp = -(-run // group) * group
+        es = 1 if u8 else 2
+        offs = np.array([(ky * plan[1] * g.ch_in + j) * es for ky in range(g.k_y)
+                         for j in range(0, runp, group)], np.int64)
+        init = init_vector(b)
+        if u8:
+            init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
+        out2 = out.reshape(-1, g.ch_out)
+        run_fn = conv_direct if parallel_worth_it(len(out2), wpack) else conv_direct_serial
+        run_fn(im, u8, wpack, offs, init, g.loop_args(), plan[0], plan[1], b["out_shift"], bits, out2)
+    elif out.size:
         wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
         ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()

@@ -107,6 +107,130 @@ madd_tile16 = _make_tile(16)
 madd_tile8 = _make_tile(8)
 
 
+def _host_vnni():
+    """True when numba compiles for this host and the host has AVX-512 VNNI (vpdpbusd)."""
+    from numba.core import config
+    if config.CPU_NAME not in (None, "host") or config.CPU_FEATURES:
+        return False
+    import llvmlite.binding as llvm
+    try:
+        return bool(llvm.get_host_cpu_features().get("avx512vnni"))
+    except RuntimeError:
+        return False
+
+
+VNNI = _host_vnni()     # q7 convolutions use u8 x s8 quads (64 MACs per instruction) when True
+_I8 = ir.IntType(8)
+
+
+def _quad_dot_portable(b, width, acc, x, w):
+    """acc + lane k sum_{t<4} u8(x[4k+t]) * s8(w[4k+t]) in wrapping int32 (what vpdpbusd does)."""
+    bytes_ = ir.VectorType(_I8, 4 * width)
+    wide = ir.VectorType(_I32, 4 * width)
+    m = b.mul(b.zext(b.bitcast(x, bytes_), wide), b.sext(b.bitcast(w, bytes_), wide))
+    for t in range(4):
+        part = b.shuffle_vector(m, m, ir.Constant(ir.VectorType(_I32, width), [4 * k + t for k in range(width)]))
+        acc = b.add(acc, part)
+    return acc
+
+
+def _quad_dot_vnni(b, width, acc, x, w):
+    """The same as `_quad_dot_portable`, as the AVX-512 VNNI instruction vpdpbusd (non-saturating)."""
+    vec = ir.VectorType(_I32, width)
+    name = f"llvm.x86.avx512.vpdpbusd.{32 * width}"
+    fn = cgutils.get_or_insert_function(b.module, ir.FunctionType(vec, [vec, vec, vec]), name)
+    return b.call(fn, [acc, x, w])
+
+
+def _make_direct(kind, lanes, vnni=None):
+    """Tile intrinsic reading the taps straight from a padded image (no im2col copy).
+
+    direct(img, bases, offs, wpack, acc): for p < TILE_P, i < len(offs), the 4 bytes at byte
+    offset bases[p] + offs[i] of img are tap group i of pixel p: two int16 taps (kind "i16",
+    products as `madd_tile`) or four bytes x ^ 0x80 = x + 128 as uint8 (kind "u8", multiplied
+    with four int8 weights as vpdpbusd does: u8 x s8 products summed into wrapping int32; the
+    caller subtracts 128 * sum(w) in the epilogue, exact modulo 2**32). wpack (len(offs), lanes)
+    int32 holds each output channel's matching weight group; acc (TILE_P, lanes) is overwritten.
+    """
+    width = min(lanes, 16)
+    parts = lanes // width
+    accty = ir.VectorType(_I32, width)
+    vec = _Vec(width)
+    use_vnni = VNNI if vnni is None else vnni
+    zero = ir.Constant(accty, [0] * width)
+    splat = ir.Constant(accty, [0] * width)
+
+    def step(b, acc, x, w):
+        if kind == "i16":
+            return b.add(acc, vec.pair_madd(b, b.bitcast(x, vec.pairs), b.bitcast(w, vec.pairs)))
+        return (_quad_dot_vnni if use_vnni else _quad_dot_portable)(b, width, acc, x, w)
+
+    @intrinsic
+    def direct(typingctx, img, bases, offs, wpack, acc):
+        sig = types.void(img, bases, offs, wpack, acc)
+
+        def codegen(context, builder, signature, args):
+            im, bs, of, w, a = (context.make_array(t)(context, builder, v)
+                                for t, v in zip(signature.args, args))
+            i8p = _I8.as_pointer()
+            base_ptr = builder.bitcast(im.data, i8p)
+            n4 = builder.extract_value(w.shape, 0)
+            pix = [builder.gep(base_ptr, [builder.load(builder.gep(bs.data, [ir.Constant(ir.IntType(64), p)]))])
+                   for p in range(TILE_P)]
+            accs = []
+            for _ in range(parts * TILE_P):
+                slot = cgutils.alloca_once(builder, accty)
+                builder.store(zero, slot)
+                accs.append(slot)
+            with cgutils.for_range(builder, n4) as loop:
+                i = loop.index
+                off = builder.load(builder.gep(of.data, [i]))
+                wrow = builder.gep(w.data, [builder.mul(i, ir.Constant(i.type, lanes))])
+                wv = [builder.load(builder.bitcast(builder.gep(wrow, [ir.Constant(i.type, width * h)]),
+                                                   accty.as_pointer()), align=4) for h in range(parts)]
+                for p in range(TILE_P):
+                    q = builder.bitcast(builder.gep(pix[p], [off]), _I32.as_pointer())
+                    x = builder.insert_element(ir.Constant(accty, ir.Undefined), builder.load(q, align=1),
+                                               ir.Constant(_I32, 0))
+                    x = builder.shuffle_vector(x, x, splat)
+                    for h in range(parts):
+                        slot = accs[parts * p + h]
+                        builder.store(step(builder, builder.load(slot), x, wv[h]), slot)
+            for p in range(TILE_P):
+                for h in range(parts):
+                    dst = builder.gep(a.data, [ir.Constant(ir.IntType(64), p * lanes + width * h)])
+                    builder.store(builder.load(accs[parts * p + h]),
+                                  builder.bitcast(dst, accty.as_pointer()), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return direct
+
+
+direct_i16_32, direct_i16_16, direct_i16_8 = (_make_direct("i16", n) for n in (32, 16, 8))
+direct_u8_32, direct_u8_16, direct_u8_8 = (_make_direct("u8", n) for n in (32, 16, 8))
+
+
+@njit(inline="always")
+def direct_madd(img, u8, bases, offs, wpack, acc):
+    """`_make_direct`'s tile: uint8 quads when u8, else int16 pairs; width from wpack."""
+    if not u8:
+        if wpack.shape[1] == 8:
+            direct_i16_8(img, bases, offs, wpack, acc)
+        elif wpack.shape[1] == 16:
+            direct_i16_16(img, bases, offs, wpack, acc)
+        else:
+            direct_i16_32(img, bases, offs, wpack, acc)
+    else:
+        if wpack.shape[1] == 8:
+            direct_u8_8(img, bases, offs, wpack, acc)
+        elif wpack.shape[1] == 16:
+            direct_u8_16(img, bases, offs, wpack, acc)
+        else:
+            direct_u8_32(img, bases, offs, wpack, acc)
+
+
 @njit(inline="always")
 def madd(cols, wpair, acc):
     """acc[p, j] = sum_i <cols[p, i], wpair[i, j]> as int16 pairs; the tile width is wpair.shape[1]."""
@@ -165,6 +289,29 @@ def _pack_pairs(wmat):
     w16[:c_out, :taps] = wmat
     pairs = w16.view(np.int32).reshape(groups, lanes, n2)
     return np.ascontiguousarray(pairs.transpose(0, 2, 1))
+
+
+def pack_groups(wmat, k_y, run, group):
+    """(C_out, k_y * run) int weights -> ((groups, n, lanes) int32 of `group` taps each: int8
+    quads for group 4, int16 pairs for group 2; sum of each channel's weights as int64).
+
+    Each kernel row of `run` taps is padded with zero weights to a multiple of `group`, so that a
+    group never straddles two image rows (`_make_direct`); lanes as `pack_pairs`. Remembered by
+    content (see `memo`: do not write to the result).
+    """
+    return memo(("pack_groups", k_y, run, group), wmat, lambda w: _pack_groups(w, k_y, run, group))
+
+
+def _pack_groups(wmat, k_y, run, group):
+    c_out = wmat.shape[0]
+    lanes = 8 if c_out <= 8 else 16 if c_out <= 16 else TILE_C
+    runp = -(-run // group) * group
+    ngroups = -(-c_out // lanes)
+    w = np.zeros((ngroups * lanes, k_y, runp), np.int8 if group == 4 else np.int16)
+    w[:c_out, :, :run] = wmat.reshape(c_out, k_y, run)
+    packs = w.reshape(ngroups * lanes, -1).view(np.int32).reshape(ngroups, lanes, -1)
+    wsum = wmat.astype(np.int64).sum(axis=1)
+    return np.ascontiguousarray(packs.transpose(0, 2, 1)), wsum
 
 
 def parallel_worth_it(pixels, wpair):
