@@ -33,11 +33,20 @@ def requant_tile(acc, m, init, o0, out_shift, bits, out, q0):
     """
     nj = uint64(min(acc.shape[1], out.shape[1] - o0))
     u0 = uint64(o0)
+    hi = np.int32((1 << (bits - 1)) - 1)
+    lo = np.int32(-1 - hi)
+    sh = np.int32(out_shift)
+    if bits > 16:                                   # exact_dot: the wrapped sums themselves
+        for p in range(m):
+            for j in range(nj):
+                out[q0 + p, u0 + j] = wrap_i32(init[u0 + j] + np.int64(acc[p, j])) >> out_shift
+        return
     for p in range(m):
         a = acc[p]
         dst = out[q0 + p]
         for j in range(nj):
-            dst[u0 + j] = ssat(wrap_i32(init[u0 + j] + np.int64(a[j])) >> out_shift, bits)
+            v = np.int32(np.int32(np.int32(init[u0 + j]) + a[j]) >> sh)
+            dst[u0 + j] = min(max(v, lo), hi)
 
 
 @njit(cache=True)
