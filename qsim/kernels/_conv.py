@@ -28,10 +28,12 @@ from ..constraints import check_call, index_quirk
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
 from ..ops import ConvGeometry
 from ._fc import init_values, requant_tile
-from ._simd import TILE_P, VNNI, direct_madd, madd, pack_groups, pack_pairs, parallel_worth_it
+from . import _simd
+from ._simd import TILE_P, direct_madd, madd, pack_groups, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
 DIRECT_MAX_IMAGE = 1 << 22   # padded images up to this many values use the direct loop
+DIRECT = True                # False: every conv takes the im2col gather loop (tests compare both)
 
 
 def run_checks(fn, b):
@@ -209,10 +211,10 @@ def direct_plan(g, quirk):
 def conv_hwc(b, g, bits, quirk):
     """Run §1's regular convolution for a bound call `b` with Geometry `g`; returns (N, OY, OX, C_out)."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8 if bits == 8 else np.int16)
-    plan = direct_plan(g, quirk) if out.size else None
+    plan = direct_plan(g, quirk) if out.size and DIRECT else None
     if plan is not None:
         im = b["Im_in"].reshape(b.n, -1)
-        u8 = bits == 8 and im.dtype == np.int8 and VNNI
+        u8 = bits == 8 and im.dtype == np.int8 and _simd.VNNI
         group = 4 if u8 else 2
         run = g.k_x * g.ch_in
         wpack, wsum = pack_groups(b["wt"].reshape(g.ch_out, g.k_y * run), g.k_y, run, group)

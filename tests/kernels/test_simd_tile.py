@@ -95,3 +95,53 @@ def test_fc_narrow_rows_path_matches_int64(rng, rows):
     acc = vec.astype(np.int64) @ mat.astype(np.int64).T
     acc = wrap32(wrap32(bias.astype(np.int64) << 5) + (1 << 10) + acc)
     assert_bit_exact(got, np.clip(acc >> 11, -32768, 32767), f"fc q15 {rows} rows")
+
+
+DIRECT_GEOMS = [geo(6, 5, 5, 3, 2, 1, 1, 2, 1, ch_out=7),        # odd run (10 taps): padded groups
+                geo(9, 4, 1, 10, 4, ch_out=28),                   # KWS conv1-like, 1 channel
+                geo(7, 7, 3, 5, 5, 2, 2, 1, 1, ch_out=40),        # RGB-like, 2 channel groups
+                geo(5, 6, 4, 3, 3, 1, 0, 1, 2, out_y=7, out_x=5, ch_out=16),   # outputs past the image
+                geo(4, 4, 8, 1, 1, ch_out=9)]                     # 1x1
+
+
+@pytest.mark.parametrize("fn", ["arm_convolve_HWC_q7_basic_nonsquare", "arm_convolve_HWC_q15_basic"])
+@pytest.mark.parametrize("vnni", [True, False])
+def test_direct_conv_equals_gather_and_oracle(rng, monkeypatch, fn, vnni):
+    # the direct loop (u8 quads with VNNI, int16 pairs otherwise) against the im2col gather loop
+    import qsim.kernels._conv as conv_mod
+    import qsim.kernels._simd as simd
+    if vnni and not simd.VNNI:
+        pytest.skip("this host has no AVX-512 VNNI")
+    monkeypatch.setattr(simd, "VNNI", vnni)
+    for g in DIRECT_GEOMS:
+        if "nonsquare" not in fn and (g["in_x"] != g["in_y"] or g["k_x"] != g["k_y"]
+                                      or g["pad_x"] != g["pad_y"] or g["s_x"] != g["s_y"]
+                                      or g["out_x"] != g["out_y"]):
+            continue
+        for bias_shift, out_shift in ((0, 0), (9, 16), (31, 31), (2, 7)):
+            data = random_data(rng, fn, g, n=3, extreme=out_shift != 7)
+            direct = check(fn, g, data, bias_shift, out_shift, "ref", "5.9.0")
+            monkeypatch.setattr(conv_mod, "DIRECT", False)
+            gather = check(fn, g, data, bias_shift, out_shift, "ref", "5.9.0")
+            monkeypatch.setattr(conv_mod, "DIRECT", True)
+            assert_bit_exact(direct, gather, f"{fn} {g} direct vs gather")
+
+
+def test_portable_quad_ir_matches_vnni_and_int64(rng):
+    # the non-VNNI LLVM IR of the u8 x s8 quad product (other hosts) gives vpdpbusd's sums
+    from numba import njit
+    from qsim.kernels._simd import VNNI, _make_direct
+    kernels = [_make_direct("u8", 32, vnni=False)] + ([_make_direct("u8", 32, vnni=True)] if VNNI else [])
+    img = rng.choice(np.array([0, 255, 128, 1, 254], np.uint8), size=4096)
+    img[::7] = rng.integers(0, 256, img[::7].shape)
+    w8 = rng.choice(np.array([-128, 127, -1, 0, 5], np.int8), size=(100, 32, 4))
+    wpack = np.ascontiguousarray(w8.view(np.int32).reshape(100, 32))
+    offs = np.arange(100, dtype=np.int64) * 17 + 3
+    bases = np.array([0, 1, 5, 64, 99, 100, 1000, 2000], np.int64)
+    x = img[bases[:, None, None] + offs[None, :, None] + np.arange(4)].astype(np.int64)  # (8, 100, 4)
+    want = wrap32(np.einsum("pit,ijt->pj", x, w8.astype(np.int64)))
+    for k in kernels:
+        run = njit(lambda a, b, c, d, e, k=k: k(a, b, c, d, e))
+        acc = np.empty((8, 32), np.int32)
+        run(img, bases, offs, wpack, acc)
+        assert_bit_exact(acc, want, "u8 x s8 quads")
