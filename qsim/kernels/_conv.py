@@ -21,6 +21,8 @@ bounds test and the read. The DSP path and 5.9.0 compute the true convolution.
 
 The depthwise functions (§1.10) have one tap per channel, so they run as their own direct loop.
 """
+from functools import lru_cache
+
 import numpy as np
 from numba import njit, prange, uint64
 
@@ -194,6 +196,17 @@ conv_direct = njit(cache=True, parallel=True, nogil=True)(_conv_direct)
 conv_direct_serial = njit(cache=True, nogil=True)(_conv_direct)
 
 
+@lru_cache(maxsize=256)
+def direct_offsets(k_y, row, run, group, es):
+    """Byte offsets of a window's tap groups in `_conv_direct`'s padded image (read-only): kernel
+    row ky's groups start at ky * row values (row = padded pixels per image row * channels)."""
+    runp = -(-run // group) * group
+    offs = ((np.arange(k_y)[:, None] * row + np.arange(0, runp, group)[None, :]) * es).ravel()
+    offs = offs.astype(np.int64)
+    offs.flags.writeable = False
+    return offs
+
+
 def direct_plan(g, quirk):
     """(rows, cols) of `_conv_direct`'s padded image, or None where the gather loop must run:
     the signed-char index quirk can wrap an index (any index outside -128..127), or the padded
@@ -218,10 +231,7 @@ def conv_hwc(b, g, bits, quirk):
         group = 4 if u8 else 2
         run = g.k_x * g.ch_in
         wpack, wsum = pack_groups(b["wt"].reshape(g.ch_out, g.k_y * run), g.k_y, run, group)
-        runp = -(-run // group) * group
-        es = 1 if u8 else 2
-        offs = np.array([(ky * plan[1] * g.ch_in + j) * es for ky in range(g.k_y)
-                         for j in range(0, runp, group)], np.int64)
+        offs = direct_offsets(g.k_y, plan[1] * g.ch_in, run, group, 1 if u8 else 2)
         init = init_vector(b)
         if u8:
             init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)

@@ -145,3 +145,34 @@ def test_portable_quad_ir_matches_vnni_and_int64(rng):
         acc = np.empty((8, 32), np.int32)
         run(img, bases, offs, wpack, acc)
         assert_bit_exact(acc, want, "u8 x s8 quads")
+
+
+@pytest.mark.parametrize("vnni", [True, False])
+@pytest.mark.parametrize("fn, vdt, mdt", [("arm_fully_connected_q7", np.int8, np.int8),
+                                          ("arm_fully_connected_q15", np.int16, np.int16),
+                                          ("arm_fully_connected_mat_q7_vec_q15", np.int16, np.int8)])
+def test_direct_fc_equals_tiles_and_int64(rng, monkeypatch, vnni, fn, vdt, mdt):
+    import qsim.kernels._fc as fc_mod
+    import qsim.kernels._simd as simd
+    if vnni and not simd.VNNI:
+        pytest.skip("this host has no AVX-512 VNNI")
+    monkeypatch.setattr(simd, "VNNI", vnni)
+    bits = 8 if vdt == np.int8 else 16
+    vi, mi = np.iinfo(vdt), np.iinfo(mdt)
+    for items, dim_vec, rows in ((1, 1, 4), (9, 7, 8), (17, 129, 33), (8, 1920, 58), (3, 6, 17)):
+        vec = rng.choice(np.array([vi.min, vi.max, vi.min + 1, 0, 3], vdt), size=(items, dim_vec))
+        mat = rng.choice(np.array([mi.min, mi.max, -1, 5], mdt), size=(rows, dim_vec))
+        bias = rng.integers(mi.min, mi.max + 1, rows).astype(mdt)     # bias has the weights' type
+        for bias_shift, out_shift in ((0, 0), (5, 11), (31, 31)):
+            got = KERNELS[fn](vec, mat, dim_vec, rows, bias_shift, out_shift, bias,
+                              path="ref", release="5.9.0")
+            monkeypatch.setattr(fc_mod, "DIRECT", False)
+            tiles = KERNELS[fn](vec, mat, dim_vec, rows, bias_shift, out_shift, bias,
+                                path="ref", release="5.9.0")
+            monkeypatch.setattr(fc_mod, "DIRECT", True)
+            rnd = 0 if out_shift == 0 else -(1 << 30) if out_shift == 31 else 1 << (out_shift - 1)
+            acc = wrap32(wrap32((bias.astype(np.int64) << bias_shift) + rnd)
+                         + vec.astype(np.int64) @ mat.astype(np.int64).T)
+            want = np.clip(acc >> out_shift, -2 ** (bits - 1), 2 ** (bits - 1) - 1)
+            assert_bit_exact(got, want, f"{fn} {items}x{dim_vec}x{rows} direct")
+            assert_bit_exact(tiles, want, f"{fn} {items}x{dim_vec}x{rows} tiles")
