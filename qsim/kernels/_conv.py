@@ -29,7 +29,7 @@ from numba import njit, prange, uint64
 from ..constraints import check_call, index_quirk
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
 from ..ops import ConvGeometry
-from ._fc import init_values, requant_tile
+from ._fc import init_values, padded_init, requant_tile
 from . import _simd
 from ._simd import TILE_P, direct_madd, madd, pack_groups, pack_pairs, parallel_worth_it
 
@@ -182,11 +182,20 @@ def _conv_direct(im, u8, wpack, offs, init, geo, rows, cols, out_shift, bits, ou
         bases = np.empty(TILE_P, np.int64)
         acc = np.empty((TILE_P, lanes), np.int32)
         end = min(npix, (part + 1) * span)
+        oy, ox = divmod(part * span, out_x)
         for t0 in range(part * span, end, TILE_P):
             m = min(TILE_P, end - t0)
-            for p in range(TILE_P):
-                oy, ox = divmod(t0 + min(p, m - 1), out_x)
+            for p in range(TILE_P):               # pixel t0 + p (the last one again past m)
                 bases[p] = (oy * s_y * cols + ox * s_x) * ch * es
+                if p < m - 1:
+                    ox += 1
+                    if ox == out_x:
+                        ox = 0
+                        oy += 1
+            ox += 1                               # the pixel after t0 + m - 1
+            if ox == out_x:
+                ox = 0
+                oy += 1
             for g in range(groups):
                 direct_madd(buf, u8, bases, offs, wpack[g], acc)
                 requant_tile(acc, m, init, g * lanes, out_shift, bits, out, n * npix + t0)
@@ -237,14 +246,15 @@ def conv_hwc(b, g, bits, quirk):
             init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
         out2 = out.reshape(-1, g.ch_out)
         run_fn = conv_direct if parallel_worth_it(len(out2), wpack) else conv_direct_serial
-        run_fn(im, u8, wpack, offs, init, g.loop_args(), plan[0], plan[1], b["out_shift"], bits, out2)
+        run_fn(im, u8, wpack, offs, padded_init(init, wpack.shape[2]), g.loop_args(), plan[0], plan[1],
+               b["out_shift"], bits, out2)
     elif out.size:
         wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
         ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
         out2 = out.reshape(-1, g.ch_out)
         run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
-        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), g.loop_args(),
+        run(b["Im_in"].reshape(b.n, -1), wpair, offs, padded_init(init_vector(b), wpair.shape[2]), g.loop_args(),
             quirk, b["out_shift"], bits, out2)
     return out
 

@@ -21,7 +21,7 @@ from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
 from . import _simd
 from ._simd import (PARALLEL_MIN_MACS, TILE_P, direct_madd, madd, memo, pack_groups, pack_pairs,
-                    parallel_worth_it)
+                    parallel_worth_it, requant_rows)
 
 CHUNK_TILES = 16     # tiles per parallel work item
 DIRECT = True        # False: the gather + madd_tile loop (tests compare both)
@@ -32,24 +32,26 @@ NARROW_ROWS = 3      # up to this many rows, plain dot products beat a padded ti
 def requant_tile(acc, m, init, o0, out_shift, bits, out, q0):
     """out[q0 + p, o0 + j] = ssat(wrap32(init[o0 + j] + acc[p, j]) >> out_shift, bits), p < m (§0.4).
 
-    Row views and uint64 indices let LLVM vectorise the channel loop (no negative-index test).
+    int8 / int16 outputs (bits = their width) run `_simd.requant_rows` (int32 vectors, masked
+    stores); bits > 16 (exact_dot, int64 out) keeps the wrapped sums. init is int32 with one value
+    per acc lane of every group (`padded_init`).
     """
-    nj = uint64(min(acc.shape[1], out.shape[1] - o0))
-    u0 = uint64(o0)
-    hi = np.int32((1 << (bits - 1)) - 1)
-    lo = np.int32(-1 - hi)
-    sh = np.int32(out_shift)
-    if bits > 16:                                   # exact_dot: the wrapped sums themselves
+    ncol = out.shape[1]
+    nj = min(acc.shape[1], ncol - o0)
+    if bits > 16:
         for p in range(m):
             for j in range(nj):
-                out[q0 + p, u0 + j] = wrap_i32(init[u0 + j] + np.int64(acc[p, j])) >> out_shift
+                out[q0 + p, o0 + j] = wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift
         return
-    for p in range(m):
-        a = acc[p]
-        dst = out[q0 + p]
-        for j in range(nj):
-            v = np.int32(np.int32(np.int32(init[u0 + j]) + a[j]) >> sh)
-            dst[u0 + j] = min(max(v, lo), hi)
+    requant_rows(acc, init, o0, out_shift, out.reshape(-1), q0 * ncol + o0, ncol, m, nj)
+
+
+def padded_init(init, lanes):
+    """init (one int32 value per output, any int dtype) as int32, padded with zeros to whole
+    groups of `lanes` (requant_tile)."""
+    out = np.zeros(-(-len(init) // lanes) * lanes, np.int32)
+    out[:len(init)] = init
+    return out
 
 
 @njit(cache=True)
@@ -163,11 +165,11 @@ def fully_connected(b, mat, bits, out_dtype):
             if u8:
                 init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
             run = fc_direct if parallel_worth_it(b.n, wpack) else fc_direct_serial
-            run(vec, u8, wpack, init, b["out_shift"], bits, out2)
+            run(vec, u8, wpack, padded_init(init, wpack.shape[2]), b["out_shift"], bits, out2)
         else:
             wpair = pack_pairs(mat)
             run = fc_tiles if parallel_worth_it(b.n, wpair) else fc_tiles_serial
-            run(vec, wpair, init, b["out_shift"], bits, out2)
+            run(vec, wpair, padded_init(init, wpair.shape[2]), b["out_shift"], bits, out2)
     return out
 
 
@@ -175,7 +177,8 @@ def exact_dot(vec, mat):
     """vec @ mat.T for int8/int16 arrays, modulo 2**32 (int64 holding int32 values), via madd_tile."""
     vec = np.ascontiguousarray(vec)
     out = np.empty((vec.shape[0], mat.shape[0]), np.int64)
-    fc_tiles_serial(vec, pack_pairs(np.asarray(mat)), np.zeros(mat.shape[0], np.int64), 0, 33, out)
+    wpair = pack_pairs(np.asarray(mat))
+    fc_tiles_serial(vec, wpair, np.zeros(wpair.shape[0] * wpair.shape[2], np.int32), 0, 33, out)
     return out
 
 

@@ -242,6 +242,84 @@ def madd(cols, wpair, acc):
         madd_tile(cols, wpair, acc)
 
 
+def _make_requant(out_bits, lanes):
+    """requant(acc, init, o0, sh, out, d0, ncol, m, nj), the §0.4 epilogue of a tile as int32
+    vectors: for p < m, j < nj: out[d0 + p*ncol + j] = ssat((init[o0 + j] + acc[p, j]) >> sh)
+    (int32 add wrapping, arithmetic shift, saturation to `out_bits`), stored with masked vector
+    stores (no scalar remainder loop for layers whose channels are not a multiple of 16)."""
+    width = min(lanes, 16)
+    vty = ir.VectorType(_I32, width)
+    oty = ir.VectorType(ir.IntType(out_bits), width)
+    mty = ir.VectorType(ir.IntType(1), width)
+    hi = (1 << (out_bits - 1)) - 1
+    store_name = f"llvm.masked.store.v{width}i{out_bits}.p0"
+
+    def splat(b, x):
+        v = b.insert_element(ir.Constant(vty, ir.Undefined), x, ir.Constant(_I32, 0))
+        return b.shuffle_vector(v, ir.Constant(vty, ir.Undefined), ir.Constant(vty, [0] * width))
+
+    @intrinsic
+    def requant(typingctx, acc, init, o0, sh, out, d0, ncol, m, nj):
+        sig = types.void(acc, init, o0, sh, out, d0, ncol, m, nj)
+
+        def codegen(context, builder, signature, args):
+            a, iv, o = (context.make_array(signature.args[k])(context, builder, args[k]) for k in (0, 1, 4))
+            o0_, sh_, d0_, ncol_, m_, nj_ = args[2], args[3], args[5], args[6], args[7], args[8]
+            shv = splat(builder, builder.trunc(sh_, _I32))
+            njv = splat(builder, builder.trunc(nj_, _I32))
+            lo_v, hi_v = ir.Constant(vty, [-hi - 1] * width), ir.Constant(vty, [hi] * width)
+            fnty = ir.FunctionType(ir.VoidType(), [oty, oty.as_pointer(), _I32, mty])
+            store = cgutils.get_or_insert_function(builder.module, fnty, store_name)
+            inits, masks = [], []
+            for h in range(lanes // width):
+                ptr = builder.gep(iv.data, [builder.add(o0_, ir.Constant(o0_.type, h * width))])
+                inits.append(builder.load(builder.bitcast(ptr, vty.as_pointer()), align=4))
+                idx = ir.Constant(vty, [h * width + k for k in range(width)])
+                masks.append(builder.icmp_signed("<", idx, njv))
+            for p in range(TILE_P):
+                live = builder.icmp_signed(">", m_, ir.Constant(m_.type, p))
+                with builder.if_then(live):
+                    row = builder.add(d0_, builder.mul(ncol_, ir.Constant(ncol_.type, p)))
+                    for h in range(lanes // width):
+                        src = builder.gep(a.data, [ir.Constant(ir.IntType(64), p * lanes + h * width)])
+                        v = builder.load(builder.bitcast(src, vty.as_pointer()), align=4)
+                        v = builder.ashr(builder.add(v, inits[h]), shv)
+                        v = builder.select(builder.icmp_signed("<", v, lo_v), lo_v, v)
+                        v = builder.select(builder.icmp_signed(">", v, hi_v), hi_v, v)
+                        dst = builder.gep(o.data, [builder.add(row, ir.Constant(row.type, h * width))])
+                        builder.call(store, [builder.trunc(v, oty), builder.bitcast(dst, oty.as_pointer()),
+                                             ir.Constant(_I32, 1), masks[h]])
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return requant
+
+
+requant8_32, requant8_16, requant8_8 = (_make_requant(8, n) for n in (32, 16, 8))
+requant16_32, requant16_16, requant16_8 = (_make_requant(16, n) for n in (32, 16, 8))
+
+
+@njit(inline="always")
+def requant_rows(acc, init, o0, sh, out, d0, ncol, m, nj):
+    """`_make_requant`'s epilogue for out's dtype (int8 or int16) and acc's width."""
+    lanes = acc.shape[1]
+    if out.itemsize == 1:
+        if lanes == 8:
+            requant8_8(acc, init, o0, sh, out, d0, ncol, m, nj)
+        elif lanes == 16:
+            requant8_16(acc, init, o0, sh, out, d0, ncol, m, nj)
+        else:
+            requant8_32(acc, init, o0, sh, out, d0, ncol, m, nj)
+    else:
+        if lanes == 8:
+            requant16_8(acc, init, o0, sh, out, d0, ncol, m, nj)
+        elif lanes == 16:
+            requant16_16(acc, init, o0, sh, out, d0, ncol, m, nj)
+        else:
+            requant16_32(acc, init, o0, sh, out, d0, ncol, m, nj)
+
+
 MEMO_MIN_SIZE = 4096     # weight arrays from this many values are worth remembering,
 MEMO_MAX_SIZE = 1 << 22  # up to this many (a copy is kept)
 _MEMO_MAX = 16

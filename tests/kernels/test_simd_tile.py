@@ -62,7 +62,7 @@ def test_results_do_not_depend_on_threads_or_tiling(rng):
     im = rng.integers(-128, 128, (37, 40 * 7 * 28)).astype(np.int8)
     wpair = pack_pairs(rng.integers(-128, 128, (30, 1120)).astype(np.int8))
     offs = np.arange(1120, dtype=np.uint64)           # only read for short kernel rows
-    init = rng.integers(-2**31, 2**31, 30)
+    init = np.concatenate([rng.integers(-2**31, 2**31, 30), [0, 0]]).astype(np.int32)  # 32 lanes
     geom = (40, 7, 28, 10, 4, 0, 0, 2, 1, 16, 4)
     outs = []
     before = numba.get_num_threads()
