@@ -23,6 +23,7 @@ from tqdm import tqdm
 from .errors import QuantizationError, SaturationWarning, ShapeError
 from .graph import Graph
 from .kernels import COMPANION_KERNELS, KERNELS
+from .kernels._simd import memo_scope
 from .lower import channel_pad, data_move, kernel_call, stored_shape
 from .ops import OPS
 from .validate import check_count, check_memory, tensors_bytes, validate_quantized
@@ -263,9 +264,10 @@ def _run_chunk(qgraph, plan, x, q, keep, in_place):
     return {t: _strip(qgraph, t, env[t]) for t in keep}, sat, clipped
 
 
-def _worker_chunk(*args):
+def _worker_chunk(token, *args):
     numba.set_num_threads(1)                   # thread-local: this worker's kernels stay serial
-    return _run_chunk(*args)
+    with memo_scope(token):
+        return _run_chunk(*args)
 
 
 def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
@@ -322,6 +324,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     bar = tqdm(total=n_total, desc="simulate", unit="sample") if verbose else None
 
     clipped = [0]
+    token = object()                           # memo_scope: weights compared once per call
 
     def collect(result, n):
         kept, counts, clip = result
@@ -340,8 +343,9 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
             numba.set_num_threads(1)
             try:
                 for start in starts:
-                    collect(_run_chunk(qgraph, plan, xi[start:start + chunk], q_in, keep, in_place),
-                            min(chunk, n_total - start))
+                    with memo_scope(token):
+                        collect(_run_chunk(qgraph, plan, xi[start:start + chunk], q_in, keep,
+                                           in_place), min(chunk, n_total - start))
             finally:
                 numba.set_num_threads(threads)
         else:
@@ -350,8 +354,8 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
                 for start in starts:              # at most 2 chunks per worker in flight (memory)
                     if len(pending) >= 2 * workers:
                         collect(pending.popleft().result(), chunk)
-                    pending.append(pool.submit(_worker_chunk, qgraph, plan, xi[start:start + chunk],
-                                               q_in, keep, in_place))
+                    pending.append(pool.submit(_worker_chunk, token, qgraph, plan,
+                                               xi[start:start + chunk], q_in, keep, in_place))
                 while pending:
                     collect(pending.popleft().result(), chunk)
     finally:

@@ -325,12 +325,39 @@ MEMO_MAX_SIZE = 1 << 22  # up to this many (a copy is kept)
 _MEMO_MAX = 16
 _MEMO = OrderedDict()
 _MEMO_LOCK = threading.Lock()
+_SCOPE = threading.local()
+
+
+def _owner(arr):
+    """The array that owns arr's memory (the end of its .base chain)."""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+class memo_scope:
+    """`with memo_scope(token):` in this thread, a `memo` entry already compared equal under the
+    same token is trusted without comparing again (simulate: one token per call, during which the
+    plan's weight arrays do not change; every chunk after the first skips the comparisons).
+    Only entries whose array still has the same owning array object (kept alive by the entry,
+    so its address cannot be reused) are trusted."""
+
+    def __init__(self, token):
+        self.token = token
+
+    def __enter__(self):
+        self.saved = getattr(_SCOPE, "token", None)
+        _SCOPE.token = self.token
+
+    def __exit__(self, *exc):
+        _SCOPE.token = self.saved
 
 
 def memo(tag, arr, compute):
     """compute(arr) for a weight array, remembered by content: a later call with equal values at
     the same address (the same weights, e.g. every batch of simulate) gets the stored result
-    after one comparison, a changed array is computed again. The result must not be written to.
+    after one comparison (none inside a `memo_scope` that compared it already), a changed array
+    is computed again. The result must not be written to.
     """
     arr = np.asarray(arr)
     if not MEMO_MIN_SIZE <= arr.size <= MEMO_MAX_SIZE:
@@ -340,11 +367,20 @@ def memo(tag, arr, compute):
         hit = _MEMO.get(key)
         if hit is not None:
             _MEMO.move_to_end(key)
-    if hit is not None and np.array_equal(hit[0], arr):
-        return hit[1]
+    token = getattr(_SCOPE, "token", None)
+    if hit is not None:
+        owner = _owner(arr)
+        if token is not None and hit[3] is token and hit[2] is owner:
+            return hit[1]
+        if np.array_equal(hit[0], arr):
+            if token is not None:
+                with _MEMO_LOCK:
+                    if _MEMO.get(key) is hit:
+                        _MEMO[key] = (hit[0], hit[1], owner, token)
+            return hit[1]
     out = compute(arr)
     with _MEMO_LOCK:
-        _MEMO[key] = (arr.copy(), out)
+        _MEMO[key] = (arr.copy(), out, _owner(arr), token)
         while len(_MEMO) > _MEMO_MAX:
             _MEMO.popitem(last=False)
     return out
