@@ -1,23 +1,26 @@
 """Engine shared by the eleven legacy convolutions (semantics doc §0.4, §0.5, §1).
 
-Every regular conv runs through one numba loop, `conv`, parallel over tiles of output pixels of
-the whole batch: per pixel it gathers the (ky, kx, c) taps into an int16 column (zeros for
-padding; column order = the OHWI weight order), then `_simd.madd` multiplies 8 such columns
-with 8, 16 or 32 weight rows at a time in wrapping int32, and §0.4 follows:
-out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
+Every regular conv is a sum of products over (ky, kx, c) taps in the OHWI weight order, then
+§0.4: out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
 init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)). Summing in wrapping int32
-is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15.
-(Measured on the KWS shapes, AVX-512 VNNI: an im2col + float32/float64 BLAS product peaks at the
-float FMA rate, ~35 GMAC/s for 30 output channels, and fights numba's threads for the cores; a
-plain numba dot-product loop ~17-30 GMAC/s; the int16 tile ~100 GMAC/s on conv2, whose im2col
-gather and requantization then cost about a fifth of the layer.) Calls with little work run the
-serial twin `conv_serial` (see `_simd.parallel_worth_it`). Every wrapper first runs `run_checks`:
-the geometry (qsim.ops.ConvGeometry) and the refusals of qsim.constraints, shared with kernel choice.
+is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15, and in
+any order, so the taps may be regrouped freely. Two loops compute it:
 
-The REF path of 5.7.0 keeps input row/column indices in a signed char in seven of these functions
-(§1.1, §8 item 4; the list is qsim.constraints.SIGNED_CHAR_INDEX); `conv(..., quirk=True)`
-reproduces that: the index is wrapped to int8 before the
-bounds test and the read. The DSP path and 5.9.0 compute the true convolution.
+- `conv_direct` (the usual one): each item is copied once into a zero-padded image (int16, or
+  for q7 on AVX-512 VNNI hosts uint8 x + 128) and `_simd.direct_madd` reads every window's tap
+  groups straight from it: no im2col copy. q7 then runs as u8 x s8 quads (vpdpbusd, 64 MACs per
+  instruction, twice the int16 rate), with -128 * sum(w) folded into init (exact modulo 2**32).
+  Measured on the KWS net at 1 thread, 104 items: conv1 1.37 -> 0.52 ms, conv2 2.53 -> 1.3 ms.
+- `conv` (the im2col gather loop): where the REF path of 5.7.0 keeps input row/column indices
+  in a signed char (§1.1, §8 item 4; qsim.constraints.SIGNED_CHAR_INDEX) and an index can wrap
+  (`conv(..., quirk=True)` wraps it to int8 before the bounds test and the read), and for huge
+  padded images. Per pixel it gathers the taps into an int16 column (zeros for padding) and
+  `_simd.madd` multiplies 8 columns with 8, 16 or 32 weight rows at a time.
+
+Both end in `_fc.requant_tile` (int32 vectors, masked stores). Calls with little work run the
+serial twins (see `_simd.parallel_worth_it`). Every wrapper first runs `run_checks`: the geometry
+(qsim.ops.ConvGeometry) and the refusals of qsim.constraints, shared with kernel choice. The DSP
+path and 5.9.0 compute the true convolution.
 
 The depthwise functions (§1.10) have one tap per channel, so they run as their own direct loop.
 """

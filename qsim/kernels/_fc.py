@@ -4,9 +4,11 @@ All six compute, per output row i (doc §0.4):
     out[i] = sat_bits( wrap32( (int32(bias[i]) << bias_shift) + NN_ROUND(out_shift)
                                + sum_j pV[j] * W[i, j] ) >> out_shift )
 and differ only in dtypes and in how W is stored. Every pairing (q7 x q7, q15 x q15, q15 x q7)
-fits int16 x int16, so the dot products run through `_simd.madd_tile` on int16 copies of the
-input rows, exactly modulo 2**32 (the same engine as the convolutions: a batch item is one
-"pixel" whose column is its input vector); layers of <= NARROW_ROWS rows use plain int32 dot
+fits int16 x int16, so the dot products run through `_simd.direct_madd` (`fc_direct`) on int16
+copies of the input rows, or for q7 x q7 on AVX-512 VNNI hosts on uint8 x + 128 copies as u8 x s8
+quads (init then holds -128 * sum(w)), exactly modulo 2**32 (the same engine as the convolutions:
+a batch item is one "pixel" whose column is its input vector; `fc_tiles` is the older im2col-style
+loop, kept for tests and `exact_dot`); layers of <= NARROW_ROWS rows use plain int32 dot
 products instead, as a tile would be mostly padding. No BLAS: float products were exact only
 below 2**24 per partial sum, and OpenBLAS's spinning threads fought numba's for the 2 cores
 (prange regions right after a threaded BLAS call measured 10-100x slower). Calls with little

@@ -17,6 +17,11 @@ Layout (int16 values seen as int32 pairs, low half = even tap, as numpy's `.view
 `madd_tile16` and `madd_tile8` are the same with 16 and 8 lanes, for layers of <= 16 or <= 8
 output channels; `madd` picks one by wpair's width.
 
+`_make_direct` is the same product reading the taps from a padded image at byte offsets (no
+im2col copy), as int16 pairs or, on AVX-512 VNNI hosts (`VNNI`), as u8 x s8 quads through
+vpdpbusd (the portable IR of the quad product is kept for other hosts and tested against it).
+`_make_requant` is the §0.4 epilogue in int32 vectors with masked stores.
+
 Numba's on-disk cache does not see edits here: clear qsim/kernels/__pycache__ after changing it.
 
 """
