@@ -324,7 +324,8 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     bar = tqdm(total=n_total, desc="simulate", unit="sample") if verbose else None
 
     clipped = [0]
-    token = object()                           # memo_scope: weights compared once per call
+    token = plan     # memo_scope: the plan's weights are compared once per plan (a changed graph
+    #                  gets a new plan, see _plan; memo also checks the arrays' owners)
 
     def collect(result, n):
         kept, counts, clip = result

@@ -342,8 +342,9 @@ def _owner(arr):
 
 class memo_scope:
     """`with memo_scope(token):` in this thread, a `memo` entry already compared equal under the
-    same token is trusted without comparing again (simulate: one token per call, during which the
-    plan's weight arrays do not change; every chunk after the first skips the comparisons).
+    same token is trusted without comparing again (simulate: the token is its cached plan, whose
+    weight arrays do not change while it is valid; a graph edit makes a new plan, so only the
+    first chunk after a change compares).
     Only entries whose array still has the same owning array object (kept alive by the entry,
     so its address cannot be reused) are trusted."""
 

@@ -176,3 +176,25 @@ def test_direct_fc_equals_tiles_and_int64(rng, monkeypatch, vnni, fn, vdt, mdt):
             want = np.clip(acc >> out_shift, -2 ** (bits - 1), 2 ** (bits - 1) - 1)
             assert_bit_exact(got, want, f"{fn} {items}x{dim_vec}x{rows} direct")
             assert_bit_exact(tiles, want, f"{fn} {items}x{dim_vec}x{rows} tiles")
+
+
+def test_memo_compares_again_outside_its_scope():
+    # memo trusts an entry only inside the memo_scope that compared it (simulate: one plan)
+    from qsim.kernels._simd import memo, memo_scope
+    calls = []
+
+    def compute(a):
+        calls.append(1)
+        return a.sum()
+
+    w = np.arange(5000, dtype=np.int32)
+    assert memo("t16", w, compute) == w.sum()
+    token = object()
+    with memo_scope(token):
+        assert memo("t16", w.reshape(50, 100).reshape(-1), compute) == w.sum()   # compared, kept
+    w[0] += 1
+    assert memo("t16", w, compute) == w.sum()                 # no scope: compared, recomputed
+    with memo_scope(object()):
+        w[1] += 1
+        assert memo("t16", w, compute) == w.sum()             # a new scope compares again
+    assert len(calls) == 3
