@@ -228,7 +228,8 @@ def direct_plan(g, quirk):
     if quirk and (max(g.pad_y, g.pad_x) > 128 or rows - max(g.pad_y, 0) > 128
                   or cols - max(g.pad_x, 0) > 128):
         return None
-    if min(g.pad_y, g.pad_x) < 0 or min(g.stride_y, g.stride_x) < 1 or rows * cols * g.ch_in > DIRECT_MAX_IMAGE:
+    if (min(g.pad_y, g.pad_x) < 0 or min(g.stride_y, g.stride_x) < 1
+            or rows * cols * g.ch_in > DIRECT_MAX_IMAGE):
         return None
     return rows, cols
 
@@ -257,7 +258,8 @@ def conv_hwc(b, g, bits, quirk):
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
         out2 = out.reshape(-1, g.ch_out)
         run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
-        run(b["Im_in"].reshape(b.n, -1), wpair, offs, padded_init(init_vector(b), wpair.shape[2]), g.loop_args(),
+        init = padded_init(init_vector(b), wpair.shape[2])
+        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init, g.loop_args(),
             quirk, b["out_shift"], bits, out2)
     return out
 

@@ -99,7 +99,6 @@ def _fc_direct(vec, u8, wpack, init, out_shift, bits, out):
     `init` already holds -128 * sum(w), exact modulo 2**32). Compiled twice like _fc_tiles."""
     n_items, dim_vec = vec.shape
     groups, n4, lanes = wpack.shape
-    es = 1 if u8 else 2
     stride = 4 * n4                           # bytes per padded row (whole groups of 4 bytes)
     ntiles = (n_items + TILE_P - 1) // TILE_P
     nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES

@@ -41,6 +41,10 @@ PARALLEL_MIN_MACS = 1 << 25     # about 0.4 ms of single-thread work
 _I32 = ir.IntType(32)
 
 
+def _i64(v):
+    return ir.Constant(ir.IntType(64), v)
+
+
 class _Vec:
     """LLVM types and shuffle masks for accumulators of `width` int32 lanes (2*width int16)."""
 
@@ -134,7 +138,8 @@ def _quad_dot_portable(b, width, acc, x, w):
     wide = ir.VectorType(_I32, 4 * width)
     m = b.mul(b.zext(b.bitcast(x, bytes_), wide), b.sext(b.bitcast(w, bytes_), wide))
     for t in range(4):
-        part = b.shuffle_vector(m, m, ir.Constant(ir.VectorType(_I32, width), [4 * k + t for k in range(width)]))
+        lanes = ir.Constant(ir.VectorType(_I32, width), [4 * k + t for k in range(width)])
+        part = b.shuffle_vector(m, m, lanes)
         acc = b.add(acc, part)
     return acc
 
@@ -180,7 +185,7 @@ def _make_direct(kind, lanes, vnni=None):
             i8p = _I8.as_pointer()
             base_ptr = builder.bitcast(im.data, i8p)
             n4 = builder.extract_value(w.shape, 0)
-            pix = [builder.gep(base_ptr, [builder.load(builder.gep(bs.data, [ir.Constant(ir.IntType(64), p)]))])
+            pix = [builder.gep(base_ptr, [builder.load(builder.gep(bs.data, [_i64(p)]))])
                    for p in range(TILE_P)]
             accs = []
             for _ in range(parts * TILE_P):
