@@ -299,10 +299,53 @@ def depthwise(im, wt, init, geo, out_shift, out):
                     dst[d0 + j] = ssat(wrap_i32(init[j] + np.int64(acc[j])) >> out_shift, 8)
 
 
+@njit(cache=True, parallel=True, nogil=True)
+def depthwise_rows(im, wtile, itile, geo, out_shift, out):
+    """`depthwise` for stride_x == 1, a whole output row at a time: for each tap (ky, kx) the
+    valid outputs ox of a row read one contiguous run of the input row, so the multiply-adds run
+    over (ox, c) as one long loop (weights tiled out_x times in wtile, init in itile) that LLVM
+    vectorises fully; the channel-only loops of `depthwise` are too short for its vector loop
+    (measured 2.45 -> 1.34 ms per 256 DS-CNN items at 16x16x32). Same sums, same result.
+    """
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    span = uint64(out_x * ch)
+    for n in prange(im.shape[0]):
+        row = im[n]
+        dst = out[n]
+        acc = np.empty(out_x * ch, np.int32)
+        for oy in range(out_y):
+            for j in range(span):
+                acc[j] = 0
+            for ky in range(k_y):
+                r = oy * s_y + ky - pad_y
+                if r < 0 or r >= in_y:
+                    continue
+                for kx in range(k_x):
+                    lo = max(0, pad_x - kx)
+                    hi = min(out_x, in_x + pad_x - kx)
+                    if hi <= lo:
+                        continue
+                    src = uint64((r * in_x + lo + kx - pad_x) * ch)
+                    a0 = uint64(lo * ch)
+                    w = wtile[ky * k_x + kx]
+                    for j in range(uint64((hi - lo) * ch)):
+                        acc[a0 + j] = np.int32(acc[a0 + j] + np.int32(row[src + j]) * np.int32(w[a0 + j]))
+            d0 = uint64(oy) * span
+            for j in range(span):
+                v = np.int64(np.int32(itile[j] + acc[j])) >> out_shift
+                dst[d0 + j] = min(max(v, -128), 127)
+
+
 def depthwise_hwc(b, g):
     """Run §1.10/§1.11 for a bound call; returns (N, OY, OX, C) int8."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8)
     if out.size:
-        depthwise(b["Im_in"].reshape(b.n, -1), b["wt"].reshape(-1), init_vector(b), g.loop_args(),
-                  b["out_shift"], out.reshape(b.n, -1))
+        init = init_vector(b)
+        if g.stride_x == 1 and g.out_x > 0:
+            wt = b["wt"].reshape(g.k_y * g.k_x, g.ch_in)
+            depthwise_rows(b["Im_in"].reshape(b.n, -1), np.tile(wt, (1, g.out_x)), np.tile(init, g.out_x),
+                           g.loop_args(), b["out_shift"], out.reshape(b.n, -1))
+        else:
+            depthwise(b["Im_in"].reshape(b.n, -1), b["wt"].reshape(-1), init, g.loop_args(),
+                      b["out_shift"], out.reshape(b.n, -1))
     return out
