@@ -1,36 +1,44 @@
 """Engine shared by the eleven legacy convolutions (semantics doc §0.4, §0.5, §1).
 
-Every regular conv runs through one numba loop, `conv`, parallel over tiles of output pixels of
-the whole batch: per pixel it gathers the (ky, kx, c) taps into an int16 column (zeros for
-padding; column order = the OHWI weight order), then `_simd.madd` multiplies 8 such columns
-with 8, 16 or 32 weight rows at a time in wrapping int32, and §0.4 follows:
-out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
+Every regular conv is a sum of products over (ky, kx, c) taps in the OHWI weight order, then
+§0.4: out = sat_bits(wrap32(init[o] + acc) >> out_shift), with
 init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)). Summing in wrapping int32
-is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15.
-(Measured on the KWS shapes, AVX-512 VNNI: an im2col + float32/float64 BLAS product peaks at the
-float FMA rate, ~35 GMAC/s for 30 output channels, and fights numba's threads for the cores; a
-plain numba dot-product loop ~17-30 GMAC/s; the int16 tile ~100 GMAC/s on conv2, whose im2col
-gather and requantization then cost about a fifth of the layer.) Calls with little work run the
-serial twin `conv_serial` (see `_simd.parallel_worth_it`). Every wrapper first runs `run_checks`:
-the geometry (qsim.ops.ConvGeometry) and the refusals of qsim.constraints, shared with kernel choice.
+is exact modulo 2**32, which is all the C keeps, for any tap count and both q7 and q15, and in
+any order, so the taps may be regrouped freely. Two loops compute it:
 
-The REF path of 5.7.0 keeps input row/column indices in a signed char in seven of these functions
-(§1.1, §8 item 4; the list is qsim.constraints.SIGNED_CHAR_INDEX); `conv(..., quirk=True)`
-reproduces that: the index is wrapped to int8 before the
-bounds test and the read. The DSP path and 5.9.0 compute the true convolution.
+- `conv_direct` (the usual one): each item is copied once into a zero-padded image (int16, or
+  for q7 on AVX-512 VNNI hosts uint8 x + 128) and `_simd.direct_madd` reads every window's tap
+  groups straight from it: no im2col copy. q7 then runs as u8 x s8 quads (vpdpbusd, 64 MACs per
+  instruction, twice the int16 rate), with -128 * sum(w) folded into init (exact modulo 2**32).
+  Measured on the KWS net at 1 thread, 104 items: conv1 1.37 -> 0.52 ms, conv2 2.53 -> 1.3 ms.
+- `conv` (the im2col gather loop): where the REF path of 5.7.0 keeps input row/column indices
+  in a signed char (§1.1, §8 item 4; qsim.constraints.SIGNED_CHAR_INDEX) and an index can wrap
+  (`conv(..., quirk=True)` wraps it to int8 before the bounds test and the read), and for huge
+  padded images. Per pixel it gathers the taps into an int16 column (zeros for padding) and
+  `_simd.madd` multiplies 8 columns with 8, 16 or 32 weight rows at a time.
+
+Both end in `_fc.requant_tile` (int32 vectors, masked stores). Calls with little work run the
+serial twins (see `_simd.parallel_worth_it`). Every wrapper first runs `run_checks`: the geometry
+(qsim.ops.ConvGeometry) and the refusals of qsim.constraints, shared with kernel choice. The DSP
+path and 5.9.0 compute the true convolution.
 
 The depthwise functions (§1.10) have one tap per channel, so they run as their own direct loop.
 """
+from functools import lru_cache
+
 import numpy as np
 from numba import njit, prange, uint64
 
 from ..constraints import check_call, index_quirk
 from ..fixedpoint import round_constant, ssat, wrap_i8, wrap_i32
 from ..ops import ConvGeometry
-from ._fc import init_values, requant_tile
-from ._simd import TILE_P, madd, pack_pairs, parallel_worth_it
+from ._fc import init_values, padded_init, requant_tile
+from . import _simd
+from ._simd import TILE_P, direct_madd, madd, pack_groups, pack_pairs, parallel_worth_it
 
 CHUNK_TILES = 16     # tiles per parallel work item (128 pixels)
+DIRECT_MAX_IMAGE = 1 << 22   # padded images up to this many values use the direct loop
+DIRECT = True                # False: every conv takes the im2col gather loop (tests compare both)
 
 
 def run_checks(fn, b):
@@ -137,16 +145,121 @@ conv = njit(cache=True, parallel=True, nogil=True)(_conv)
 conv_serial = njit(cache=True, nogil=True)(_conv)
 
 
+def _conv_direct(im, u8, wpack, offs, init, geo, rows, cols, out_shift, bits, out):
+    """The same result as `_conv` without the im2col copy (semantics doc §0.4, §1).
+
+    Per (item, run of up to CHUNK_TILES tiles of its output pixels), the item is copied once into
+    a zero-padded image of rows x cols pixels (pad_y / pad_x zeros before, zeros after up to the
+    last window's end; taps in the padding read 0 like the C skips them), as int16 or, when u8,
+    as x + 128 in uint8 (the padding then holds 128, the value of 0). `_simd.direct_madd` reads
+    each window's tap groups straight from it at byte offsets offs (weights `_simd.pack_groups`),
+    and with u8 `init` already holds -128 * sum(w): out = ssat(wrap32(init + acc) >> s).
+    """
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    groups, n4, lanes = wpack.shape
+    npix = out_y * out_x
+    span = CHUNK_TILES * TILE_P
+    nparts = (npix + span - 1) // span
+    es = 1 if u8 else 2
+    size = rows * cols * ch + 4               # + slack: a last group may read 3 values past a window
+    run = uint64(in_x * ch)
+    for unit in prange(im.shape[0] * nparts):
+        n, part = divmod(unit, nparts)
+        buf = np.empty((size + 1) // 2 if u8 else size, np.int16)
+        src = im[n]
+        if u8:
+            b8 = buf.view(np.uint8)
+            b8[:] = 128
+            for r in range(in_y):
+                d0 = uint64(((r + pad_y) * cols + pad_x) * ch)
+                s0 = uint64(r * in_x * ch)
+                for j in range(run):
+                    b8[d0 + j] = np.uint8(np.int16(src[s0 + j]) + 128)
+        else:
+            buf[:] = 0
+            for r in range(in_y):
+                d0 = uint64(((r + pad_y) * cols + pad_x) * ch)
+                s0 = uint64(r * in_x * ch)
+                for j in range(run):
+                    buf[d0 + j] = src[s0 + j]
+        bases = np.empty(TILE_P, np.int64)
+        acc = np.empty((TILE_P, lanes), np.int32)
+        end = min(npix, (part + 1) * span)
+        oy, ox = divmod(part * span, out_x)
+        for t0 in range(part * span, end, TILE_P):
+            m = min(TILE_P, end - t0)
+            for p in range(TILE_P):               # pixel t0 + p (the last one again past m)
+                bases[p] = (oy * s_y * cols + ox * s_x) * ch * es
+                if p < m - 1:
+                    ox += 1
+                    if ox == out_x:
+                        ox = 0
+                        oy += 1
+            ox += 1                               # the pixel after t0 + m - 1
+            if ox == out_x:
+                ox = 0
+                oy += 1
+            for g in range(groups):
+                direct_madd(buf, u8, bases, offs, wpack[g], acc)
+                requant_tile(acc, m, init, g * lanes, out_shift, bits, out, n * npix + t0)
+
+
+conv_direct = njit(cache=True, parallel=True, nogil=True)(_conv_direct)
+conv_direct_serial = njit(cache=True, nogil=True)(_conv_direct)
+
+
+@lru_cache(maxsize=256)
+def direct_offsets(k_y, row, run, group, es):
+    """Byte offsets of a window's tap groups in `_conv_direct`'s padded image (read-only): kernel
+    row ky's groups start at ky * row values (row = padded pixels per image row * channels)."""
+    runp = -(-run // group) * group
+    offs = ((np.arange(k_y)[:, None] * row + np.arange(0, runp, group)[None, :]) * es).ravel()
+    offs = offs.astype(np.int64)
+    offs.flags.writeable = False
+    return offs
+
+
+def direct_plan(g, quirk):
+    """(rows, cols) of `_conv_direct`'s padded image, or None where the gather loop must run:
+    the signed-char index quirk can wrap an index (any index outside -128..127), or the padded
+    image would be very large."""
+    rows = max(g.pad_y + g.in_y, (g.out_y - 1) * g.stride_y + g.k_y)
+    cols = max(g.pad_x + g.in_x, (g.out_x - 1) * g.stride_x + g.k_x)
+    if quirk and (max(g.pad_y, g.pad_x) > 128 or rows - max(g.pad_y, 0) > 128
+                  or cols - max(g.pad_x, 0) > 128):
+        return None
+    if (min(g.pad_y, g.pad_x) < 0 or min(g.stride_y, g.stride_x) < 1
+            or rows * cols * g.ch_in > DIRECT_MAX_IMAGE):
+        return None
+    return rows, cols
+
+
 def conv_hwc(b, g, bits, quirk):
     """Run §1's regular convolution for a bound call `b` with Geometry `g`; returns (N, OY, OX, C_out)."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8 if bits == 8 else np.int16)
-    if out.size:
+    plan = direct_plan(g, quirk) if out.size and DIRECT else None
+    if plan is not None:
+        im = b["Im_in"].reshape(b.n, -1)
+        u8 = bits == 8 and im.dtype == np.int8 and _simd.VNNI
+        group = 4 if u8 else 2
+        run = g.k_x * g.ch_in
+        wpack, wsum = pack_groups(b["wt"].reshape(g.ch_out, g.k_y * run), g.k_y, run, group)
+        offs = direct_offsets(g.k_y, plan[1] * g.ch_in, run, group, 1 if u8 else 2)
+        init = init_vector(b)
+        if u8:
+            init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
+        out2 = out.reshape(-1, g.ch_out)
+        run_fn = conv_direct if parallel_worth_it(len(out2), wpack) else conv_direct_serial
+        run_fn(im, u8, wpack, offs, padded_init(init, wpack.shape[2]), g.loop_args(), plan[0], plan[1],
+               b["out_shift"], bits, out2)
+    elif out.size:
         wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
         ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
         offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
         out2 = out.reshape(-1, g.ch_out)
         run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
-        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init_vector(b), g.loop_args(),
+        init = padded_init(init_vector(b), wpair.shape[2])
+        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init, g.loop_args(),
             quirk, b["out_shift"], bits, out2)
     return out
 
@@ -186,10 +299,53 @@ def depthwise(im, wt, init, geo, out_shift, out):
                     dst[d0 + j] = ssat(wrap_i32(init[j] + np.int64(acc[j])) >> out_shift, 8)
 
 
+@njit(cache=True, parallel=True, nogil=True)
+def depthwise_rows(im, wtile, itile, geo, out_shift, out):
+    """`depthwise` for stride_x == 1, a whole output row at a time: for each tap (ky, kx) the
+    valid outputs ox of a row read one contiguous run of the input row, so the multiply-adds run
+    over (ox, c) as one long loop (weights tiled out_x times in wtile, init in itile) that LLVM
+    vectorises fully; the channel-only loops of `depthwise` are too short for its vector loop
+    (measured 2.45 -> 1.34 ms per 256 DS-CNN items at 16x16x32). Same sums, same result.
+    """
+    in_y, in_x, ch, k_y, k_x, pad_y, pad_x, s_y, s_x, out_y, out_x = geo
+    span = uint64(out_x * ch)
+    for n in prange(im.shape[0]):
+        row = im[n]
+        dst = out[n]
+        acc = np.empty(out_x * ch, np.int32)
+        for oy in range(out_y):
+            for j in range(span):
+                acc[j] = 0
+            for ky in range(k_y):
+                r = oy * s_y + ky - pad_y
+                if r < 0 or r >= in_y:
+                    continue
+                for kx in range(k_x):
+                    lo = max(0, pad_x - kx)
+                    hi = min(out_x, in_x + pad_x - kx)
+                    if hi <= lo:
+                        continue
+                    src = uint64((r * in_x + lo + kx - pad_x) * ch)
+                    a0 = uint64(lo * ch)
+                    w = wtile[ky * k_x + kx]
+                    for j in range(uint64((hi - lo) * ch)):
+                        acc[a0 + j] = np.int32(acc[a0 + j] + np.int32(row[src + j]) * np.int32(w[a0 + j]))
+            d0 = uint64(oy) * span
+            for j in range(span):
+                v = np.int64(np.int32(itile[j] + acc[j])) >> out_shift
+                dst[d0 + j] = min(max(v, -128), 127)
+
+
 def depthwise_hwc(b, g):
     """Run §1.10/§1.11 for a bound call; returns (N, OY, OX, C) int8."""
     out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8)
     if out.size:
-        depthwise(b["Im_in"].reshape(b.n, -1), b["wt"].reshape(-1), init_vector(b), g.loop_args(),
-                  b["out_shift"], out.reshape(b.n, -1))
+        init = init_vector(b)
+        if g.stride_x == 1 and g.out_x > 0:
+            wt = b["wt"].reshape(g.k_y * g.k_x, g.ch_in)
+            depthwise_rows(b["Im_in"].reshape(b.n, -1), np.tile(wt, (1, g.out_x)), np.tile(init, g.out_x),
+                           g.loop_args(), b["out_shift"], out.reshape(b.n, -1))
+        else:
+            depthwise(b["Im_in"].reshape(b.n, -1), b["wt"].reshape(-1), init, g.loop_args(),
+                      b["out_shift"], out.reshape(b.n, -1))
     return out

@@ -4,9 +4,11 @@ All six compute, per output row i (doc §0.4):
     out[i] = sat_bits( wrap32( (int32(bias[i]) << bias_shift) + NN_ROUND(out_shift)
                                + sum_j pV[j] * W[i, j] ) >> out_shift )
 and differ only in dtypes and in how W is stored. Every pairing (q7 x q7, q15 x q15, q15 x q7)
-fits int16 x int16, so the dot products run through `_simd.madd_tile` on int16 copies of the
-input rows, exactly modulo 2**32 (the same engine as the convolutions: a batch item is one
-"pixel" whose column is its input vector); layers of <= NARROW_ROWS rows use plain int32 dot
+fits int16 x int16, so the dot products run through `_simd.direct_madd` (`fc_direct`) on int16
+copies of the input rows, or for q7 x q7 on AVX-512 VNNI hosts on uint8 x + 128 copies as u8 x s8
+quads (init then holds -128 * sum(w)), exactly modulo 2**32 (the same engine as the convolutions:
+a batch item is one "pixel" whose column is its input vector; `fc_tiles` is the older im2col-style
+loop, kept for tests and `exact_dot`); layers of <= NARROW_ROWS rows use plain int32 dot
 products instead, as a tile would be mostly padding. No BLAS: float products were exact only
 below 2**24 per partial sum, and OpenBLAS's spinning threads fought numba's for the 2 cores
 (prange regions right after a threaded BLAS call measured 10-100x slower). Calls with little
@@ -19,9 +21,12 @@ from numba import njit, prange, uint64
 
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
-from ._simd import PARALLEL_MIN_MACS, TILE_P, madd, memo, pack_pairs, parallel_worth_it
+from . import _simd
+from ._simd import (PARALLEL_MIN_MACS, TILE_P, direct_madd, madd, memo, pack_groups, pack_pairs,
+                    parallel_worth_it, requant_rows)
 
 CHUNK_TILES = 16     # tiles per parallel work item
+DIRECT = True        # False: the gather + madd_tile loop (tests compare both)
 NARROW_ROWS = 3      # up to this many rows, plain dot products beat a padded tile (fc 128->3: 16 vs 20 us)
 
 
@@ -29,15 +34,26 @@ NARROW_ROWS = 3      # up to this many rows, plain dot products beat a padded ti
 def requant_tile(acc, m, init, o0, out_shift, bits, out, q0):
     """out[q0 + p, o0 + j] = ssat(wrap32(init[o0 + j] + acc[p, j]) >> out_shift, bits), p < m (§0.4).
 
-    Row views and uint64 indices let LLVM vectorise the channel loop (no negative-index test).
+    int8 / int16 outputs (bits = their width) run `_simd.requant_rows` (int32 vectors, masked
+    stores); bits > 16 (exact_dot, int64 out) keeps the wrapped sums. init is int32 with one value
+    per acc lane of every group (`padded_init`).
     """
-    nj = uint64(min(acc.shape[1], out.shape[1] - o0))
-    u0 = uint64(o0)
-    for p in range(m):
-        a = acc[p]
-        dst = out[q0 + p]
-        for j in range(nj):
-            dst[u0 + j] = ssat(wrap_i32(init[u0 + j] + np.int64(a[j])) >> out_shift, bits)
+    ncol = out.shape[1]
+    nj = min(acc.shape[1], ncol - o0)
+    if bits > 16:
+        for p in range(m):
+            for j in range(nj):
+                out[q0 + p, o0 + j] = wrap_i32(init[o0 + j] + np.int64(acc[p, j])) >> out_shift
+        return
+    requant_rows(acc, init, o0, out_shift, out.reshape(-1), q0 * ncol + o0, ncol, m, nj)
+
+
+def padded_init(init, lanes):
+    """init (one int32 value per output, any int dtype) as int32, padded with zeros to whole
+    groups of `lanes` (requant_tile)."""
+    out = np.zeros(-(-len(init) // lanes) * lanes, np.int32)
+    out[:len(init)] = init
+    return out
 
 
 @njit(cache=True)
@@ -77,6 +93,45 @@ fc_tiles = njit(cache=True, parallel=True, nogil=True)(_fc_tiles)
 fc_tiles_serial = njit(cache=True, nogil=True)(_fc_tiles)
 
 
+def _fc_direct(vec, u8, wpack, init, out_shift, bits, out):
+    """Same result as _fc_tiles through `_simd.direct_madd`: each tile's input rows are copied once
+    into a buffer of rows padded to whole tap groups (zeros; x + 128 as uint8 when u8, then
+    `init` already holds -128 * sum(w), exact modulo 2**32). Compiled twice like _fc_tiles."""
+    n_items, dim_vec = vec.shape
+    groups, n4, lanes = wpack.shape
+    stride = 4 * n4                           # bytes per padded row (whole groups of 4 bytes)
+    ntiles = (n_items + TILE_P - 1) // TILE_P
+    nchunks = (ntiles + CHUNK_TILES - 1) // CHUNK_TILES
+    for chunk in prange(nchunks):
+        buf = np.zeros(TILE_P * stride // 2, np.int16)
+        b8 = buf.view(np.uint8)
+        if u8:
+            b8[:] = 128
+        bases = np.arange(TILE_P) * stride
+        offs = np.arange(n4) * 4
+        acc = np.empty((TILE_P, lanes), np.int32)
+        for tile in range(chunk * CHUNK_TILES, min(ntiles, (chunk + 1) * CHUNK_TILES)):
+            q0 = tile * TILE_P
+            m = min(TILE_P, n_items - q0)
+            for p in range(m):
+                x = vec[q0 + p]
+                if u8:
+                    d8 = b8[p * stride:]
+                    for j in range(uint64(dim_vec)):
+                        d8[j] = np.uint8(np.int16(x[j]) + 128)
+                else:
+                    d16 = buf[p * stride // 2:]
+                    for j in range(uint64(dim_vec)):
+                        d16[j] = x[j]
+            for g in range(groups):
+                direct_madd(buf, u8, bases, offs, wpack[g], acc)
+                requant_tile(acc, m, init, g * lanes, out_shift, bits, out, q0)
+
+
+fc_direct = njit(cache=True, parallel=True, nogil=True)(_fc_direct)
+fc_direct_serial = njit(cache=True, nogil=True)(_fc_direct)
+
+
 def _fc_rows(vec, mat, init, out_shift, bits, out):
     """Same result as _fc_tiles, one int32 dot product per (item, row): faster when a layer has
     only NARROW_ROWS rows or fewer (a tile would be mostly padding). Compiled twice like it."""
@@ -105,10 +160,17 @@ def fully_connected(b, mat, bits, out_dtype):
         if mat.shape[0] <= NARROW_ROWS:
             run = fc_rows if vec.size * mat.shape[0] >= PARALLEL_MIN_MACS else fc_rows_serial
             run(vec, np.ascontiguousarray(mat), init, b["out_shift"], bits, out2)
+        elif DIRECT:
+            u8 = vec.dtype == np.int8 and mat.dtype == np.int8 and _simd.VNNI
+            wpack, wsum = pack_groups(mat, 1, mat.shape[1], 4 if u8 else 2)
+            if u8:
+                init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
+            run = fc_direct if parallel_worth_it(b.n, wpack) else fc_direct_serial
+            run(vec, u8, wpack, padded_init(init, wpack.shape[2]), b["out_shift"], bits, out2)
         else:
             wpair = pack_pairs(mat)
             run = fc_tiles if parallel_worth_it(b.n, wpair) else fc_tiles_serial
-            run(vec, wpair, init, b["out_shift"], bits, out2)
+            run(vec, wpair, padded_init(init, wpair.shape[2]), b["out_shift"], bits, out2)
     return out
 
 
@@ -116,7 +178,8 @@ def exact_dot(vec, mat):
     """vec @ mat.T for int8/int16 arrays, modulo 2**32 (int64 holding int32 values), via madd_tile."""
     vec = np.ascontiguousarray(vec)
     out = np.empty((vec.shape[0], mat.shape[0]), np.int64)
-    fc_tiles_serial(vec, pack_pairs(np.asarray(mat)), np.zeros(mat.shape[0], np.int64), 0, 33, out)
+    wpair = pack_pairs(np.asarray(mat))
+    fc_tiles_serial(vec, wpair, np.zeros(wpair.shape[0] * wpair.shape[2], np.int32), 0, 33, out)
     return out
 
 
@@ -157,16 +220,20 @@ def interleave(kind, mat, fn):
     return mat.reshape(-1)[interleave_index(kind, *mat.shape)]
 
 
-def deinterleave(kind, stored, num_of_rows, dim_vec, fn):
+def deinterleave(kind, stored, num_of_rows, dim_vec, fn, copy=True):
+    """The logical (num_of_rows, dim_vec) matrix of a stored `kind` array; copy=False (kernels)
+    returns the remembered read-only array itself, so that `pack_groups` finds it again."""
     stored = np.asarray(stored)
     if stored.size != num_of_rows * dim_vec:
         raise ShapeError(f"{fn}: the stored array has {stored.size} values, expected num_of_rows * "
                          f"dim_vec = {num_of_rows * dim_vec}.")
-    return memo(("deinterleave", kind, num_of_rows, dim_vec), stored,
-                lambda a: _deinterleave(kind, a, num_of_rows, dim_vec)).copy()
+    mat = memo(("deinterleave", kind, num_of_rows, dim_vec), stored,
+               lambda a: _deinterleave(kind, a, num_of_rows, dim_vec))
+    return mat.copy() if copy else mat
 
 
 def _deinterleave(kind, stored, num_of_rows, dim_vec):
     out = np.empty(num_of_rows * dim_vec, stored.dtype)
     out[interleave_index(kind, num_of_rows, dim_vec)] = stored.reshape(-1)
+    out.flags.writeable = False
     return out.reshape(num_of_rows, dim_vec)

@@ -41,4 +41,6 @@ def arm_fully_connected_q15_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_sh
     """
     b = bind("arm_fully_connected_q15_opt", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias),
              {}, path=path, release=release, truncate=truncate)
-    return fully_connected(b, deinterleave_q15_opt(b["pM"], num_of_rows, dim_vec), 16, np.int16)
+    mat = deinterleave("q15", b["pM"], num_of_rows, dim_vec,
+                       "arm_fully_connected_q15_opt", copy=False)
+    return fully_connected(b, mat, 16, np.int16)

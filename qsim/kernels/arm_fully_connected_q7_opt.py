@@ -46,4 +46,6 @@ def arm_fully_connected_q7_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_shi
     """
     b = bind("arm_fully_connected_q7_opt", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias),
              {}, path=path, release=release, truncate=truncate)
-    return fully_connected(b, deinterleave_q7_opt(b["pM"], num_of_rows, dim_vec), 8, np.int8)
+    mat = deinterleave("q7", b["pM"], num_of_rows, dim_vec,
+                       "arm_fully_connected_q7_opt", copy=False)
+    return fully_connected(b, mat, 8, np.int8)

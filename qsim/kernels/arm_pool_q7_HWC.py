@@ -8,7 +8,7 @@ Two bodies per function (semantics doc §3, §8):
 5.9.0 changed nothing that affects results (it only sends Cortex-M55/MVE builds to the plain body).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from ..constraints import check_call
 from ..fixedpoint import ssat, tdiv, wrap_i8, wrap_i16
@@ -16,22 +16,45 @@ from ..kernel_args import bind, out_array
 from ..ops import ConvGeometry
 
 
-@njit(cache=True, parallel=True)
+@njit(inline="always")
+def _max_run(best, src, s, n):
+    """best[i] = max(best[i], src[s + i]) for i < n (uint64 indices: one vectorised loop)."""
+    for i in range(uint64(n)):
+        a = best[i]
+        b = src[s + i]
+        best[i] = a if a > b else b
+
+
+@njit(cache=True, parallel=True, nogil=True)
 def maxpool_ref(im, dim, ch, k, pad, stride, dim_out, out):
-    """REF body: max over valid taps, starting from -129, stored with int8 narrowing (empty -> 127)."""
+    """REF body: max over valid taps, starting from -129, stored with int8 narrowing (empty -> 127).
+
+    Computed as: a window without valid taps gives int8(-129) = 127; otherwise the int8 max of its
+    taps (>= -128, so the -129 start never wins), a channel vector at a time.
+    """
     for n in prange(im.shape[0]):
+        src = im[n]
+        dst = out[n]
+        best = np.empty(ch, np.int8)
         for oy in range(dim_out):
             y0 = oy * stride - pad
+            ylo, yhi = max(y0, 0), min(y0 + k, dim)
             for ox in range(dim_out):
                 x0 = ox * stride - pad
-                for c in range(ch):
-                    best = np.int64(-129)
-                    for y in range(max(y0, 0), min(y0 + k, dim)):
-                        for x in range(max(x0, 0), min(x0 + k, dim)):
-                            v = np.int64(im[n, (y * dim + x) * ch + c])
-                            if v > best:
-                                best = v
-                    out[n, (oy * dim_out + ox) * ch + c] = wrap_i8(best)
+                xlo, xhi = max(x0, 0), min(x0 + k, dim)
+                d0 = uint64((oy * dim_out + ox) * ch)
+                if ylo >= yhi or xlo >= xhi:
+                    for i in range(uint64(ch)):
+                        dst[d0 + i] = 127
+                    continue
+                for i in range(uint64(ch)):
+                    best[i] = -128
+                for y in range(ylo, yhi):
+                    s = uint64((y * dim + xlo) * ch)
+                    for x in range(xhi - xlo):
+                        _max_run(best, src, s + uint64(x * ch), ch)
+                for i in range(uint64(ch)):
+                    dst[d0 + i] = best[i]
 
 
 @njit(cache=True, parallel=True)
