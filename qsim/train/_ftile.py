@@ -33,54 +33,105 @@ _ZERO = ir.Constant(_V, [0.0] * _VEC)
 _SPLAT = ir.Constant(ir.VectorType(ir.IntType(32), _VEC), [0] * _VEC)
 
 
+def _emit(builder, a_ptr_of, b_ptr_of, loops, c_data, c_off, c_rs, accumulate):
+    """The tile: zeroed accumulators, the product loops, the store (see ftile / ftile_rows).
+
+    a_ptr_of(ks, i) / b_ptr_of(ks) give the pointers of A[i, k] and B[k, 0] from the loop indices
+    ks (outer first); loops are the trip counts (outer first)."""
+    parts = LANES // _VEC
+    i64 = c_off.type
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V, [_V, _V, _V]),
+                                         f"llvm.fma.v{_VEC}f32")
+    slots = []
+    for _ in range(ROWS * parts):
+        s = cgutils.alloca_once(builder, _V)
+        builder.store(_ZERO, s)
+        slots.append(s)
+
+    def body(ks):
+        brow = b_ptr_of(ks)
+        bv = [builder.load(builder.bitcast(builder.gep(brow, [ir.Constant(i64, _VEC * h)]),
+                                           _V.as_pointer()), align=4) for h in range(parts)]
+        for i in range(ROWS):
+            s = builder.load(a_ptr_of(ks, i))
+            v = builder.insert_element(ir.Constant(_V, ir.Undefined), s, ir.Constant(i64, 0))
+            v = builder.shuffle_vector(v, v, _SPLAT)
+            for h in range(parts):
+                slot = slots[parts * i + h]
+                builder.store(builder.call(fma, [v, bv[h], builder.load(slot)]), slot)
+
+    def nest(ks, rest):
+        if not rest:
+            body(ks)
+            return
+        with cgutils.for_range(builder, rest[0]) as loop:
+            nest(ks + [loop.index], rest[1:])
+
+    nest([], list(loops))
+    pc = builder.gep(c_data, [c_off])
+    add = builder.icmp_signed("!=", accumulate, ir.Constant(accumulate.type, 0))
+    for i in range(ROWS):
+        crow = builder.gep(pc, [builder.mul(c_rs, ir.Constant(i64, i))])
+        for h in range(parts):
+            ptr = builder.bitcast(builder.gep(crow, [ir.Constant(i64, _VEC * h)]), _V.as_pointer())
+            val = builder.load(slots[parts * i + h])
+            with builder.if_else(add) as (then, otherwise):
+                with then:
+                    builder.store(builder.fadd(builder.load(ptr, align=4), val), ptr, align=4)
+                with otherwise:
+                    builder.store(val, ptr, align=4)
+
+
 @intrinsic
 def ftile(typingctx, a, a_off, a_rs, a_ks, b, b_off, b_ks, nk, c, c_off, c_rs, accumulate):
     """See the module docstring; a, b, c are 1-D C-contiguous float32 arrays, the rest int64
     (accumulate: nonzero to add to c)."""
     sig = types.void(a, a_off, a_rs, a_ks, b, b_off, b_ks, nk, c, c_off, c_rs, accumulate)
-    parts = LANES // _VEC
 
     def codegen(context, builder, signature, args):
         arr_a, arr_b, arr_c = (context.make_array(signature.args[i])(context, builder, args[i])
                                for i in (0, 4, 8))
         a_off_, a_rs_, a_ks_, _, b_off_, b_ks_, nk_, _, c_off_, c_rs_, acc_ = args[1:]
         i64 = a_off_.type
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_V, [_V, _V, _V]),
-                                             f"llvm.fma.v{_VEC}f32")
         pa = builder.gep(arr_a.data, [a_off_])
         pb = builder.gep(arr_b.data, [b_off_])
-        slots = []
-        for _ in range(ROWS * parts):
-            s = cgutils.alloca_once(builder, _V)
-            builder.store(_ZERO, s)
-            slots.append(s)
         rows_a = [builder.gep(pa, [builder.mul(a_rs_, ir.Constant(i64, i))]) for i in range(ROWS)]
-        with cgutils.for_range(builder, nk_) as loop:
-            k = loop.index
-            brow = builder.gep(pb, [builder.mul(k, b_ks_)])
-            bv = [builder.load(builder.bitcast(builder.gep(brow, [ir.Constant(i64, _VEC * h)]),
-                                               _V.as_pointer()), align=4) for h in range(parts)]
-            ak = builder.mul(k, a_ks_)
-            for i in range(ROWS):
-                s = builder.load(builder.gep(rows_a[i], [ak]))
-                v = builder.insert_element(ir.Constant(_V, ir.Undefined), s, ir.Constant(i64, 0))
-                v = builder.shuffle_vector(v, v, _SPLAT)
-                for h in range(parts):
-                    slot = slots[parts * i + h]
-                    builder.store(builder.call(fma, [v, bv[h], builder.load(slot)]), slot)
-        pc = builder.gep(arr_c.data, [c_off_])
-        add = builder.icmp_signed("!=", acc_, ir.Constant(acc_.type, 0))
-        for i in range(ROWS):
-            crow = builder.gep(pc, [builder.mul(c_rs_, ir.Constant(i64, i))])
-            for h in range(parts):
-                ptr = builder.bitcast(builder.gep(crow, [ir.Constant(i64, _VEC * h)]),
-                                      _V.as_pointer())
-                val = builder.load(slots[parts * i + h])
-                with builder.if_else(add) as (then, otherwise):
-                    with then:
-                        builder.store(builder.fadd(builder.load(ptr, align=4), val), ptr, align=4)
-                    with otherwise:
-                        builder.store(val, ptr, align=4)
+        _emit(builder, lambda ks, i: builder.gep(rows_a[i], [builder.mul(ks[0], a_ks_)]),
+              lambda ks: builder.gep(pb, [builder.mul(ks[0], b_ks_)]), [nk_],
+              arr_c.data, c_off_, c_rs_, acc_)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def ftile_rows(typingctx, a, a_offs, a_ks2, b, b_off, b_ks2, nk2, nk, c, c_off, c_rs, accumulate):
+    """The tile over rows that start anywhere and a two-level tap loop (a conv's windows read in
+    place: no im2col):
+
+        c[i, j] (+)= sum_{k2 < nk2, k < nk} a[a_offs[i] + k2*a_ks2 + k]
+                                            * b[b_off + k2*b_ks2 + k*LANES + j]
+
+    a_offs: ROWS int64 offsets (one per window); the rest as ftile."""
+    sig = types.void(a, a_offs, a_ks2, b, b_off, b_ks2, nk2, nk, c, c_off, c_rs, accumulate)
+
+    def codegen(context, builder, signature, args):
+        arr_a, arr_o, arr_b, arr_c = (context.make_array(signature.args[i])(context, builder,
+                                                                            args[i])
+                                      for i in (0, 1, 3, 8))
+        a_ks2_, _, b_off_, b_ks2_, nk2_, nk_, _, c_off_, c_rs_, acc_ = args[2:]
+        i64 = b_off_.type
+        rows_a = [builder.gep(arr_a.data, [builder.load(builder.gep(arr_o.data,
+                                                                    [ir.Constant(i64, i)]))])
+                  for i in range(ROWS)]
+        pb = builder.gep(arr_b.data, [b_off_])
+        lanes = ir.Constant(i64, LANES)
+        _emit(builder,
+              lambda ks, i: builder.gep(rows_a[i], [builder.add(builder.mul(ks[0], a_ks2_),
+                                                                ks[1])]),
+              lambda ks: builder.gep(pb, [builder.add(builder.mul(ks[0], b_ks2_),
+                                                      builder.mul(ks[1], lanes))]),
+              [nk2_, nk_], arr_c.data, c_off_, c_rs_, acc_)
         return context.get_dummy_value()
 
     return sig, codegen

@@ -10,9 +10,10 @@ less than streaming a whole-batch buffer (KWS conv2: 73 MB at batch 256) through
 The weight and bias gradients are summed over the workers' partial sums.
 Layouts: x (N, H, W, C), w OHWI, grad_y (N, Ho, Wo, C_out); the arithmetic is in x's dtype.
 
-float32 (training) runs the products as qsim.train._ftile's register tiles on the windows where
-they lie, with the bias in the forward's epilogue and the saturation mask and the bias gradient
-in one pass that lays the output gradient out for the tiles: OpenBLAS packs the wide operand of
+float32 (training) runs the products as qsim.train._ftile's register tiles: the forward on the
+windows in place (no im2col) with the bias in its epilogue, the backward on the chunk's windows
+after one pass that applies the saturation mask, sums the bias gradient and lays the output
+gradient out for the tiles: OpenBLAS packs the wide operand of
 these thin products first and reached 48-62 GFLOP/s on a core for the KWS conv2 forward and
 weight gradient, the tile 93-104. The forward sums each output in tap order with fused
 multiply-adds, so an item's output does not depend on the batch slicing. Other dtypes (float64 in
@@ -22,8 +23,8 @@ import numpy as np
 from numba import njit, uint64
 
 from ..ops import out_dim
-from ._ftile import LANES, ROWS, ftile
-from .convtaps import col2im, im2col
+from ._ftile import LANES, ROWS, ftile, ftile_rows
+from .convtaps import col2im, im2col, pad_hw
 from .workers import over_batch, scratch
 
 CHUNK_BYTES = 1 << 20
@@ -56,26 +57,39 @@ def pack_columns(w2):
 
 
 @njit(cache=True, nogil=True)
-def _forward_tiles(cols, rows, k, wpack, bias, out):
-    """out[p, o] = sum_t cols[p*k + t] * w[o, t] + bias[o] for p < rows (bias may be empty)."""
-    groups = wpack.shape[0]
-    co = out.shape[1]
+def _forward_windows(xp, ch, sy, sx, ky_n, run, wpack, bias, out):
+    """out[n, i, j, o] = sum over the window at (i*sy, j*sx) of the padded xp (N, Hp, Wp*ch) times
+    w[o] (tap order ky, kx, c) + bias[o] (bias may be empty): the tiles read the windows in place,
+    ROWS output pixels at a time, one row of KX*ch taps per kernel row."""
+    n, hp, rowlen = xp.shape
+    ho, wo, co = out.shape[1], out.shape[2], out.shape[3]
+    total = n * ho * wo
+    out2 = out.reshape(total, co)
+    xf = xp.ravel()
     wf = wpack.ravel()
-    acc = np.empty(ROWS * LANES, np.float32)
+    groups = wpack.shape[0]
+    k = ky_n * run
     nb = bias.shape[0]
-    for p0 in range(0, rows, ROWS):
-        m = min(ROWS, rows - p0)
+    offs = np.empty(ROWS, np.int64)
+    acc = np.empty(ROWS * LANES, np.float32)
+    for p0 in range(0, total, ROWS):
+        m = min(ROWS, total - p0)
+        for i in range(ROWS):
+            q, j = divmod(p0 + min(i, m - 1), wo)       # a short tile repeats its last window
+            b_, r = divmod(q, ho)
+            offs[i] = (b_ * hp + r * sy) * rowlen + j * sx * ch
         for g in range(groups):
-            ftile(cols, p0 * k, k, 1, wf, g * k * LANES, LANES, k, acc, 0, LANES, 0)
+            ftile_rows(xf, offs, rowlen, wf, g * k * LANES, run * LANES, ky_n, run, acc, 0, LANES,
+                       0)
             o0 = g * LANES
             nj = uint64(min(LANES, co - o0))
             for i in range(m):
-                dst = out[p0 + i, o0:]
+                dst = out2[p0 + i, o0:]
                 src = acc[i * LANES:]
                 if nb:
-                    b = bias[o0:]
+                    bb = bias[o0:]
                     for j in range(nj):
-                        dst[j] = src[j] + b[j]
+                        dst[j] = src[j] + bb[j]
                 else:
                     for j in range(nj):
                         dst[j] = src[j]
@@ -142,13 +156,11 @@ def conv_forward(x, w, b, stride, padding):
     if _tiled(x, w):
         wpack = pack_columns(w.reshape(co, k))
         bias = np.zeros(0, np.float32) if b is None else np.ascontiguousarray(b, np.float32)
-
-        def part(lo, hi):
-            for s, e, _, buf in _chunk_windows(x, lo, hi, kernel, stride, padding, ho * wo, k):
-                rows = (e - s) * ho * wo
-                _forward_tiles(buf, rows, k, wpack, bias, y[s:e].reshape(rows, co))
-
-        over_batch(part, n)
+        xp = np.ascontiguousarray(pad_hw(x, padding))
+        xp = xp.reshape(xp.shape[:2] + (-1,))
+        ch = x.shape[3]
+        over_batch(lambda lo, hi: _forward_windows(xp[lo:hi], ch, stride[0], stride[1], kernel[0],
+                                                   kernel[1] * ch, wpack, bias, y[lo:hi]), n)
         return y
     wt = np.ascontiguousarray(w.reshape(co, k).T)   # C order: BLAS then sums each output alike
                                                     # whatever the chunk size (not so for a .T view)

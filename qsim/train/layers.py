@@ -152,8 +152,8 @@ class ReLU(Layer):
     def backward(self, grad_out):
         y = self.y
         g = np.empty(grad_out.shape, np.result_type(grad_out, y))
-        over_batch(lambda lo, hi: np.multiply(grad_out[lo:hi], y[lo:hi] > 0, out=g[lo:hi]),
-                   len(g), size=g.size)
+        go = np.ascontiguousarray(grad_out)
+        over_batch(lambda lo, hi: F.relu_grad(go[lo:hi], y[lo:hi], g[lo:hi]), len(g), size=g.size)
         return g, {}
 
 
