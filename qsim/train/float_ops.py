@@ -23,8 +23,9 @@ adds the bottom/right rows that window reaches, `valid_taps` counts what is left
 Softmax is the float net's natural-exp one (CMSIS's base-2 softmax is the kernels' business).
 The arithmetic runs in the inputs' dtype (float32 to train, float64 in the gradient checks).
 
-The conv is qsim.train.conv2d's (numba im2col in 1 MB chunks, one BLAS product per chunk, batch
-slices on worker threads): bench/bench_float_conv.py measured it 1.3-5x faster than float_exec's
+The conv is qsim.train.conv2d's (in float32: register tiles reading the windows in place, batch
+slices on worker threads; im2col in 1 MB chunks and one BLAS product per chunk in other dtypes):
+bench/bench_float_conv.py measured the im2col + BLAS version 1.3-5x faster than float_exec's
 former conv (KY row products against a banded weight matrix for narrow images, numpy im2col in
 64 MB chunks otherwise) on every KWS, CIFAR-10 and DS-CNN conv shape, so both use it.
 """

@@ -56,8 +56,8 @@ class Layer:
 
 
 class Conv(Layer):
-    """2-D convolution, OHWI weight: im2col and one matrix product per direction, batch-parallel
-    in cache-sized chunks (qsim.train.conv2d); the backward rebuilds the windows it needs."""
+    """2-D convolution, OHWI weight: one matrix product per direction over the windows,
+    batch-parallel in cache-sized chunks (qsim.train.conv2d: float32 register tiles)."""
 
     op = "conv"
     param_names = ("weight", "bias")
