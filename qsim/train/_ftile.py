@@ -105,33 +105,32 @@ def ftile(typingctx, a, a_off, a_rs, a_ks, b, b_off, b_ks, nk, c, c_off, c_rs, a
 
 
 @intrinsic
-def ftile_rows(typingctx, a, a_offs, a_ks2, a_ks, b, b_off, b_ks2, b_ks, nk2, nk, c, c_off, c_rs,
-               accumulate):
-    """The tile over rows that start anywhere, with a two-level k loop (a conv's windows or
-    pixels read in place: no im2col):
+def ftile_rows(typingctx, a, a_offs, a_ks2, b, b_off, b_ks2, nk2, nk, c, c_off, c_rs, accumulate):
+    """The tile over rows that start anywhere and a two-level tap loop (a conv's windows read in
+    place: no im2col):
 
-        c[i, j] (+)= sum_{k2 < nk2, k < nk} a[a_offs[i] + k2*a_ks2 + k*a_ks]
-                                            * b[b_off + k2*b_ks2 + k*b_ks + j]
+        c[i, j] (+)= sum_{k2 < nk2, k < nk} a[a_offs[i] + k2*a_ks2 + k]
+                                            * b[b_off + k2*b_ks2 + k*LANES + j]
 
-    a_offs: ROWS int64 offsets (one per row); the rest as ftile."""
-    sig = types.void(a, a_offs, a_ks2, a_ks, b, b_off, b_ks2, b_ks, nk2, nk, c, c_off, c_rs,
-                     accumulate)
+    a_offs: ROWS int64 offsets (one per window); the rest as ftile."""
+    sig = types.void(a, a_offs, a_ks2, b, b_off, b_ks2, nk2, nk, c, c_off, c_rs, accumulate)
 
     def codegen(context, builder, signature, args):
         arr_a, arr_o, arr_b, arr_c = (context.make_array(signature.args[i])(context, builder,
                                                                             args[i])
-                                      for i in (0, 1, 4, 10))
-        a_ks2_, a_ks_, _, b_off_, b_ks2_, b_ks_, nk2_, nk_, _, c_off_, c_rs_, acc_ = args[2:]
+                                      for i in (0, 1, 3, 8))
+        a_ks2_, _, b_off_, b_ks2_, nk2_, nk_, _, c_off_, c_rs_, acc_ = args[2:]
         i64 = b_off_.type
         rows_a = [builder.gep(arr_a.data, [builder.load(builder.gep(arr_o.data,
                                                                     [ir.Constant(i64, i)]))])
                   for i in range(ROWS)]
         pb = builder.gep(arr_b.data, [b_off_])
+        lanes = ir.Constant(i64, LANES)
         _emit(builder,
               lambda ks, i: builder.gep(rows_a[i], [builder.add(builder.mul(ks[0], a_ks2_),
-                                                                builder.mul(ks[1], a_ks_))]),
+                                                                ks[1])]),
               lambda ks: builder.gep(pb, [builder.add(builder.mul(ks[0], b_ks2_),
-                                                      builder.mul(ks[1], b_ks_))]),
+                                                      builder.mul(ks[1], lanes))]),
               [nk2_, nk_], arr_c.data, c_off_, c_rs_, acc_)
         return context.get_dummy_value()
 

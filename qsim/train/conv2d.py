@@ -10,10 +10,10 @@ less than streaming a whole-batch buffer (KWS conv2: 73 MB at batch 256) through
 The weight and bias gradients are summed over the workers' partial sums.
 Layouts: x (N, H, W, C), w OHWI, grad_y (N, Ho, Wo, C_out); the arithmetic is in x's dtype.
 
-float32 (training) runs the products as qsim.train._ftile's register tiles, the forward and the
-weight gradient on the windows in place (no im2col), the bias in the forward's epilogue; one pass
-per chunk applies the saturation mask, sums the bias gradient and lays the output gradient out
-for the tiles, whose window gradients go to a chunk buffer for col2im: OpenBLAS packs the wide operand of
+float32 (training) runs the products as qsim.train._ftile's register tiles: the forward on the
+windows in place (no im2col) with the bias in its epilogue, the backward on the chunk's windows
+after one pass that applies the saturation mask, sums the bias gradient and lays the output
+gradient out for the tiles: OpenBLAS packs the wide operand of
 these thin products first and reached 48-62 GFLOP/s on a core for the KWS conv2 forward and
 weight gradient, the tile 93-104. The forward sums each output in tap order with fused
 multiply-adds, so an item's output does not depend on the batch slicing. Other dtypes (float64 in
@@ -79,8 +79,8 @@ def _forward_windows(xp, ch, sy, sx, ky_n, run, wpack, bias, out):
             b_, r = divmod(q, ho)
             offs[i] = (b_ * hp + r * sy) * rowlen + j * sx * ch
         for g in range(groups):
-            ftile_rows(xf, offs, rowlen, 1, wf, g * k * LANES, run * LANES, LANES, ky_n, run, acc,
-                       0, LANES, 0)
+            ftile_rows(xf, offs, rowlen, wf, g * k * LANES, run * LANES, ky_n, run, acc, 0, LANES,
+                       0)
             o0 = g * LANES
             nj = uint64(min(LANES, co - o0))
             for i in range(m):
@@ -117,49 +117,31 @@ def _grad_layout(g, mask, gp, gb):
 
 
 @njit(cache=True, nogil=True)
-def _weight_grad_windows(xp, ch, sy, sx, ky_n, run, ho, wo, gp, gwt):
-    """gwt[t, o] += sum over the items' output pixels p of window_p[t] * gp[p, o], the windows
-    read in place from the padded xp (N, Hp, Wp*ch) (tap order ky, kx, c): per item and block of
-    ROWS taps, one tile over the item's Ho x Wo pixels."""
-    n, hp, rowlen = xp.shape
-    k = ky_n * run
-    cp = gp.shape[1]
-    xf = xp.ravel()
-    gf = gp.ravel()
-    gwf = gwt.ravel()
-    taps = np.empty(gwt.shape[0], np.int64)
-    for t in range(taps.shape[0]):
-        ky, r = divmod(min(t, k - 1), run)           # rows past the taps repeat the last one
-        taps[t] = ky * rowlen + r
-    offs = np.empty(ROWS, np.int64)
-    for b in range(n):
-        for g in range(cp // LANES):
-            for t0 in range(0, k, ROWS):
-                for i in range(ROWS):
-                    offs[i] = b * hp * rowlen + taps[t0 + i]
-                ftile_rows(xf, offs, sy * rowlen, sx * ch, gf, b * ho * wo * cp + g * LANES,
-                           wo * cp, cp, ho, wo, gwf, t0 * cp + g * LANES, cp, 1)
-
-
-@njit(cache=True, nogil=True)
-def _window_grads(gp, rows, wk, k, dcols):
-    """dcols[p*k + t] = sum_o gp[p, o] * wk[o, t] for p < rows, t < k (the window gradients)."""
+def _grad_tiles(cols, rows, k, gp, gwt, wk, dx_cols):
+    """gwt[t, o] += sum_p cols[p*k + t] * gp[p, o]; then, if dx_cols: cols[p*k + t] =
+    sum_o gp[p, o] * wk[o, t] (the window gradients, over the windows, which are used up)."""
     cp = gp.shape[1]
     gf = gp.ravel()
     wf = wk.ravel()
     kp = wk.shape[1]
     co = wk.shape[0]
+    gwf = gwt.ravel()
+    for g in range(cp // LANES):
+        for t0 in range(0, k, ROWS):
+            ftile(cols, t0, 1, k, gf, g * LANES, cp, rows, gwf, t0 * cp + g * LANES, cp, 1)
+    if not dx_cols:
+        return
     acc = np.empty(ROWS * LANES, np.float32)
     for p0 in range(0, rows, ROWS):
         m = min(ROWS, rows - p0)
         for t0 in range(0, k, LANES):
             if m == ROWS and t0 + LANES <= k:
-                ftile(gf, p0 * cp, cp, 1, wf, t0, kp, co, dcols, p0 * k + t0, k, 0)
+                ftile(gf, p0 * cp, cp, 1, wf, t0, kp, co, cols, p0 * k + t0, k, 0)
             else:
                 ftile(gf, p0 * cp, cp, 1, wf, t0, kp, co, acc, 0, LANES, 0)
                 nj = uint64(min(LANES, k - t0))
                 for i in range(m):
-                    dst = dcols[(p0 + i) * k + t0:]
+                    dst = cols[(p0 + i) * k + t0:]
                     src = acc[i * LANES:]
                     for j in range(nj):
                         dst[j] = src[j]
@@ -232,41 +214,32 @@ def conv_grads(x, w, grad_y, stride, padding, need_input_grad=True, mask=None):
 
 
 def _tiled_grads(x, w, grad_y, stride, padding, need_input_grad, mask):
-    """conv_grads in float32 on the tiles, per chunk of items: the output gradient (masked) laid
-    out in LANES-wide rows with the bias gradient summed on the way, the weight gradient's tiles
-    (transposed: taps x channels) on the windows in place, then the window gradients into the
-    chunk's buffer and col2im."""
+    """conv_grads in float32 on the tiles: per chunk, the output gradient (masked) laid out in
+    LANES-wide rows with the bias gradient summed on the way, the weight gradient's tiles
+    (transposed: taps x channels), then the window gradients over the windows and col2im."""
     co, kernel = w.shape[0], w.shape[1:3]
     n, k = len(x), int(np.prod(w.shape[1:]))
     ho, wo = grad_y.shape[1:3]
-    ch = x.shape[3]
     cp = -(-co // LANES) * LANES
     kr = -(-k // ROWS) * ROWS
     wk = np.zeros((co, -(-k // LANES) * LANES), np.float32)
     wk[:, :k] = w.reshape(co, k)
-    xp = np.ascontiguousarray(pad_hw(x, padding))
-    xp = xp.reshape(xp.shape[:2] + (-1,))
     grad_x = np.empty(x.shape, np.float32) if need_input_grad else None
     no_mask = np.zeros((0, co), np.bool_)
-    step = max(1, CHUNK_BYTES // max(1, ho * wo * k * 4))
 
     def part(lo, hi):
         gwt = np.zeros((kr, cp), np.float32)
         gb = np.zeros(co, np.float64)
-        for s in range(lo, hi, step):
-            e = min(hi, s + step)
+        for s, e, cols, buf in _chunk_windows(x, lo, hi, kernel, stride, padding, ho * wo, k):
             rows = (e - s) * ho * wo
             gp = scratch("grad_rows", -(-rows // ROWS) * ROWS * cp, np.float32).reshape(-1, cp)
             _grad_layout(grad_y[s:e].reshape(rows, co),
                          no_mask if mask is None else mask[s:e].reshape(rows, co), gp, gb)
-            _weight_grad_windows(xp[s:e], ch, stride[0], stride[1], kernel[0], kernel[1] * ch, ho,
-                                 wo, gp, gwt)
+            _grad_tiles(buf, rows, k, gp, gwt, wk, grad_x is not None)
             if grad_x is not None:
-                dcols = scratch("cols", rows * k, np.float32)
-                _window_grads(gp, rows, wk, k, dcols)
-                col2im(dcols.reshape(e - s, ho, wo, k), x[s:e].shape, kernel, stride, padding,
-                       out=grad_x[s:e])
+                col2im(cols, x[s:e].shape, kernel, stride, padding, out=grad_x[s:e])
         return gwt, gb
+
     parts = over_batch(part, n)
     gwt = parts[0][0]
     for p in parts[1:]:
