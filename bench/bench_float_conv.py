@@ -3,8 +3,10 @@
     python bench/bench_float_conv.py [--batch 256] [--repeats 15] [--impl a b ...]
 
 Candidates (--impl; the default is every one in IMPLS):
-    train      qsim.train.conv2d.conv_forward: numba im2col into a thread's 1 MB scratch chunk,
-               one BLAS product per chunk, batch slices on qsim.train.workers' threads
+    train      qsim.train.conv2d.conv_forward: in float32 (this bench) register tiles reading
+               the windows in place (qsim.train._ftile), batch slices on qsim.train.workers'
+               threads (until issue 16's training round: numba im2col into a 1 MB chunk, one
+               BLAS product per chunk)
     banded     the KY row matmuls against a banded weight matrix that float_exec used for narrow
                images (W <= 3 * KX), else numpy im2col in 64 MB chunks and one threaded BLAS call
 Each is timed twice: with BLAS at its default thread count (float_exec.run, calibration) and

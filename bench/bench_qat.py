@@ -1,7 +1,7 @@
 """QAT and float training seconds per epoch: qsim (numpy + numba) against PyTorch eager.
 
     python bench/bench_qat.py [--n 10000] [--batch 256] [--repeats 3] [--scheme q7] [--profile]
-                              [--blas-threads K] [--no-torch]
+                              [--threads T] [--blas-threads K] [--no-torch]
 
 The seed's KWS net (49x10x1 -> conv 28x10x4 -> conv 30x10x4 stride (2,1) -> fc 58 -> 128 -> 3),
 random MFCC-like inputs (per-coefficient scales like an MFCC front end), random labels; one
@@ -9,8 +9,15 @@ epoch = n / batch steps of forward + backward + Adam. qsim QAT is qsim.qat.train
 bit-exact fixed-point forward, STE backward); qsim float is the same loop over qsim.train's Net.
 PyTorch (an optional extra, never a qsim dependency; skipped with a note when absent): the same
 net in eager mode, float, and QAT with torch.ao.quantization fake-quant (QuantStub, conv+relu /
-linear+relu fused, get_default_qat_qconfig). The machine is shared: the min of --repeats epochs
-is the figure to compare, the median shows the contention. --profile prints a per-layer split.
+linear+relu fused, get_default_qat_qconfig). The four configurations run interleaved in one
+process (repeat r: one epoch of each, in turn), so a change in the machine's load hits all of
+them alike. The machine is shared: the min of --repeats epochs is the figure to compare, the
+median shows the contention; the load average is printed before and after, and next to each
+wall time the process CPU time of that epoch. --threads T runs both at T threads (torch's
+intra-op threads, qsim.train.workers' batch slices; default: every cpu): on a loaded machine
+--threads 1 compares the work itself (torch's two OpenMP threads wait for each other at every
+op when a third job takes a core, qsim's slices do not). --profile prints a per-layer split of
+one QAT and one float step.
 """
 import argparse
 import os
@@ -31,6 +38,7 @@ from qsim.quantize import quantize  # noqa: E402
 from qsim.train.layers import SoftmaxCrossEntropy  # noqa: E402
 from qsim.train.net import Net  # noqa: E402
 from qsim.train.optim import Adam  # noqa: E402
+from qsim.train import workers  # noqa: E402
 from qsim.train.workers import single_blas  # noqa: E402
 
 
@@ -40,14 +48,19 @@ def mfcc_like(n, rng):
     return (rng.standard_normal((n, 49, 10, 1)) * scale[None, None, :, None]).astype(np.float32)
 
 
-def timed(epoch, repeats):
-    epoch(warmup=True)
-    times = []
+def interleaved(epochs, repeats):
+    """{name: (min, median, CPU seconds of the fastest)} wall seconds of `repeats` epochs of each,
+    run in turn (after a warm-up)."""
+    for epoch in epochs.values():
+        epoch(warmup=True)
+    times = {name: [] for name in epochs}
     for _ in range(repeats):
-        t = time.perf_counter()
-        epoch()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times)
+        for name, epoch in epochs.items():
+            t, c = time.perf_counter(), time.process_time()
+            epoch()
+            times[name].append((time.perf_counter() - t, time.process_time() - c))
+    return {name: (min(ts)[0], statistics.median(t for t, _ in ts), min(ts)[1])
+            for name, ts in times.items()}
 
 
 class FloatNet:
@@ -79,16 +92,17 @@ def qsim_epochs(X, y, args, rng):
         def epoch(warmup=False, net=net, opt=opt, data=data):
             order = rng.permutation(len(data))[:2 * args.batch if warmup else None]
             run_epoch(net, opt, data, y, order, args.batch)
-        out[name] = timed(epoch, args.repeats)
+        out[name] = epoch
     if args.profile:
         with single_blas():           # as in run_epoch
-            profile(qnet, Xq[:args.batch], y[:args.batch])
+            profile("QAT", qnet.net, Xq[:args.batch], y[:args.batch])
+            profile("float", fnet.net, X[:args.batch], y[:args.batch])
     return out
 
 
-def profile(qnet, x, y):
-    """Per-layer forward / backward milliseconds of one QAT step (min of 5)."""
-    net, loss = qnet.net, SoftmaxCrossEntropy()
+def profile(what, net, x, y):
+    """Per-layer forward / backward milliseconds of one step of a Net (the fastest of 5)."""
+    loss = SoftmaxCrossEntropy()
     best = None
     for _ in range(5):
         fwd, bwd, h = [], [], x
@@ -105,7 +119,7 @@ def profile(qnet, x, y):
         bwd = bwd[::-1]
         if best is None or sum(fwd) + sum(bwd) < sum(best[0]) + sum(best[1]):
             best = fwd, bwd
-    print("QAT step per layer (ms):")
+    print(f"{what} step per layer (ms), total {1e3 * (sum(best[0]) + sum(best[1])):.1f}:")
     for node, f, b in zip(net.nodes, *best):
         print(f"  {node.name:<8} forward {1e3 * f:6.1f}  backward {1e3 * b:6.1f}")
 
@@ -118,7 +132,7 @@ def torch_epochs(X, y, args):
     except ImportError:
         return None
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count())
+    torch.set_num_threads(args.threads)
 
     class KWS(nn.Module):
         def __init__(self):
@@ -155,8 +169,8 @@ def torch_epochs(X, y, args):
                 opt.zero_grad()
                 lossf(model(xt[idx]), yt[idx]).backward()
                 opt.step()
-        out[name] = timed(epoch, args.repeats)
-    return out, torch.__version__
+        out[name] = epoch
+    return out, f"torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main():
@@ -167,34 +181,46 @@ def main():
     ap.add_argument("--scheme", default="q7", choices=("q7", "q15"))
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--threads", type=int, default=workers.WORKERS, metavar="T",
+                    help="threads of both (default: the cpus this process may use)")
     ap.add_argument("--blas-threads", type=int, default=None, metavar="K",
                     help="limit OpenBLAS to K threads in the qsim runs (threadpoolctl); numba "
                          "keeps its own. On a loaded machine K=1 avoids the two pools fighting")
     args = ap.parse_args()
+    workers.WORKERS = args.threads
     rng = np.random.default_rng(0)
     X = mfcc_like(args.n, rng)
     y = rng.integers(0, 3, args.n)
-    if args.blas_threads:
-        from threadpoolctl import threadpool_limits
-        with threadpool_limits(args.blas_threads, user_api="blas"):
-            res = qsim_epochs(X, y, args, rng)
-    else:
-        res = qsim_epochs(X, y, args, rng)
+    load0 = os.getloadavg()
+    epochs = qsim_epochs(X, y, args, rng)
     note = "skipped (--no-torch)" if args.no_torch else "skipped: torch is not installed"
     if not args.no_torch:
         got = torch_epochs(X, y, args)
         if got is not None:
-            res.update(got[0])
-            note = f"torch {got[1]}"
+            epochs.update(got[0])
+            note = got[1]
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+        qsim = {k: v for k, v in epochs.items() if k.startswith("qsim")}
+        for k, fn in qsim.items():
+            def limited(warmup=False, fn=fn):
+                with threadpool_limits(args.blas_threads, user_api="blas"):
+                    fn(warmup)
+            epochs[k] = limited
+    res = interleaved(epochs, args.repeats)
+    load = " ".join(f"{v:.2f}" for v in load0) + " -> " + " ".join(
+        f"{v:.2f}" for v in os.getloadavg())
     blas = f", qsim BLAS threads {args.blas_threads}" if args.blas_threads else ""
     print(f"KWS net, {args.n} inputs, batch {args.batch}, {args.scheme}, {os.cpu_count()} "
-          f"cpus{blas}; "
-          f"seconds per epoch, min / median of {args.repeats} ({note})")
-    for name, (lo, med) in res.items():
-        print(f"  {name:<12} {lo:7.2f} / {med:7.2f}")
+          f"cpus, {args.threads} threads{blas}, load average {load}; seconds per epoch, "
+          f"min / median of {args.repeats}, interleaved, [CPU s of the min] ({note})")
+    for name, (lo, med, cpu) in res.items():
+        print(f"  {name:<12} {lo:7.2f} / {med:7.2f}  [{cpu:6.2f}]")
     if "torch QAT" in res:
-        print(f"  qsim QAT / torch QAT = {res['qsim QAT'][0] / res['torch QAT'][0]:.2f}, "
-              f"qsim float / torch float = {res['qsim float'][0] / res['torch float'][0]:.2f}")
+        for i, what in ((0, "wall"), (2, "CPU")):
+            print(f"  {what}: qsim QAT / torch QAT = "
+                  f"{res['qsim QAT'][i] / res['torch QAT'][i]:.2f}, qsim float / torch float = "
+                  f"{res['qsim float'][i] / res['torch float'][i]:.2f}")
 
 
 if __name__ == "__main__":

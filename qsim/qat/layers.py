@@ -19,8 +19,8 @@ conv / depthwise_conv / fc (fake-quant forward, proven equal to the kernels by t
     backward  grad_out * (output not saturated) -> float backward at (x, w) -> weight and bias
               gradients * (shadow value inside its format's range).
     QConv computes the same output and mask on the integers instead (qsim.qat._intconv: the
-    kernels' exact int16 tile engine, 3-5x faster than im2col + float product) and builds the
-    im2col windows of the dequantized input only in its backward.
+    kernels' exact int16 tile engine, faster than the float product on KWS conv2) and reads
+    the dequantized input again only in its backward (qsim.train.conv2d.conv_grads).
 maxpool / avgpool / sigmoid / tanh / softmax / clip / add / concat (few operations, path-dependent
 C, or one of qsim's companion kernels):
     forward   the numba kernel itself on the integers (qsim.kernels, via lower.kernel_call; a

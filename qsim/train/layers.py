@@ -56,8 +56,8 @@ class Layer:
 
 
 class Conv(Layer):
-    """2-D convolution, OHWI weight: im2col and one matrix product per direction, batch-parallel
-    in cache-sized chunks (qsim.train.conv2d); the backward rebuilds the windows it needs."""
+    """2-D convolution, OHWI weight: one matrix product per direction over the windows,
+    batch-parallel in cache-sized chunks (qsim.train.conv2d: float32 register tiles)."""
 
     op = "conv"
     param_names = ("weight", "bias")
@@ -152,8 +152,8 @@ class ReLU(Layer):
     def backward(self, grad_out):
         y = self.y
         g = np.empty(grad_out.shape, np.result_type(grad_out, y))
-        over_batch(lambda lo, hi: np.multiply(grad_out[lo:hi], y[lo:hi] > 0, out=g[lo:hi]),
-                   len(g), size=g.size)
+        go = np.ascontiguousarray(grad_out)
+        over_batch(lambda lo, hi: F.relu_grad(go[lo:hi], y[lo:hi], g[lo:hi]), len(g), size=g.size)
         return g, {}
 
 

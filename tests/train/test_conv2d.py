@@ -104,3 +104,55 @@ def test_scratch_is_per_thread_and_per_key():
     t.start()
     t.join()
     assert not np.shares_memory(other[0], a)
+
+
+# float32 runs qsim.train._ftile's tiles: output channels over and under one 32-lane group, tap
+# counts off the 8-row and 32-lane tiles, window rows off the 8-row tile, padding, strides
+F32_CASES = CASES + [((3, 10, 9, 5), (40, 3, 3, 5), (1, 2), (1, 1)),
+                     ((2, 5, 5, 70), (65, 1, 1, 70), (1, 1), (0, 0)),
+                     ((3, 16, 7, 28), (30, 10, 4, 28), (2, 1), (0, 0)),     # KWS conv2's shape
+                     ((3, 13, 10, 1), (28, 10, 4, 1), (1, 1), (0, 0))]      # KWS conv1's
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])
+@pytest.mark.parametrize("xs, ws, stride, padding", F32_CASES)
+def test_float32_tiles_match_loops(monkeypatch, chunk_bytes, xs, ws, stride, padding):
+    monkeypatch.setattr(conv2d, "CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(4)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in (xs, ws, ws[0]))
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = naive_conv(x64, w64, b.astype(np.float64), stride, padding)
+    y = conv2d.conv_forward(x, w, b, stride, padding)
+    assert y.dtype == np.float32
+    tol = dict(rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(y, ref, **tol)
+    np.testing.assert_allclose(conv2d.conv_forward(x, w, None, stride, padding), ref - b, **tol)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    mask = rng.random(y.shape) < 0.7
+    for m in (None, mask):
+        gm = g if m is None else g * m
+        want = naive_grads(x64, w64, gm.astype(np.float64), stride, padding)
+        got = conv2d.conv_grads(x, w, g, stride, padding, mask=m)
+        for a, e in zip(got, want):
+            assert a.dtype == np.float32 and a.shape == e.shape
+            np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5 * np.abs(e).max())
+        gw, gb, gx = conv2d.conv_grads(x, w, g, stride, padding, need_input_grad=False, mask=m)
+        assert gx is None
+        np.testing.assert_allclose(gw, want[0], rtol=1e-5, atol=1e-5 * np.abs(want[0]).max())
+
+
+def test_float32_forward_is_the_same_whatever_the_slicing(monkeypatch):
+    """Each output is one chain of fused multiply-adds in tap order: any chunk size, worker count
+    or batch slice gives the same bits (float_exec in batches = one whole-set run)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((11, 16, 7, 28)).astype(np.float32)
+    w = rng.standard_normal((30, 10, 4, 28)).astype(np.float32)
+    b = rng.standard_normal(30).astype(np.float32)
+    whole = conv2d.conv_forward(x, w, b, (2, 1), (0, 0))
+    for chunk_bytes, k in ((1, 1), (1 << 20, 2), (5000, 3)):
+        monkeypatch.setattr(conv2d, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(workers, "WORKERS", k)
+        np.testing.assert_array_equal(conv2d.conv_forward(x, w, b, (2, 1), (0, 0)), whole)
+        np.testing.assert_array_equal(
+            np.concatenate([conv2d.conv_forward(x[s:s + 4], w, b, (2, 1), (0, 0))
+                            for s in range(0, 11, 4)]), whole)

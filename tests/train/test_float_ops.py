@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 from qsim import float_exec
 from qsim.graph import Graph, Node
 from qsim.train import float_ops as F
-from qsim.train.layers import AvgPool, DepthwiseConv, MaxPool
+from qsim.train.layers import AvgPool, DepthwiseConv, MaxPool, ReLU
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -168,3 +168,24 @@ def test_conv_does_not_depend_on_the_batch_slicing(rng, shape, co, kernel, strid
     for step in (1, 7):
         parts = [F.conv(x[i:i + step], w, None, stride, padding) for i in range(0, 40, step)]
         np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_its_gradient_are_numpys_bit_for_bit(dtype):
+    """The one-pass numba ReLU forward / backward against np.maximum and np.multiply(g, y > 0),
+    with the special values (NaN, signed zeros, infinities) and a non-contiguous input."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((70, 5, 4, 3)).astype(dtype)
+    x.ravel()[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, -1e-30]
+    for xin in (x, x.transpose(0, 2, 1, 3)):
+        y = F.relu(xin)
+        assert y.dtype == dtype and y.flags.c_contiguous
+        assert np.array_equal(y.view(np.uint8), np.maximum(xin, 0).view(np.uint8))
+    layer = ReLU()
+    y = layer.forward(x)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    g.ravel()[3:9] = [np.inf, np.nan, -2.0, -np.inf, 5.0, -0.0]
+    for gin in (g, g.astype(np.float64)):
+        got, _ = layer.backward(gin)
+        want = np.multiply(gin, y > 0)
+        assert got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
