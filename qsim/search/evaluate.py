@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BuildError, QsimError, ResourceLimitError, ToolchainMissing
-from ..costmodel import TARGET_PATH
+from ..releases import TARGET_PATH
 
 NET_NAME = "net"                 # fixed C prefix: identical networks give identical text
 _CODE_SIZES = {}
