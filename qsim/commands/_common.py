@@ -41,6 +41,20 @@ def add_release_args(p):
                         f"(default {DEFAULT_RELEASE}, the last with this API)")
 
 
+def add_sc_proportions(p):
+    """--silence-percentage / --unknown-percentage for a Speech Commands folder (TF's flags)."""
+    for name in ("silence", "unknown"):
+        p.add_argument(f"--{name}-percentage", type=float, default=None, metavar="P",
+                       help=f"with a Speech Commands folder: _{name}_ clips per split as P%% of its "
+                            "keyword clips (default 10, as TF's speech_commands)")
+
+
+def sc_proportions(args):
+    """{silence_percentage, unknown_percentage} the user gave (qsim.kws.speech_commands.index)."""
+    return {f"{k}_percentage": getattr(args, f"{k}_percentage") for k in ("silence", "unknown")
+            if getattr(args, f"{k}_percentage", None) is not None}
+
+
 def release_and_path(args):
     """(release, path) of --release / --path with the defaults filled in; prints which were used
     (first, so it is said even when the run then fails)."""

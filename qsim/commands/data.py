@@ -3,6 +3,7 @@ check a folder in the Speech Commands layout and print its labels and splits as 
 
 
 def register(subparsers):
+    from ._common import add_sc_proportions
     p = subparsers.add_parser("data", help="create datasets (kws: synthetic keyword spotting)",
                               description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="dataset", metavar="DATASET", required=True)
@@ -32,6 +33,7 @@ def register(subparsers):
                         "`qsim train kws --data SC_DIR`")
     k.add_argument("--words", nargs="+", default=None, metavar="WORD",
                    help="with --from: the keywords (default yes no up down left right on off stop go)")
+    add_sc_proportions(k)
     return p
 
 
@@ -39,16 +41,20 @@ def run(args):
     from qsim.kws.dataset import synthesize_kws
     from qsim.errors import QsimError
 
+    from ._common import sc_proportions
+
     if args.source is not None:
         from qsim.kws import speech_commands as sc
-        labels, rows = sc.index(args.source, tuple(args.words) if args.words else sc.WORDS)
+        labels, rows = sc.index(args.source, tuple(args.words) if args.words else sc.WORDS,
+                                **sc_proportions(args))
         sc.check(args.source, rows)
         print(sc.summary(labels, rows))
         print(f"{args.source}: {len(rows)} clips checked (16 kHz mono WAV, <= 1 s); train with "
               f"`qsim train kws --data {args.source}`")
         return 0
-    if args.words:
-        raise QsimError("--words needs --from SC_DIR (the synthesized set has fixed labels)")
+    if args.words or sc_proportions(args):
+        raise QsimError("--words / --silence-percentage / --unknown-percentage need --from SC_DIR "
+                        "(the synthesized set has fixed labels and proportions)")
     if not 0 <= args.warp < 1:
         raise QsimError(f"--warp must be in [0, 1), got {args.warp}")
     if args.per_class < 1 or args.heldout_per_class < 0:

@@ -16,7 +16,7 @@ example:
 
 
 def register(subparsers):
-    from ._common import add_release_args
+    from ._common import add_release_args, add_sc_proportions
 
     p = subparsers.add_parser("train", help="train a model (kws: the keyword-spotting net)",
                               description=__doc__.splitlines()[0])
@@ -32,6 +32,7 @@ def register(subparsers):
     k.add_argument("--words", nargs="+", default=None, metavar="WORD",
                    help="Speech Commands keywords (default: yes no up down left right on off "
                         "stop go); labels are _silence_, _unknown_ (the other words) and these")
+    add_sc_proportions(k)
     k.add_argument("-o", "--output", default="out/kws_model", metavar="MODEL",
                    help="model folder to write (default out/kws_model)")
     k.add_argument("--force", action="store_true", help="replace MODEL if it exists")
@@ -101,12 +102,13 @@ def print_metrics(m, labels=None):
 def run(args):
     from qsim.kws.flow import fit, load_features
 
-    from ._common import check_output, output_dir, release_and_path, show_warnings
+    from ._common import check_output, output_dir, release_and_path, sc_proportions, show_warnings
 
     args.release, args.path = release_and_path(args)
     check_output(args.output, args.force, folder=True, inputs=(args.data,))
     settings = settings_from(args)
-    M, y, split, labels = load_features(args.data, words=args.words, frontend=args.frontend)
+    M, y, split, labels = load_features(args.data, words=args.words, frontend=args.frontend,
+                                        **sc_proportions(args))
     with show_warnings("train"):
         model, metrics = fit(M, y, split, settings, labels, verbose=args.verbose,
                              frontend=args.frontend)

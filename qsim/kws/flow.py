@@ -269,24 +269,27 @@ def _jsonable(v):
     raise TypeError(f"not JSON-able: {type(v)}")
 
 
-def load_dataset(data_dir, words=None):
+def load_dataset(data_dir, words=None, **proportions):
     """(audio int16 (N, 16000), y, split, labels) of a synthesized set (qsim.kws.dataset, has a
-    manifest.csv) or a folder in the Speech Commands layout (qsim.kws.speech_commands)."""
+    manifest.csv) or a folder in the Speech Commands layout (qsim.kws.speech_commands;
+    ``proportions``: its silence_percentage / unknown_percentage)."""
     from . import speech_commands as sc
     from .dataset import LABELS
     if sc.is_speech_commands(data_dir):
-        return sc.load_speech_commands(data_dir, words=tuple(words) if words else sc.WORDS)
-    if words:
-        raise DatasetError(f"--words applies to a Speech Commands folder; {data_dir} is a "
-                           "synthesized set (manifest.csv) with the fixed labels "
-                           f"{', '.join(LABELS)}. help: drop --words")
+        return sc.load_speech_commands(data_dir, words=tuple(words) if words else sc.WORDS,
+                                       **proportions)
+    given = (["--words"] if words else []) + [f"--{k.replace('_', '-')}" for k in proportions]
+    if given:
+        raise DatasetError(f"{' / '.join(given)} applies to a Speech Commands folder; {data_dir} is "
+                           "a synthesized set (manifest.csv) with the fixed labels "
+                           f"{', '.join(LABELS)}. help: drop {' and '.join(given)}")
     audio, y, split = load_kws(data_dir)
     return audio, y, split, LABELS
 
 
-def load_features(data_dir, cfg=MfccConfig(), words=None, frontend="q15"):
+def load_features(data_dir, cfg=MfccConfig(), words=None, frontend="q15", **proportions):
     """(M int16 q8.7 (N, 49, 10, 1), y, split, labels) of a dataset folder (load_dataset)."""
-    audio, y, split, labels = load_dataset(data_dir, words)
+    audio, y, split, labels = load_dataset(data_dir, words, **proportions)
     return kws.features(audio, cfg, frontend), y, split, labels
 
 

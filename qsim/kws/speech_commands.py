@@ -11,8 +11,10 @@ Labels are ("_silence_", "_unknown_", *words), the order of TF's speech_commands
 Splits: the two lists when present (everything else is train); without them TF's `which_set`
 rule: the SHA-1 of the speaker (the file name up to `_nohash_`) picks the split, so every clip of a
 speaker lands in the same split, stable when files are added. Per split, as input_data.py does with
-silence_percentage = unknown_percentage = 10: ceil(10% of the split's keyword clips) _unknown_
-clips drawn (seeded) from the other words' folders, and as many _silence_ clips, each a random
+silence_percentage = unknown_percentage = 10 (both settable, `qsim train kws --silence-percentage
+--unknown-percentage` as TF's flags): ceil(10% of the split's keyword clips) _unknown_ clips
+drawn (seeded) from the other words' folders (all of them when there are fewer), and as many
+_silence_ clips, each a random
 one-second cut of a background file at a random volume in [0, 1). Clips shorter than one second
 are zero-padded at the end (as TF's decoder does). Every clip is checked: 16 kHz, mono, PCM WAV,
 at most one second; a folder that breaks the layout stops with a named error (DatasetError).
@@ -33,6 +35,7 @@ SILENCE, UNKNOWN = "_silence_", "_unknown_"
 BACKGROUND = "_background_noise_"
 MAX_NUM_WAVS_PER_CLASS = 2 ** 27 - 1      # input_data.py: ~134M, the hash's modulus
 SILENCE_PERCENTAGE = UNKNOWN_PERCENTAGE = 10.0
+MAX_PERCENTAGE = 1000.0              # 10 _unknown_ / _silence_ clips per keyword clip at most
 VALIDATION_PERCENTAGE = TESTING_PERCENTAGE = 10.0
 SPLIT_NAMES = {"training": "train", "validation": "val", "testing": "test"}
 
@@ -118,6 +121,10 @@ def index(root, words=WORDS, seed=59185, silence_percentage=SILENCE_PERCENTAGE,
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder. help: give the folder holding yes/, no/, ... "
                            "and _background_noise_/")
+    for name, v in (("silence", silence_percentage), ("unknown", unknown_percentage)):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_PERCENTAGE:
+            raise DatasetError(f"--{name}-percentage {v!r}: need a number in 0..{MAX_PERCENTAGE} "
+                               f"(percent of the split's keyword clips; TF's default is 10)")
     words = tuple(words)
     if not words or len(set(words)) != len(words) or any(w.startswith("_") for w in words):
         raise DatasetError(f"--words {' '.join(words)}: need distinct word folder names (not "

@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import soundfile as sf
 
 from qsim.cli import main
@@ -179,3 +181,44 @@ def test_train_and_classify_end_to_end(folder, tmp_path, capsys):
     assert "yes.wav" in out
     with pytest.raises(SystemExit):
         main(["train", "kws", "--data", str(folder), "--words", "yes", "-o", str(model), "--frontend", "x"])
+
+
+@pytest.mark.parametrize("silence, unknown", [(0, 0), (25, 50), (100, 1000)])
+def test_settable_proportions(folder, silence, unknown):
+    """TF's --silence_percentage / --unknown_percentage: ceil(P% of the split's keyword clips),
+    unknown capped by the clips available."""
+    labels, rows = sc.index(folder, ("yes", "no"), silence_percentage=silence,
+                            unknown_percentage=unknown)
+    for split in ("train", "val", "test"):
+        mine = [r for r in rows if r["split"] == split]
+        n_kw = sum(r["label"] in ("yes", "no") for r in mine)
+        avail_unk = 3 * 2 * sum(twin_which_set(s) == split for s in SPEAKERS)
+        assert sum(r["label"] == "_unknown_" for r in mine) == min(avail_unk, math.ceil(n_kw * unknown / 100))
+        assert sum(r["label"] == "_silence_" for r in mine) == math.ceil(n_kw * silence / 100)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
+                 st.booleans(), st.text(max_size=5)))
+def test_bad_proportion_is_a_named_error(folder, value):
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and 0 <= value <= sc.MAX_PERCENTAGE)
+    for key in ("silence_percentage", "unknown_percentage"):
+        if ok:
+            sc.index(folder, ("yes", "no"), **{key: value})
+        else:
+            with pytest.raises(DatasetError, match="percentage"):
+                sc.index(folder, ("yes", "no"), **{key: value})
+
+
+def test_proportion_flags_on_the_command_line(folder, tmp_path, capsys):
+    assert main(["data", "kws", "--from", str(folder), "--words", "yes", "no",
+                 "--unknown-percentage", "0", "--silence-percentage", "50"]) == 0
+    out = capsys.readouterr().out
+    labels, rows = sc.index(folder, ("yes", "no"), silence_percentage=50, unknown_percentage=0)
+    assert out.startswith(sc.summary(labels, rows))
+    assert main(["data", "kws", "--from", str(folder), "--silence-percentage", "-1"]) == 2
+    assert "percentage" in capsys.readouterr().err
+    # a synthesized set has fixed proportions: refused with a help line, no traceback
+    assert main(["data", "kws", "--out", str(tmp_path / "x"), "--unknown-percentage", "5"]) == 2
+    assert "--from" in capsys.readouterr().err
