@@ -6,6 +6,8 @@ evaluates on held-out voices, fine-tunes with QAT (when qsim.qat is present), ge
 checks it layer by layer on the host against the simulator (real CMSIS-NN with --cmsis or
 $CMSIS_PATH, otherwise qsim's stand-in, and it says which) and writes a summary table and the
 PNG report. Artifacts are cached under data/cache, keyed by the settings: a second run is fast.
+With --data SC_DIR the same flow runs on your own recordings in the Speech Commands layout
+(labels _silence_, _unknown_ and --words; splits by speaker, as `qsim train kws --data`).
 """
 import argparse
 
@@ -18,6 +20,7 @@ c/kws_q7/, c/kws_q15/ (generated C + <prefix>_features.h), parity.txt, report_q7
 
 
 def register(subparsers):
+    from qsim.commands._common import add_sc_proportions
     from qsim.commands.train import add_train_args
     p = subparsers.add_parser("demo", help="the whole flow on the KWS example (make demo)",
                               description=__doc__.splitlines()[0], epilog=EPILOG,
@@ -35,18 +38,36 @@ def register(subparsers):
                    help="CMSIS_5 checkout for parity (default: $CMSIS_PATH; else the stand-in)")
     p.add_argument("--standin", action="store_true",
                    help="check the C with the stand-in even when CMSIS_PATH is set")
+    p.add_argument("--data", metavar="SC_DIR", default=None,
+                   help="run the flow on your recordings instead: a folder in the Speech Commands "
+                        "layout (word folders, _background_noise_/, optional validation_list.txt / "
+                        "testing_list.txt; see `qsim data kws --from`)")
+    p.add_argument("--words", nargs="+", default=None, metavar="WORD",
+                   help="with --data: the keywords (default yes no up down left right on off stop go)")
+    add_sc_proportions(p)
     add_train_args(p)
     return p
 
 
 def run(args):
-    from qsim.commands._common import check_output, show_warnings
+    from qsim.commands._common import check_output, sc_proportions, show_warnings
     from qsim.commands.train import settings_from
     from qsim.errors import QsimError
     from qsim.kws.demo import DemoSettings, run_demo, summary_text
 
-    check_output(args.out, True, folder=True, inputs=(args.cache,))   # demo always replaces OUT
+    inputs = (args.cache,) + ((args.data,) if args.data else ())
+    check_output(args.out, True, folder=True, inputs=inputs)   # demo always replaces OUT
     s = DemoSettings(train=settings_from(args), frontend=args.frontend)
+    if args.data is None and (args.words or sc_proportions(args)):
+        raise QsimError("--words / --silence-percentage / --unknown-percentage need --data SC_DIR "
+                        "(the built-in set has fixed labels and proportions)")
+    if args.data is not None:
+        if args.per_class is not None or args.warp is not None:
+            raise QsimError("--per-class / --warp shape the synthesized set; with --data the "
+                            "clips are your recordings. help: drop them")
+        s.data, s.words, s.proportions = args.data, tuple(args.words) if args.words else None, \
+            sc_proportions(args)
+        s.heldout_per_class = 0
     if args.per_class is not None:
         if args.per_class < 2:
             raise QsimError(f"--per-class must be >= 2, got {args.per_class}")

@@ -43,7 +43,7 @@ from ..metrics import evaluate as report_eval
 from ..plots import write_profile
 from . import features as kws
 from .dataset import LABELS, load_kws, synthesize_kws
-from .flow import KwsModel, TrainSettings, evaluate, finish, load_features, train_float
+from .flow import KwsModel, TrainSettings, evaluate, finish, load_dataset, load_features, train_float
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]     # the qsim package: cache keys hash sources below it
@@ -66,6 +66,9 @@ class DemoSettings:
     qat_lr: float = 2e-4
     parity_inputs: int = 200
     report_samples: int = 600
+    data: str | None = None              # a Speech Commands folder instead of the synthesized set
+    words: tuple | None = None           # its keywords (None: speech_commands.WORDS)
+    proportions: dict = field(default_factory=dict)   # silence_percentage / unknown_percentage
 
 
 def _key(*parts, sources=()):
@@ -114,25 +117,54 @@ def _dataset(s: DemoSettings, cache: Path, verbose):
         verbose=verbose, warp=s.warp, augment=s.augment, heldout_per_class=s.heldout_per_class)), key
 
 
+def _real_dataset(s: DemoSettings):
+    """A Speech Commands folder as the demo's data: its key covers every clip's name, size and
+    modification time (a changed folder is read again), the words and the proportions."""
+    from . import speech_commands as sc
+    root = Path(s.data)
+    if not sc.is_speech_commands(root):
+        from ..errors import DatasetError
+        raise DatasetError(f"--data {root}: not a folder in the Speech Commands layout (word "
+                           "folders of 16 kHz WAV clips, _background_noise_/). help: give such a "
+                           "folder, or leave --data out for the built-in synthesized set")
+    listing = sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
+                     for f in root.rglob("*") if f.is_file())
+    key = _key("sc-dataset", str(root.resolve()), listing, s.words, sorted(s.proportions.items()),
+               sources=("kws/speech_commands.py",))
+    return (root, False), key
+
+
 def _installed():
     """Which optional synthesizers the set was made with (part of the dataset's cache key)."""
     from . import voices as vx
     return [vx.available("flite"), vx.available("festival")]
 
 
-def _features(data_dir, data_key, cache: Path, frontend="q15"):
+def _set_dir(s: DemoSettings, data_dir: Path) -> Path:
+    """The folder load_features reads: the Speech Commands folder itself, or the synthesized set."""
+    return data_dir if s.data else data_dir / "set"
+
+
+def _load_options(s: DemoSettings):
+    return {"words": s.words, **s.proportions} if s.data else {}
+
+
+def _features(s: DemoSettings, data_dir, data_key, cache: Path):
+    """((M, y, split), labels), key, cached: the front end's q8.7 features of every clip."""
+    frontend = s.frontend
     key = _key("features", data_key, *((frontend,) if frontend != "q15" else ()),
                sources=(*MFCC_SOURCES, "kws/features.py"))
     path = cache / f"features-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            return (z["M"], z["y"], z["split"].astype(str)), key, True
-    M, y, split, _ = load_features(data_dir / "set", frontend=frontend)
+            labels = tuple(str(v) for v in z["labels"]) if "labels" in z else LABELS
+            return ((z["M"], z["y"], z["split"].astype(str)), labels), key, True
+    M, y, split, labels = load_features(_set_dir(s, data_dir), frontend=frontend, **_load_options(s))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, M=M, y=y, split=split.astype("U7"))
+    np.savez(tmp, M=M, y=y, split=split.astype("U7"), labels=np.array(labels, dtype=str))
     os.replace(tmp, path)
-    return (M, y, split), key, False
+    return ((M, y, split), tuple(labels)), key, False
 
 
 def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
@@ -212,6 +244,14 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     return q, False
 
 
+def _test_audio(s: DemoSettings, data_dir):
+    """(audio, y) of the test split, for the front-end error table."""
+    if not s.data:
+        return load_kws(data_dir / "set", splits=["test"])[:2]
+    audio, y, split, _ = load_dataset(data_dir, **_load_options(s))
+    return audio[split == "test"], y[split == "test"]
+
+
 def _cmsis(cmsis, standin):
     """A CmsisCheckout, or None for the stand-in."""
     if standin or (cmsis is None and not os.environ.get("CMSIS_PATH")):
@@ -240,6 +280,9 @@ def _parity(qgraphs, M_test, checkout, n):
         out[scheme] = run_network_parity(q, x, target="host", name=f"kws_{scheme}", **opts)
     return out
 
+
+FRONTEND_STAGE = {"q15": "arm_mfcc_q15", "q15norm": "arm_mfcc_q15, normalized",
+                  "float": "arm_mfcc_f32"}
 
 FRONTEND_CONDITIONS = (("speech", 0), ("speech -36 dB", 6), ("silence", 0))
 
@@ -288,18 +331,22 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
     if checkout is not None:      # simulate the release the C will be built with
         settings = dataclasses.replace(settings, train=dataclasses.replace(settings.train,
                                                                            version=checkout.version))
-    (data_dir, cached), data_key = st.run("dataset", lambda: _dataset(settings, cache, verbose))
-    if cached:
-        st.rows[-1][2] = "cached"
+    if settings.data:
+        (data_dir, cached), data_key = st.run("dataset", lambda: _real_dataset(settings))
+        st.rows[-1][2] = f"Speech Commands folder {data_dir}"
     else:
-        st.rows[-1][2] = f"{5 * settings.per_class} clips"
-        if settings.heldout_per_class:
-            st.rows[-1][2] += f" + {5 * settings.heldout_per_class} held-out synthesizer"
-    (M, y, split), feat_key, cached = st.run("features (arm_mfcc_q15)",
-                                             lambda: _features(data_dir, data_key, cache,
-                                                                       settings.frontend))
+        (data_dir, cached), data_key = st.run("dataset", lambda: _dataset(settings, cache, verbose))
+        if cached:
+            st.rows[-1][2] = "cached"
+        else:
+            st.rows[-1][2] = f"{5 * settings.per_class} clips"
+            if settings.heldout_per_class:
+                st.rows[-1][2] += f" + {5 * settings.heldout_per_class} held-out synthesizer"
+    ((M, y, split), labels), feat_key, cached = st.run(
+        f"features ({FRONTEND_STAGE.get(settings.frontend, settings.frontend)})",
+        lambda: _features(settings, data_dir, data_key, cache))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
-    model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, LABELS, verbose, st)
+    model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, labels, verbose, st)
     te = split == "test"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
@@ -321,8 +368,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
                                                 M[split == "heldout"], y[split == "heldout"])["q7_qat"]
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
-    fe_err = st.run("front-end error", lambda: frontend_errors(
-        *load_kws(data_dir / "set", splits=["test"])[:2], LABELS))
+    fe_err = st.run("front-end error", lambda: frontend_errors(*_test_audio(settings, data_dir), labels))
     st.rows[-1][2] = "q15, q15norm vs float MFCC"
     with atomic_dir(out) as tmp:
         model.save(tmp / "model")
@@ -339,6 +385,8 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         total = time.perf_counter() - t0
         summary = _summary(settings, acc, model, reps, mem, par, st, notes, total, checkout)
         summary["frontend"] = model.frontend
+        summary["labels"] = list(labels)
+        summary["data"] = str(settings.data) if settings.data else "built-in synthesized set"
         summary["frontend_error"] = fe_err
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
         (tmp / "summary.txt").write_text(summary_text(summary) + "\n")
@@ -367,8 +415,11 @@ def _summary(s, acc, model, reps, mem, par, st, notes, total, checkout):
 def summary_text(d) -> str:
     pct = lambda v: f"{100 * v:6.2f}%"   # noqa: E731
     a, n = d["accuracy"], d["split_sizes"] or {}
-    lines = [f"KWS demo: yes / no / backward / _unknown_ / _silence_ ({n.get('train')} train, "
-             f"{n.get('val')} val, {n.get('test')} test clips; test = voices never heard in training)",
+    real = not str(d.get("data", "built-in")).startswith("built-in")
+    lines = [f"KWS demo: {' / '.join(d.get('labels', LABELS))} ({n.get('train')} train, "
+             f"{n.get('val')} val, {n.get('test')} test clips; test = "
+             f"{'speakers' if real else 'voices'} never heard in training)"
+             + (f"\ndata: {d['data']}" if real else ""),
              "", f"{'model':<10} {'test acc':>9} {'vs float':>9} {'agree':>7} {'worst SQNR':>22} "
              f"{'RAM B':>7} {'flash B':>8} {'parity':>24}"]
     lines.append(f"{'float':<10} {pct(a['float']):>9}")

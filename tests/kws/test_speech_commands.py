@@ -3,6 +3,7 @@ bad inputs, and `qsim train kws --data` / `qsim data kws --from` / `qsim kws` en
 import hashlib
 import math
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ WORDS = {"yes": (300, 900), "no": (500, 350), "up": (700, 1400), "cat": (250, 20
 SPEAKERS = [f"{i:08x}" for i in (0x1a2b3c4d, 0x0badcafe, 0x12345678, 0x0f0f0f0f, 0x3c3c3c3c,
                                  0x77777777, 0x2468ace0, 0x13579bdf, 0x0c0ffee0, 0x55aa55aa,
                                  0x31415926, 0x27182818)]
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 TINY = ["--epochs", "2", "--conv", "4", "4", "--fc", "8", "--batch-size", "16"]
 
 
@@ -222,3 +224,47 @@ def test_proportion_flags_on_the_command_line(folder, tmp_path, capsys):
     # a synthesized set has fixed proportions: refused with a help line, no traceback
     assert main(["data", "kws", "--out", str(tmp_path / "x"), "--unknown-percentage", "5"]) == 2
     assert "--from" in capsys.readouterr().err
+
+
+@needs_gcc
+def test_demo_on_a_speech_commands_folder(folder, tmp_path, capsys):
+    """`qsim demo --data SC_DIR`: the whole flow (train, quantize, QAT, codegen, parity, report)
+    on recordings in the Speech Commands layout, labels from the folder, cached by its content."""
+    out, cache = tmp_path / "demo", tmp_path / "cache"
+    args = ["demo", "--data", str(folder), "--words", "yes", "no", "-o", str(out), "--cache",
+            str(cache), "--standin", *TINY]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "KWS demo: _silence_ / _unknown_ / yes / no" in text and f"data: {folder}" in text
+    assert "held-out synthesizer" not in text
+    for f in ("summary.json", "model/kws.json", "c/kws_q7/kws_q7.c", "c/kws_q7/kws_q7_features.h",
+              "report_q7/report.txt", "parity.txt"):
+        assert (out / f).is_file(), f
+    import json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["labels"] == ["_silence_", "_unknown_", "yes", "no"]
+    assert all(p["mismatches"] == 0 and p["layers"] > 0 for p in summary["parity"].values())
+    assert json.loads((out / "model" / "kws.json").read_text())["labels"] == summary["labels"]
+    # second run: features and training cached; a changed folder is read again
+    assert main(args) == 0
+    stages = {r["stage"]: r["note"] for r in json.loads((out / "summary.json").read_text())["stages"]}
+    assert stages["train"] == stages["features (arm_mfcc_q15)"] == "cached"
+    capsys.readouterr()
+    extra = folder / "yes" / f"{SPEAKERS[0]}_nohash_9.wav"
+    sf.write(extra, clip("yes", SPEAKERS[0], 9), SR, subtype="PCM_16")
+    try:
+        assert main(args) == 0
+        stages = {r["stage"]: r["note"] for r in json.loads((out / "summary.json").read_text())["stages"]}
+        assert stages["features (arm_mfcc_q15)"] != "cached"
+    finally:
+        extra.unlink()
+    capsys.readouterr()
+    # user mistakes: named errors, exit 2
+    assert main(["demo", "--words", "yes", "-o", str(out), "--cache", str(cache)]) == 2
+    assert main(["demo", "--data", str(folder), "--per-class", "5", "-o", str(out)]) == 2
+    notsc = tmp_path / "notsc"
+    notsc.mkdir()
+    (notsc / "a.txt").write_text("x")
+    assert main(["demo", "--data", str(notsc), "-o", str(out), "--cache", str(cache)]) == 2
+    err = capsys.readouterr().err
+    assert "--data SC_DIR" in err and "--per-class" in err and "Speech Commands layout" in err
