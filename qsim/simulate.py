@@ -105,7 +105,7 @@ def _strip(qgraph, t, arr):
     return arr
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _count_limits(flat, lo, hi, count_lo):
     """Values of flat equal to hi, plus those equal to lo when count_lo (one pass, no temporaries)."""
     hits = 0

@@ -164,7 +164,8 @@ def _conv_direct(im, u8, wpack, offs, init, geo, rows, cols, out_shift, bits, ou
     size = rows * cols * ch + 4               # + slack: a last group may read 3 values past a window
     run = uint64(in_x * ch)
     for unit in prange(im.shape[0] * nparts):
-        n, part = divmod(unit, nparts)
+        n, part = divmod(np.int64(unit), np.int64(nparts))   # int64: a parfor index may be
+        #                                                   unsigned (divmod would give floats)
         buf = np.empty((size + 1) // 2 if u8 else size, np.int16)
         src = im[n]
         if u8:

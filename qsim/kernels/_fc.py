@@ -56,7 +56,7 @@ def padded_init(init, lanes):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def init_values(bias, bias_shift, rnd):
     """init[o] = wrap32((int32(bias[o]) << bias_shift) + rnd) as int64 (doc §0.4)."""
     init = np.empty(bias.shape[0], np.int64)

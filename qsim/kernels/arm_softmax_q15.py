@@ -7,7 +7,7 @@ from ..kernel_args import bind, out_array
 from .arm_softmax_q7 import check_dim_vec
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def softmax_q15_rows(x, out):
     """Softmax of every row of x (R, dim_vec) int16 into out (doc §4.4)."""
     dim = x.shape[1]

@@ -12,7 +12,7 @@ from ..fixedpoint import ssat, usat, wrap_i8
 from ..kernel_args import bind, out_array
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def softmax_q7_rows(x, dsp_wrap, out):
     """Softmax of every row of x (R, dim_vec) int8 into out; dsp_wrap selects the 5.7.0 DSP blocks."""
     dim = x.shape[1]
