@@ -9,12 +9,16 @@ single-threaded, as in a simulate worker) does one of:
     control  calls a numba loop compiled with nogil=True (a few ms per call, like a layer), in a
              loop: the CPU contention of one busy thread that never holds the GIL
     simulate calls simulate(q, x[:n]) in a loop
-and the counter's rate in each case is printed, rounds alternated, best of --repeat.
-GIL free = rate(simulate) / rate(control): the share of simulate's time another Python thread
-could run (1.0: simulate never holds the GIL). Dividing by the control rather than the idle
-rate cancels the CPU contention of the main thread's work on a shared or loaded machine; on an
-idle machine with a free core both are close. A thread that holds the GIL a fraction h of its
-time lets two of them run at most about 1 / max(h, 0.5) times faster than one.
+with the rounds alternated, best of --repeat; simulate/idle is the share of simulate's time it
+leaves the GIL to other threads, on an idle machine with a core free for the counter. On a
+loaded machine the rates mostly measure CPU contention (control/idle shows how much), so the
+probe also accounts for the GIL directly: every numba function compiled with nogil=True that
+qsim.simulate and qsim.kernels.* call through a module global is wrapped in a timer
+(`NogilClock`), and "GIL held" = 1 - (time inside them) / (simulate's wall time), over as many
+calls as the counter run made, median of --repeat. Both parts of simulate's time stretch alike
+under load, so that fraction is the figure to compare across commits on a shared machine.
+A thread that holds the GIL a fraction h of its time lets two such threads run at most about
+min(2, 1 / h) times faster than one.
 """
 import argparse
 import os
@@ -70,6 +74,50 @@ def counter_rate(work, seconds):
     return state["n"] / (time.perf_counter() - t0), calls
 
 
+class NogilClock:
+    """Seconds spent inside numba functions compiled with nogil=True, over every Dispatcher
+    bound to a global of qsim.simulate and qsim.kernels.* (each replaced by a timing wrapper
+    while in use; the dispatch itself, a few microseconds holding the GIL, is counted too)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.saved = []
+
+    def __enter__(self):
+        from numba.core.registry import CPUDispatcher
+        mods = [m for name, m in sys.modules.items()
+                if m is not None and (name == "qsim.simulate" or name.startswith("qsim.kernels"))]
+        for mod in mods:
+            for name, fn in list(vars(mod).items()):
+                if isinstance(fn, CPUDispatcher) and fn.targetoptions.get("nogil"):
+                    self.saved.append((mod, name, fn))
+                    setattr(mod, name, self._timed(fn))
+        return self
+
+    def _timed(self, fn):
+        def call(*a):
+            t = time.perf_counter()
+            try:
+                return fn(*a)
+            finally:
+                self.seconds += time.perf_counter() - t
+        return call
+
+    def __exit__(self, *exc):
+        for mod, name, fn in self.saved:
+            setattr(mod, name, fn)
+
+
+def held_fraction(work, calls):
+    """1 - (time in nogil numba functions) / (wall time) over `calls` calls of work()."""
+    with NogilClock() as clock:
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            work()
+        wall = time.perf_counter() - t0
+    return 1 - clock.seconds / wall
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--net", default="kws", choices=("kws", "ds_cnn", "cifar"))
@@ -96,6 +144,7 @@ def main(argv=None):
         q = quantize(graph, cal, scheme=scheme)
         simulate(q, x[:args.n])
         best = {"idle": 0.0, "control": 0.0, "simulate": 0.0}
+        held = []
         calls = 0
         for _ in range(args.repeat):
             best["idle"] = max(best["idle"], counter_rate(None, args.seconds)[0])
@@ -103,10 +152,12 @@ def main(argv=None):
             r, c = counter_rate(lambda: simulate(q, x[:args.n]), args.seconds)
             if r > best["simulate"]:
                 best["simulate"], calls = r, c
-        print(f"{scheme}: counter idle {best['idle']:,.0f}/s, control {best['control']:,.0f}/s, "
-              f"simulate {best['simulate']:,.0f}/s ({calls} calls) -> GIL free "
-              f"{best['simulate'] / best['control']:.2f} (vs idle {best['simulate'] / best['idle']:.2f})")
-
+            held.append(held_fraction(lambda: simulate(q, x[:args.n]), max(c, 1)))
+        print(f"{scheme}: GIL held {np.median(held):.1%} of simulate's time (median; time outside "
+              f"nogil numba functions) -> GIL free {1 - np.median(held):.2f}\n"
+              f"    counter idle {best['idle']:,.0f}/s, control {best['control']:,.0f}/s, simulate "
+              f"{best['simulate']:,.0f}/s ({calls} calls): simulate/idle {best['simulate'] / best['idle']:.2f}, "
+              f"simulate/control {best['simulate'] / best['control']:.2f}")
 
 if __name__ == "__main__":
     main()
