@@ -43,8 +43,7 @@ def collect_companion(package):
     return collect(package, COMPANION_MODULES, COMPANION_SIGNATURES)
 
 
-def collect_prepare(package, modules=KERNEL_MODULES + COMPANION_MODULES,
-                    signatures=(*SIGNATURES, *COMPANION_SIGNATURES)):
+def collect_prepare(package, modules=KERNEL_MODULES, signatures=SIGNATURES):
     """{C function name: its module's `prepare_<name>`} where one exists: prepare(b) takes the
     Bound arguments of a call (qsim.kernel_args.bind) and returns run(x) computing the output
     for any batch x of the data argument as (N, size) C-contiguous of its C type. The public

@@ -140,13 +140,12 @@ def _prepared(call, x_shape, opts):
     has no PREPARE entry or preparing fails (each chunk then calls the wrapper, which raises the
     error with its message)."""
     prep = PREPARE.get(call.c_name)
-    if prep is None or call.parts or len(call.in_args) != 1:
+    if prep is None or call.companion or call.parts or len(call.in_args) != 1:
         return None
     dtype = np.dtype(CTYPES[signature(call.c_name).arg(call.in_arg).ctype])
     dummy = call.kernel_input(np.zeros((1,) + tuple(x_shape), dtype))
-    kw = dict(opts) if not call.companion else dict(truncate=opts["truncate"])
     try:
-        return prep(bind(call.c_name, (), {call.in_arg: dummy, **call.args}, **kw)), dtype
+        return prep(bind(call.c_name, (), {call.in_arg: dummy, **call.args}, **opts)), dtype
     except QsimError:
         return None
 
