@@ -273,8 +273,10 @@ def _run_chunk(qgraph, plan, x, q, keep, in_place):
     thread (numba kernels single-threaded there when called from a worker). Returns ({kept
     tensor: array}, {weighted node: (saturated, size)}, input values clipped)."""
     batch, clipped = _chunk_ints(q, x)
-    if plan.pad:
-        batch = np.pad(batch, ((0, 0),) * (batch.ndim - 1) + ((0, plan.pad),))
+    if plan.pad:                                 # zero channels appended (np.pad: 5x slower)
+        padded = np.zeros(batch.shape[:-1] + (batch.shape[-1] + plan.pad,), batch.dtype)
+        padded[..., :batch.shape[-1]] = batch
+        batch = padded
     env = {plan.src: batch}
     n = len(batch)
     sat = {}

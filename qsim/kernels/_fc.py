@@ -22,8 +22,8 @@ from numba import njit, prange, uint64
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
 from . import _simd
-from ._simd import (PARALLEL_MIN_MACS, TILE_P, direct_madd, madd, memo, pack_groups, pack_pairs,
-                    parallel_worth_it, requant_rows)
+from ._simd import (TILE_P, direct_madd, madd, memo, pack_groups, pack_pairs, parallel_worth_it,
+                    requant_rows, worth_threads)
 
 CHUNK_TILES = 16     # tiles per parallel work item
 DIRECT = True        # False: the gather + madd_tile loop (tests compare both)
@@ -170,7 +170,7 @@ def fc_layer(b, mat, bits, out_dtype):
 
         def run_rows(vec):
             out = np.empty((len(vec),) + tail, out_dtype)
-            fn = fc_rows if vec.size * mat.shape[0] >= PARALLEL_MIN_MACS else fc_rows_serial
+            fn = fc_rows if worth_threads(vec.size * mat.shape[0]) else fc_rows_serial
             fn(vec, mat, init, shift, bits, out.reshape(len(vec), -1))
             return out
         return run_rows
