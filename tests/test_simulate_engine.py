@@ -199,3 +199,19 @@ def test_prepared_path_falls_back_on_another_dtype(kws, monkeypatch):
         warnings.simplefilter("ignore")
         np.testing.assert_array_equal(simulate(q, x[:16]), want)
     assert calls
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_saturation_count_is_exact(dtype):
+    """_saturated counts the values at the format's limits (the low one only when count_lo),
+    over the kept channels only, in the data's own dtype."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    y = rng.integers(info.min, info.max + 1, (5, 4, 3, 6), dtype=dtype)
+    y.reshape(-1)[::7] = info.max
+    y.reshape(-1)[3::11] = info.min
+    for count_lo in (True, False):
+        for ch in (None, 4):
+            kept = y if ch is None else y[..., :ch]
+            want = int(np.sum(kept == info.max)) + count_lo * int(np.sum(kept == info.min))
+            assert sim._saturated((info.min, info.max, count_lo, ch), y) == (want, kept.size)
