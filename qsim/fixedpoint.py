@@ -75,25 +75,25 @@ Q7 = 8
 Q15 = 16
 
 
-@njit("i8(i8)", cache=True)
+@njit("i8(i8)", cache=True, nogil=True)
 def wrap_i32(v):
     """Reduce v modulo 2**32 into [-2**31, 2**31): C int32 arithmetic with -fwrapv."""
     return ((v + 2147483648) & 0xFFFFFFFF) - 2147483648
 
 
-@njit("i8(i8)", cache=True)
+@njit("i8(i8)", cache=True, nogil=True)
 def wrap_i16(v):
     """C narrowing to int16_t: keep the low 16 bits, reinterpret as signed."""
     return ((v + 32768) & 0xFFFF) - 32768
 
 
-@njit("i8(i8)", cache=True)
+@njit("i8(i8)", cache=True, nogil=True)
 def wrap_i8(v):
     """C narrowing to int8_t (signed char)."""
     return ((v + 128) & 0xFF) - 128
 
 
-@njit("i8(i8, i8)", cache=True)
+@njit("i8(i8, i8)", cache=True, nogil=True)
 def ssat(v, bits):
     """__SSAT(v, bits): clamp to [-2**(bits-1), 2**(bits-1) - 1]."""
     hi = (1 << (bits - 1)) - 1
@@ -105,7 +105,7 @@ def ssat(v, bits):
     return v
 
 
-@njit("i8(i8, i8)", cache=True)
+@njit("i8(i8, i8)", cache=True, nogil=True)
 def usat(v, bits):
     """__USAT(v, bits): clamp to [0, 2**bits - 1]."""
     hi = (1 << bits) - 1
@@ -116,13 +116,13 @@ def usat(v, bits):
     return v
 
 
-@njit("i8(i8, i8)", cache=True)
+@njit("i8(i8, i8)", cache=True, nogil=True)
 def asr(v, shift):
     """Arithmetic shift right of a (wrapped) int32 value: floor(v / 2**shift), shift 0..31."""
     return v >> shift
 
 
-@njit("i8(i8, i8)", cache=True)
+@njit("i8(i8, i8)", cache=True, nogil=True)
 def tdiv(a, b):
     """C integer division: truncates toward zero (Python's // floors)."""
     q = abs(a) // abs(b)
@@ -131,7 +131,7 @@ def tdiv(a, b):
     return q
 
 
-@njit("i8(i8, i8)", cache=True)
+@njit("i8(i8, i8)", cache=True, nogil=True)
 def bias_init(bias, bias_shift):
     """int32(bias) << bias_shift with int32 wrap-around (gcc behaviour)."""
     return wrap_i32(bias << bias_shift)

@@ -41,3 +41,18 @@ COMPANION_MODULES = (
 
 def collect_companion(package):
     return collect(package, COMPANION_MODULES, COMPANION_SIGNATURES)
+
+
+def collect_prepare(package, modules=KERNEL_MODULES, signatures=SIGNATURES):
+    """{C function name: its module's `prepare_<name>`} where one exists: prepare(b) takes the
+    Bound arguments of a call (qsim.kernel_args.bind) and returns run(x) computing the output
+    for any batch x of the data argument as (N, size) C-contiguous of its C type. The public
+    function is bind + prepare + run, so both give the same bytes (simulate prepares once per
+    layer and calls run per chunk)."""
+    found = {}
+    for mod_name in modules:
+        mod = importlib.import_module(f"{package}.{mod_name}")
+        for name in signatures:
+            if hasattr(mod, f"prepare_{name}"):
+                found[name] = getattr(mod, f"prepare_{name}")
+    return found

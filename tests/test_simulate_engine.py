@@ -121,3 +121,97 @@ def test_remembered_weights_follow_in_place_edits(fn):
         np.testing.assert_array_equal(got, np.asarray(REF[fn](**args, path="ref", release="5.9.0"))
                                       .reshape(got.shape))
         w[:] = np.roll(w, 1)                             # in place: same address, new values
+
+
+def _wrappers(q, x):
+    """Layer by layer through the public numba wrappers (qsim.kernels.KERNELS / COMPANION_KERNELS,
+    which bind and check every call), no simulate engine."""
+    from qsim.kernels import COMPANION_KERNELS, KERNELS
+    from qsim.lower import channel_pad, data_move, stored_shape
+    xi = q.tensors[q.inputs[0]].qformat.quantize(x)
+    t = {q.inputs[0]: np.pad(xi, ((0, 0),) * (xi.ndim - 1) + ((0, channel_pad(q, q.inputs[0])),))}
+    opts = dict(path=q.quant.path, release=q.quant.version, truncate=q.quant.truncate)
+    for node in q.nodes:
+        call = kernel_call(q, node)
+        if call is None:
+            t[node.output] = data_move(node, t[node.input], stored_shape(q, node.output))
+            continue
+        if call.companion:
+            y = COMPANION_KERNELS[call.c_name](**{call.in_arg: call.kernel_input(t[node.input])},
+                                               **call.args, truncate=q.quant.truncate)
+        else:
+            y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(t[node.input])}, **call.args,
+                                     **opts)
+        t[node.output] = np.asarray(y).reshape((len(x),) + stored_shape(q, node.output))
+    out = q.outputs[0]
+    return t[out][..., :q.tensors[out].shape[-1]]
+
+
+@pytest.mark.parametrize("spec", ["KWS_SPEC", "DS_CNN_SPEC", "CIFAR10_SPEC"])
+@pytest.mark.parametrize("scheme", ["q7", "q15"])
+def test_prepared_layers_equal_the_wrappers(spec, scheme, monkeypatch):
+    """simulate runs conv / fc / softmax layers through run functions prepared once per graph
+    from a batch-1 binding (qsim.kernels.PREPARE); on other batch sizes, chunkings and thread
+    counts they must give the bytes of the public wrappers called layer by layer."""
+    from qsim.importers import spec as specs
+    g = Sequential.from_dict(getattr(specs, spec)).build(seed=1)
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 2, (37,) + g.tensors[g.inputs[0]].shape).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            q = quantize(g, calibrate(g, x), scheme=scheme)
+        except QsimError as e:                      # e.g. a layer legacy CMSIS-NN lacks in q15
+            pytest.skip(str(e))
+        want = _wrappers(q, x)
+        plan = sim._plan(q)
+        used = [n.name for n, c in plan.calls if plan.run.get(n.name) is not None]
+        assert used and all(n.name in used for n, c in plan.calls if n.op in ("conv", "fc"))
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            try:
+                for batch_size, chunk_macs in ((1024, sim.CHUNK_MACS), (5, 1), (16, 1 << 22)):
+                    monkeypatch.setattr(sim, "CHUNK_MACS", chunk_macs)
+                    got = simulate(q, x, batch_size=batch_size)
+                    np.testing.assert_array_equal(got, want, err_msg=f"{threads} {batch_size}")
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        one = simulate(q, x[3:4])
+    np.testing.assert_array_equal(one, want[3:4])
+
+
+def test_prepared_path_falls_back_on_another_dtype(kws, monkeypatch):
+    """A layer whose input arrives in another dtype than its kernel's C type goes through the
+    checking wrapper (which converts or refuses), never through the prepared run."""
+    q, x, want = kws
+    plan = sim._plan(q)
+    name = next(n.name for n, c in plan.calls if n.op == "conv")
+    run, dtype = plan.run[name]
+    calls = []
+    monkeypatch.setitem(plan.run, name, (lambda v: calls.append(1) or run(v), np.dtype(np.int16)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = simulate(q, x[:16])
+    np.testing.assert_array_equal(got, want)
+    assert not calls
+    monkeypatch.setitem(plan.run, name, (lambda v: calls.append(1) or run(v), dtype))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(simulate(q, x[:16]), want)
+    assert calls
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16])
+def test_saturation_count_is_exact(dtype):
+    """_saturated counts the values at the format's limits (the low one only when count_lo),
+    over the kept channels only, in the data's own dtype."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    y = rng.integers(info.min, info.max + 1, (5, 4, 3, 6), dtype=dtype)
+    y.reshape(-1)[::7] = info.max
+    y.reshape(-1)[3::11] = info.min
+    for count_lo in (True, False):
+        for ch in (None, 4):
+            kept = y if ch is None else y[..., :ch]
+            want = int(np.sum(kept == info.max)) + count_lo * int(np.sum(kept == info.min))
+            assert sim._saturated((info.min, info.max, count_lo, ch), y) == (want, kept.size)

@@ -15,8 +15,13 @@ holds the inverses, called as f(stored, num_of_rows, dim_vec).
 COMPANION_KERNELS maps the names of qsim's own companion C functions (codegen/companion/, for
 layers legacy CMSIS-NN lacks) to their numba mirrors; these are single-path and take only the
 `truncate` option (qsim.companion_signatures).
+
+PREPARE maps the names of the kernels split in two (convolutions, fully connected, softmax) to
+prepare(b): given a call's Bound arguments (qsim.kernel_args.bind) it does every check and
+weight-side computation once and returns run(x), the output for any batch x (N, size) of the data
+argument. The public function is exactly bind + prepare + run; simulate keeps run per layer.
 """
-from ..registry import collect, collect_companion
+from ..registry import collect, collect_companion, collect_prepare
 from .arm_fully_connected_mat_q7_vec_q15_opt import (deinterleave_mat_q7_vec_q15_opt,
                                                      interleave_mat_q7_vec_q15_opt)
 from .arm_fully_connected_q7_opt import deinterleave_q7_opt, interleave_q7_opt
@@ -24,6 +29,7 @@ from .arm_fully_connected_q15_opt import deinterleave_q15_opt, interleave_q15_op
 
 KERNELS = collect(__name__)
 COMPANION_KERNELS = collect_companion(__name__)   # qsim's own C kernels (qsim.companion_signatures)
+PREPARE = collect_prepare(__name__)   # C name -> prepare(bound args) -> run(data); see registry
 
 INTERLEAVE = {
     "arm_fully_connected_q7_opt": interleave_q7_opt,

@@ -35,7 +35,7 @@ def check_window(fn, b):
                "give the pooling window and stride in pixels (>= 1)")
 
 
-@njit("i8(i8, i8, i8, i8, b1)", cache=True)
+@njit("i8(i8, i8, i8, i8, b1)", cache=True, nogil=True)
 def average(total, count, out_lshift, rounding, truncate):
     """sum * 2**out_lshift / count in the output format: round half up (floor under truncate) or,
     with rounding == 1, C division toward zero; 0 when count is 0.
@@ -55,7 +55,7 @@ def average(total, count, out_lshift, rounding, truncate):
     return np.int64(np.floor(np.float64(v) / np.float64(count)))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def finish_window(acc, count, out_lshift, rounding, truncate, lo, hi, dst, d0):
     """dst[d0 + c] = clamp(average(acc[c], count, out_lshift, rounding, truncate), lo, hi) for
     every channel c: `average` with the window's constants hoisted out of one channel loop that

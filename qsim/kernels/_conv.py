@@ -164,7 +164,8 @@ def _conv_direct(im, u8, wpack, offs, init, geo, rows, cols, out_shift, bits, ou
     size = rows * cols * ch + 4               # + slack: a last group may read 3 values past a window
     run = uint64(in_x * ch)
     for unit in prange(im.shape[0] * nparts):
-        n, part = divmod(unit, nparts)
+        n, part = divmod(np.int64(unit), np.int64(nparts))   # int64: a parfor index may be
+        #                                                   unsigned (divmod would give floats)
         buf = np.empty((size + 1) // 2 if u8 else size, np.int16)
         src = im[n]
         if u8:
@@ -236,11 +237,23 @@ def direct_plan(g, quirk):
 
 def conv_hwc(b, g, bits, quirk):
     """Run §1's regular convolution for a bound call `b` with Geometry `g`; returns (N, OY, OX, C_out)."""
-    out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8 if bits == 8 else np.int16)
-    plan = direct_plan(g, quirk) if out.size and DIRECT else None
+    return conv_layer(b, g, bits, quirk)(b["Im_in"].reshape(b.n, -1))
+
+
+def conv_layer(b, g, bits, quirk):
+    """Prepare §1's regular convolution for a bound call `b` (Geometry `g`): everything that does
+    not depend on the data input (packed weights, tap offsets, init vector, loop choice) is
+    computed here, once. Returns run(im) for im (N, size) C-contiguous of b's Im_in dtype, any N,
+    -> (N, OY, OX, C_out); run only allocates the output and calls the numba loop (simulate keeps
+    run per layer, see qsim.kernels.PREPARE)."""
+    dtype = np.int8 if bits == 8 else np.int16
+    tail = (g.out_y, g.out_x, g.ch_out)
+    shift, geo = b["out_shift"], g.loop_args()
+    if not g.out_y * g.out_x * g.ch_out:
+        return lambda im: np.empty((len(im),) + tail, dtype)
+    plan = direct_plan(g, quirk) if DIRECT else None
     if plan is not None:
-        im = b["Im_in"].reshape(b.n, -1)
-        u8 = bits == 8 and im.dtype == np.int8 and _simd.VNNI
+        u8 = bits == 8 and b["Im_in"].dtype == np.int8 and _simd.VNNI
         group = 4 if u8 else 2
         run = g.k_x * g.ch_in
         wpack, wsum = pack_groups(b["wt"].reshape(g.ch_out, g.k_y * run), g.k_y, run, group)
@@ -248,20 +261,36 @@ def conv_hwc(b, g, bits, quirk):
         init = init_vector(b)
         if u8:
             init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
+        init = padded_init(init, wpack.shape[2])
+        rows, cols = plan
+
+        def run_direct(im):
+            out = np.empty((len(im),) + tail, dtype)
+            out2 = out.reshape(-1, g.ch_out)
+            fn = conv_direct if parallel_worth_it(len(out2), wpack) else conv_direct_serial
+            fn(im, u8, wpack, offs, init, geo, rows, cols, shift, bits, out2)
+            return out
+        return run_direct
+    wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
+    ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
+    offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
+    init = padded_init(init_vector(b), wpair.shape[2])
+
+    def run_gather(im):
+        out = np.empty((len(im),) + tail, dtype)
         out2 = out.reshape(-1, g.ch_out)
-        run_fn = conv_direct if parallel_worth_it(len(out2), wpack) else conv_direct_serial
-        run_fn(im, u8, wpack, offs, padded_init(init, wpack.shape[2]), g.loop_args(), plan[0], plan[1],
-               b["out_shift"], bits, out2)
-    elif out.size:
-        wpair = pack_pairs(b["wt"].reshape(g.ch_out, g.ch_in * g.k_y * g.k_x))
-        ky, kx, c = np.meshgrid(np.arange(g.k_y), np.arange(g.k_x), np.arange(g.ch_in), indexing="ij")
-        offs = ((ky * g.in_x + kx) * g.ch_in + c).astype(np.uint64).ravel()
-        out2 = out.reshape(-1, g.ch_out)
-        run = conv if parallel_worth_it(len(out2), wpair) else conv_serial
-        init = padded_init(init_vector(b), wpair.shape[2])
-        run(b["Im_in"].reshape(b.n, -1), wpair, offs, init, g.loop_args(),
-            quirk, b["out_shift"], bits, out2)
-    return out
+        fn = conv if parallel_worth_it(len(out2), wpair) else conv_serial
+        fn(im, wpair, offs, init, geo, quirk, shift, bits, out2)
+        return out
+    return run_gather
+
+
+def conv_prepare(fn, bits):
+    """The PREPARE entry of the regular convolution `fn` (output `bits` wide): b -> run(Im_in)."""
+    def prepare(b):
+        return conv_layer(b, run_checks(fn, b), bits, quirk(fn, b))
+    prepare.__doc__ = f"{fn} for a bound call: checks, then `conv_layer` (run(Im_in) -> output)."
+    return prepare
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -338,14 +367,38 @@ def depthwise_rows(im, wtile, itile, geo, out_shift, out):
 
 def depthwise_hwc(b, g):
     """Run §1.10/§1.11 for a bound call; returns (N, OY, OX, C) int8."""
-    out = np.empty((b.n, g.out_y, g.out_x, g.ch_out), np.int8)
-    if out.size:
-        init = init_vector(b)
-        if g.stride_x == 1 and g.out_x > 0:
-            wt = b["wt"].reshape(g.k_y * g.k_x, g.ch_in)
-            depthwise_rows(b["Im_in"].reshape(b.n, -1), np.tile(wt, (1, g.out_x)), np.tile(init, g.out_x),
-                           g.loop_args(), b["out_shift"], out.reshape(b.n, -1))
-        else:
-            depthwise(b["Im_in"].reshape(b.n, -1), b["wt"].reshape(-1), init, g.loop_args(),
-                      b["out_shift"], out.reshape(b.n, -1))
-    return out
+    return depthwise_layer(b, g)(b["Im_in"].reshape(b.n, -1))
+
+
+def depthwise_layer(b, g):
+    """Prepare §1.10/§1.11 for a bound call (tiled weights and init vector, once); returns
+    run(im) for im (N, size) C-contiguous int8, any N, -> (N, OY, OX, C) int8."""
+    tail = (g.out_y, g.out_x, g.ch_out)
+    shift, geo = b["out_shift"], g.loop_args()
+    if not g.out_y * g.out_x * g.ch_out:
+        return lambda im: np.empty((len(im),) + tail, np.int8)
+    init = init_vector(b)
+    if g.stride_x == 1 and g.out_x > 0:
+        wt = b["wt"].reshape(g.k_y * g.k_x, g.ch_in)
+        wtile, itile = np.tile(wt, (1, g.out_x)), np.tile(init, g.out_x)
+
+        def run_rows(im):
+            out = np.empty((len(im),) + tail, np.int8)
+            depthwise_rows(im, wtile, itile, geo, shift, out.reshape(len(im), -1))
+            return out
+        return run_rows
+    wt = b["wt"].reshape(-1)
+
+    def run(im):
+        out = np.empty((len(im),) + tail, np.int8)
+        depthwise(im, wt, init, geo, shift, out.reshape(len(im), -1))
+        return out
+    return run
+
+
+def depthwise_prepare(fn):
+    """The PREPARE entry of the depthwise convolution `fn`: b -> run(Im_in)."""
+    def prepare(b):
+        return depthwise_layer(b, run_checks(fn, b))
+    prepare.__doc__ = f"{fn} for a bound call: checks, then `depthwise_layer` (run(Im_in) -> output)."
+    return prepare

@@ -22,8 +22,8 @@ from numba import njit, prange, uint64
 from ..errors import ShapeError
 from ..fixedpoint import bias_init, round_constant, ssat, wrap_i32
 from . import _simd
-from ._simd import (PARALLEL_MIN_MACS, TILE_P, direct_madd, madd, memo, pack_groups, pack_pairs,
-                    parallel_worth_it, requant_rows)
+from ._simd import (TILE_P, direct_madd, madd, memo, pack_groups, pack_pairs, parallel_worth_it,
+                    requant_rows, worth_threads)
 
 CHUNK_TILES = 16     # tiles per parallel work item
 DIRECT = True        # False: the gather + madd_tile loop (tests compare both)
@@ -56,7 +56,7 @@ def padded_init(init, lanes):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def init_values(bias, bias_shift, rnd):
     """init[o] = wrap32((int32(bias[o]) << bias_shift) + rnd) as int64 (doc §0.4)."""
     init = np.empty(bias.shape[0], np.int64)
@@ -152,26 +152,62 @@ fc_rows_serial = njit(cache=True, nogil=True)(_fc_rows)
 
 def fully_connected(b, mat, bits, out_dtype):
     """Run §2 for a bound call `b`; `mat` is the logical (num_of_rows, dim_vec) weight matrix."""
-    out = np.empty((b.n,) + b.out_shape, out_dtype)
-    if out.size:
-        rnd = round_constant(b["out_shift"], b.truncate, b.release)
-        init = init_values(b["bias"], b["bias_shift"], rnd)
-        vec, out2 = b["pV"], out.reshape(b.n, -1)
-        if mat.shape[0] <= NARROW_ROWS:
-            run = fc_rows if vec.size * mat.shape[0] >= PARALLEL_MIN_MACS else fc_rows_serial
-            run(vec, np.ascontiguousarray(mat), init, b["out_shift"], bits, out2)
-        elif DIRECT:
-            u8 = vec.dtype == np.int8 and mat.dtype == np.int8 and _simd.VNNI
-            wpack, wsum = pack_groups(mat, 1, mat.shape[1], 4 if u8 else 2)
-            if u8:
-                init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
-            run = fc_direct if parallel_worth_it(b.n, wpack) else fc_direct_serial
-            run(vec, u8, wpack, padded_init(init, wpack.shape[2]), b["out_shift"], bits, out2)
-        else:
-            wpair = pack_pairs(mat)
-            run = fc_tiles if parallel_worth_it(b.n, wpair) else fc_tiles_serial
-            run(vec, wpair, padded_init(init, wpair.shape[2]), b["out_shift"], bits, out2)
-    return out
+    return fc_layer(b, mat, bits, out_dtype)(b["pV"])
+
+
+def fc_layer(b, mat, bits, out_dtype):
+    """Prepare §2 for a bound call `b` (logical weights `mat`): init vector and packed weights,
+    once. Returns run(vec) for vec (N, dim_vec) C-contiguous of b's pV dtype, any N ->
+    (N, num_of_rows); run only allocates the output and calls the numba loop."""
+    tail = tuple(b.out_shape)
+    shift = b["out_shift"]
+    if not int(np.prod(tail)):
+        return lambda vec: np.empty((len(vec),) + tail, out_dtype)
+    rnd = round_constant(shift, b.truncate, b.release)
+    init = init_values(b["bias"], b["bias_shift"], rnd)
+    if mat.shape[0] <= NARROW_ROWS:
+        mat = np.ascontiguousarray(mat)
+
+        def run_rows(vec):
+            out = np.empty((len(vec),) + tail, out_dtype)
+            fn = fc_rows if worth_threads(vec.size * mat.shape[0]) else fc_rows_serial
+            fn(vec, mat, init, shift, bits, out.reshape(len(vec), -1))
+            return out
+        return run_rows
+    if DIRECT:
+        u8 = b["pV"].dtype == np.int8 and mat.dtype == np.int8 and _simd.VNNI
+        wpack, wsum = pack_groups(mat, 1, mat.shape[1], 4 if u8 else 2)
+        if u8:
+            init = (init - 128 * wsum + (1 << 31)) % (1 << 32) - (1 << 31)
+        init = padded_init(init, wpack.shape[2])
+
+        def run_direct(vec):
+            out = np.empty((len(vec),) + tail, out_dtype)
+            fn = fc_direct if parallel_worth_it(len(vec), wpack) else fc_direct_serial
+            fn(vec, u8, wpack, init, shift, bits, out.reshape(len(vec), -1))
+            return out
+        return run_direct
+    wpair = pack_pairs(mat)
+    init = padded_init(init, wpair.shape[2])
+
+    def run_tiles(vec):
+        out = np.empty((len(vec),) + tail, out_dtype)
+        fn = fc_tiles if parallel_worth_it(len(vec), wpair) else fc_tiles_serial
+        fn(vec, wpair, init, shift, bits, out.reshape(len(vec), -1))
+        return out
+    return run_tiles
+
+
+def fc_prepare(fn, bits, out_dtype, kind=None):
+    """The PREPARE entry of fully connected function `fn`: b -> run(pV). kind: the `_opt`
+    storage order of pM (PATTERNS), deinterleaved once here; None for row-major pM."""
+    def prepare(b):
+        rows, dim = b["num_of_rows"], b["dim_vec"]
+        mat = (b["pM"].reshape(rows, dim) if kind is None else
+               deinterleave(kind, b["pM"], rows, dim, fn, copy=False))
+        return fc_layer(b, mat, bits, out_dtype)
+    prepare.__doc__ = f"{fn} for a bound call: the logical weights, then `fc_layer` (run(pV) -> output)."
+    return prepare
 
 
 def exact_dot(vec, mat):

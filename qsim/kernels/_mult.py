@@ -5,7 +5,7 @@ from numba import njit, prange
 from ..fixedpoint import round_constant, ssat, wrap_i16, wrap_i32
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def mult_rows(a, b, out_shift, rnd, unsigned_round, narrow_bits, bits, out):
     """out = sat_bits(asr(narrow(a*b + rnd), s)), or for 5.7.0's unsigned NN_ROUND a logical shift."""
     for n in prange(a.shape[0]):

@@ -28,6 +28,7 @@ Numba's on-disk cache does not see edits here: clear qsim/kernels/__pycache__ af
 import threading
 from collections import OrderedDict
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -446,4 +447,11 @@ def parallel_worth_it(pixels, wpair):
     second thread to be scheduled (measured with numba's default omp layer: fc 58->128 on 1000
     items took 10-16 ms with 2 threads against 0.11 ms serially; fc 128->3, 4 ms vs 44 us).
     """
-    return pixels * wpair.size * 2 >= PARALLEL_MIN_MACS
+    return worth_threads(pixels * wpair.size * 2)
+
+
+def worth_threads(macs):
+    """Whether a loop of `macs` multiply-adds should run its parallel twin: enough work, and more
+    than one numba thread in this thread (simulate's workers set 1: a parallel region there only
+    adds its launch, which runs Python code holding the GIL)."""
+    return macs >= PARALLEL_MIN_MACS and numba.get_num_threads() > 1

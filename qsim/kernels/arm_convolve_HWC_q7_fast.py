@@ -1,6 +1,6 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_convolve_HWC_q7_fast.c (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import conv_hwc, quirk, run_checks
+from ._conv import conv_prepare
 
 
 def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride,
@@ -32,5 +32,8 @@ def arm_convolve_HWC_q7_fast(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kern
     fn = "arm_convolve_HWC_q7_fast"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = run_checks(fn, b)
-    return conv_hwc(b, g, 8, quirk(fn, b))
+    return prepare_arm_convolve_HWC_q7_fast(b)(b["Im_in"].reshape(b.n, -1))
+
+
+# PREPARE (qsim.kernels): b -> run(Im_in)
+prepare_arm_convolve_HWC_q7_fast = conv_prepare("arm_convolve_HWC_q7_fast", 8)

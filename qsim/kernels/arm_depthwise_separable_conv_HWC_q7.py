@@ -1,7 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7.c
 (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import depthwise_hwc, run_checks
+from ._conv import depthwise_prepare
 
 
 def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding,
@@ -32,5 +32,8 @@ def arm_depthwise_separable_conv_HWC_q7(Im_in, dim_im_in, ch_im_in, wt, ch_im_ou
     fn = "arm_depthwise_separable_conv_HWC_q7"
     b = bind(fn, (Im_in, dim_im_in, ch_im_in, wt, ch_im_out, dim_kernel, padding, stride, bias,
                   bias_shift, out_shift, dim_im_out), {}, path=path, release=release, truncate=truncate)
-    g = run_checks(fn, b)
-    return depthwise_hwc(b, g)
+    return prepare_arm_depthwise_separable_conv_HWC_q7(b)(b["Im_in"].reshape(b.n, -1))
+
+
+# PREPARE (qsim.kernels): b -> run(Im_in)
+prepare_arm_depthwise_separable_conv_HWC_q7 = depthwise_prepare("arm_depthwise_separable_conv_HWC_q7")

@@ -1,7 +1,7 @@
 """Mirror of CMSIS/NN/Source/ConvolutionFunctions/arm_depthwise_separable_conv_HWC_q7_nonsquare.c
 (CMSIS_5 5.7.0, 5.9.0)."""
 from ..kernel_args import bind
-from ._conv import depthwise_hwc, run_checks
+from ._conv import depthwise_prepare
 
 
 def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt,
@@ -31,5 +31,9 @@ def arm_depthwise_separable_conv_HWC_q7_nonsquare(Im_in, dim_im_in_x, dim_im_in_
     b = bind(fn, (Im_in, dim_im_in_x, dim_im_in_y, ch_im_in, wt, ch_im_out, dim_kernel_x, dim_kernel_y,
                   padding_x, padding_y, stride_x, stride_y, bias, bias_shift, out_shift, dim_im_out_x,
                   dim_im_out_y), {}, path=path, release=release, truncate=truncate)
-    g = run_checks(fn, b)
-    return depthwise_hwc(b, g)
+    return prepare_arm_depthwise_separable_conv_HWC_q7_nonsquare(b)(b["Im_in"].reshape(b.n, -1))
+
+
+# PREPARE (qsim.kernels): b -> run(Im_in)
+prepare_arm_depthwise_separable_conv_HWC_q7_nonsquare = depthwise_prepare(
+    "arm_depthwise_separable_conv_HWC_q7_nonsquare")

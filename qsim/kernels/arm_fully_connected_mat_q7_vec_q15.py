@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..kernel_args import bind
-from ._fc import fully_connected
+from ._fc import fc_prepare
 
 
 def arm_fully_connected_mat_q7_vec_q15(pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias, *,
@@ -27,4 +27,8 @@ def arm_fully_connected_mat_q7_vec_q15(pV, pM, dim_vec, num_of_rows, bias_shift,
     b = bind("arm_fully_connected_mat_q7_vec_q15",
              (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
              path=path, release=release, truncate=truncate)
-    return fully_connected(b, b["pM"].reshape(num_of_rows, dim_vec), 16, np.int16)
+    return prepare_arm_fully_connected_mat_q7_vec_q15(b)(b["pV"])
+
+
+# PREPARE (qsim.kernels): b -> run(pV)
+prepare_arm_fully_connected_mat_q7_vec_q15 = fc_prepare("arm_fully_connected_mat_q7_vec_q15", 16, np.int16)

@@ -5,7 +5,7 @@ Same arithmetic as arm_fully_connected_mat_q7_vec_q15; weights in the order of d
 import numpy as np
 
 from ..kernel_args import bind
-from ._fc import deinterleave, fully_connected, interleave
+from ._fc import deinterleave, fc_prepare, interleave
 
 
 def interleave_mat_q7_vec_q15_opt(mat):
@@ -43,6 +43,9 @@ def arm_fully_connected_mat_q7_vec_q15_opt(pV, pM, dim_vec, num_of_rows, bias_sh
     b = bind("arm_fully_connected_mat_q7_vec_q15_opt",
              (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias), {},
              path=path, release=release, truncate=truncate)
-    mat = deinterleave("mat_q7_vec_q15", b["pM"], num_of_rows, dim_vec,
-                       "arm_fully_connected_mat_q7_vec_q15_opt", copy=False)
-    return fully_connected(b, mat, 16, np.int16)
+    return prepare_arm_fully_connected_mat_q7_vec_q15_opt(b)(b["pV"])
+
+
+# PREPARE (qsim.kernels): b -> run(pV)
+prepare_arm_fully_connected_mat_q7_vec_q15_opt = fc_prepare("arm_fully_connected_mat_q7_vec_q15_opt", 16,
+                                                            np.int16, "mat_q7_vec_q15")

@@ -6,7 +6,7 @@ doc §2.1, which both C paths read (the REF branch walks the same order).
 import numpy as np
 
 from ..kernel_args import bind
-from ._fc import deinterleave, fully_connected, interleave
+from ._fc import deinterleave, fc_prepare, interleave
 
 
 def interleave_q7_opt(mat):
@@ -46,6 +46,8 @@ def arm_fully_connected_q7_opt(pV, pM, dim_vec, num_of_rows, bias_shift, out_shi
     """
     b = bind("arm_fully_connected_q7_opt", (pV, pM, dim_vec, num_of_rows, bias_shift, out_shift, bias),
              {}, path=path, release=release, truncate=truncate)
-    mat = deinterleave("q7", b["pM"], num_of_rows, dim_vec,
-                       "arm_fully_connected_q7_opt", copy=False)
-    return fully_connected(b, mat, 8, np.int8)
+    return prepare_arm_fully_connected_q7_opt(b)(b["pV"])
+
+
+# PREPARE (qsim.kernels): b -> run(pV)
+prepare_arm_fully_connected_q7_opt = fc_prepare("arm_fully_connected_q7_opt", 8, np.int8, "q7")

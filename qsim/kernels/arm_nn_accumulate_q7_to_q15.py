@@ -6,7 +6,7 @@ from ..fixedpoint import ssat, wrap_i16
 from ..kernel_args import bind, out_array
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _accumulate(dst, src, sat_len, out):
     """out = sat16(dst + src) for k < sat_len, int16(dst + src) (wrapping) after."""
     for n in prange(dst.shape[0]):

@@ -12,7 +12,7 @@ from ._activation_args import check_int_width
 from .arm_nntables import lookup_table
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _direct_q15(data, sh, table, fixed, out):
     """Linear interpolation between T[i0] and T[i1], weights (F - frac, frac), F = 2**sh."""
     full = np.int64(1) << sh

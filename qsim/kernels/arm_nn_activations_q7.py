@@ -7,7 +7,7 @@ from ._activation_args import check_int_width
 from .arm_nntables import lookup_table
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _direct_q7(data, shift, table, out):
     """out = table[(x >> shift) & 0xFF]."""
     for n in prange(data.shape[0]):

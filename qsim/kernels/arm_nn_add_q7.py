@@ -6,7 +6,7 @@ from ..fixedpoint import wrap_i32
 from ..kernel_args import bind, out_array
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _add_rows(data, out):
     """out[n] = wrap32(sum of data[n])."""
     for n in prange(data.shape[0]):

@@ -57,7 +57,7 @@ def maxpool_ref(im, dim, ch, k, pad, stride, dim_out, out):
                     dst[d0 + i] = best[i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def avepool_ref(im, dim, ch, k, pad, stride, dim_out, out):
     """REF body: C-truncating sum / count over valid taps (the wrapper refuses count == 0)."""
     for n in prange(im.shape[0]):
@@ -75,7 +75,7 @@ def avepool_ref(im, dim, ch, k, pad, stride, dim_out, out):
                     out[n, (oy * dim_out + ox) * ch + c] = wrap_i8(tdiv(total, count))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _window(o, k, pad, stride, dim, target):
     """The DSP loops' window in pixels: [start, stop). start is `target` itself when o*stride < pad."""
     s = o * stride - pad
@@ -84,7 +84,7 @@ def _window(o, k, pad, stride, dim, target):
     return start, stop
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_into(mem, dst, src, length):
     """compare_and_replace_if_larger_q7 on flat memory (element-wise, so the 4-byte grouping is moot)."""
     for i in range(length):
@@ -92,7 +92,7 @@ def _max_into(mem, dst, src, length):
             mem[dst + i] = mem[src + i]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _accumulate(acc, mem, src, length):
     """The pooling file's accumulate_q7_to_q15: QADD16 on groups of 4, wrapping q15 add on the rest."""
     groups = (length >> 2) << 2
@@ -102,7 +102,7 @@ def _accumulate(acc, mem, src, length):
         acc[i] = wrap_i16(acc[i] + mem[src + i])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def maxpool_dsp(im, dim, ch, k, pad, stride, dim_out, out):
     """DSP body, literally: in-place x pass over every input row, then the y pass into `out`."""
     row_len = dim * ch
@@ -129,7 +129,7 @@ def maxpool_dsp(im, dim, ch, k, pad, stride, dim_out, out):
                         out[n, dst + i] = mem[y * row_len + i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def avepool_dsp(im, dim, ch, k, pad, stride, dim_out, out):
     """DSP body, literally: x pass averages written back into the row, then y pass averages of those."""
     row_len = dim * ch

@@ -3,11 +3,11 @@ import numpy as np
 from numba import njit, prange
 
 from ..fixedpoint import ssat, usat, wrap_i32
-from ..kernel_args import bind, out_array
+from ..kernel_args import bind
 from .arm_softmax_q7 import check_dim_vec
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def softmax_q15_rows(x, out):
     """Softmax of every row of x (R, dim_vec) int16 into out (doc §4.4)."""
     dim = x.shape[1]
@@ -47,9 +47,17 @@ def arm_softmax_q15(vec_in, dim_vec, *, path, release, truncate=False):
     -------
     (N, dim_vec) int16
     """
-    fn = "arm_softmax_q15"
-    b = bind(fn, (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
-    check_dim_vec(fn, dim_vec)
-    out = out_array(b, np.int16)
-    softmax_q15_rows(b["vec_in"], out)
-    return out
+    b = bind("arm_softmax_q15", (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
+    return prepare_arm_softmax_q15(b)(b["vec_in"])
+
+
+def prepare_arm_softmax_q15(b):
+    """PREPARE (qsim.kernels): arm_softmax_q15 for a bound call -> run(vec_in (N, dim_vec)) -> output."""
+    check_dim_vec("arm_softmax_q15", b["dim_vec"])
+    shape = b.out_shape
+
+    def run(x):
+        out = np.empty((len(x),) + shape, np.int16)
+        softmax_q15_rows(x, out)
+        return out
+    return run

@@ -9,10 +9,10 @@ from numba import njit, prange
 
 from ..errors import KernelArgumentError
 from ..fixedpoint import ssat, usat, wrap_i8
-from ..kernel_args import bind, out_array
+from ..kernel_args import bind
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def softmax_q7_rows(x, dsp_wrap, out):
     """Softmax of every row of x (R, dim_vec) int8 into out; dsp_wrap selects the 5.7.0 DSP blocks."""
     dim = x.shape[1]
@@ -68,9 +68,17 @@ def arm_softmax_q7(vec_in, dim_vec, *, path, release, truncate=False):
     -------
     (N, dim_vec) int8
     """
-    fn = "arm_softmax_q7"
-    b = bind(fn, (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
-    check_dim_vec(fn, dim_vec)
-    out = out_array(b, np.int8)
-    softmax_q7_rows(b["vec_in"], b.release.softmax_q7_wraps(path), out)
-    return out
+    b = bind("arm_softmax_q7", (vec_in, dim_vec), {}, path=path, release=release, truncate=truncate)
+    return prepare_arm_softmax_q7(b)(b["vec_in"])
+
+
+def prepare_arm_softmax_q7(b):
+    """PREPARE (qsim.kernels): arm_softmax_q7 for a bound call -> run(vec_in (N, dim_vec)) -> output."""
+    check_dim_vec("arm_softmax_q7", b["dim_vec"])
+    wraps, shape = b.release.softmax_q7_wraps(b.path), b.out_shape
+
+    def run(x):
+        out = np.empty((len(x),) + shape, np.int8)
+        softmax_q7_rows(x, wraps, out)
+        return out
+    return run

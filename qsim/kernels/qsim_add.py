@@ -15,7 +15,7 @@ from ..kernel_args import bind, check_shift
 from ._companion import BLOCK, refuse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_span(a, la, b, lb, rnd, s, lo, hi, out, start, stop):
     """out[i] = clamp(((a[i] << la) + (b[i] << lb) + rnd) >> s, lo, hi) for start <= i < stop."""
     la, lb, s = la & 31, lb & 31, s & 31
@@ -24,7 +24,7 @@ def _add_span(a, la, b, lb, rnd, s, lo, hi, out, start, stop):
         out[i] = min(max(int32(v >> s), lo), hi)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _add(a, la, b, lb, rnd, s, lo, hi, out):
     n = a.shape[0]
     for k in prange((n + BLOCK - 1) // BLOCK):

@@ -13,13 +13,13 @@ from ..kernel_args import bind
 from ._companion import BLOCK, refuse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _clip_span(data, lo, hi, out, start, stop):
     for i in range(uint64(start), uint64(stop)):
         out[i] = min(max(data[i], lo), hi)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _clip(data, lo, hi, out):
     """out = min(max(data, lo), hi) element-wise (flat arrays; out may be data: in place)."""
     n = data.shape[0]

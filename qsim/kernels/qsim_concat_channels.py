@@ -15,7 +15,7 @@ from ..kernel_args import bind
 from ._companion import refuse
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _concat(src, pixels, ch_in, dst, ch_out, off):
     """dst[n, p*ch_out + off + c] = src[n, p*ch_in + c] (flat per item, in place)."""
     for n in prange(src.shape[0]):

@@ -15,7 +15,7 @@ from ._companion import refuse
 from ._fc import init_values
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _depthwise(im, wt, init, geo, out_shift, out):
     """out[n, oy, ox, c] = sat16(wrap32(init[c] + sum over valid taps of x * w[ky, kx, c]) >> s).
 

@@ -12,7 +12,7 @@ from ..kernel_args import bind, out_array
 from ._companion import ROUND_HALF_UP, check_sum_range, finish_window, refuse
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _global_avepool(im, pixels, ch, out_lshift, truncate, lo, hi, part_type, flush, out):
     """out[n, c] = clamp(average of im[n, p*ch + c] over the pixels p, lo, hi).
 

@@ -11,21 +11,21 @@ from ..kernel_args import bind, out_array
 from ._companion import check_sum_range, check_window, finish_window, refuse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _taps(o, k, pad, stride, dim):
     """[start, stop) of window o's valid taps along one axis (the C's qsim_window)."""
     s = o * stride - pad
     return max(s, 0), min(s + k, dim)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _outputs(kx, pad, stride, dim_in, dim_out):
     """[start, stop) of the outputs ox whose tap kx reads an input column:
     0 <= ox*stride + kx - pad < dim_in."""
     return max(0, -((kx - pad) // stride)), min(dim_out, max((dim_in - 1 - kx + pad) // stride + 1, 0))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _maxpool(im, geo, lowest, out):
     """out[n, (oy*OX + ox)*C + c] = max over the valid taps, `lowest` for a window of padding only.
 
@@ -65,7 +65,7 @@ def _maxpool(im, geo, lowest, out):
                             dst_row[d + c] = max(dst_row[d + c], v[src + c])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def _avepool(im, geo, include_pad, rounding, out_lshift, truncate, lo, hi, out):
     """out[n, (oy*OX + ox)*C + c] = clamp(average of the valid taps, lo, hi) (see the public
     docstrings). Separable like _maxpool: int32 column sums over the window's rows in one

@@ -12,7 +12,7 @@ from ..kernel_args import bind, check_shift
 from ._companion import refuse
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _requantize(src, ls, rnd, rs, lo, hi, out):
     """out = clamp(((src << ls) + rnd) >> rs, lo, hi) element-wise (flat, int32 steps)."""
     for i in range(uint64(src.shape[0])):
