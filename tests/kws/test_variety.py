@@ -116,3 +116,19 @@ def test_synthesize_text_forms():
         assert len(x) != len(plain) or not np.allclose(x, plain)
     with pytest.raises(QsimError, match="espeak-ng"):
         vx.synthesize("flite:awb", "yes", text="yes?")
+
+
+def test_demo_dataset_key_follows_variety(monkeypatch, tmp_path):
+    from qsim.kws import demo
+    made = []
+
+    def fake(out, **kw):
+        made.append(kw["variety"])
+        out.mkdir(parents=True)
+    monkeypatch.setattr(demo, "synthesize_kws", fake)
+    keys = []
+    for v in (d.NO_VARIETY, d.Variety(contour=1.0), d.Variety(contour=2.0), d.Variety(contour=1.0)):
+        (path, cached), key = demo._dataset(demo.DemoSettings(variety=v), tmp_path, False)
+        keys.append(key)
+    assert len(set(keys[:3])) == 3 and keys[3] == keys[1]
+    assert made == [d.NO_VARIETY, d.Variety(contour=1.0), d.Variety(contour=2.0)]   # 4th: cached
