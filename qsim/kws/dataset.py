@@ -52,6 +52,11 @@ MORE_UNKNOWN_WORDS = ("hello", "okay", "light", "music", "play", "pause", "next"
                       "noon", "snow", "boat", "coffee", "table", "phone", "computer", "red",
                       "green", "blue", "orange", "apple", "banana", "money", "city", "river",
                       "mister", "sister", "baby", "weather", "hundred", "thousand", "again")
+# unknown words that share a keyword's first syllable or its rhyme: without them (Variety.confusers
+# False) training does not hinge on the fine cues (the "y" of "yes", the "-ward" of "backward")
+# that another synthesizer or a person says differently; the held-out split keeps them.
+CONFUSERS = ("back", "background", "guess", "chess", "address", "yesterday", "yellowstone",
+             "nobody", "nothing", "noon", "snow", "nose", "now")
 SAMPLE_RATE = 16000
 # espeak-ng phoneme spellings of the keywords besides its own (j'Es, n'oU, b'akw3d): drawn-out
 # "yes", other "no" vowels, non-rhotic / rhotic / other-vowel "backward".
@@ -79,12 +84,14 @@ class Variety:
         (qsim.kws.augment.channel) on a speech clip.
     silence_top : loudest _silence_ noise level, dB RMS re full scale (levels uniform in dB from
         -70); -25 = before.
+    confusers : whether _unknown_ may be one of CONFUSERS (False: drawn from the other words).
     """
     intonation: float = 0.0
     pronunciation: float = 0.0
     contour: float = 0.0
     channel: float = 0.0
     silence_top: float = -25.0
+    confusers: bool = True
 
     def __post_init__(self):
         for k in ("intonation", "pronunciation", "channel"):
@@ -150,13 +157,16 @@ def _init_worker(babble, festival):
     _BANKS["babble"], _BANKS["festival"] = babble, festival
 
 
-def clip_word(seed, index, label, augment=False):
-    """The word clip `index` speaks ('' for _silence_): drawn from its own Generator."""
+def clip_word(seed, index, label, augment=False, variety=None):
+    """The word clip `index` speaks ('' for _silence_): drawn from its own Generator; without
+    CONFUSERS when `variety` says so."""
     if label == "_silence_":
         return ""
     if label != "_unknown_":
         return label
     words = unknown_words(augment)
+    if variety is not None and not variety.confusers:
+        words = tuple(w for w in words if w not in CONFUSERS)
     return str(words[int(np.random.default_rng([seed, 5, index]).integers(len(words)))])
 
 
@@ -184,7 +194,7 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
             x = x + aug.noise(rng, n) * rng.uniform(0.1, 1.0)
             x /= np.sqrt(np.mean(x ** 2)) + 1e-12
         return to_int16(np.clip(x * level, -1, 1)), ""
-    word = clip_word(seed, index, label, augment)
+    word = clip_word(seed, index, label, augment, variety)
     sp, pitch = rng.uniform(0.75, 1.25), rng.uniform(0.5, 1.5)
     if vx.synthesizer(voice) == "festival":
         speech = aug.speed(_BANKS["festival"][voice][word], sp)

@@ -132,3 +132,14 @@ def test_demo_dataset_key_follows_variety(monkeypatch, tmp_path):
         keys.append(key)
     assert len(set(keys[:3])) == 3 and keys[3] == keys[1]
     assert made == [d.NO_VARIETY, d.Variety(contour=1.0), d.Variety(contour=2.0)]   # 4th: cached
+
+
+def test_confusers_left_out_of_training_words_only():
+    v = d.Variety(confusers=False)
+    full = [d.clip_word(0, i, "_unknown_", True) for i in range(3000)]
+    assert full == [d.clip_word(0, i, "_unknown_", True, d.NO_VARIETY) for i in range(3000)]
+    assert set(full) & set(d.CONFUSERS)
+    less = [d.clip_word(0, i, "_unknown_", True, v) for i in range(3000)]
+    assert not set(less) & set(d.CONFUSERS) and len(set(less)) == len(d.unknown_words(True)) - len(d.CONFUSERS)
+    assert set(d.CONFUSERS) <= set(d.unknown_words(True))
+    assert d.clip_word(0, 1, "yes", True, v) == "yes" and d.clip_word(0, 1, "_silence_", True, v) == ""
