@@ -13,6 +13,10 @@ reverberation, band-limiting / microphone EQ, gain, time shift, and additive noi
 (coloured noise, hum, or babble of other synthesized words at 10 dB SNR or more); _silence_ is
 the same noise types but babble, at many levels, sometimes two at once.
 
+Variety (off by default; the demo sets some, qsim.kws.demo.DemoSettings): intonation and
+pronunciation text for espeak-ng, a pitch contour, a recording channel, louder _silence_, and
+leaving near-keyword words out of _unknown_; it never changes the festival held-out clips.
+
 Output: DIR/<label>/<index>.wav and DIR/manifest.csv (path, label, word, voice, split), written to a
 temporary sibling directory and renamed into place when complete.
 """

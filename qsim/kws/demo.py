@@ -59,7 +59,10 @@ class DemoSettings:
     #                                      held-out test voices 90.3% -> 92.4% float at the same size
     augment: bool = True                 # reverb, mic EQ, babble, more unknown words (make_clip)
     heldout_per_class: int = 200         # festival clips per label: a synthesizer never trained on
-    variety: Variety = NO_VARIETY        # intonation, pronunciation, contour, channel, loud silence
+    # _silence_ up to -10 dB RMS (was -25): held-out synthesizer 83.6 / 82.0% -> 85.4 / 84.8% float
+    # (train seeds 0 / 1), test 94.2 / 93.9% -> 94.3 / 93.7%; intonation, pronunciation, contour
+    # and channel variety each lowered the held-out score (kwsdata experiments)
+    variety: Variety = Variety(silence_top=-10.0)
     workers: int = 2
     frontend: str = "q15"                # qsim.kws.features.FRONTENDS
     train: TrainSettings = field(default_factory=TrainSettings)
