@@ -4,10 +4,13 @@
     speed           tape-speed change (tempo and pitch together), for pre-synthesized words
     reverb          a synthetic room: exponentially decaying noise impulse response, RT60 drawn
     mic_eq          band-limiting (high-pass 50-400 Hz, low-pass 2.5-7.5 kHz) and a peaking bump
+    contour         a smooth random pitch-and-tempo contour (time-varying resampling)
+    channel         telephone band, laptop-microphone resonances, or a spectral tilt
     noise           white / pink / brown noise, mains hum with harmonics, or babble (other
                     synthesized words, a bank made once per set), unit RMS
 """
 import numpy as np
+import scipy.interpolate
 import scipy.signal
 
 SAMPLE_RATE = 16000
@@ -51,6 +54,57 @@ def mic_eq(speech, rng):
     f0, gain_db, q = rng.uniform(300, 3000), rng.uniform(-6, 6), rng.uniform(0.7, 2.0)
     b, a = _peaking(f0, gain_db, q)
     return scipy.signal.lfilter(b, a, x)
+
+
+def contour(speech, rng, depth):
+    """A smooth random pitch-and-tempo contour: the clip is read at a rate 2**(d(t)/12), d a
+    cubic through random values in [-depth, depth] semitones, one every 0.1-0.25 s (linear
+    interpolation between input samples). Frequencies at t are scaled by 2**(d(t)/12), the
+    duration by the mean of 2**(-d/12). depth = 0 returns the input."""
+    if depth <= 0 or len(speech) < 2:
+        return speech
+    n = len(speech)
+    step = rng.uniform(0.1, 0.25) * SAMPLE_RATE
+    knots = np.arange(0, n + 2 * step, step)
+    d = rng.uniform(-depth, depth, len(knots))
+    rate = 2 ** (scipy.interpolate.CubicSpline(knots, d)(np.arange(n)) / 12)
+    pos = np.concatenate([[0.0], np.cumsum(rate)])
+    pos = pos[pos <= n - 1]
+    return np.interp(pos, np.arange(n), speech)
+
+
+CHANNELS = ("telephone", "laptop", "tilt")
+
+
+def channel(speech, rng, kind=None):
+    """A recording channel (kind drawn from CHANNELS if None):
+    telephone  4th-order band-pass 250-400 Hz .. 3.0-3.6 kHz;
+    laptop     high-pass 150-500 Hz, two resonances +4..+12 dB at 1.5-6 kHz (Q 2-5), low-pass
+               5-7.5 kHz;
+    tilt       spectral slope -6..+6 dB/octave about 1 kHz (flat below 100 Hz), by FFT.
+    The result keeps the input's peak."""
+    kind = CHANNELS[int(rng.integers(len(CHANNELS)))] if kind is None else kind
+    x = np.asarray(speech, np.float64)
+    if kind == "telephone":
+        sos = scipy.signal.butter(4, [rng.uniform(250, 400), rng.uniform(3000, 3600)], "bandpass",
+                                  fs=SAMPLE_RATE, output="sos")
+        x = scipy.signal.sosfilt(sos, x)
+    elif kind == "laptop":
+        x = scipy.signal.sosfilt(scipy.signal.butter(2, rng.uniform(150, 500), "highpass",
+                                                     fs=SAMPLE_RATE, output="sos"), x)
+        for _ in range(2):
+            b, a = _peaking(rng.uniform(1500, 6000), rng.uniform(4, 12), rng.uniform(2, 5))
+            x = scipy.signal.lfilter(b, a, x)
+        x = scipy.signal.sosfilt(scipy.signal.butter(4, rng.uniform(5000, 7500), "lowpass",
+                                                     fs=SAMPLE_RATE, output="sos"), x)
+    elif kind == "tilt":
+        slope = rng.uniform(-6, 6)
+        spec = np.fft.rfft(x)
+        f = np.maximum(np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE), 100.0)
+        x = np.fft.irfft(spec * (f / 1000.0) ** (slope / (20 * np.log10(2))), len(x))
+    else:
+        raise ValueError(f"channel: unknown kind {kind!r}; known: {CHANNELS}")
+    return x * (np.abs(speech).max() / (np.abs(x).max() + 1e-12))
 
 
 def _peaking(f0, gain_db, q):

@@ -13,10 +13,15 @@ reverberation, band-limiting / microphone EQ, gain, time shift, and additive noi
 (coloured noise, hum, or babble of other synthesized words at 10 dB SNR or more); _silence_ is
 the same noise types but babble, at many levels, sometimes two at once.
 
+Variety (off by default; the demo sets some, qsim.kws.demo.DemoSettings): intonation and
+pronunciation text for espeak-ng, a pitch contour, a recording channel, louder _silence_, and
+leaving near-keyword words out of _unknown_; it never changes the festival held-out clips.
+
 Output: DIR/<label>/<index>.wav and DIR/manifest.csv (path, label, word, voice, split), written to a
 temporary sibling directory and renamed into place when complete.
 """
 import csv
+import dataclasses
 import logging
 import os
 import shutil
@@ -51,7 +56,79 @@ MORE_UNKNOWN_WORDS = ("hello", "okay", "light", "music", "play", "pause", "next"
                       "noon", "snow", "boat", "coffee", "table", "phone", "computer", "red",
                       "green", "blue", "orange", "apple", "banana", "money", "city", "river",
                       "mister", "sister", "baby", "weather", "hundred", "thousand", "again")
+# unknown words that share a keyword's first syllable or its rhyme: without them (Variety.confusers
+# False) training does not hinge on the fine cues (the "y" of "yes", the "-ward" of "backward")
+# that another synthesizer or a person says differently; the held-out split keeps them.
+CONFUSERS = ("back", "background", "guess", "chess", "address", "yesterday", "yellowstone",
+             "nobody", "nothing", "noon", "snow", "nose", "now")
 SAMPLE_RATE = 16000
+# espeak-ng phoneme spellings of the keywords besides its own (j'Es, n'oU, b'akw3d): drawn-out
+# "yes", other "no" vowels, non-rhotic / rhotic / other-vowel "backward".
+PRONUNCIATIONS = {"yes": ("j'E:s", "j'Es", "j'e:s"),
+                  "no": ("n'@U", "n'o:", "n'oU:", "n'0U"),
+                  "backward": ("b'akw@d", "b'akw3:d", "b'akw3rd", "b'akwO@d", "b'a:kw3d", "b'akw@d")}
+INTONATIONS = ("", ".", "?", "!", ",")
+SSML_RANGES = ("x-low", "low", "high", "x-high")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variety:
+    """Extra variety for the training speakers' clips (espeak-ng / flite; the festival held-out
+    split is never changed, so its numbers stay comparable). Every draw comes from its own
+    Generator [seed, 6, index]: with the defaults (all off) a clip is exactly as before.
+
+    intonation : probability that an espeak-ng word is spoken with punctuation (INTONATIONS:
+        statement, question, exclamation, continuation), half of those inside SSML with a drawn
+        pitch range (SSML_RANGES) or <emphasis>.
+    pronunciation : probability that an espeak-ng keyword is spoken from an alternative phoneme
+        spelling (PRONUNCIATIONS).
+    contour : depth in semitones of a smooth random pitch-and-tempo contour applied after
+        synthesis (qsim.kws.augment.contour) to every speech clip; 0 = none.
+    channel : probability of a telephone / laptop-microphone / spectral-tilt response
+        (qsim.kws.augment.channel) on a speech clip.
+    silence_top : loudest _silence_ noise level, dB RMS re full scale (levels uniform in dB from
+        -70); -25 = before.
+    confusers : whether _unknown_ may be one of CONFUSERS (False: drawn from the other words).
+    """
+    intonation: float = 0.0
+    pronunciation: float = 0.0
+    contour: float = 0.0
+    channel: float = 0.0
+    silence_top: float = -25.0
+    confusers: bool = True
+
+    def __post_init__(self):
+        for k in ("intonation", "pronunciation", "channel"):
+            if not 0 <= getattr(self, k) <= 1:
+                raise QsimError(f"Variety.{k}={getattr(self, k)} is a probability. help: give 0..1")
+        if not 0 <= self.contour <= 12:
+            raise QsimError(f"Variety.contour={self.contour} semitones. help: give 0..12")
+        if not -70 < self.silence_top <= 0:
+            raise QsimError(f"Variety.silence_top={self.silence_top} dB. help: give -70 < x <= 0")
+
+
+NO_VARIETY = Variety()
+
+
+def espeak_text(word, rng, v: Variety):
+    """What espeak-ng is given for `word` (None: the word itself), drawn by `rng` under `v`."""
+    text = None
+    if word in PRONUNCIATIONS and rng.random() < v.pronunciation:
+        alts = PRONUNCIATIONS[word]
+        text = f"[[{alts[int(rng.integers(len(alts)))]}]]"
+    if rng.random() < v.intonation:
+        base = text or word
+        punct = INTONATIONS[int(rng.integers(len(INTONATIONS)))]
+        if rng.random() < 0.5:
+            text = base + punct
+        else:
+            k = int(rng.integers(len(SSML_RANGES) + 1))
+            inner = (f'<prosody range="{SSML_RANGES[k]}">{base}{punct}</prosody>'
+                     if k < len(SSML_RANGES) else f"<emphasis>{base}{punct}</emphasis>")
+            text = f"<speak>{inner}</speak>"
+    return text
+
+
 SPLIT_FRACTIONS = (("test", 0.15), ("val", 0.15))
 
 
@@ -84,40 +161,53 @@ def _init_worker(babble, festival):
     _BANKS["babble"], _BANKS["festival"] = babble, festival
 
 
-def clip_word(seed, index, label, augment=False):
-    """The word clip `index` speaks ('' for _silence_): drawn from its own Generator."""
+def clip_word(seed, index, label, augment=False, variety=None):
+    """The word clip `index` speaks ('' for _silence_): drawn from its own Generator; without
+    CONFUSERS when `variety` says so."""
     if label == "_silence_":
         return ""
     if label != "_unknown_":
         return label
     words = unknown_words(augment)
+    if variety is not None and not variety.confusers:
+        words = tuple(w for w in words if w not in CONFUSERS)
     return str(words[int(np.random.default_rng([seed, 5, index]).integers(len(words)))])
 
 
-def make_clip(seed, index, label, voice, warp=0.0, augment=False):
+def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VARIETY):
     """One clip (16000,) int16 and the word spoken ('' for silence).
 
     warp : if > 0, frequencies are scaled by a factor drawn log-uniformly from
         [1/(1+warp), 1+warp] (warp_formants).
     augment : reverberation, microphone EQ, babble noise, a wider SNR range, more unknown words.
+    variety : Variety (intonation, pronunciation, pitch contour, channel, loud silence) for the
+        espeak-ng / flite clips; festival (held-out) clips ignore it.
     """
     rng = np.random.default_rng([seed, 2, index])
     n = SAMPLE_RATE
     babble = _BANKS["babble"] if augment else None
+    if vx.synthesizer(voice) == "festival":
+        variety = NO_VARIETY
+    vrng = np.random.default_rng([seed, 6, index])
     if label == "_silence_":
         # no babble here: speech-like noise labelled _silence_ would contradict _unknown_
-        level = 10 ** (rng.uniform(-70, -25) / 20)
+        top = variety.silence_top
+        level = 10 ** ((rng.uniform(-70, -25) if top == -25.0 else vrng.uniform(-70, top)) / 20)
         x = aug.noise(rng, n)
         if augment and rng.random() < 0.3:                   # two sources at once
             x = x + aug.noise(rng, n) * rng.uniform(0.1, 1.0)
             x /= np.sqrt(np.mean(x ** 2)) + 1e-12
         return to_int16(np.clip(x * level, -1, 1)), ""
-    word = clip_word(seed, index, label, augment)
+    word = clip_word(seed, index, label, augment, variety)
     sp, pitch = rng.uniform(0.75, 1.25), rng.uniform(0.5, 1.5)
     if vx.synthesizer(voice) == "festival":
         speech = aug.speed(_BANKS["festival"][voice][word], sp)
+    elif vx.synthesizer(voice) == "espeak-ng":
+        speech = vx.synthesize(voice, word, sp, pitch, text=espeak_text(word, vrng, variety))
     else:
         speech = vx.synthesize(voice, word, sp, pitch)
+    if variety.contour > 0:
+        speech = aug.contour(speech, vrng, variety.contour)
     if warp > 0:
         speech = warp_formants(speech, float(np.exp(rng.uniform(-1, 1) * np.log1p(warp))))
     active = np.nonzero(np.abs(speech) > 0.02 * np.abs(speech).max())[0]
@@ -127,6 +217,8 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False):
             speech = aug.mic_eq(speech, rng)
         if rng.random() < 0.5:
             speech = aug.reverb(speech, rng)
+    if variety.channel > 0 and vrng.random() < variety.channel:
+        speech = aug.channel(speech, vrng)
     speech = fix_length(speech, n)                       # a rare over-long word loses its tail
     start = int(rng.integers(0, n - len(speech) + 1))    # time shift
     clip = np.zeros(n)
@@ -141,9 +233,9 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False):
 
 
 def _job(args):
-    seed, index, label, voice, path, warp, augment = args
+    seed, index, label, voice, path, warp, augment, variety = args
     import soundfile as sf
-    audio, word = make_clip(seed, index, label, voice, warp, augment)
+    audio, word = make_clip(seed, index, label, voice, warp, augment, variety)
     sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
     return word
 
@@ -162,7 +254,8 @@ def babble_bank(voices, seed, n_words=40):
 
 
 def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=False, verbose=False,
-                   warp=0.0, augment=False, heldout_per_class=0, flite_share=0.25):
+                   warp=0.0, augment=False, heldout_per_class=0, flite_share=0.25,
+                   variety=NO_VARIETY):
     """Synthesize the set into directory `out`; returns the manifest path.
 
     Parameters
@@ -178,6 +271,7 @@ def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=Fal
     heldout_per_class : clips per label spoken by festival's voices, split "heldout" (needs
         festival; without it the split is left out and a message says so).
     flite_share : fraction of the clips spoken by flite voices when `voices` holds some.
+    variety : Variety of the espeak-ng / flite clips (make_clip); default: none.
     """
     vx._exe("espeak-ng")
     out = Path(out)
@@ -213,7 +307,7 @@ def synthesize_kws(out, seed=0, per_class=400, voices=None, workers=2, force=Fal
                     voice = pool[int(pick.integers(len(pool)))]
                     split = split_of[speaker(voice)]
                 rel = f"{label}/{index:06d}.wav"
-                jobs.append((seed, index, label, voice, str(tmp / rel), warp, augment))
+                jobs.append((seed, index, label, voice, str(tmp / rel), warp, augment, variety))
                 rows.append([rel, label, "", voice, split])
         train_voices = [v for v in voices if split_of[speaker(v)] == "train"] or voices
         babble = babble_bank(train_voices, seed, min(40, len(jobs) // 4 + 2)) if augment else None

@@ -109,14 +109,22 @@ def _read(wav_bytes, what):
     return resample(data, rate, SAMPLE_RATE)
 
 
-def synthesize(voice, word, speed=1.0, pitch=1.0):
+def synthesize(voice, word, speed=1.0, pitch=1.0, text=None):
     """Float audio at 16 kHz of one word. speed > 1 speaks faster, pitch scales the base pitch
     (espeak-ng -s / -p, flite duration_stretch / int_f0_target_mean). festival: use
-    festival_bank (one process for many words); this is for espeak-ng and flite."""
+    festival_bank (one process for many words); this is for espeak-ng and flite.
+
+    text : espeak-ng only: what is spoken instead of `word` (punctuation such as "yes?",
+        [[phonemes]], or SSML starting with "<speak>", which turns on espeak-ng -m)."""
     kind = synthesizer(voice)
+    if text is not None and kind != "espeak-ng":
+        raise QsimError(f"synthesize: text= is for espeak-ng voices, not {voice!r}. help: pass "
+                        "the word only")
     if kind == "espeak-ng":
+        text = word if text is None else text
         cmd = [_exe("espeak-ng"), "-v", voice, "-s", str(int(round(170 * speed))),
-               "-p", str(int(np.clip(round(50 * pitch), 0, 99))), "--stdout", word]
+               "-p", str(int(np.clip(round(50 * pitch), 0, 99))), "--stdout",
+               *(["-m"] if text.startswith("<speak>") else []), text]
     elif kind == "flite":
         name = voice.split(":", 1)[1]
         f0 = FLITE_F0.get(name, 105.0) * (1 + (pitch - 1) * 0.5)      # half espeak's range
