@@ -21,7 +21,8 @@ def register(subparsers):
                         "(default 0: none)")
     k.add_argument("--augment", action="store_true",
                    help="augment: reverberation, microphone EQ, babble noise, SNR down to 0 dB, "
-                        "more _unknown_ words (the demo's setting)")
+                        "more _unknown_ words, _silence_ up to -10 dB RMS, no near-keyword "
+                        "_unknown_ words (the demo's setting)")
     k.add_argument("--heldout-per-class", type=int, default=0, metavar="N",
                    help="also N clips per label by festival's voices, split 'heldout' (a "
                         "synthesizer never used in training; needs festival) (default 0)")
@@ -38,7 +39,7 @@ def register(subparsers):
 
 
 def run(args):
-    from qsim.kws.dataset import synthesize_kws
+    from qsim.kws.dataset import DEMO_VARIETY, NO_VARIETY, synthesize_kws
     from qsim.errors import QsimError
 
     from ._common import sc_proportions
@@ -68,6 +69,7 @@ def run(args):
     check_output(args.out, args.force, folder=True)
     manifest = synthesize_kws(args.out, seed=args.seed, per_class=args.per_class, voices=args.voices,
                               workers=args.workers, force=args.force, verbose=True, warp=args.warp,
-                              augment=args.augment, heldout_per_class=args.heldout_per_class)
+                              augment=args.augment, heldout_per_class=args.heldout_per_class,
+                              variety=DEMO_VARIETY if args.augment else NO_VARIETY)
     print(f"wrote {manifest}")
     return 0

@@ -1,6 +1,7 @@
 """The Variety options of the synthesized KWS set: intonation / pronunciation text, pitch contour,
 recording channel, loud silence; all off = the clips as before, festival clips never changed."""
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,3 +144,21 @@ def test_confusers_left_out_of_training_words_only():
     assert not set(less) & set(d.CONFUSERS) and len(set(less)) == len(d.unknown_words(True)) - len(d.CONFUSERS)
     assert set(d.CONFUSERS) <= set(d.unknown_words(True))
     assert d.clip_word(0, 1, "yes", True, v) == "yes" and d.clip_word(0, 1, "_silence_", True, v) == ""
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_data_kws_augment_is_the_demos_setting(tmp_path, monkeypatch, augment):
+    """`qsim data kws --augment` synthesizes what the demo trains on (its Variety too)."""
+    from qsim.cli import main
+    from qsim.kws import dataset
+    from qsim.kws.demo import DemoSettings
+    seen = {}
+
+    def fake(out, **kw):
+        seen.update(kw)
+        return Path(out) / "manifest.csv"
+    monkeypatch.setattr(dataset, "synthesize_kws", fake)
+    args = ["data", "kws", "--out", str(tmp_path / "set"), "--per-class", "2"]
+    assert main(args + (["--augment"] if augment else [])) == 0
+    assert seen["augment"] is augment
+    assert seen["variety"] == (DemoSettings().variety if augment else dataset.NO_VARIETY)
