@@ -74,9 +74,18 @@ def main(argv=None):
     np.save(os.path.join(out, "x_test.npy"), d.x_test)
     run(["import-c", header, "--spec", spec, "--release", "5.7.0", "--data",
          os.path.join(out, "x_test.npy"), "-o", os.path.join(out, "imported_570"), "--force"])
-    dev = imp.copy()
-    node = next(n for n in dev.nodes if n.op == "conv" and n is not dev.nodes[0])
-    node.out_shift += 1
+    # a "device" built from the same header with one #define edited (second conv's out_shift + 1),
+    # imported as the board runs it (import-c derives the formats from the shifts)
+    node = next(n for n in imp.nodes if n.op == "conv" and n is not imp.nodes[0])
+    define = f"#define {node.name.upper()}_OUT_RSHIFT {node.out_shift}\n"
+    text = open(header).read()
+    if define not in text:
+        raise SystemExit(f"{header}: no line {define.strip()!r} to edit")
+    dev_header = os.path.join(out, "device_weights.h")
+    with open(dev_header, "w") as f:
+        f.write(text.replace(define, f"#define {node.name.upper()}_OUT_RSHIFT {node.out_shift + 1}\n"))
+    run(["import-c", dev_header, "--spec", spec, "-o", os.path.join(out, "device"), "--force"])
+    dev = qsim.Graph.load(os.path.join(out, "device"))
     dump = os.path.join(out, "device_dump.txt")
     with open(dump, "w") as f:
         f.write(format_text_dump(simulated_records(dev, d.x_test[0])))
