@@ -285,6 +285,13 @@ def ort_models(graph, x, args, tmp):
     return seconds, paths
 
 
+# Pause before each timed run: onnxruntime's intra-op threads spin for a while after a run (its
+# fastest setting, kept for its own timing); without the pause they took a core from the engine
+# timed next (qsim q7, first in each round), whose 2-thread rate then dropped by a quarter
+# (KWS q7 scaling 1.31x with it, 1.72-2.07x with the spinning switched off).
+SETTLE_S = 0.3
+
+
 def measure(engines, ort_paths, x, args):
     """{(engine, threads): inferences/s} (best of args.repeat) and {engine: last output}; also
     rate["cores", engine, threads]: process CPU seconds / wall seconds of that best run (how many
@@ -303,6 +310,7 @@ def measure(engines, ort_paths, x, args):
                 fn(x[:args.batch])                     # warm-up (ORT arena, numba thread pool)
             for _ in range(args.repeat):               # rounds interleave the engines, so a
                 for name, fn in runners.items():       # burst of load from elsewhere hits all
+                    time.sleep(SETTLE_S)               # the previous engine's pool goes idle
                     cpu = time.process_time()
                     sec, outs[name] = timed(fn, x)
                     cpu = time.process_time() - cpu

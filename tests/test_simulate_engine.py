@@ -215,3 +215,22 @@ def test_saturation_count_is_exact(dtype):
             kept = y if ch is None else y[..., :ch]
             want = int(np.sum(kept == info.max)) + count_lo * int(np.sum(kept == info.min))
             assert sim._saturated((info.min, info.max, count_lo, ch), y) == (want, kept.size)
+
+
+def test_concurrent_calls_share_no_pool(kws, monkeypatch):
+    """Calls from several threads at once (each lends or makes its own worker pool) give the
+    same bytes as one call, and the pools kept afterwards are bounded (one per thread count)."""
+    from concurrent.futures import ThreadPoolExecutor
+    q, x, want = kws
+    monkeypatch.setattr(sim, "CHUNK_MACS", 1 << 24)
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with ThreadPoolExecutor(4) as callers:
+                results = list(callers.map(lambda _: simulate(q, x[:16], batch_size=8), range(8)))
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    for got in results:
+        np.testing.assert_array_equal(got, want)
+    assert len(sim._POOLS) <= numba.config.NUMBA_NUM_THREADS
