@@ -30,19 +30,34 @@ def kws():
     return q, x, _reference(q, x[:16])
 
 
-def _reference(q, x):
-    """Layer by layer through kernels_ref (the plain-Python twins), no simulate engine."""
-    from qsim.lower import data_move, stored_shape
-    t = {q.inputs[0]: q.tensors[q.inputs[0]].qformat.quantize(x)}
-    opts = dict(path=q.quant.path, release=q.quant.version, truncate=q.quant.truncate)
+def _layer_by_layer(q, x, kernel):
+    """The output of q on x run layer by layer, no simulate engine: kernel(call) gives the
+    function for a kernel call and the options it takes. Input channel padding is added and the
+    output's stripped as simulate does."""
+    from qsim.lower import channel_pad, data_move, stored_shape
+    xi = q.tensors[q.inputs[0]].qformat.quantize(x)
+    t = {q.inputs[0]: np.pad(xi, ((0, 0),) * (xi.ndim - 1) + ((0, channel_pad(q, q.inputs[0])),))}
     for node in q.nodes:
         call = kernel_call(q, node)
         if call is None:
             t[node.output] = data_move(node, t[node.input], stored_shape(q, node.output))
             continue
-        y = REF[call.c_name](**{call.in_arg: call.kernel_input(t[node.input])}, **call.args, **opts)
+        fn, opts = kernel(call)
+        y = fn(**{call.in_arg: call.kernel_input(t[node.input])}, **call.args, **opts)
         t[node.output] = np.asarray(y).reshape((len(x),) + stored_shape(q, node.output))
-    return t[q.outputs[0]]
+    out = q.outputs[0]
+    return t[out][..., :q.tensors[out].shape[-1]]
+
+
+def _options(q, call):
+    if call.companion:                       # one C body: no path / release
+        return {"truncate": q.quant.truncate}
+    return dict(path=q.quant.path, release=q.quant.version, truncate=q.quant.truncate)
+
+
+def _reference(q, x):
+    """Layer by layer through kernels_ref (the plain-Python twins)."""
+    return _layer_by_layer(q, x, lambda call: (REF[call.c_name], _options(q, call)))
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -125,26 +140,10 @@ def test_remembered_weights_follow_in_place_edits(fn):
 
 def _wrappers(q, x):
     """Layer by layer through the public numba wrappers (qsim.kernels.KERNELS / COMPANION_KERNELS,
-    which bind and check every call), no simulate engine."""
+    which bind and check every call)."""
     from qsim.kernels import COMPANION_KERNELS, KERNELS
-    from qsim.lower import channel_pad, data_move, stored_shape
-    xi = q.tensors[q.inputs[0]].qformat.quantize(x)
-    t = {q.inputs[0]: np.pad(xi, ((0, 0),) * (xi.ndim - 1) + ((0, channel_pad(q, q.inputs[0])),))}
-    opts = dict(path=q.quant.path, release=q.quant.version, truncate=q.quant.truncate)
-    for node in q.nodes:
-        call = kernel_call(q, node)
-        if call is None:
-            t[node.output] = data_move(node, t[node.input], stored_shape(q, node.output))
-            continue
-        if call.companion:
-            y = COMPANION_KERNELS[call.c_name](**{call.in_arg: call.kernel_input(t[node.input])},
-                                               **call.args, truncate=q.quant.truncate)
-        else:
-            y = KERNELS[call.c_name](**{call.in_arg: call.kernel_input(t[node.input])}, **call.args,
-                                     **opts)
-        t[node.output] = np.asarray(y).reshape((len(x),) + stored_shape(q, node.output))
-    out = q.outputs[0]
-    return t[out][..., :q.tensors[out].shape[-1]]
+    return _layer_by_layer(q, x, lambda call: (
+        (COMPANION_KERNELS if call.companion else KERNELS)[call.c_name], _options(q, call)))
 
 
 @pytest.mark.parametrize("spec", ["KWS_SPEC", "DS_CNN_SPEC", "CIFAR10_SPEC"])

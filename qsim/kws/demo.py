@@ -42,7 +42,7 @@ from ..graph import Graph
 from ..metrics import evaluate as report_eval
 from ..plots import write_profile
 from . import features as kws
-from .dataset import DEMO_VARIETY, LABELS, NO_VARIETY, Variety, load_kws, synthesize_kws
+from .dataset import DEMO_VARIETY, LABELS, NO_VARIETY, Variety, synthesize_kws
 from .flow import KwsModel, TrainSettings, evaluate, finish, load_dataset, load_features, train_float
 
 log = logging.getLogger(__name__)
@@ -252,11 +252,8 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
 
 
 def _test_audio(s: DemoSettings, data_dir):
-    """(audio, y) of the test split, for the front-end error table."""
-    if not s.data:
-        return load_kws(data_dir / "set", splits=["test"])[:2]
-    audio, y, split, _ = load_dataset(data_dir, **_load_options(s))
-    return audio[split == "test"], y[split == "test"]
+    """(audio, y) of the test split only, for the front-end error table."""
+    return load_dataset(_set_dir(s, data_dir), splits=["test"], **_load_options(s))[:2]
 
 
 def _cmsis(cmsis, standin):

@@ -269,21 +269,21 @@ def _jsonable(v):
     raise TypeError(f"not JSON-able: {type(v)}")
 
 
-def load_dataset(data_dir, words=None, **proportions):
+def load_dataset(data_dir, words=None, splits=None, **proportions):
     """(audio int16 (N, 16000), y, split, labels) of a synthesized set (qsim.kws.dataset, has a
     manifest.csv) or a folder in the Speech Commands layout (qsim.kws.speech_commands;
-    ``proportions``: its silence_percentage / unknown_percentage)."""
+    ``proportions``: its silence_percentage / unknown_percentage); ``splits``: only those."""
     from . import speech_commands as sc
     from .dataset import LABELS
     if sc.is_speech_commands(data_dir):
         return sc.load_speech_commands(data_dir, words=tuple(words) if words else sc.WORDS,
-                                       **proportions)
+                                       splits=splits, **proportions)
     given = (["--words"] if words else []) + [f"--{k.replace('_', '-')}" for k in proportions]
     if given:
         raise DatasetError(f"{' / '.join(given)} applies to a Speech Commands folder; {data_dir} is "
                            "a synthesized set (manifest.csv) with the fixed labels "
                            f"{', '.join(LABELS)}. help: drop {' and '.join(given)}")
-    audio, y, split = load_kws(data_dir)
+    audio, y, split = load_kws(data_dir, splits=splits)
     return audio, y, split, LABELS
 
 

@@ -190,15 +190,19 @@ def index(root, words=WORDS, seed=59185, silence_percentage=SILENCE_PERCENTAGE,
 
 
 def load_speech_commands(root, words=WORDS, seed=59185, background_frequency=0.8,
-                         background_volume=0.1, **kw):
+                         background_volume=0.1, splits=None, **kw):
     """(X int16 (N, 16000), y indices into labels, split str (N,), labels) of a Speech Commands folder.
 
     Training clips (not _silence_) get, with probability background_frequency, a random cut of a
     background file at a volume in [0, background_volume) added (TF's train-time mixing, drawn
     once here rather than every epoch); validation and test clips are left as recorded.
+    splits : optional iterable of split names to read ('train', 'val', 'test'); every clip kept
+    is the same as in a full read (the mixing draws are made for training clips only).
     """
     root = Path(root)
     labels, rows = index(root, words, seed, **kw)
+    if splits is not None:
+        rows = [r for r in rows if r["split"] in set(splits)]
     X = np.zeros((len(rows), CLIP), np.int16)
     noise = {}
 

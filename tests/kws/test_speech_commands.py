@@ -268,3 +268,13 @@ def test_demo_on_a_speech_commands_folder(folder, tmp_path, capsys):
     assert main(["demo", "--data", str(notsc), "-o", str(out), "--cache", str(cache)]) == 2
     err = capsys.readouterr().err
     assert "--data SC_DIR" in err and "--per-class" in err and "Speech Commands layout" in err
+
+
+def test_reading_some_splits_gives_the_same_clips(folder):
+    X, y, split, labels = sc.load_speech_commands(folder, ("yes", "no"))
+    for want in (("test",), ("train", "val")):
+        Xs, ys, ss, labels2 = sc.load_speech_commands(folder, ("yes", "no"), splits=want)
+        keep = np.isin(split, want)
+        assert labels2 == labels and set(ss) <= set(want)
+        np.testing.assert_array_equal(Xs, X[keep])
+        np.testing.assert_array_equal(ys, y[keep])
