@@ -11,12 +11,12 @@ Saturation is reported, never hidden: float inputs that clip when quantized to t
 and conv / fc outputs of which more than 1% sit at the format's limits (negative limits are not
 counted when every reader is a relu), each raise one SaturationWarning with counts.
 """
-import hashlib
 import contextlib
+import hashlib
+import itertools
 import threading
 import warnings
 import weakref
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -331,10 +331,24 @@ def _run_chunk(qgraph, plan, x, q, keep, in_place):
     return {t: _strip(plan, t, env[t]) for t in keep}, sat, clipped
 
 
-def _worker_chunk(token, *args):
-    numba.set_num_threads(1)                   # thread-local: this worker's kernels stay serial
-    with memo_scope(token):
-        return _run_chunk(*args)
+def _worker_loop(token, nxt, n_chunks, run, results, stop):
+    """Run chunks numbered by next(nxt) until none are left (or another worker failed): each
+    worker pulls its next chunk itself, so no thread waits on a hand-off and the calling thread is
+    one of the workers. numba's thread count is thread-local: this worker's kernels stay serial
+    (the caller's setting is restored)."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with memo_scope(token):
+            for i in nxt:
+                if i >= n_chunks or stop:
+                    return
+                results[i] = run(i)
+    except BaseException:
+        stop.append(True)
+        raise
+    finally:
+        numba.set_num_threads(threads)
 
 
 def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
@@ -394,7 +408,7 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
     token = plan     # memo_scope: the plan's weights are compared once per plan (a changed graph
     #                  gets a new plan, see _plan; memo also checks the arrays' owners)
 
-    def collect(result, n):
+    def collect(result):
         kept, counts, clip = result
         clipped[0] += clip
         for t in keep:
@@ -402,33 +416,38 @@ def simulate(qgraph, x, trace=False, batch_size=1024, verbose=False):
         for name, (hit, size) in counts.items():
             sat[name][0] += hit
             sat[name][1] += size
-        if bar is not None:
-            bar.update(n)
 
+    lock = threading.Lock()
+
+    def run(i):
+        start = starts[i]
+        result = _run_chunk(qgraph, plan, xi[start:start + chunk], q_in, keep, in_place)
+        if bar is not None:
+            with lock:
+                bar.update(min(chunk, n_total - start))
+        return result
+
+    results = [None] * len(starts)
+    nxt, stop = itertools.count(), []           # next(count) is atomic under the GIL
     try:
         if workers == 1:                        # little work (or one thread): no thread wakes
-            threads = numba.get_num_threads()
-            numba.set_num_threads(1)
-            try:
-                for start in starts:
-                    with memo_scope(token):
-                        collect(_run_chunk(qgraph, plan, xi[start:start + chunk], q_in, keep,
-                                           in_place), min(chunk, n_total - start))
-            finally:
-                numba.set_num_threads(threads)
+            _worker_loop(token, nxt, len(starts), run, results, stop)
         else:
-            with _pool(workers) as pool:
-                pending = deque()
-                for start in starts:              # at most 2 chunks per worker in flight (memory)
-                    if len(pending) >= 2 * workers:
-                        collect(pending.popleft().result(), chunk)
-                    pending.append(pool.submit(_worker_chunk, token, qgraph, plan,
-                                               xi[start:start + chunk], q_in, keep, in_place))
-                while pending:
-                    collect(pending.popleft().result(), chunk)
+            with _pool(workers - 1) as pool:
+                helpers = [pool.submit(_worker_loop, token, nxt, len(starts), run, results, stop)
+                           for _ in range(workers - 1)]
+                try:
+                    _worker_loop(token, nxt, len(starts), run, results, stop)
+                finally:
+                    for f in helpers:
+                        f.exception()           # wait for every worker before raising
+                for f in helpers:
+                    f.result()
     finally:
         if bar is not None:
             bar.close()
+    for result in results:
+        collect(result)
     _warn_clipped(qgraph, clipped[0], xi.size, stacklevel=2)
     for name, (hit, size) in sat.items():
         if size and hit > SATURATION_WARN * size:

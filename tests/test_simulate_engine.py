@@ -233,3 +233,34 @@ def test_concurrent_calls_share_no_pool(kws, monkeypatch):
     for got in results:
         np.testing.assert_array_equal(got, want)
     assert len(sim._POOLS) <= numba.config.NUMBA_NUM_THREADS
+
+
+def test_a_failing_chunk_stops_every_worker(kws, monkeypatch):
+    """An error in one chunk (here: the third) reaches the caller once every worker has stopped
+    pulling chunks, the calling thread's numba thread count is restored, and the next call gives
+    the right bytes (the pool kept is usable)."""
+    q, x, want = kws
+    monkeypatch.setattr(sim, "CHUNK_MACS", 1 << 24)
+    real, calls = sim._run_chunk, []
+
+    def flaky(qgraph, plan, xs, *args):
+        calls.append(len(xs))
+        if len(calls) == 3:
+            raise RuntimeError("chunk 3 failed")
+        return real(qgraph, plan, xs, *args)
+
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            monkeypatch.setattr(sim, "_run_chunk", flaky)
+            with pytest.raises(RuntimeError, match="chunk 3 failed"):
+                simulate(q, x, batch_size=4)
+            assert numba.get_num_threads() == threads
+            n_failed = len(calls)
+            assert n_failed < len(x) // 2             # the other chunks were not all run
+            monkeypatch.setattr(sim, "_run_chunk", real)
+            np.testing.assert_array_equal(simulate(q, x[:16], batch_size=4), want)
+    finally:
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
