@@ -6,7 +6,9 @@
 1. per network (the seed's KWS net, the CIFAR-style net of examples/cifar_digits.py, the DS-CNN of
    examples/ds_cnn.py): qsim q7 / q15 against onnxruntime float32 and int8 QDQ (quantize_static),
    at 1 and 2 threads, side by side in this one process (bench/bench_network.py: engines
-   alternated, best of --repeat, cores kept busy, 2-thread scaling), and batch-1 latency;
+   alternated, best of --repeat, cores kept busy, 2-thread scaling), and batch-1 latency; then,
+   with 2 threads asked for, qsim's 2 threads against 2 processes (bench/scaling.py: the host's
+   ceiling for thread scaling);
 2. float training and QAT seconds per epoch against PyTorch eager (bench/bench_qat.py), run with
    a Python that has torch: this one, or --torch-python (default /tmp/importer_venv/bin/python
    when it exists); skipped with a note when none has it.
@@ -23,6 +25,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import bench_network  # noqa: E402
+import scaling  # noqa: E402
 
 NAMES = {"kws": "KWS (seed, 2.58 M MACs)", "cifar": "CIFAR-style (cifar_digits)",
          "ds_cnn": "DS-CNN (ds_cnn, depthwise)"}
@@ -65,12 +68,16 @@ def main():
     ap.add_argument("--no-train", action="store_true", help="skip the training / QAT comparison")
     ap.add_argument("--torch-python", default=None, help="a Python with torch for bench_qat.py")
     args = ap.parse_args()
-    results = {}
+    results, scaled = {}, {}
     for net in args.nets:
         print(f"\n{'=' * 30} {NAMES[net]} {'=' * 30}", flush=True)
         results[net] = bench_network.main(["--net", net, "--n", str(args.n), "--repeat",
                                            str(args.repeat), "--ort-act", "int8", "--threads"]
                                           + [str(t) for t in args.threads])
+        if 2 in args.threads:
+            print(f"\n{'=' * 30} {NAMES[net]}: 2 threads vs 2 processes {'=' * 30}", flush=True)
+            scaled[net] = scaling.main(["--net", net, "--n", str(args.n), "--repeat",
+                                        str(args.repeat)])
     if not args.no_train:
         py = torch_python(args.torch_python)
         print(f"\n{'=' * 30} training and QAT vs PyTorch {'=' * 30}", flush=True)
@@ -83,6 +90,8 @@ def main():
     print(f"\n{'=' * 30} summary (markdown) {'=' * 30}")
     print("load avg now: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     print(markdown(results, args.threads))
+    for net, table in scaled.items():
+        print(f"\n{NAMES[net]}, 2 threads against 2 processes:\n{table}")
 
 
 if __name__ == "__main__":

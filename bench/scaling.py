@@ -112,16 +112,16 @@ def main(argv=None):
             c.send(None)
         for p in procs:
             p.join(10)
-    print(f"\nnet {args.net}, {args.n} items per call, batch_size {args.batch}, best of "
-          f"{args.repeat}; load average {os.getloadavg()[0]:.2f} at the end; inferences/s")
-    print("| scheme | 1 thread | 2 threads | 2 processes | threads scaling | processes scaling "
-          "| threads / processes |")
-    print("|---|---|---|---|---|---|---|")
+    table = [f"net {args.net}, {args.n} items per call, batch_size {args.batch}, best of "
+             f"{args.repeat}; load average {os.getloadavg()[0]:.2f} at the end; inferences/s",
+             "| scheme | 1 thread | 2 threads | 2 processes | threads scaling | processes scaling "
+             "| threads / processes |", "|---|---|---|---|---|---|---|"]
     for s in qs:
         one, two, proc = best[s, 1], best[s, 2], best[s, "proc"]
-        print(f"| {s} | {one:,.0f} | {two:,.0f} | {proc:,.0f} | {two / one:.2f}x | {proc / one:.2f}x "
-              f"| {two / proc:.2f} |")
-
+        table.append(f"| {s} | {one:,.0f} | {two:,.0f} | {proc:,.0f} | {two / one:.2f}x | "
+                     f"{proc / one:.2f}x | {two / proc:.2f} |")
+    print("\n" + "\n".join(table))
+    return "\n".join(table)
 
 if __name__ == "__main__":
     main()
