@@ -84,16 +84,31 @@ class Weighted(Bound):
         bound = (1 << (self.in_q.bits - 1)) * int(taps.max(initial=0))
         return np.float32 if bound < F32_EXACT and abs(self.acc_frac) < 100 else np.float64
 
-    def forward(self, x, params):
+    prepared = False
+
+    def prepare(self, params):
+        """The step's integer weights, masks, dtype and accumulator init from the shadow weights.
+        forward calls it, unless qsim.train.net did once for all the parts of a batch (their
+        layer copies then share the result)."""
         node = self.node
-        w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
+        self.w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
         b_int, self.b_mask = quantize_ste(params["bias"], node.bias_q)
-        self.dt = self.exact_dtype(w_int)
-        w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
-        init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
-                                self.opts["release"])
-        acc = super().forward(np.asarray(x, self.dt), {"weight": w})
-        y, self.y_mask = requantize_ste(acc, init, self.acc_frac, node.out_shift, self.out_q)
+        self.dt = self.exact_dtype(self.w_int)
+        self.wq = (self.w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
+        self.init = accumulator_init(b_int, node.bias_shift, node.out_shift,
+                                     self.opts["truncate"], self.opts["release"])
+        self.prepared = True
+
+    def take_prepared(self, params):
+        if not self.prepared:
+            self.prepare(params)
+        self.prepared = False          # the next forward (next step) prepares again
+
+    def forward(self, x, params):
+        self.take_prepared(params)
+        acc = super().forward(np.asarray(x, self.dt), {"weight": self.wq})
+        y, self.y_mask = requantize_ste(acc, self.init, self.acc_frac, self.node.out_shift,
+                                        self.out_q)
         return y
 
     def backward(self, grad_out):
@@ -117,12 +132,7 @@ class QConv(Weighted, Conv):
 
     def forward(self, x, params):
         node = self.node
-        w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
-        b_int, self.b_mask = quantize_ste(params["bias"], node.bias_q)
-        self.dt = self.exact_dtype(w_int)
-        self.w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
-        init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
-                                self.opts["release"])
+        self.take_prepared(params)
         x = np.asarray(x)
         self.x_shape, padding = x.shape, self.padding
         if asymmetric(padding, self.pads_end):    # zeros are grid values: pad once, exactly
@@ -131,13 +141,13 @@ class QConv(Weighted, Conv):
         # grid values times a power of two: exact integers in float32, converted exactly
         x_int = (x.astype(np.float32, copy=False) * np.float32(2.0 ** self.in_q.frac_bits)) \
             .astype(self.in_q.dtype)
-        y, self.y_mask = conv_forward(x_int, w_int, init, self.stride, padding,
+        y, self.y_mask = conv_forward(x_int, self.w_int, self.init, self.stride, padding,
                                       node.out_shift, self.out_q)
         return y
 
     def backward(self, grad_out):
         asym = asymmetric(self.padding, self.pads_end)
-        gw, gb, grad_in = conv_grads(np.asarray(self.x, self.dt), self.w, grad_out, self.stride,
+        gw, gb, grad_in = conv_grads(np.asarray(self.x, self.dt), self.wq, grad_out, self.stride,
                                      (0, 0) if asym else self.padding, self.need_input_grad,
                                      mask=self.y_mask)
         self.x = None
