@@ -129,6 +129,7 @@ class QConv(Weighted, Conv):
     input with the saturation mask, then Weighted.backward's weight and bias masks."""
 
     tap_axes = (1, 2, 3)      # OHWI
+    relu_after = False        # QatNet fuses a ReLU that only reads this conv (FusedReLU)
 
     def forward(self, x, params):
         node = self.node
@@ -142,7 +143,7 @@ class QConv(Weighted, Conv):
         x_int = (x.astype(np.float32, copy=False) * np.float32(2.0 ** self.in_q.frac_bits)) \
             .astype(self.in_q.dtype)
         y, self.y_mask = conv_forward(x_int, self.w_int, self.init, self.stride, padding,
-                                      node.out_shift, self.out_q)
+                                      node.out_shift, self.out_q, self.relu_after)
         return y
 
     def backward(self, grad_out):
@@ -158,6 +159,21 @@ class QConv(Weighted, Conv):
             grad_in = grad_in.astype(np.float32, copy=False)
         return grad_in, {"weight": np.where(self.w_mask, gw, 0).astype(np.float32),
                          "bias": np.where(self.b_mask, gb, 0).astype(np.float32)}
+
+
+class FusedReLU(Layer):
+    """A ReLU node whose conv applies it (QConv.relu_after, the ReLU in the integer epilogue and
+    its gradient mask in the conv's): forward and backward pass straight through. The same bits
+    as the float ReLU after the conv: max(s, 0) * step is the ReLU of the grid value s * step, and
+    g * ((v == s) & (s > 0)) is (g if y > 0 else g * 0) * (v == s), signed zeros and NaNs too."""
+
+    op = "relu"
+
+    def forward(self, x, params=None):
+        return x
+
+    def backward(self, grad_out):
+        return grad_out, {}
 
 
 class QDepthwiseConv(Weighted, DepthwiseConv):

@@ -45,3 +45,27 @@ def test_one_two_and_three_threads_train_the_same_weights(quantized, monkeypatch
     for other in runs[1:]:
         for key, p in runs[0].items():
             np.testing.assert_array_equal(other[key], p, err_msg=key)
+
+
+def test_fused_relu_trains_the_same_bits_as_the_relu_layer(quantized):
+    """QatNet fuses each conv -> relu pair (the ReLU in the integer epilogue, its mask in the
+    conv's): logits and trained weights equal those of the unfused layers, bit for bit."""
+    q, x, y = quantized
+    runs = []
+    for fused in (True, False):
+        qnet = QatNet(q.copy())
+        assert [type(conv).__name__ for conv, _, _ in qnet.fused] == ["QConv", "QConv"]
+        opt = Adam(qnet.params, lr=1e-2)
+        xq = qnet.quantize_input(x)
+        order = np.random.default_rng(1).permutation(len(x))
+        if fused:
+            run_epoch(qnet, opt, xq, y, order, 32)
+            logits = qnet.forward(xq)
+        else:
+            with qnet._unfused():
+                run_epoch(qnet, opt, xq, y, order, 32)
+                logits = qnet.forward(xq)
+        runs.append((logits, {key: p.copy() for key, p in qnet.params.items()}))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for key, p in runs[0][1].items():
+        np.testing.assert_array_equal(p, runs[1][1][key], err_msg=key)
