@@ -1,13 +1,16 @@
-"""QAT's training results do not depend on the thread count: the batch is cut into
-qsim.train.workers' fixed parts whatever WORKERS is, and the parts' sums are added in part order."""
+"""The QAT step's faster paths give the bits of the plain ones: any thread count (the batch is cut
+into qsim.train.workers' fixed parts whatever WORKERS is, the parts' sums added in part order), the
+ReLU fused into the conv, the accumulator init on arrays."""
 import warnings
 
 import numpy as np
 import pytest
 
 from qsim.calibrate import calibrate
+from qsim.fixedpoint import bias_init, round_constant, wrap_i32
 from qsim.importers.spec import Sequential
 from qsim.qat import QatNet
+from qsim.qat.ste import accumulator_init
 from qsim.qat.train import run_epoch
 from qsim.quantize import quantize
 from qsim.train import workers
@@ -69,3 +72,19 @@ def test_fused_relu_trains_the_same_bits_as_the_relu_layer(quantized):
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     for key, p in runs[0][1].items():
         np.testing.assert_array_equal(p, runs[1][1][key], err_msg=key)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_accumulator_init_is_fixedpoints_per_bias_arithmetic(bits):
+    rng = np.random.default_rng(bits)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    for bias_shift in range(32):
+        for out_shift, truncate, release in ((0, False, "5.7.0"), (7, False, "5.7.0"),
+                                             (31, False, "5.9.0"), (31, False, "5.7.0"),
+                                             (12, True, "5.9.0")):
+            b = np.append(rng.integers(lo, hi + 1, 20), [lo, hi, 0]).astype(f"int{bits}")
+            rnd = round_constant(out_shift, truncate, release)
+            want = [wrap_i32(bias_init(int(v), bias_shift) + rnd) for v in b]
+            got = accumulator_init(b, bias_shift, out_shift, truncate, release)
+            assert got.dtype == np.int64
+            np.testing.assert_array_equal(got, want)
