@@ -71,9 +71,10 @@ def _run_inside(fn, bounds):
 def over_batch(fn, n, size=None):
     """[fn(lo, hi) for (lo, hi) in parts_of(n, size)], the parts run concurrently.
 
-    Returns the results in part order. The calling thread runs the first share of the parts and
-    up to WORKERS - 1 pool threads the others (each a consecutive share); with one worker the
-    caller runs them all in turn. Inside a part, over_batch runs fn(0, n) there (no nesting).
+    Returns the results in part order. The calling thread and up to WORKERS - 1 pool threads take
+    the parts one at a time, in order, until none is left (a thread the scheduler holds back costs
+    its part, not a share); with one worker the caller runs them all. Inside a part, over_batch
+    runs fn(0, n) there (no nesting). Which thread runs a part never changes its result.
     """
     return run_parts(fn, parts_of(n, size))
 
@@ -85,17 +86,32 @@ def run_parts(fn, bounds):
     k = max(1, min(WORKERS, len(bounds)))
     if k == 1:
         return _run_inside(fn, bounds)
-    shares = [bounds[len(bounds) * i // k:len(bounds) * (i + 1) // k] for i in range(k)]
+    results = [None] * len(bounds)
+    taken = iter(range(len(bounds)))
+    lock = threading.Lock()
+
+    def take():
+        was = getattr(_local, "inside", False)
+        _local.inside = True
+        try:
+            while True:
+                with lock:
+                    i = next(taken, None)
+                if i is None:
+                    return
+                results[i] = fn(*bounds[i])
+        finally:
+            _local.inside = was
+
     pool = _executor()
     with _blas.limit(limits=1, user_api="blas"):
-        futures = [pool.submit(_run_inside, fn, share) for share in shares[1:]]
-        out = []
+        futures = [pool.submit(take) for _ in range(k - 1)]
         try:
-            out = _run_inside(fn, shares[0])
+            take()
         finally:
-            for f in futures:           # wait for every share before the arrays go away
-                out.extend(f.result())
-    return out
+            for f in futures:           # every part is done before the arrays go away
+                f.result()
+    return results
 
 
 @contextmanager

@@ -78,8 +78,8 @@ def test_conv_layer_runs_the_same_sums_whatever_the_worker_count(monkeypatch):
 
 
 def test_over_batch_parts_are_fixed_in_order_and_do_not_nest(monkeypatch):
-    """The parts depend on n and size only (BLOCKS), never on WORKERS: the caller runs the first
-    share, pool threads the others; inside a part over_batch runs whole."""
+    """The parts depend on n and size only (BLOCKS), never on WORKERS: the caller and pool threads
+    take them in turn; inside a part over_batch runs whole."""
     monkeypatch.setattr(workers, "BLOCKS", 3)
     for k in (1, 2, 3, 4):
         monkeypatch.setattr(workers, "WORKERS", k)
@@ -94,8 +94,7 @@ def test_over_batch_parts_are_fixed_in_order_and_do_not_nest(monkeypatch):
         assert [(lo, hi) for lo, hi, _ in got] == [(0, 3), (3, 6), (6, 10)]
         assert all(inner == [(0, 4)] for _, _, inner in got)
         threads = set(names)
-        assert threading.current_thread().name in threads
-        assert len(threads) <= min(k, 3)          # a pool thread may take two shares in turn
+        assert len(threads) <= min(k, 3)          # a thread may take several parts in turn
         assert k > 1 or threads == {threading.current_thread().name}
         assert all(n.startswith("qsim-train") for n in threads - {threading.current_thread().name})
     assert workers.over_batch(lambda lo, hi: (lo, hi), 1) == [(0, 1)]
