@@ -32,6 +32,8 @@ C, or one of qsim's companion kernels):
               natural-exp softmax, although the C is base 2; clip: inside the float bounds; add:
               to both inputs, the requantization passed straight through; concat: split back).
 relu, flatten, reshape: the float layers, exact on grid values (max(x, 0) of a grid value is one).
+A ReLU that only reads a QConv's output runs in that conv's integer epilogue (FusedReLU; QatNet
+fuses them, trace() runs them apart), with the same bits.
 transpose_hw: a copy, and its gradient the inverse copy.
 requantize (mixed precision): forward the numba kernel as above (arm_q7_to_q15_no_shift or
 qsim_requantize_*); backward straight through (the identity in float; the rounding and

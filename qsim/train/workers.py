@@ -8,6 +8,13 @@ backward on 2 cores: 31 -> 16 ms). numpy's products and the ``nogil`` numba loop
 so plain threads run in parallel; numba's own thread pool is not used here because its idle
 workers spin after each parallel region and take the cores from the next BLAS call.
 
+The parts are fixed (BLOCKS consecutive slices, whatever WORKERS is), so a sum over the batch, and
+with it every training result, is the same for any thread count; WORKERS only says how many
+threads take the parts. A training step runs each part's whole forward and backward in one go
+(qsim.train.net): two hand-offs per step, and the numpy glue between the ops runs in the parts
+too (KWS QAT on 2 threads: one hand-off per op before, 18 per step, with the glue in between on
+one thread).
+
     parts = over_batch(fn, n)    # [fn(lo, hi) for the fixed parts of range(n)], concurrently
     with single_blas(): ...      # a training loop: BLAS at one thread between those calls too
     buf = scratch("cols", size, dtype)   # this thread's reusable flat buffer for that purpose
