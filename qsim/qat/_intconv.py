@@ -9,10 +9,10 @@ exactly as qsim.qat.ste.requantize_ste does from the float accumulator (the same
 float product is exact, the tile exact modulo 2**32, which is all wrap32 keeps). With ``relu``
 (a ReLU node that only reads this conv, fused by qsim.qat.net) the epilogue also applies it:
     out = max(ssat(v), 0) * step;  mask = (v == ssat(v)) and ssat(v) > 0
-the ReLU's output and the product of both gradient masks, in one pass over the output. About 3-5x faster
-than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the forward pass.
-The tile loop repeats qsim.kernels._conv's with another epilogue: numba cannot take the epilogue
-as an argument and still inline it into the vectorised channel loop. The signed-char quirk is off
+the ReLU's output and the product of both gradient masks, in one pass over the output. About
+3-5x faster than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the
+forward pass. The tile loop repeats qsim.kernels._conv's with another epilogue: numba cannot
+take the epilogue as an argument and still inline it into the vectorised channel loop. The signed-char quirk is off
 because choose_kernels never picks a conv whose 5.7.0 REF quirk would fire. conv_forward runs
 the serial, GIL-free loop on batch slices in qsim.train.workers' threads.
 """
