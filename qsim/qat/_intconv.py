@@ -12,9 +12,9 @@ float product is exact, the tile exact modulo 2**32, which is all wrap32 keeps).
 the ReLU's output and the product of both gradient masks, in one pass over the output. About
 3-5x faster than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the
 forward pass. The tile loop repeats qsim.kernels._conv's with another epilogue: numba cannot
-take the epilogue as an argument and still inline it into the vectorised channel loop. The signed-char quirk is off
-because choose_kernels never picks a conv whose 5.7.0 REF quirk would fire. conv_forward runs
-the serial, GIL-free loop on batch slices in qsim.train.workers' threads.
+take the epilogue as an argument and still inline it into the vectorised channel loop. The
+signed-char quirk is off because choose_kernels never picks a conv whose 5.7.0 REF quirk would
+fire. conv_forward runs the serial, GIL-free loop on batch slices in qsim.train.workers' threads.
 """
 import numpy as np
 from numba import njit, uint64
