@@ -90,8 +90,13 @@ class Net:
         self._part_layers = [self.layers] + [[copy.copy(layer) for layer in self.layers]
                                              for _ in bounds[1:]]
         index = {lo: i for i, (lo, _) in enumerate(bounds)}
-        outs = run_parts(lambda lo, hi: self._forward(self._part_layers[index[lo]], x[lo:hi]),
-                         bounds)
+        try:
+            outs = run_parts(lambda lo, hi: self._forward(self._part_layers[index[lo]],
+                                                          x[lo:hi]), bounds)
+        finally:            # a part that failed must not leave a prepared layer for a later call
+            for layer in self.layers:
+                if hasattr(layer, "prepare"):
+                    layer.prepared = False
         return np.concatenate(outs)
 
     def _forward(self, layers, x):
