@@ -6,12 +6,15 @@ kernels' `gather` with the true, quirk-free indices), `_simd.madd` multiplies 8 
 or 32 weight rows at a time modulo 2**32, and per output element
     v = asr(wrap32(init[o] + acc), out_shift);  out = ssat(v, bits) * step;  mask = (v == ssat(v))
 exactly as qsim.qat.ste.requantize_ste does from the float accumulator (the same integers: the
-float product is exact, the tile exact modulo 2**32, which is all wrap32 keeps). About 3-5x faster
-than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the forward pass.
-The tile loop repeats qsim.kernels._conv's with another epilogue: numba cannot take the epilogue
-as an argument and still inline it into the vectorised channel loop. The signed-char quirk is off
-because choose_kernels never picks a conv whose 5.7.0 REF quirk would fire. conv_forward runs
-the serial, GIL-free loop on batch slices in qsim.train.workers' threads.
+float product is exact, the tile exact modulo 2**32, which is all wrap32 keeps). With ``relu``
+(a ReLU node that only reads this conv, fused by qsim.qat.net) the epilogue also applies it:
+    out = max(ssat(v), 0) * step;  mask = (v == ssat(v)) and ssat(v) > 0
+the ReLU's output and the product of both gradient masks, in one pass over the output. About
+3-5x faster than im2col + a float BLAS product on the KWS convs, and no im2col buffer in the
+forward pass. The tile loop repeats qsim.kernels._conv's with another epilogue: numba cannot
+take the epilogue as an argument and still inline it into the vectorised channel loop. The
+signed-char quirk is off because choose_kernels never picks a conv whose 5.7.0 REF quirk would
+fire. conv_forward runs the serial, GIL-free loop on batch slices in qsim.train.workers' threads.
 """
 import numpy as np
 from numba import njit, uint64
@@ -22,8 +25,9 @@ from ..kernels._simd import TILE_P, madd, pack_pairs
 from ..train.workers import over_batch
 
 
-def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, out, mask):
-    """out[q, o] (float) and mask[q, o] for every output pixel q = (n, oy, ox) of the batch."""
+def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, floor, out, mask):
+    """out[q, o] (float) and mask[q, o] for every output pixel q = (n, oy, ox) of the batch;
+    floor: 0 to apply a ReLU, below -2**31 for none (max(s, floor) = s, s > floor always)."""
     out_y, out_x = geo[9], geo[10]
     groups, n2, lanes = wpair.shape
     co = out.shape[1]
@@ -52,17 +56,20 @@ def _conv_ste(im, wpair, offs, init, geo, out_shift, bits, step, out, mask):
                     for j in range(nj):
                         v = asr(wrap_i32(init[o0 + j] + np.int64(a[j])), out_shift)
                         s = ssat(v, bits)
-                        dst[o0 + j] = s * step
-                        msk[o0 + j] = v == s
+                        dst[o0 + j] = max(s, floor) * step
+                        msk[o0 + j] = (v == s) & (s > floor)
 
 
 # Serial and GIL-free: conv_forward runs it on batch slices in qsim.train.workers' threads.
 conv_ste = njit(cache=True, nogil=True)(_conv_ste)
 
 
-def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q):
-    """(N, H, W, C) ints, OHWI ints -> (dequantized output float32, bool mask), (N, Ho, Wo, C_out).
-    """
+NO_RELU = -(1 << 40)
+
+
+def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q, relu=False):
+    """(N, H, W, C) ints, OHWI ints -> (dequantized output float32, bool mask), (N, Ho, Wo, C_out);
+    ``relu``: the ReLU fused into the epilogue (see the module docstring)."""
     n, h, w, ci = x_int.shape
     co, ky, kx, _ = w_int.shape
     (sy, sx), (py, px) = stride, padding
@@ -77,8 +84,10 @@ def conv_forward(x_int, w_int, init, stride, padding, out_shift, out_q):
         im = np.ascontiguousarray(x_int).reshape(n, -1)
         init = np.asarray(init, np.int64)
 
+        floor = 0 if relu else NO_RELU
+
         def part(lo, hi):
-            conv_ste(im[lo:hi], wpair, offs, init, geo, out_shift, out_q.bits, out_q.step,
+            conv_ste(im[lo:hi], wpair, offs, init, geo, out_shift, out_q.bits, out_q.step, floor,
                      out[lo:hi].reshape(-1, co), mask[lo:hi].reshape(-1, co))
 
         over_batch(part, n)

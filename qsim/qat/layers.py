@@ -32,6 +32,8 @@ C, or one of qsim's companion kernels):
               natural-exp softmax, although the C is base 2; clip: inside the float bounds; add:
               to both inputs, the requantization passed straight through; concat: split back).
 relu, flatten, reshape: the float layers, exact on grid values (max(x, 0) of a grid value is one).
+A ReLU that only reads a QConv's output runs in that conv's integer epilogue (FusedReLU; QatNet
+fuses them, trace() runs them apart), with the same bits.
 transpose_hw: a copy, and its gradient the inverse copy.
 requantize (mixed precision): forward the numba kernel as above (arm_q7_to_q15_no_shift or
 qsim_requantize_*); backward straight through (the identity in float; the rounding and
@@ -84,16 +86,31 @@ class Weighted(Bound):
         bound = (1 << (self.in_q.bits - 1)) * int(taps.max(initial=0))
         return np.float32 if bound < F32_EXACT and abs(self.acc_frac) < 100 else np.float64
 
-    def forward(self, x, params):
+    prepared = False
+
+    def prepare(self, params):
+        """The step's integer weights, masks, dtype and accumulator init from the shadow weights.
+        forward calls it, unless qsim.train.net did once for all the parts of a batch (their
+        layer copies then share the result)."""
         node = self.node
-        w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
+        self.w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
         b_int, self.b_mask = quantize_ste(params["bias"], node.bias_q)
-        self.dt = self.exact_dtype(w_int)
-        w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
-        init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
-                                self.opts["release"])
-        acc = super().forward(np.asarray(x, self.dt), {"weight": w})
-        y, self.y_mask = requantize_ste(acc, init, self.acc_frac, node.out_shift, self.out_q)
+        self.dt = self.exact_dtype(self.w_int)
+        self.wq = (self.w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
+        self.init = accumulator_init(b_int, node.bias_shift, node.out_shift,
+                                     self.opts["truncate"], self.opts["release"])
+        self.prepared = True
+
+    def take_prepared(self, params):
+        if not self.prepared:
+            self.prepare(params)
+        self.prepared = False          # the next forward (next step) prepares again
+
+    def forward(self, x, params):
+        self.take_prepared(params)
+        acc = super().forward(np.asarray(x, self.dt), {"weight": self.wq})
+        y, self.y_mask = requantize_ste(acc, self.init, self.acc_frac, self.node.out_shift,
+                                        self.out_q)
         return y
 
     def backward(self, grad_out):
@@ -114,15 +131,11 @@ class QConv(Weighted, Conv):
     input with the saturation mask, then Weighted.backward's weight and bias masks."""
 
     tap_axes = (1, 2, 3)      # OHWI
+    relu_after = False        # QatNet fuses a ReLU that only reads this conv (FusedReLU)
 
     def forward(self, x, params):
         node = self.node
-        w_int, self.w_mask = quantize_ste(params["weight"], node.weight_q)
-        b_int, self.b_mask = quantize_ste(params["bias"], node.bias_q)
-        self.dt = self.exact_dtype(w_int)
-        self.w = (w_int * 2.0 ** -node.weight_q.frac_bits).astype(self.dt)
-        init = accumulator_init(b_int, node.bias_shift, node.out_shift, self.opts["truncate"],
-                                self.opts["release"])
+        self.take_prepared(params)
         x = np.asarray(x)
         self.x_shape, padding = x.shape, self.padding
         if asymmetric(padding, self.pads_end):    # zeros are grid values: pad once, exactly
@@ -131,13 +144,13 @@ class QConv(Weighted, Conv):
         # grid values times a power of two: exact integers in float32, converted exactly
         x_int = (x.astype(np.float32, copy=False) * np.float32(2.0 ** self.in_q.frac_bits)) \
             .astype(self.in_q.dtype)
-        y, self.y_mask = conv_forward(x_int, w_int, init, self.stride, padding,
-                                      node.out_shift, self.out_q)
+        y, self.y_mask = conv_forward(x_int, self.w_int, self.init, self.stride, padding,
+                                      node.out_shift, self.out_q, self.relu_after)
         return y
 
     def backward(self, grad_out):
         asym = asymmetric(self.padding, self.pads_end)
-        gw, gb, grad_in = conv_grads(np.asarray(self.x, self.dt), self.w, grad_out, self.stride,
+        gw, gb, grad_in = conv_grads(np.asarray(self.x, self.dt), self.wq, grad_out, self.stride,
                                      (0, 0) if asym else self.padding, self.need_input_grad,
                                      mask=self.y_mask)
         self.x = None
@@ -148,6 +161,21 @@ class QConv(Weighted, Conv):
             grad_in = grad_in.astype(np.float32, copy=False)
         return grad_in, {"weight": np.where(self.w_mask, gw, 0).astype(np.float32),
                          "bias": np.where(self.b_mask, gb, 0).astype(np.float32)}
+
+
+class FusedReLU(Layer):
+    """A ReLU node whose conv applies it (QConv.relu_after, the ReLU in the integer epilogue and
+    its gradient mask in the conv's): forward and backward pass straight through. The same bits
+    as the float ReLU after the conv: max(s, 0) * step is the ReLU of the grid value s * step, and
+    g * ((v == s) & (s > 0)) is (g if y > 0 else g * 0) * (v == s), signed zeros and NaNs too."""
+
+    op = "relu"
+
+    def forward(self, x, params=None):
+        return x
+
+    def backward(self, grad_out):
+        return grad_out, {}
 
 
 class QDepthwiseConv(Weighted, DepthwiseConv):

@@ -11,7 +11,7 @@ loop over the whole batch that uses the audited primitives of qsim.fixedpoint.
 import numpy as np
 from numba import njit
 
-from ..fixedpoint import asr, bias_init, round_constant, ssat, wrap_i32
+from ..fixedpoint import asr, round_constant, ssat, wrap_i32
 
 
 def round_ste(x):
@@ -59,7 +59,11 @@ def fake_quant_ste(x, qformat, dtype=np.float32):
 def accumulator_init(bias_ints, bias_shift, out_shift, truncate, release):
     """init[o] = wrap32((int32(bias[o]) << bias_shift) + NN_ROUND(out_shift)) (doc §0.3, §0.4)."""
     rnd = round_constant(out_shift, truncate, release)
-    return np.array([wrap_i32(bias_init(int(b), bias_shift) + rnd) for b in bias_ints], np.int64)
+    # fixedpoint's wrap_i32(bias_init(b, bias_shift) + rnd) on the int64 array at once (every
+    # term fits: |b| < 2**15, bias_shift < 32, |rnd| <= 2**30)
+    v = np.asarray(bias_ints, np.int64) << np.int64(bias_shift)
+    v = ((v + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+    return ((v + rnd + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
 # Serial on purpose: one pass of a few adds and shifts per element is memory-bound, and a parallel

@@ -151,7 +151,7 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
         epochs)), as qsim.train.train): the late epochs settle, so the best validation epoch is
         less often a noisy high-learning-rate state.
     seed : seeds the per-epoch shuffle (and the recalibration subset); same seed, same data, same
-        machine and thread count -> the same integers.
+        machine -> the same integers, whatever the thread count (qsim.train.workers.BLOCKS).
     reselect_formats : re-choose formats and shifts from a recalibration after every epoch.
     verbose : tqdm progress bar over epochs.
 

@@ -5,12 +5,22 @@ tensor read by several nodes (a residual block's shortcut) gets the sum of their
 
 The Net does not copy parameters: ``net.params`` maps "<node>/<param>" to the node's own arrays
 (cast once to the training dtype), so an optimizer updating them in place updates the Graph.
+
+Data parallel: a batch is cut into qsim.train.workers' fixed parts (workers.parts_of), and each
+part runs the whole forward and backward on a worker thread with its own shallow copy of the
+layers (their caches are per part); inside a part the layers run whole (no nested split). A
+parameter's gradient is the sum of the parts' gradients in part order, so it does not depend on
+the thread count. Two hand-offs per step instead of one per op, and the numpy glue between the
+ops (masks, casts, layouts) runs on both cores too.
 """
+import copy
+
 import numpy as np
 
 from ..errors import UnsupportedOpError
 from ..ops import FREE_ATTRS
 from .layers import LAYERS
+from .workers import parts_of, run_parts
 
 _HELP = {"batchnorm": "run qsim.passes.fold_batchnorm (or the whole pipeline) before training"}
 
@@ -55,6 +65,7 @@ class Net:
             self.logits = producer.inputs[0]
             self.nodes.remove(producer)
         self.layers = [make_layer(n, layers) for n in self.nodes]
+        self._parts, self._part_layers = [(0, 0)], [self.layers]     # of the last forward
         self.params = {}
         for node, layer in zip(self.nodes, self.layers):
             layer.need_input_grad = any(t not in graph.inputs for t in node.inputs)
@@ -65,8 +76,32 @@ class Net:
 
     def forward(self, x):
         """Logits (N, ...) for a batch ``x`` of the graph's (single) input."""
-        env = {self.graph.inputs[0]: np.asarray(x, self.dtype)}
+        x = np.asarray(x, self.dtype)
+        bounds = parts_of(len(x), x.size)
+        self._parts = bounds
+        if len(bounds) == 1:
+            self._part_layers = [self.layers]
+            return self._forward(self.layers, x)
         for node, layer in zip(self.nodes, self.layers):
+            if hasattr(layer, "prepare"):       # per-step work on the weights, once (QAT)
+                layer.prepare(node.params)
+        # part 0 runs self.layers (so they hold a forward's caches, as without parts); the
+        # others shallow copies: the same bound and prepared state, their own caches
+        self._part_layers = [self.layers] + [[copy.copy(layer) for layer in self.layers]
+                                             for _ in bounds[1:]]
+        index = {lo: i for i, (lo, _) in enumerate(bounds)}
+        try:
+            outs = run_parts(lambda lo, hi: self._forward(self._part_layers[index[lo]],
+                                                          x[lo:hi]), bounds)
+        finally:            # a part that failed must not leave a prepared layer for a later call
+            for layer in self.layers:
+                if hasattr(layer, "prepare"):
+                    layer.prepared = False
+        return np.concatenate(outs)
+
+    def _forward(self, layers, x):
+        env = {self.graph.inputs[0]: x}
+        for node, layer in zip(self.nodes, layers):
             xs = [env[t] for t in node.inputs]
             env[node.outputs[0]] = layer.forward(xs[0] if layer.n_inputs == 1 else xs,
                                                  node.params)
@@ -78,8 +113,22 @@ class Net:
         ``grad_logits`` may come flattened to (N, -1) (as from SoftmaxCrossEntropy).
         """
         shape = (len(grad_logits),) + self.graph.tensors[self.logits].shape
-        grads, tgrad = {}, {self.logits: grad_logits.reshape(shape)}
-        for node, layer in zip(reversed(self.nodes), reversed(self.layers)):
+        g = grad_logits.reshape(shape)
+        bounds = self._parts
+        if len(bounds) == 1:
+            return self._backward(self.layers, g)
+        index = {lo: i for i, (lo, _) in enumerate(bounds)}
+        parts = run_parts(lambda lo, hi: self._backward(self._part_layers[index[lo]], g[lo:hi]),
+                          bounds)
+        grads = parts[0]
+        for other in parts[1:]:             # in part order: the same sum for any thread count
+            for key, gp in other.items():
+                grads[key] = grads[key] + gp
+        return grads
+
+    def _backward(self, layers, g):
+        grads, tgrad = {}, {self.logits: g}
+        for node, layer in zip(reversed(self.nodes), reversed(layers)):
             g = tgrad.pop(node.outputs[0], None)
             if g is None:       # this node does not reach the trained output
                 continue

