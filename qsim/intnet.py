@@ -145,9 +145,14 @@ def _ints(layer, key, bits, size, what):
         arr = np.asarray(layer[key])
     except (ValueError, TypeError):
         arr = np.asarray([], dtype=object)
-    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(np.isfinite(arr))
+                                           and np.all(arr == np.round(arr))):
         raise KernelArgumentError(f"{_where(layer)}: '{key}' must hold integers, got dtype "
-                                  f"{arr.dtype}")
+                                  f"{arr.dtype}" + (" with NaN or infinite values"
+                                                    if arr.dtype.kind == "f" else ""))
+    if arr.dtype.kind == "f" and arr.size and np.abs(arr).max() >= 2.0 ** 62:
+        raise KernelArgumentError(f"{_where(layer)}: '{key}' has values up to "
+                                  f"{np.abs(arr).max():.3g}, outside q{bits - 1}_t")
     arr = arr.astype(np.int64).reshape(-1)
     if arr.size != size:
         raise ShapeError(f"{_where(layer)}: '{key}' has {arr.size} values, expected {size} ({what})")

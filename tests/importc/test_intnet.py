@@ -161,6 +161,22 @@ def test_junk_arguments_are_named_errors(key, value, which):
         pass
 
 
+@pytest.mark.parametrize("bad, says", [(float("inf"), "infinite"), (float("nan"), "NaN"),
+                                        (1e30, "outside q")])
+def test_non_finite_or_huge_float_integers_are_named(bad, says):
+    """A float field that is not a usable integer (inf, NaN, beyond int64) is refused by name,
+    before any cast could turn it into a garbage integer (and without a RuntimeWarning)."""
+    from qsim.errors import KernelArgumentError
+    q, layers = _kws()
+    layers = [dict(l) for l in layers]
+    which = next(i for i, l in enumerate(layers) if "bias" in l)
+    layers[which]["bias"] = np.full(np.size(layers[which]["bias"]), bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(KernelArgumentError, match=says):
+            build("n", input_spec(q), layers, release=q.quant.version)
+
+
 @functools.lru_cache(maxsize=1)
 def _kws():
     q = quantized("kws", "q7", "ref", "5.9.0")
