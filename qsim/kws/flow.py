@@ -52,9 +52,13 @@ class TrainSettings:
     label_smoothing: float = 0.1
     # train-time MFCC augmentation (qsim.kws.net.augment_mfcc); the device pipeline is unchanged
     shift: int = 3                           # random time shift, frames
-    time_mask: int = 6                       # SpecAugment time mask, max frames
-    freq_mask: int = 2                       # SpecAugment frequency mask, max coefficients
+    # SpecAugment masks 6 / 2 -> 14 / 4 (issue 15, kwsaug experiments on the demo's cached set,
+    # choices on the held-out synthesizer + val only): held-out float, seeds 0 / 1, 86.9 / 88.0%
+    # -> 88.8 / 90.2% (10 / 3: 88.2 / 90.2%), val 94.6 / 94.4 -> 94.7 / 95.2%
+    time_mask: int = 14                      # SpecAugment time mask, max frames
+    freq_mask: int = 4                       # SpecAugment frequency mask, max coefficients
     noise: float = 0.0                       # Gaussian noise on the normalized features
+    mixup: float = 0.0                       # mixup alpha (qsim.train.train); 0 = off
     calib_samples: int = 1000
     strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins
     version: str = "5.7.0"                   # CMSIS_5 release and code path of the q7/q15 models
@@ -330,7 +334,8 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
                      seed=settings.seed, verbose=verbose, lr_schedule=settings.lr_schedule,
                      label_smoothing=settings.label_smoothing, shift=settings.shift,
                      time_mask=settings.time_mask, freq_mask=settings.freq_mask,
-                     noise=settings.noise, keep=settings.keep, arch=settings.arch)
+                     noise=settings.noise, keep=settings.keep, arch=settings.arch,
+                     mixup=settings.mixup)
 
 
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None, frontend="q15"):

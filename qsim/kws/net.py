@@ -95,13 +95,13 @@ def augment_mfcc(x, rng, shift=0, time_mask=0, freq_mask=0, noise=0.0):
 def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), classes=5, epochs=30,
               batch_size=64, lr=2e-3, weight_decay=1e-4, patience=8, seed=0, verbose=False,
               lr_schedule=None, label_smoothing=0.0, shift=0, time_mask=0, freq_mask=0, noise=0.0,
-              keep="best", arch="seed"):
+              keep="best", arch="seed", mixup=0.0):
     """Train the KWS net on float features (N, 49, 10, 1) (m / 128); returns (graph, history).
 
     The returned graph takes raw features: the scalar normalization is folded into conv1.
     ``shift``, ``time_mask``, ``freq_mask``, ``noise``: train-time augmentation (`augment_mfcc`)
     of the normalized features; ``lr_schedule`` (None or "cosine"), ``label_smoothing``, ``keep``
-    ("best" or "last" epoch): see qsim.train.train. ``arch``: "seed" (``conv``, ``fc`` widths) or
+    ("best" or "last" epoch), ``mixup`` (alpha, 0 = off): see qsim.train.train. ``arch``: "seed" (``conv``, ``fc`` widths) or
     "ds_cnn" (`ds_cnn_graph`; normalized by the scale only, its first conv is padded).
     """
     X = np.asarray(X, np.float32)
@@ -123,7 +123,7 @@ def train_kws(X, y, X_val=None, y_val=None, *, conv=(28, 30), fc=(58, 128), clas
     g, hist = train(g0, norm(X), y, norm(X_val), y_val, epochs=epochs, batch_size=batch_size,
                     lr=lr, seed=seed, patience=patience, weight_decay=weight_decay, verbose=verbose,
                     augment=aug, lr_schedule=lr_schedule,
-                    label_smoothing=label_smoothing, keep=keep)
+                    label_smoothing=label_smoothing, keep=keep, mixup=mixup)
     g = fold_input_norm(g, mean, std)
     if spec is not None:
         g.meta["spec"] = spec

@@ -372,16 +372,21 @@ class SoftmaxCrossEntropy:
 
     forward(logits, labels) -> loss; backward() -> d loss / d logits = (softmax - target) / N.
     ``smoothing`` e (label smoothing): the target is (1 - e) * onehot + e / classes; 0 = onehot.
+    ``mix`` = (labels_b, lam) (mixup): the target is lam * target(labels) + (1 - lam) *
+    target(labels_b), the loss the same mix of the two cross-entropies.
     """
 
     def __init__(self, smoothing=0.0):
         self.smoothing = float(smoothing)
 
-    def forward(self, logits, labels):
+    def forward(self, logits, labels, mix=None):
         z = logits - logits.max(-1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-        self.p, self.labels = np.exp(logp), np.asarray(labels)
+        self.p, self.labels, self.mix = np.exp(logp), np.asarray(labels), mix
         nll = -logp[np.arange(len(logits)), self.labels]
+        if mix is not None:
+            lam = float(mix[1])
+            nll = lam * nll - (1 - lam) * logp[np.arange(len(logits)), np.asarray(mix[0])]
         if self.smoothing:
             nll = (1 - self.smoothing) * nll - self.smoothing * logp.mean(-1)
         return float(nll.mean())
@@ -391,7 +396,12 @@ class SoftmaxCrossEntropy:
         e = self.smoothing
         if e:
             g -= e / g.shape[-1]
-        g[np.arange(len(g)), self.labels] -= 1 - e
+        if self.mix is None:
+            g[np.arange(len(g)), self.labels] -= 1 - e
+        else:
+            lam = float(self.mix[1])
+            g[np.arange(len(g)), self.labels] -= (1 - e) * lam
+            g[np.arange(len(g)), np.asarray(self.mix[0])] -= (1 - e) * (1 - lam)
         return g / len(g)
 
 

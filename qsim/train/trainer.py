@@ -37,7 +37,7 @@ def _check(graph, X, y, what):
 
 def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3, seed=0,
           patience=5, verbose=False, weight_decay=0.0, layers=LAYERS, augment=None,
-          lr_schedule=None, label_smoothing=0.0, keep="best"):
+          lr_schedule=None, label_smoothing=0.0, keep="best", mixup=0.0):
     """Train a copy of ``graph`` to classify ``X`` as ``y``.
 
     Parameters
@@ -58,6 +58,10 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     lr_schedule : None (constant ``lr``) or "cosine": epoch e uses
         ``lr * 0.5 * (1 + cos(pi * e / epochs))``.
     label_smoothing : training-loss label smoothing (SoftmaxCrossEntropy); validation loss is plain.
+    mixup : alpha of mixup (0 = off): every training batch (after ``augment``) becomes
+        ``lam * x + (1 - lam) * x[perm]`` with the loss ``lam * CE(y) + (1 - lam) * CE(y[perm])``
+        (SoftmaxCrossEntropy ``mix``), ``perm`` a permutation of the batch and ``lam`` ~
+        Beta(alpha, alpha), both from their own generator seeded from ``seed``.
     keep : "best" (the best validation epoch's weights) or "last" (the last epoch's; validation is
         still scored and early stopping still applies). "last" suits a schedule that anneals the
         learning rate to zero: the best-scoring epoch of a small validation set is often a noisy
@@ -88,6 +92,9 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
     check_schedule(lr_schedule, "train")
     loss_fn, rng = SoftmaxCrossEntropy(label_smoothing), np.random.default_rng(seed)
     aug_rng = np.random.default_rng([seed, 1])
+    if mixup < 0:
+        raise ValueError(f"train: mixup must be >= 0 (0 = off), got {mixup}")
+    mix_rng = np.random.default_rng([seed, 2])
     history = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "best_epoch": None}
     best, best_key, waited = None, None, 0
     bar = tqdm(range(epochs), desc=f"train {graph.name}", disable=not verbose, unit="epoch")
@@ -99,8 +106,13 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
             for s in range(0, len(X), batch_size):
                 idx = order[s:s + batch_size]
                 xb = X[idx] if augment is None else np.asarray(augment(X[idx], aug_rng), np.float32)
+                mix = None
+                if mixup:
+                    lam, perm = mix_rng.beta(mixup, mixup), mix_rng.permutation(len(idx))
+                    xb = (lam * xb + (1 - lam) * xb[perm]).astype(np.float32)
+                    mix = (y[idx][perm], lam)
                 logits = net.forward(xb).reshape(len(idx), -1)
-                losses.append(loss_fn.forward(logits, y[idx]) * len(idx))
+                losses.append(loss_fn.forward(logits, y[idx], mix) * len(idx))
                 hits += int((logits.argmax(1) == y[idx]).sum())
                 opt.step(net.backward(loss_fn.backward()))
             history["loss"].append(float(np.sum(losses) / len(X)))
@@ -129,6 +141,6 @@ def train(graph, X, y, X_val=None, y_val=None, epochs=20, batch_size=64, lr=1e-3
                            "seed": seed, "lr": lr, "batch_size": batch_size,
                            "weight_decay": weight_decay, "lr_schedule": lr_schedule,
                            "label_smoothing": label_smoothing, "keep": keep,
-                           "augment": augment is not None}
+                           "augment": augment is not None, "mixup": mixup}
     return graph, history
 

@@ -151,3 +151,34 @@ def test_label_smoothing_gradient():
         d[i, j] = h
         up, down = SoftmaxCrossEntropy(0.1).forward(z + d, y), loss.forward(z - d, y)
         assert (up - down) / (2 * h) == pytest.approx(g[i, j], abs=1e-7)
+
+
+def test_mixup_loss_gradient_and_training():
+    from qsim.train.layers import SoftmaxCrossEntropy
+    rng = np.random.default_rng(1)
+    z, y, y2, h = rng.standard_normal((3, 5)), np.array([0, 2, 4]), np.array([1, 2, 0]), 1e-6
+    for e in (0.0, 0.1):
+        loss = SoftmaxCrossEntropy(e)
+        value = loss.forward(z, y, (y2, 0.3))
+        # the loss is the same mix of the two cross-entropies
+        assert value == pytest.approx(0.3 * SoftmaxCrossEntropy(e).forward(z, y)
+                                      + 0.7 * SoftmaxCrossEntropy(e).forward(z, y2))
+        g = loss.backward()
+        for i, j in np.ndindex(z.shape):
+            d = np.zeros_like(z)
+            d[i, j] = h
+            up = SoftmaxCrossEntropy(e).forward(z + d, y, (y2, 0.3))
+            down = SoftmaxCrossEntropy(e).forward(z - d, y, (y2, 0.3))
+            assert (up - down) / (2 * h) == pytest.approx(g[i, j], abs=1e-7)
+    X, y = blobs(200, seed=9)
+    Xv, yv = blobs(100, seed=10)
+    kw = dict(epochs=4, batch_size=32, lr=1e-2, seed=0, patience=None)
+    g, hist = train(small_net(), X, y, Xv, yv, mixup=0.4, **kw)
+    assert hist["val_acc"][-1] >= 0.9 and g.meta["train"]["mixup"] == 0.4
+    g2, _ = train(small_net(), X, y, Xv, yv, mixup=0.4, **kw)     # deterministic for a seed
+    g0, _ = train(small_net(), X, y, Xv, yv, **kw)                 # and it does change training
+    w = [r.node("fc2").params["weight"] for r in (g, g2, g0)]
+    np.testing.assert_array_equal(w[0], w[1])
+    assert not np.array_equal(w[0], w[2])
+    with pytest.raises(ValueError, match="mixup"):
+        train(small_net(), X, y, epochs=1, mixup=-1)
