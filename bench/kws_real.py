@@ -1,7 +1,7 @@
 """A KWS model folder on real recordings in the Speech Commands layout: recall per label, float,
 q7 and q15 side by side (measurement only: nothing here trains or tunes anything).
 
-    python bench/kws_real.py --data DIR --model MODEL_DIR [--model MODEL_DIR2 ...]
+    python bench/kws_real.py --data DIR --model MODEL_DIR [--model MODEL_DIR2 ...] [--source S]
 
 DIR holds one folder per word (`yes/`, `no/`, `up/`, ...) and optionally `_silence_/` with
 one-second clips of no speech; `_background_noise_/`, `_unlabeled_/`, `long/` and hidden entries
@@ -9,7 +9,9 @@ are skipped. Each word folder maps to the model's label of the same name, every 
 `_unknown_`, `_silence_/` to `_silence_`. Clips must be 16 kHz mono PCM of at most one second
 (qsim.kws.speech_commands.read_clip; shorter ones are zero-padded at the end, as TF does).
 A file name `<source>__<name>.wav` (how a local collection may tag where a clip came from) adds a
-per-source line, so a canonical test set can be read apart from the rest.
+per-source line, so a canonical test set can be read apart from the rest; `--source S` reads only
+the clips tagged `S__` (e.g. the Speech Commands v0.02 test set within a larger collection), so every
+number printed (overall accuracy over all labels, recall per label, confusion) is that source's.
 
 Real recordings stay out of the repository and out of the tests; BENCHMARKS.md says which ones
 were measured.
@@ -32,18 +34,31 @@ from qsim.kws.speech_commands import read_clip  # noqa: E402
 SKIP = {"_background_noise_", "_unlabeled_", "long"}
 
 
-def load_folder(root):
-    """(audio int16 (N, 16000), folder word per clip, source per clip) of every clip under root."""
+def source_of(name):
+    """The `<source>` of a file name `<source>__<name>.wav`, '-' for an untagged name."""
+    return name.split("__", 1)[0] if "__" in name else "-"
+
+
+def load_folder(root, source=None):
+    """(audio int16 (N, 16000), folder word per clip, source per clip) of every clip under root
+    (only those whose file name is tagged `<source>__` if source is given)."""
     root = Path(root)
     audio, words, sources = [], [], []
+    seen = Counter()
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         if sub.name in SKIP or sub.name.startswith("."):
             continue
         for f in sorted(sub.glob("*.wav")):
+            seen[source_of(f.name)] += 1
+            if source is not None and source_of(f.name) != source:
+                continue
             audio.append(read_clip(f))
             words.append(sub.name)
-            sources.append(f.name.split("__", 1)[0] if "__" in f.name else "-")
+            sources.append(source_of(f.name))
     if not audio:
+        if source is not None and seen:
+            raise QsimError(f"{root}: no clip of source {source!r} (file names '{source}__*.wav'). "
+                            "help: pick --source among " + ", ".join(sorted(seen)))
         raise QsimError(f"{root}: no word folders with .wav clips")
     return np.stack(audio), np.array(words), np.array(sources)
 
@@ -92,9 +107,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="folder in the Speech Commands layout")
     ap.add_argument("--model", required=True, action="append", help="KWS model folder (repeatable)")
+    ap.add_argument("--source", help="only the clips whose file name starts with '<SOURCE>__' "
+                    "(default: every clip, plus a table per source)")
     args = ap.parse_args(argv)
-    audio, words, sources = load_folder(args.data)
-    print(f"data: {args.data}: {len(audio)} clips; per folder: "
+    try:
+        audio, words, sources = load_folder(args.data, args.source)
+    except QsimError as e:
+        sys.exit(f"error: {e}")
+    print(f"data: {args.data}{f' (source {args.source})' if args.source else ''}: {len(audio)} clips; per folder: "
           + ", ".join(f"{w} {n}" for w, n in sorted(Counter(words.tolist()).items())))
     for folder in args.model:
         model = KwsModel.load(folder)
