@@ -9,10 +9,14 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def _adam_f32(p, g, m, v, b1, a1, b2, a2, use_decay, decay, step, c2, eps):
+def _adam_f32(p, g, m, v, b1, a1, b2, a2, use_decay, decay, wide_decay, step, wide_step, c2, eps):
     """Adam.step's numpy expressions on float32 1-D arrays, element by element, in the same
-    precisions: the moments and the decay in float32 (the scalars as float32, NEP 50's weak
-    Python floats), the update's denominator and the subtraction in float64 (c2 is a float64)."""
+    precisions: the moments in float32 (the scalars as float32, NEP 50's weak Python floats), the
+    update's denominator and the subtraction in float64 (c2 is a float64). ``decay`` (lr *
+    weight_decay) and ``step`` (lr / c1) are float64 values; ``wide_*`` says whether numpy takes
+    them as float64 (a numpy float64 scalar, e.g. the cosine schedule's lr: the product with the
+    array is float64) or casts them to float32 first (a Python float)."""
+    decay32, step32 = np.float32(decay), np.float32(step)
     for i in range(p.shape[0]):
         gi = g[i]
         mi = m[i] * b1
@@ -23,9 +27,21 @@ def _adam_f32(p, g, m, v, b1, a1, b2, a2, use_decay, decay, step, c2, eps):
         v[i] = vi
         pi = p[i]
         if use_decay:
-            pi = pi - decay * pi
-        num = step * mi
-        p[i] = np.float32(np.float64(pi) - np.float64(num) / (np.float64(np.sqrt(vi)) / c2 + eps))
+            if wide_decay:
+                pi = np.float32(np.float64(pi) - decay * np.float64(pi))
+            else:
+                pi = pi - decay32 * pi
+        if wide_step:
+            num = step * np.float64(mi)
+        else:
+            num = np.float64(step32 * mi)
+        p[i] = np.float32(np.float64(pi) - num / (np.float64(np.sqrt(vi)) / c2 + eps))
+
+
+def _wide(scalar):
+    """Whether numpy computes scalar * (a float32 array) in float64 (NEP 50: a Python float is
+    weak and taken as float32, a numpy float64 scalar is not)."""
+    return np.result_type(scalar, np.float32) == np.float64
 
 
 class Adam:
@@ -64,10 +80,11 @@ class Adam:
             p, m, v = self.params[k], self.m[k], self.v[k]
             if (p.dtype == g.dtype == m.dtype == v.dtype == f32 and p.shape == g.shape
                     and p.flags.c_contiguous and g.flags.c_contiguous):
+                decay, step = self.lr * self.weight_decay, self.lr / c1
                 _adam_f32(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
                           f32(self.beta1), f32(1 - self.beta1), f32(self.beta2),
                           f32(1 - self.beta2), bool(self.weight_decay and self.decays[k]),
-                          f32(self.lr * self.weight_decay), f32(self.lr / c1), np.float64(c2),
+                          float(decay), _wide(decay), float(step), _wide(step), np.float64(c2),
                           float(self.eps))
                 continue
             m *= self.beta1

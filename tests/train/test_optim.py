@@ -38,11 +38,13 @@ def test_float32_pass_gives_numpys_bits(rng):
     """The float32 numba pass against the numpy expressions it replaces (which run for arrays
     that are not C-contiguous): the same bits, signed zeros, denormals and large values too."""
     shape = (7, 33)
-    for decay in (0.0, 0.05):
+    for decay, lr in ((0.0, 3e-3), (0.05, 3e-3), (0.0, np.float64(3e-3)), (0.05, np.float64(3e-3)),
+                      (np.float64(0.05), 3e-3)):      # numpy float64 scalars (the cosine schedule's
+        #                                             lr) make numpy compute in float64
         w = (rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 3, shape)).astype(np.float32)
         w[0, :4] = [0.0, -0.0, 1e-38, 3e38]
         fast, slow = w.copy(), np.asfortranarray(w)               # slow: the numpy path
-        opts = dict(lr=3e-3, weight_decay=decay)
+        opts = dict(lr=lr, weight_decay=decay)
         o_fast, o_slow = Adam({"a": fast}, **opts), Adam({"a": slow}, **opts)
         for t in range(5):
             g = (rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 3, shape)).astype(np.float32)
