@@ -29,7 +29,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
 import numba  # noqa: E402
-from bench_network import SPECS, digit_inputs, machine_info, mfcc_inputs  # noqa: E402
+from bench_network import SPECS, machine_info, net_inputs  # noqa: E402
 
 
 def extract_base(ref, dest):
@@ -60,8 +60,7 @@ def main(argv=None):
             spec = importlib.import_module(pkg + ".importers.spec")
             g = spec.Sequential.from_dict(SPECS[args.net]).build(seed=0)
             if x is None:
-                shape = g.tensors[g.inputs[0]].shape
-                x = mfcc_inputs(rng, args.n) if args.net == "kws" else digit_inputs(rng, args.n, shape)
+                x = net_inputs(rng, args.net, g, args.n)
             cal = importlib.import_module(pkg + ".calibrate").calibrate(g, x[:1024])
             quantize = importlib.import_module(pkg + ".quantize").quantize
             simulate = importlib.import_module(pkg + ".simulate").simulate

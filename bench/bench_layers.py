@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
 import numba  # noqa: E402
-from bench_network import SPECS, digit_inputs, load_model, machine_info, mfcc_inputs  # noqa: E402
+from bench_network import SPECS, load_model, machine_info, net_inputs  # noqa: E402
 
 from qsim.calibrate import calibrate  # noqa: E402
 from qsim.kernels import KERNELS  # noqa: E402
@@ -41,7 +41,7 @@ def main(argv=None):
     g, _ = load_model(None, 0, args.net)
     rng = np.random.default_rng(0)
     n = max(args.batch, 1024)
-    x = mfcc_inputs(rng, n) if args.net == "kws" else digit_inputs(rng, n, g.tensors[g.inputs[0]].shape)
+    x = net_inputs(rng, args.net, g, n)
     cal = calibrate(g, x)
     numba.set_num_threads(1)
     for scheme in args.scheme:

@@ -160,6 +160,13 @@ def digit_inputs(rng, n, shape):
     return (x + rng.normal(size=x.shape) * 0.02).astype(np.float32)
 
 
+def net_inputs(rng, net, graph, n):
+    """n benchmark inputs for `net`: MFCC-like for the KWS nets, digit images for the others."""
+    if net == "kws":
+        return mfcc_inputs(rng, n)
+    return digit_inputs(rng, n, graph.tensors[graph.inputs[0]].shape)
+
+
 def load_model(path, seed, net="kws"):
     if path is None:
         return Sequential.from_dict(SPECS[net]).build(seed=seed), f"random He weights (seed {seed})"
@@ -196,10 +203,7 @@ def main(argv=None):
         raise SystemExit(f"MAC count {total:,} differs from the seed's {SEED_MACS:,}")
 
     rng = np.random.default_rng(args.seed)
-    if args.net == "kws":
-        t_data, x = timed(mfcc_inputs, rng, args.n)
-    else:
-        t_data, x = timed(digit_inputs, rng, args.n, graph.tensors[graph.inputs[0]].shape)
+    t_data, x = timed(net_inputs, rng, args.net, graph, args.n)
     kind = "MFCC-like" if args.net == "kws" else "digits"
     print(f"inputs    : {x.shape} {kind} float32, range [{x.min():.2f}, {x.max():.2f}] "
           f"(generated in {t_data:.1f} s, not timed below)")

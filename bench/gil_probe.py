@@ -36,7 +36,7 @@ sys.path.insert(0, HERE)
 import numba  # noqa: E402
 from numba import njit  # noqa: E402
 
-from bench_network import digit_inputs, load_model, mfcc_inputs  # noqa: E402
+from bench_network import load_model, net_inputs  # noqa: E402
 from qsim import calibrate, quantize, simulate  # noqa: E402
 
 
@@ -129,8 +129,7 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     graph, _ = load_model(None, 0, args.net)
     rng = np.random.default_rng(0)
-    x = (mfcc_inputs(rng, max(args.n, 2048)) if args.net == "kws" else
-         digit_inputs(rng, max(args.n, 2048), graph.tensors[graph.inputs[0]].shape))
+    x = net_inputs(rng, args.net, graph, max(args.n, 2048))
     cal = calibrate(graph, x[:2048])
     _spin(10)
     t = time.perf_counter()

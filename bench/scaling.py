@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 
 import numba  # noqa: E402
 
-from bench_network import digit_inputs, load_model, machine_info, mfcc_inputs  # noqa: E402
+from bench_network import load_model, machine_info, net_inputs  # noqa: E402
 from qsim import calibrate, quantize, simulate  # noqa: E402
 
 PAUSE_S = 0.3
@@ -38,8 +38,7 @@ def setup(net, n, seed=0):
     """(graph calibration, inputs): the same in every process (seeded)."""
     graph, _ = load_model(None, seed, net)
     rng = np.random.default_rng(seed)
-    x = (mfcc_inputs(rng, n) if net == "kws" else
-         digit_inputs(rng, n, graph.tensors[graph.inputs[0]].shape))
+    x = net_inputs(rng, net, graph, n)
     return graph, calibrate(graph, x[:min(n, 2048)]), x
 
 
