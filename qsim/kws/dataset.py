@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from . import augment as aug
 from . import voices as vx
-from .audio import fix_length, load_wav, to_int16
+from .audio import load_wav, to_int16
 from .augment import warp_formants  # noqa: F401  (re-exported: the warp of make_clip)
 from .voices import speaker  # noqa: F401  (re-exported: the split key)
 from ..errors import QsimError
@@ -222,8 +222,8 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
             speech = aug.reverb(speech, rng)
     if variety.channel > 0 and vrng.random() < variety.channel:
         speech = aug.channel(speech, vrng)
-    speech = fix_length(speech, n)                       # a rare over-long word loses its tail
-    start = int(rng.integers(0, n - len(speech) + 1))    # time shift
+    speech = speech[:n]                                  # a rare over-long word loses its tail
+    start = int(rng.integers(0, n - len(speech) + 1))    # time shift: anywhere in the second
     clip = np.zeros(n)
     clip[start:start + len(speech)] = speech
     clip *= 10 ** (rng.uniform(-20, -1) / 20) / (np.abs(clip).max() + 1e-12)   # gain (peak dBFS)

@@ -162,3 +162,18 @@ def test_data_kws_augment_is_the_demos_setting(tmp_path, monkeypatch, augment):
     assert main(args + (["--augment"] if augment else [])) == 0
     assert seen["augment"] is augment
     assert seen["variety"] == (DemoSettings().variety if augment else dataset.NO_VARIETY)
+
+
+@needs_espeak
+def test_words_start_anywhere_in_the_second():
+    """The time shift places a word anywhere in the clip, as in real one-second recordings
+    (Speech Commands words peak at 0.13-0.71 s, 5th-95th percentile), not always at its start:
+    a padded word left no room to shift and every synthesized word began within 0.07 s."""
+    d._init_worker(None, {})
+    onsets = []
+    for i in range(24):
+        x = d.make_clip(3, i, "yes", "en-us", 0.3, True, d.NO_VARIETY)[0].astype(np.float64)
+        e = np.convolve(x ** 2, np.ones(800) / 800, "same")
+        onsets.append(np.nonzero(e > 0.05 * e.max())[0][0] / 16000)
+    assert max(onsets) > 0.4 and np.median(onsets) > 0.15, onsets
+    assert min(onsets) < 0.15, onsets
