@@ -49,9 +49,23 @@ def add_sc_proportions(p):
                             "keyword clips (default 10, as TF's speech_commands)")
 
 
+def add_synth_extras(p):
+    """--synth-unknown-percentage / --synth-silence-percentage (qsim.kws.synth_extras)."""
+    p.add_argument("--synth-unknown-percentage", type=float, default=None, metavar="P",
+                   help="with a Speech Commands folder: add synthesized _unknown_ clips (qsim's "
+                        "voices, words other than the keywords) to the training split, P%% of its "
+                        "keyword clips (default 0)")
+    p.add_argument("--synth-silence-percentage", type=float, default=None, metavar="P",
+                   help="with a Speech Commands folder: add synthesized _silence_ clips (coloured "
+                        "noise, hum, -70..-10 dB) to the training split, P%% of its keyword clips "
+                        "(default 0)")
+
+
 def sc_proportions(args):
-    """{silence_percentage, unknown_percentage} the user gave (qsim.kws.speech_commands.index)."""
-    return {f"{k}_percentage": getattr(args, f"{k}_percentage") for k in ("silence", "unknown")
+    """{silence_percentage, unknown_percentage, synth_*_percentage} the user gave
+    (qsim.kws.speech_commands.index, qsim.kws.synth_extras)."""
+    return {f"{k}_percentage": getattr(args, f"{k}_percentage")
+            for k in ("silence", "unknown", "synth_unknown", "synth_silence")
             if getattr(args, f"{k}_percentage", None) is not None}
 
 

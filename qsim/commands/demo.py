@@ -20,7 +20,7 @@ c/kws_q7/, c/kws_q15/ (generated C + <prefix>_features.h), parity.txt, report_q7
 
 
 def register(subparsers):
-    from qsim.commands._common import add_sc_proportions
+    from qsim.commands._common import add_sc_proportions, add_synth_extras
     from qsim.commands.train import add_train_args
     p = subparsers.add_parser("demo", help="the whole flow on the KWS example (make demo)",
                               description=__doc__.splitlines()[0], epilog=EPILOG,
@@ -45,6 +45,7 @@ def register(subparsers):
     p.add_argument("--words", nargs="+", default=None, metavar="WORD",
                    help="with --data: the keywords (default yes no up down left right on off stop go)")
     add_sc_proportions(p)
+    add_synth_extras(p)
     add_train_args(p)
     return p
 
@@ -59,7 +60,8 @@ def run(args):
     check_output(args.out, True, folder=True, inputs=inputs)   # demo always replaces OUT
     s = DemoSettings(train=settings_from(args), frontend=args.frontend)
     if args.data is None and (args.words or sc_proportions(args)):
-        raise QsimError("--words / --silence-percentage / --unknown-percentage need --data SC_DIR "
+        raise QsimError("--words / --silence-percentage / --unknown-percentage / --synth-*-percentage "
+                        "need --data SC_DIR "
                         "(the built-in set has fixed labels and proportions)")
     if args.data is not None:
         if args.per_class is not None or args.warp is not None:

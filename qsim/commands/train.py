@@ -16,7 +16,7 @@ example:
 
 
 def register(subparsers):
-    from ._common import add_release_args, add_sc_proportions
+    from ._common import add_release_args, add_sc_proportions, add_synth_extras
 
     p = subparsers.add_parser("train", help="train a model (kws: the keyword-spotting net)",
                               description=__doc__.splitlines()[0])
@@ -33,6 +33,7 @@ def register(subparsers):
                    help="Speech Commands keywords (default: yes no up down left right on off "
                         "stop go); labels are _silence_, _unknown_ (the other words) and these")
     add_sc_proportions(k)
+    add_synth_extras(k)
     k.add_argument("-o", "--output", default="out/kws_model", metavar="MODEL",
                    help="model folder to write (default out/kws_model)")
     k.add_argument("--force", action="store_true", help="replace MODEL if it exists")

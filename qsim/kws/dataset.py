@@ -164,20 +164,21 @@ def _init_worker(babble, festival):
     _BANKS["babble"], _BANKS["festival"] = babble, festival
 
 
-def clip_word(seed, index, label, augment=False, variety=None):
+def clip_word(seed, index, label, augment=False, variety=None, vocabulary=None):
     """The word clip `index` speaks ('' for _silence_): drawn from its own Generator; without
-    CONFUSERS when `variety` says so."""
+    CONFUSERS when `variety` says so; an _unknown_ word from `vocabulary` when given."""
     if label == "_silence_":
         return ""
     if label != "_unknown_":
         return label
-    words = unknown_words(augment)
+    words = unknown_words(augment) if vocabulary is None else tuple(vocabulary)
     if variety is not None and not variety.confusers:
         words = tuple(w for w in words if w not in CONFUSERS)
     return str(words[int(np.random.default_rng([seed, 5, index]).integers(len(words)))])
 
 
-def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VARIETY):
+def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VARIETY,
+              vocabulary=None):
     """One clip (16000,) int16 and the word spoken ('' for silence).
 
     warp : if > 0, frequencies are scaled by a factor drawn log-uniformly from
@@ -185,6 +186,7 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
     augment : reverberation, microphone EQ, babble noise, a wider SNR range, more unknown words.
     variety : Variety (intonation, pronunciation, pitch contour, channel, loud silence) for the
         espeak-ng / flite clips; festival (held-out) clips ignore it.
+    vocabulary : the words an _unknown_ clip draws from (default: unknown_words(augment)).
     """
     rng = np.random.default_rng([seed, 2, index])
     n = SAMPLE_RATE
@@ -201,7 +203,7 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
             x = x + aug.noise(rng, n) * rng.uniform(0.1, 1.0)
             x /= np.sqrt(np.mean(x ** 2)) + 1e-12
         return to_int16(np.clip(x * level, -1, 1)), ""
-    word = clip_word(seed, index, label, augment, variety)
+    word = clip_word(seed, index, label, augment, variety, vocabulary)
     sp, pitch = rng.uniform(0.75, 1.25), rng.uniform(0.5, 1.5)
     if vx.synthesizer(voice) == "festival":
         speech = aug.speed(_BANKS["festival"][voice][word], sp)
@@ -243,14 +245,14 @@ def _job(args):
     return word
 
 
-def babble_bank(voices, seed, n_words=40):
-    """Babble material: n_words unknown words by random voices (espeak-ng / flite), concatenated
+def babble_bank(voices, seed, n_words=40, words=UNKNOWN_WORDS):
+    """Babble material: n_words of `words` by random voices (espeak-ng / flite), concatenated
     with short pauses, unit peak each (float, 16 kHz)."""
     rng = np.random.default_rng([seed, 4])
     parts = []
     for _ in range(n_words):
         v = voices[int(rng.integers(len(voices)))]
-        w = UNKNOWN_WORDS[int(rng.integers(len(UNKNOWN_WORDS)))]
+        w = words[int(rng.integers(len(words)))]
         x = vx.synthesize(v, w, rng.uniform(0.8, 1.2), rng.uniform(0.6, 1.4))
         parts += [x / (np.abs(x).max() + 1e-12), np.zeros(int(rng.integers(800, 4000)))]
     return np.concatenate(parts)

@@ -137,7 +137,9 @@ def _real_dataset(s: DemoSettings):
     listing = sorted((str(f.relative_to(root)), f.stat().st_size, f.stat().st_mtime_ns)
                      for f in root.rglob("*") if f.is_file())
     key = _key("sc-dataset", str(root.resolve()), listing, s.words, sorted(s.proportions.items()),
-               sources=("kws/speech_commands.py",))
+               sources=("kws/speech_commands.py",) + (
+                   ("kws/synth_extras.py", "kws/dataset.py", "kws/augment.py", "kws/voices.py")
+                   if any(k.startswith("synth_") for k in s.proportions) else ()))
     return (root, False), key
 
 

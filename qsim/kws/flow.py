@@ -274,15 +274,26 @@ def _jsonable(v):
     raise TypeError(f"not JSON-able: {type(v)}")
 
 
+SYNTH_KEYS = ("synth_unknown_percentage", "synth_silence_percentage")
+
+
 def load_dataset(data_dir, words=None, splits=None, **proportions):
     """(audio int16 (N, 16000), y, split, labels) of a synthesized set (qsim.kws.dataset, has a
     manifest.csv) or a folder in the Speech Commands layout (qsim.kws.speech_commands;
-    ``proportions``: its silence_percentage / unknown_percentage); ``splits``: only those."""
+    ``proportions``: its silence_percentage / unknown_percentage, and synth_unknown_percentage /
+    synth_silence_percentage: synthesized clips added to its training split,
+    qsim.kws.synth_extras); ``splits``: only those."""
+    proportions = dict(proportions)
     from . import speech_commands as sc
     from .dataset import LABELS
     if sc.is_speech_commands(data_dir):
-        return sc.load_speech_commands(data_dir, words=tuple(words) if words else sc.WORDS,
-                                       splits=splits, **proportions)
+        synth = {k: proportions.pop(k) for k in SYNTH_KEYS if k in proportions}
+        audio, y, split, labels = sc.load_speech_commands(
+            data_dir, words=tuple(words) if words else sc.WORDS, splits=splits, **proportions)
+        if synth and (splits is None or "train" in splits):
+            from .synth_extras import add_to_training
+            audio, y, split = add_to_training(audio, y, split, list(labels), **synth)
+        return audio, y, split, labels
     given = (["--words"] if words else []) + [f"--{k.replace('_', '-')}" for k in proportions]
     if given:
         raise DatasetError(f"{' / '.join(given)} applies to a Speech Commands folder; {data_dir} is "
