@@ -250,3 +250,17 @@ def test_full_demo_quantized_close_to_float():
 def test_full_demo_float_accuracy_target():
     """Issue 5's target: >= 95% over the 5 classes on voices never heard in training."""
     assert _full_demo()["accuracy"]["float"] >= 0.95
+
+
+def test_masks_by_kind_of_data():
+    """SpecAugment masks left None follow the data (synthesized 14 / 4, recorded 6 / 2, each
+    chosen on real voices); masks given are kept."""
+    from qsim.kws.flow import MASKS, TrainSettings, resolve_masks
+    assert MASKS["synthesized"] == (14, 4) and MASKS["recorded"] == (6, 2)
+    t = TrainSettings()
+    assert t.time_mask is None and t.freq_mask is None
+    for synth, kind in ((True, "synthesized"), (False, "recorded")):
+        r = resolve_masks(t, synth)
+        assert (r.time_mask, r.freq_mask) == MASKS[kind]
+        assert resolve_masks(TrainSettings(time_mask=3, freq_mask=0), synth).time_mask == 3
+        assert resolve_masks(TrainSettings(time_mask=3, freq_mask=0), synth).freq_mask == 0

@@ -14,6 +14,7 @@ import soundfile as sf
 from qsim.cli import main
 from qsim.errors import DatasetError
 from qsim.kws import speech_commands as sc
+from qsim.kws.flow import MASKS
 
 pytestmark = pytest.mark.filterwarnings("ignore::qsim.errors.SaturationWarning",
                                         "ignore::qsim.errors.QuantizationWarning")
@@ -174,6 +175,7 @@ def test_train_and_classify_end_to_end(folder, tmp_path, capsys):
     import json
     doc = json.loads((model / "kws.json").read_text())
     assert doc["labels"] == ["_silence_", "_unknown_", "yes", "no"] and doc["frontend"] == "q15"
+    assert (doc["train"]["time_mask"], doc["train"]["freq_mask"]) == MASKS["recorded"]
     n = doc["metrics"]["split_sizes"]
     assert n["train"] > n["val"] > 0 and n["test"] > 0
     wav = tmp_path / "yes.wav"
