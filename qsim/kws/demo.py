@@ -181,7 +181,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
     """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
-                  if k not in ("calib_samples", "strategies", "version")}
+                  if k not in ("calib_samples", "strategies", "version", "unknown_logit_bias")}
     fkey = _key("float", feat_key, train_part, sources=("kws/features.py", "kws/net.py", "kws/flow.py",
                                                      "train"))
     fpath = cache / f"float-{fkey}"

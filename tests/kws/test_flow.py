@@ -264,3 +264,32 @@ def test_masks_by_kind_of_data():
         assert (r.time_mask, r.freq_mask) == MASKS[kind]
         assert resolve_masks(TrainSettings(time_mask=3, freq_mask=0), synth).time_mask == 3
         assert resolve_masks(TrainSettings(time_mask=3, freq_mask=0), synth).freq_mask == 0
+
+
+def test_unknown_prior_shift_is_a_logit_offset():
+    """shift_unknown_prior: softmax(z + b e_unknown) on the float graph (so every engine built from
+    it carries it); 0 is the graph itself; bad values and label sets are named errors."""
+    from qsim.errors import DatasetError
+    from qsim.kws.features import float_probs
+    from qsim.kws.flow import UNKNOWN_LOGIT_BIAS, TrainSettings, resolve_masks, shift_unknown_prior
+    from qsim.importers.spec import Sequential
+    from qsim.kws.net import kws_spec
+    labels = ["yes", "no", "backward", "_unknown_", "_silence_"]
+    g = Sequential.from_dict(kws_spec(5, conv=(4, 4), fc=(8,))).build(seed=0)
+    x = np.random.default_rng(1).normal(size=(32, 49, 10, 1)).astype(np.float32)
+    p0 = float_probs(g, x).astype(np.float64)
+    g2 = shift_unknown_prior(g, labels, 1.25)
+    p1 = float_probs(g2, x).astype(np.float64)
+    want = p0.copy()
+    want[:, 3] *= np.exp(1.25)
+    want /= want.sum(1, keepdims=True)
+    np.testing.assert_allclose(p1, want, rtol=1e-4, atol=1e-6)
+    assert shift_unknown_prior(g, labels, 0.0) is g
+    np.testing.assert_array_equal(float_probs(g, x), p0.astype(np.float32))   # g untouched
+    for bad in (float("nan"), float("inf"), 100.0):
+        with pytest.raises(DatasetError, match="unknown_logit_bias"):
+            shift_unknown_prior(g, labels, bad)
+    with pytest.raises(DatasetError, match="_unknown_"):
+        shift_unknown_prior(g, ["a", "b", "c", "d", "e"], 1.0)
+    assert resolve_masks(TrainSettings(), True).unknown_logit_bias == UNKNOWN_LOGIT_BIAS["synthesized"]
+    assert resolve_masks(TrainSettings(), False).unknown_logit_bias == 0.0
