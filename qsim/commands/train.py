@@ -101,14 +101,14 @@ def print_metrics(m, labels=None):
 
 
 def run(args):
-    from qsim.kws.flow import fit, load_features, resolve_masks
+    from qsim.kws.flow import fit, load_features, resolve_for_data
     from qsim.kws.speech_commands import is_speech_commands
 
     from ._common import check_output, output_dir, release_and_path, sc_proportions, show_warnings
 
     args.release, args.path = release_and_path(args)
     check_output(args.output, args.force, folder=True, inputs=(args.data,))
-    settings = resolve_masks(settings_from(args), synthesized=not is_speech_commands(args.data))
+    settings = resolve_for_data(settings_from(args), synthesized=not is_speech_commands(args.data))
     M, y, split, labels = load_features(args.data, words=args.words, frontend=args.frontend,
                                         **sc_proportions(args))
     with show_warnings("train"):

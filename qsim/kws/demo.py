@@ -44,7 +44,7 @@ from ..plots import write_profile
 from . import features as kws
 from .dataset import DEMO_VARIETY, LABELS, NO_VARIETY, Variety, synthesize_kws
 from .flow import (KwsModel, TrainSettings, evaluate, finish, load_dataset, load_features,
-                   resolve_masks, train_float)
+                   resolve_for_data, train_float)
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]     # the qsim package: cache keys hash sources below it
@@ -335,7 +335,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
     t0, st, notes = time.perf_counter(), Stages(), []
     cache = Path(cache)
     checkout = _cmsis(cmsis, standin)
-    settings = dataclasses.replace(settings, train=resolve_masks(settings.train, not settings.data))
+    settings = dataclasses.replace(settings, train=resolve_for_data(settings.train, not settings.data))
     if checkout is not None:      # simulate the release the C will be built with
         settings = dataclasses.replace(settings, train=dataclasses.replace(settings.train,
                                                                            version=checkout.version))

@@ -52,7 +52,7 @@ class TrainSettings:
     label_smoothing: float = 0.1
     # train-time MFCC augmentation (qsim.kws.net.augment_mfcc); the device pipeline is unchanged
     shift: int = 3                           # random time shift, frames
-    # SpecAugment masks, None: by the kind of data (MASKS, resolve_masks)
+    # SpecAugment masks, None: by the kind of data (MASKS, resolve_for_data)
     time_mask: int | None = None             # SpecAugment time mask, max frames
     freq_mask: int | None = None             # SpecAugment frequency mask, max coefficients
     # added to the _unknown_ logit after training, before quantization (shift_unknown_prior);
@@ -350,7 +350,7 @@ MASKS = {"synthesized": (14, 4), "recorded": (6, 2)}
 UNKNOWN_LOGIT_BIAS = {"synthesized": 1.25, "recorded": 0.0}
 
 
-def resolve_masks(settings: TrainSettings, synthesized: bool) -> TrainSettings:
+def resolve_for_data(settings: TrainSettings, synthesized: bool) -> TrainSettings:
     """`settings` with the masks and unknown_logit_bias left None filled in for the kind of
     training data."""
     kind = "synthesized" if synthesized else "recorded"
@@ -386,9 +386,9 @@ def shift_unknown_prior(graph, labels, bias):
 
 def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
     """Train the float net on the train split (early stopping on val); returns (graph, history).
-    Masks left None are the recorded-data ones (resolve_masks: callers that know the data set
+    Masks left None are the recorded-data ones (resolve_for_data: callers that know the data set
     them first)."""
-    settings = resolve_masks(settings, synthesized=False)
+    settings = resolve_for_data(settings, synthesized=False)
     tr, va = (split == "train"), (split == "val")
     X = kws.mfcc_float(M)
     return train_kws(X[tr], y[tr], X[va] if va.any() else None, y[va] if va.any() else None,
@@ -405,7 +405,7 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
 def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None, frontend="q15"):
     """Calibrate, quantize (q7, q15) and test a trained float graph; returns (KwsModel, metrics)."""
     times = {} if times is None else times
-    settings = resolve_masks(settings, synthesized=False)
+    settings = resolve_for_data(settings, synthesized=False)
     graph = shift_unknown_prior(graph, list(labels), settings.unknown_logit_bias)
     tr, va, te = (split == "train"), (split == "val"), (split == "test")
     t = time.perf_counter()
@@ -429,7 +429,6 @@ def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None,
     """train_float + finish; `times` (optional dict) gets "train", "quantize", "evaluate" seconds.
     M must come from `frontend` (recorded in the model)."""
     times = {} if times is None else times
-    settings = resolve_masks(settings, synthesized=False)
     t = time.perf_counter()
     graph, hist = train_float(M, y, split, settings, len(labels), verbose)
     times["train"] = time.perf_counter() - t

@@ -110,6 +110,13 @@ def _read_list(root, name):
     return {line.strip() for line in f.read_text().splitlines() if line.strip()}
 
 
+def check_percentage(name, v, note=""):
+    """A clip-count percentage from the user: a number (not bool, not NaN) in 0..MAX_PERCENTAGE."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_PERCENTAGE:
+        raise DatasetError(f"--{name.replace('_', '-')} {v!r}: need a number in 0..{MAX_PERCENTAGE} "
+                           f"(percent of the split's keyword clips{'; ' + note if note else ''})")
+
+
 def index(root, words=WORDS, seed=59185, silence_percentage=SILENCE_PERCENTAGE,
           unknown_percentage=UNKNOWN_PERCENTAGE):
     """The clip list without reading audio: (labels, rows).
@@ -121,10 +128,8 @@ def index(root, words=WORDS, seed=59185, silence_percentage=SILENCE_PERCENTAGE,
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder. help: give the folder holding yes/, no/, ... "
                            "and _background_noise_/")
-    for name, v in (("silence", silence_percentage), ("unknown", unknown_percentage)):
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_PERCENTAGE:
-            raise DatasetError(f"--{name}-percentage {v!r}: need a number in 0..{MAX_PERCENTAGE} "
-                               f"(percent of the split's keyword clips; TF's default is 10)")
+    check_percentage("silence_percentage", silence_percentage, "TF's default is 10")
+    check_percentage("unknown_percentage", unknown_percentage, "TF's default is 10")
     words = tuple(words)
     if not words or len(set(words)) != len(words) or any(w.startswith("_") for w in words):
         raise DatasetError(f"--words {' '.join(words)}: need distinct word folder names (not "

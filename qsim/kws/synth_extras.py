@@ -22,8 +22,8 @@ import numpy as np
 from ..errors import DatasetError
 from . import dataset as d
 from . import voices as vx
+from .speech_commands import check_percentage
 
-MAX_PERCENTAGE = 1000.0
 WARP = 0.3
 
 
@@ -61,12 +61,6 @@ def synthesize_extras(keywords, n_unknown, n_silence, seed=0, workers=2):
                              initargs=(babble, {})) as pool:
         audio = np.stack(list(pool.map(_clip, jobs, chunksize=16)))
     return audio, labels
-
-
-def check_percentage(name, v):
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_PERCENTAGE:
-        raise DatasetError(f"--{name.replace('_', '-')} {v!r}: need a number in 0..{MAX_PERCENTAGE} "
-                           "(percent of the training split's keyword clips)")
 
 
 def add_to_training(audio, y, split, labels, synth_unknown_percentage=0.0,

@@ -255,15 +255,15 @@ def test_full_demo_float_accuracy_target():
 def test_masks_by_kind_of_data():
     """SpecAugment masks left None follow the data (synthesized 14 / 4, recorded 6 / 2, each
     chosen on real voices); masks given are kept."""
-    from qsim.kws.flow import MASKS, TrainSettings, resolve_masks
+    from qsim.kws.flow import MASKS, TrainSettings, resolve_for_data
     assert MASKS["synthesized"] == (14, 4) and MASKS["recorded"] == (6, 2)
     t = TrainSettings()
     assert t.time_mask is None and t.freq_mask is None
     for synth, kind in ((True, "synthesized"), (False, "recorded")):
-        r = resolve_masks(t, synth)
+        r = resolve_for_data(t, synth)
         assert (r.time_mask, r.freq_mask) == MASKS[kind]
-        assert resolve_masks(TrainSettings(time_mask=3, freq_mask=0), synth).time_mask == 3
-        assert resolve_masks(TrainSettings(time_mask=3, freq_mask=0), synth).freq_mask == 0
+        assert resolve_for_data(TrainSettings(time_mask=3, freq_mask=0), synth).time_mask == 3
+        assert resolve_for_data(TrainSettings(time_mask=3, freq_mask=0), synth).freq_mask == 0
 
 
 def test_unknown_prior_shift_is_a_logit_offset():
@@ -271,7 +271,7 @@ def test_unknown_prior_shift_is_a_logit_offset():
     it carries it); 0 is the graph itself; bad values and label sets are named errors."""
     from qsim.errors import DatasetError
     from qsim.kws.features import float_probs
-    from qsim.kws.flow import UNKNOWN_LOGIT_BIAS, TrainSettings, resolve_masks, shift_unknown_prior
+    from qsim.kws.flow import UNKNOWN_LOGIT_BIAS, TrainSettings, resolve_for_data, shift_unknown_prior
     from qsim.importers.spec import Sequential
     from qsim.kws.net import kws_spec
     labels = ["yes", "no", "backward", "_unknown_", "_silence_"]
@@ -291,5 +291,5 @@ def test_unknown_prior_shift_is_a_logit_offset():
             shift_unknown_prior(g, labels, bad)
     with pytest.raises(DatasetError, match="_unknown_"):
         shift_unknown_prior(g, ["a", "b", "c", "d", "e"], 1.0)
-    assert resolve_masks(TrainSettings(), True).unknown_logit_bias == UNKNOWN_LOGIT_BIAS["synthesized"]
-    assert resolve_masks(TrainSettings(), False).unknown_logit_bias == 0.0
+    assert resolve_for_data(TrainSettings(), True).unknown_logit_bias == UNKNOWN_LOGIT_BIAS["synthesized"]
+    assert resolve_for_data(TrainSettings(), False).unknown_logit_bias == 0.0

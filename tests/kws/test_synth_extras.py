@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from qsim.cli import main
 from qsim.errors import DatasetError
 from qsim.kws import dataset as d
+from qsim.kws import speech_commands as sc
 from qsim.kws import synth_extras as se
 from qsim.kws.flow import load_dataset
 
@@ -62,13 +63,16 @@ def test_added_to_the_training_split_only(folder):
 @given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**6, 10**6),
                  st.booleans(), st.text(max_size=5)))
 def test_bad_percentage_is_a_named_error(value):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= se.MAX_PERCENTAGE
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= sc.MAX_PERCENTAGE
     for key in ("synth_unknown_percentage", "synth_silence_percentage"):
         if ok:
-            se.check_percentage(key, value)
+            se.add_to_training(np.zeros((2, 16000), np.int16), np.array([2, 3]), np.array(["val", "val"]),
+                               ["_silence_", "_unknown_", "yes", "no"], **{key: value})
         else:
             with pytest.raises(DatasetError, match="percentage"):
-                se.check_percentage(key, value)
+                se.add_to_training(np.zeros((2, 16000), np.int16), np.array([2, 3]),
+                                   np.array(["val", "val"]), ["_silence_", "_unknown_", "yes", "no"],
+                                   **{key: value})
 
 
 @needs_espeak
