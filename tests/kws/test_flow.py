@@ -220,6 +220,10 @@ def test_tiny_demo_and_cache(tmp_path):
         assert (out / f).is_file(), f
     assert summary["library"].startswith("stand-in")
     assert all(p["mismatches"] == 0 and p["layers"] > 0 for p in summary["parity"].values())
+    from qsim.kws.flow import MASKS, UNKNOWN_LOGIT_BIAS
+    train = json.loads((out / "model" / "kws.json").read_text())["train"]
+    assert (train["time_mask"], train["freq_mask"]) == MASKS["synthesized"]
+    assert train["unknown_logit_bias"] == UNKNOWN_LOGIT_BIAS["synthesized"]
     stages = {r["stage"]: r["note"] for r in summary["stages"]}
     assert stages["dataset"] != "cached"
     again = run_demo(out, s, cache=cache, standin=True)
