@@ -48,6 +48,8 @@ def measure(demo, M, y, split, checkout, m4_inputs):
     from qsim.kws.flow import KwsModel, TrainSettings, calibrate_quantize, evaluate
 
     model = KwsModel.load(Path(demo) / "model")
+    if model.mfcc.coeff_shift:           # the cache holds the features before the model's scaling
+        M = kws.scale_coeffs(M, model.mfcc.coeff_shift)
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
     train = {k: v for k, v in model.info["train"].items() if k in fields}
     settings = TrainSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in train.items()})

@@ -77,7 +77,8 @@ def find_model(M, y, split):
         if m.get("split_sizes") != sizes:
             continue
         model = KwsModel.load(d)
-        if abs(accuracy(kws.float_probs(model.float_graph, X).argmax(1), y[te]) - m["float"]) < 1e-9:
+        Xm = kws.mfcc_float(kws.scale_coeffs(M[te], model.mfcc.coeff_shift)) if model.mfcc.coeff_shift else X
+        if abs(accuracy(kws.float_probs(model.float_graph, Xm).argmax(1), y[te]) - m["float"]) < 1e-9:
             return model, d
     return None, None
 
@@ -131,6 +132,9 @@ def main():
         model, src = find_model(M, y, split)
     if model is not None:
         g = model.float_graph
+        if model.mfcc.coeff_shift:       # the cache holds the features before the model's scaling
+            M = kws.scale_coeffs(M, model.mfcc.coeff_shift)
+            X = kws.mfcc_float(M)
     else:
         src = f"trained here ({args.train_epochs} epochs)"
         g, _ = train_float(M, y, split, TrainSettings(epochs=args.train_epochs), 5)

@@ -44,7 +44,7 @@ def register(subparsers):
 # qsim.kws.flow.TrainSettings' defaults, spelled out so that `qsim --help` does not import numba
 # (tests/kws/test_flow.py checks they agree).
 DEFAULTS = {"epochs": 80, "seed": 0, "lr": 2e-3, "batch_size": 64, "conv": (28, 30), "fc": (58, 128),
-            "keep": "last", "arch": "seed"}
+            "keep": "last", "arch": "seed", "coeff_scale": "none"}
 
 
 def add_train_args(p):
@@ -70,6 +70,12 @@ def add_train_args(p):
                    help="MFCC front end: q15 = bit-exact arm_mfcc_q15, q15norm = the same on frames "
                         "shifted up to a peak >= 2**14 with c0 corrected, float = arm_mfcc_f32 "
                         "rounded to q8.7; recorded in the model folder (default q15)")
+    p.add_argument("--coeff-scale", choices=("balanced", "none"), default=d.coeff_scale,
+                   help="balanced = shift each MFCC coefficient by a power of two chosen on the "
+                        "training split so that one input format gives them all similar precision "
+                        "(recorded in kws.json as mfcc.coeff_shift; the generated "
+                        "<net>_features.h applies it), none = features as they come "
+                        f"(default {d.coeff_scale})")
     p.add_argument("--fc", type=int, nargs="+", default=list(d.fc), metavar="ROWS",
                    help="hidden fully connected widths (default " + " ".join(map(str, d.fc)) + ")")
 
@@ -87,7 +93,7 @@ def settings_from(args, **extra):
     return TrainSettings(epochs=args.epochs, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
                          conv=tuple(args.conv), fc=tuple(args.fc), keep=args.keep,
                          arch=getattr(args, "arch", "seed"),
-                         **extra)
+                         coeff_scale=getattr(args, "coeff_scale", DEFAULTS["coeff_scale"]), **extra)
 
 
 def print_metrics(m, labels=None):

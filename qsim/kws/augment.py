@@ -8,6 +8,9 @@
     channel         telephone band, laptop-microphone resonances, or a spectral tilt
     noise           white / pink / brown noise, mains hum with harmonics, or babble (other
                     synthesized words, a bank made once per set), unit RMS
+    events          non-stationary household noise, unit RMS: clatter (dishes: struck objects
+                    ringing at a few modes), throb (a machine: noise modulated at 0.5-8 Hz),
+                    squeak (short gliding whistles with a harmonic or two)
 """
 import numpy as np
 import scipy.interpolate
@@ -15,6 +18,7 @@ import scipy.signal
 
 SAMPLE_RATE = 16000
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble")
+EVENT_KINDS = ("clatter", "throb", "squeak")
 
 
 def warp_formants(speech, factor):
@@ -139,3 +143,43 @@ def noise(rng, n, kind=None, babble=None):
         spec /= f ** (colour / 2.0)
         x = np.fft.irfft(spec, n)
     return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+
+def _unit(x):
+    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+
+def events(rng, n, kind=None):
+    """Unit-RMS non-stationary noise of `kind` (EVENT_KINDS; drawn if None) over a quiet
+    coloured floor (-40..-15 dB under the events)."""
+    kind = EVENT_KINDS[int(rng.integers(len(EVENT_KINDS)))] if kind is None else kind
+    t = np.arange(n) / SAMPLE_RATE
+    x = np.zeros(n)
+    if kind == "clatter":                         # 1-12 impacts, each 1-4 damped modes
+        for _ in range(int(rng.integers(1, 13))):
+            start = int(rng.integers(0, n - 160))
+            tt = t[:n - start]
+            hit = sum(rng.uniform(0.2, 1.0) * np.exp(-tt / rng.uniform(0.005, 0.15))
+                      * np.sin(2 * np.pi * rng.uniform(500, 7000) * tt + rng.uniform(0, 6.3))
+                      for _ in range(int(rng.integers(1, 5))))
+            burst = np.zeros(len(tt))
+            k = int(rng.integers(16, 80))
+            burst[:k] = rng.normal(size=min(k, len(tt))) * np.exp(-np.arange(min(k, len(tt))) / (k / 4))
+            x[start:] += (hit + 0.5 * burst) * 10 ** (rng.uniform(-20, 0) / 20)
+    elif kind == "throb":                         # noise (or a hum) modulated at 0.5-8 Hz
+        base = noise(rng, n, ("white", "pink", "brown", "hum")[int(rng.integers(4))])
+        f, depth = rng.uniform(0.5, 8.0), rng.uniform(0.5, 1.0)
+        wave = np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
+        env = 1 + depth * (np.sign(wave) if rng.random() < 0.3 else wave)   # square or sine
+        x = base * np.maximum(env, 0)
+    else:                                         # squeak: 1-4 gliding whistles, 50-400 ms
+        for _ in range(int(rng.integers(1, 5))):
+            dur = int(rng.uniform(0.05, 0.4) * SAMPLE_RATE)
+            start = int(rng.integers(0, n - dur))
+            f0 = np.exp(np.linspace(np.log(rng.uniform(600, 4000)), np.log(rng.uniform(600, 4000)), dur))
+            ph = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
+            tone = sum(rng.uniform(0.1, 1.0) ** (h - 1) * np.sin(h * ph) for h in range(1, int(rng.integers(1, 4)) + 1))
+            x[start:start + dur] += tone * np.hanning(dur) * 10 ** (rng.uniform(-12, 0) / 20)
+    x = _unit(x)
+    return _unit(x + noise(rng, n, ("white", "pink", "brown")[int(rng.integers(3))])
+                 * 10 ** (rng.uniform(-40, -15) / 20))

@@ -89,6 +89,9 @@ class Variety:
     silence_top : loudest _silence_ noise level, dB RMS re full scale (levels uniform in dB from
         -70); -25 = before.
     confusers : whether _unknown_ may be one of CONFUSERS (False: drawn from the other words).
+    events : probability that a _silence_ clip, or a word clip's background noise, is
+        non-stationary household noise (qsim.kws.augment.events: clatter, throb, squeak) rather
+        than a stationary colour or hum; 0 = before.
     """
     intonation: float = 0.0
     pronunciation: float = 0.0
@@ -96,9 +99,10 @@ class Variety:
     channel: float = 0.0
     silence_top: float = -25.0
     confusers: bool = True
+    events: float = 0.0
 
     def __post_init__(self):
-        for k in ("intonation", "pronunciation", "channel"):
+        for k in ("intonation", "pronunciation", "channel", "events"):
             if not 0 <= getattr(self, k) <= 1:
                 raise QsimError(f"Variety.{k}={getattr(self, k)} is a probability. help: give 0..1")
         if not 0 <= self.contour <= 12:
@@ -199,6 +203,8 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
         top = variety.silence_top
         level = 10 ** ((rng.uniform(-70, -25) if top == -25.0 else vrng.uniform(-70, top)) / 20)
         x = aug.noise(rng, n)
+        if variety.events and vrng.random() < variety.events:
+            x = aug.events(vrng, n)
         if augment and rng.random() < 0.3:                   # two sources at once
             x = x + aug.noise(rng, n) * rng.uniform(0.1, 1.0)
             x /= np.sqrt(np.mean(x ** 2)) + 1e-12
@@ -233,7 +239,10 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
         rms = np.sqrt(np.mean(speech ** 2)) * 10 ** (rng.uniform(-20, -1) / 20) / (np.abs(speech).max() + 1e-12)
         kind = aug.NOISE_KINDS[int(rng.integers(5 if babble is not None else 4))]
         snr = rng.uniform(10 if kind == "babble" else 0, 30) if augment else rng.uniform(5, 30)
-        clip += aug.noise(rng, n, kind, babble=babble) * rms * 10 ** (-snr / 20)
+        bg = aug.noise(rng, n, kind, babble=babble)
+        if variety.events and vrng.random() < variety.events:
+            bg = aug.events(vrng, n)
+        clip += bg * rms * 10 ** (-snr / 20)
     return to_int16(np.clip(clip, -1, 1 - 2 ** -15)), str(word)
 
 

@@ -44,7 +44,7 @@ from ..plots import write_profile
 from . import features as kws
 from .dataset import DEMO_VARIETY, LABELS, NO_VARIETY, Variety, synthesize_kws
 from .flow import (KwsModel, TrainSettings, evaluate, finish, load_dataset, load_features,
-                   resolve_for_data, train_float)
+                   resolve_for_data, scale_for_training, train_float)
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]     # the qsim package: cache keys hash sources below it
@@ -177,7 +177,7 @@ def _features(s: DemoSettings, data_dir, data_key, cache: Path):
     return ((M, y, split), tuple(labels)), key, False
 
 
-def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st):
+def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels, verbose, st, mfcc):
     """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
@@ -206,7 +206,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
         st.rows.append(["train", time.perf_counter() - t0, f"{len(hist['loss'])} epochs "
                         f"(kept {hist['best_epoch'] + 1})"])
     times = {}
-    model, _ = finish(graph, hist, M, y, split, t, labels, times, s.frontend)
+    model, _ = finish(graph, hist, M, y, split, t, labels, times, s.frontend, mfcc)
     st.rows.append(["calibrate + quantize", times["quantize"], "q7, q15; strategy picked on val"])
     _cached_dir(path, model.save)
     return model, key
@@ -266,13 +266,13 @@ def _cmsis(cmsis, standin):
     return find_cmsis(cmsis)
 
 
-def _codegen(qgraphs, out: Path, frontend="q15"):
+def _codegen(qgraphs, out: Path, frontend="q15", coeff_shift=()):
     mem = {}
     for scheme, q in qgraphs.items():
         folder = out / "c" / f"kws_{scheme}"
         gen = write_network(q, folder, name=f"kws_{scheme}", force=True, source=f"model/{scheme}")
         (folder / f"kws_{scheme}_features.h").write_text(
-            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}", frontend))
+            kws.features_header(q.tensors[q.inputs[0]].qformat, f"kws_{scheme}", frontend, coeff_shift))
         code = measure_code_size(folder / f"kws_{scheme}.c", [folder, *include_dirs()])
         mem[scheme] = memory_report(gen.plan, gen.weight_bytes, code)
     return mem
@@ -354,7 +354,9 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         f"features ({FRONTEND_STAGE.get(settings.frontend, settings.frontend)})",
         lambda: _features(settings, data_dir, data_key, cache))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
-    model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, labels, verbose, st)
+    M, mfcc = scale_for_training(M, split, settings.train)
+    model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, labels, verbose, st,
+                                       mfcc)
     te = split == "test"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
@@ -382,7 +384,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         model.save(tmp / "model")
         if qat_res is not None:
             qat_res[0].save(tmp / "model" / "q7_qat")
-        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp, model.frontend))
+        mem = st.run("codegen", lambda: _codegen(qgraphs, tmp, model.frontend, model.mfcc.coeff_shift))
         par = st.run("parity (host)", lambda: _parity(qgraphs, M[te], checkout, settings.parity_inputs))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SaturationWarning)

@@ -5,6 +5,9 @@ The device pipeline, and what simulates each step bit-exactly:
     audio   1 s of 16 kHz mono int16 (qsim.kws.audio.load_wav)
     mfcc    arm_mfcc_q15 on 49 frames of 640 samples every 320, each zero-padded to 1024
             (qsim.kws.mfcc_q15) -> (49, 10) int16 in q8.7 (value * 128)
+    scale   optional, MfccConfig.coeff_shift: coefficient c shifted right by r_c (left if
+            negative), rounded half up, saturated to int16 (`scale_coeffs`), so that one input
+            format suits c0 (range ~100) and c9 (range ~10) alike; still called q8.7 below
     input   the q8.7 values moved to the net's input QFormat Q(bits-1-f).f by one shift,
             `mfcc_to_input` (below; the generated C gets the same step in <prefix>_features.h):
                 s = 7 - f > 0:  ssat((m + (1 << (s - 1))) >> s, bits)   round half up, saturate
@@ -55,14 +58,62 @@ def features(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
              frac_bits = the net's input bits mfcc_to_input then only saturates)
     """
     if frontend == "q15":
-        return mfcc_features(audio, cfg)
-    if frontend == "q15norm":
-        return mfcc_q15(np.asarray(audio), cfg, normalize=True)[..., None]
-    if frontend == "float":
+        m = mfcc_features(audio, cfg)
+    elif frontend == "q15norm":
+        m = mfcc_q15(np.asarray(audio), cfg, normalize=True)[..., None]
+    elif frontend == "float":
         s = MFCC_FRAC_BITS - cfg.frac_bits      # rounded to cfg.frac_bits, carried as q8.7
         m = np.round(mfcc_f32(np.asarray(audio), cfg).astype(np.float64) * (1 << cfg.frac_bits))
-        return (np.clip(m, -32768 >> s, 32767 >> s) * (1 << s)).astype(np.int16)[..., None]
-    raise ShapeError(f"unknown front end {frontend!r}. help: use one of {', '.join(FRONTENDS)}")
+        m = (np.clip(m, -32768 >> s, 32767 >> s) * (1 << s)).astype(np.int16)[..., None]
+    else:
+        raise ShapeError(f"unknown front end {frontend!r}. help: use one of {', '.join(FRONTENDS)}")
+    return scale_coeffs(m, cfg.coeff_shift) if cfg.coeff_shift else m
+
+
+@njit(cache=True)
+def _scale(m, shifts, out):
+    n = shifts.shape[0]
+    for i in range(m.shape[0]):
+        s, v = shifts[i % n], m[i]
+        if s > 0:
+            v = asr(v + (1 << (s - 1)), s)
+        elif s < 0:
+            v = v << -s
+        out[i] = ssat(v, 16)
+
+
+def scale_coeffs(m, shifts):
+    """q8.7 int16 features (..., n_coeffs[, 1]) with coefficient c shifted right by shifts[c]
+    (left if negative), rounded half up, saturated to int16: the front end's last step when
+    MfccConfig.coeff_shift is set (the generated <prefix>_features.h does the same)."""
+    m = np.asarray(m)
+    shifts = np.asarray(shifts, np.int64)
+    if m.dtype != np.int16:
+        raise ShapeError(f"scale_coeffs: need int16 q8.7 features, got {m.dtype}")
+    n = m.shape[-2] if m.ndim >= 2 and m.shape[-1] == 1 else m.shape[-1]
+    if shifts.ndim != 1 or len(shifts) != n:
+        raise ShapeError(f"scale_coeffs: {len(shifts.reshape(-1))} shifts for {n} coefficients")
+    flat = np.ascontiguousarray(m.reshape(-1)).astype(np.int64)
+    out = np.empty(flat.shape, np.int64)
+    _scale(flat, shifts, out)
+    return out.astype(np.int16).reshape(m.shape)
+
+
+def balance_shifts(m, q=99.9):
+    """Per-coefficient shifts (MfccConfig.coeff_shift) from training features (N, frames,
+    n_coeffs[, 1]) int16 q8.7: r_c = round(log2(range_c / median range)), range_c the q-th
+    percentile of |m_c|, in -4..COEFF_SHIFT_MAX; the ranges then lie within a factor ~1.4 of the
+    median, so the single input format the quantizer picks fits all of them (c0's range is ~10x
+    c9's: unscaled, the format that holds c0 leaves c9 two or three bits)."""
+    from .mfcc import COEFF_SHIFT_MAX
+    m = np.asarray(m)
+    m = m[..., 0] if m.shape[-1] == 1 and m.ndim >= 3 else m
+    a = np.abs(m.reshape(-1, m.shape[-1]).astype(np.float64))
+    if not len(a):
+        raise ShapeError("balance_shifts: no training features")
+    rng = np.maximum(np.percentile(a, q, axis=0), 1.0)
+    r = np.round(np.log2(rng / np.median(rng)))
+    return tuple(int(v) for v in np.clip(r, -4, COEFF_SHIFT_MAX))
 
 
 def frontend_error(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
@@ -128,10 +179,11 @@ def net_input(qgraph, m):
     return mfcc_to_input(m, t.qformat).reshape((len(m),) + tuple(t.shape))
 
 
-def features_header(qformat, prefix, frontend="q15") -> str:
+def features_header(qformat, prefix, frontend="q15", coeff_shift=()) -> str:
     """C header with `<prefix>_input_from_mfcc_q15`, the step between arm_mfcc_q15 and <prefix>_run.
 
-    With frontend="q15norm" it also has the per-frame gain around arm_mfcc_q15:
+    With coeff_shift (MfccConfig.coeff_shift) it first shifts coefficient c by coeff_shift[c]
+    (scale_coeffs). With frontend="q15norm" it also has the per-frame gain around arm_mfcc_q15:
     `<prefix>_frame_gain(frame, n)` shifts a frame in place and returns k, and after
     arm_mfcc_q15 `<prefix>_c0_correct(mfcc, k)` takes the shift back out of c0
     (qsim.kws.mfcc.mfcc_q15_norm_frames). Plain C99 (int16_t is q15_t, int8_t is q7_t), so it
@@ -139,23 +191,34 @@ def features_header(qformat, prefix, frontend="q15") -> str:
     """
     shift, ct = input_shift(qformat), "int8_t" if qformat.bits == 8 else "int16_t"
     if shift > 0:
-        expr = f"((int32_t)mfcc[i] + {1 << (shift - 1)}) >> {shift}"
+        expr = f"(m + {1 << (shift - 1)}) >> {shift}"
     elif shift < 0:
-        expr = f"(int32_t)mfcc[i] * {1 << -shift}"
+        expr = f"m * {1 << -shift}"
     else:
-        expr = "(int32_t)mfcc[i]"
+        expr = "m"
+    cs = [int(v) for v in coeff_shift]
     up, hi, lo = prefix.upper(), (1 << (qformat.bits - 1)) - 1, -(1 << (qformat.bits - 1))
+    if cs:
+        scale = [f"static const int8_t {prefix}_coeff_shift[{len(cs)}] = {{{', '.join(map(str, cs))}}};", "",
+                 f"/* Coefficient c of each frame shifted right by {prefix}_coeff_shift[c] (left if",
+                 " * negative), rounded half up, saturated to int16: qsim.kws.features.scale_coeffs. */",
+                 f"static inline int32_t {prefix}_scale_coeff(int32_t m, int s)", "{",
+                 "    if (s > 0) m = (m + (1 << (s - 1))) >> s;", "    else if (s < 0) m = m * (1 << -s);",
+                 "    return m > 32767 ? 32767 : m < -32768 ? -32768 : m;", "}", ""]
+        first = f"        int32_t m = {prefix}_scale_coeff(mfcc[i], {prefix}_coeff_shift[i % {len(cs)}]);"
+    else:
+        scale, first = [], "        int32_t m = mfcc[i];"
     return "\n".join([
         f"/* Generated by qsim: arm_mfcc_q15 output (q8.7) -> '{prefix}' input {qformat}. */",
         f"#ifndef {up}_FEATURES_H", f"#define {up}_FEATURES_H", "", "#include <stddef.h>",
         "#include <stdint.h>", "",
         f"#define {up}_MFCC_SHIFT {shift}   /* right shift q8.7 -> Q.{qformat.frac_bits}; "
-        "negative = left */", "",
+        "negative = left */", "", *scale,
         "/* Call once per clip on the 49 x 10 arm_mfcc_q15 outputs (frame after frame), then",
         f" * {prefix}_run(input, output). Rounds half up and saturates, as",
         " * qsim.kws.features.mfcc_to_input. */",
         f"static inline void {prefix}_input_from_mfcc_q15(const int16_t *mfcc, {ct} *input, size_t n)",
-        "{", "    size_t i;", "    for (i = 0; i < n; ++i) {",
+        "{", "    size_t i;", "    for (i = 0; i < n; ++i) {", first,
         f"        int32_t v = {expr};",
         f"        input[i] = ({ct})(v > {hi} ? {hi} : v < {lo} ? {lo} : v);",
         "    }", "}", "", *(_gain_c(prefix) if frontend == "q15norm" else []),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calibrate import calibrate
-from ..errors import DatasetError, ModelFormatError, SaturationWarning
+from ..errors import DatasetError, ModelFormatError, SaturationWarning, ShapeError
 from ..quantize import quantize
 from . import features as kws
 from .dataset import load_kws
@@ -65,6 +65,9 @@ class TrainSettings:
     version: str = "5.7.0"                   # CMSIS_5 release and code path of the q7/q15 models
     path: str = "ref"                        # (`qsim train kws` defaults to qsim.releases')
     arch: str = "seed"                        # "seed" or "ds_cnn" (qsim.kws.net.ARCHS)
+    # "balanced": a power-of-two scale per MFCC coefficient chosen on the training split
+    # (features.balance_shifts, recorded as MfccConfig.coeff_shift), "none": features as they come
+    coeff_scale: str = "none"
 
 
 @dataclass
@@ -254,7 +257,9 @@ def read_kws_json(path):
         raise bad(f"unknown mfcc key(s) {unknown[:5]}; known: {sorted(_MFCC_TYPES)}")
     for k, v in m.items():
         t = _MFCC_TYPES[k]
-        ok = isinstance(v, str) if t in (str, "str") else \
+        ok = isinstance(v, list) and len(v) <= 512 and all(
+            isinstance(e, int) and not isinstance(e, bool) for e in v) if t in (tuple, "tuple") else \
+            isinstance(v, str) if t in (str, "str") else \
             isinstance(v, int) and not isinstance(v, bool) and v > 0 if t in (int, "int") else \
             isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
         if not ok:
@@ -402,8 +407,25 @@ def train_float(M, y, split, settings: TrainSettings, classes, verbose=False):
                      mixup=settings.mixup)
 
 
-def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None, frontend="q15"):
-    """Calibrate, quantize (q7, q15) and test a trained float graph; returns (KwsModel, metrics)."""
+COEFF_SCALES = ("balanced", "none")
+
+
+def scale_for_training(M, split, settings: TrainSettings, cfg: MfccConfig = MfccConfig()):
+    """(M, cfg) with settings.coeff_scale applied: "balanced" picks MfccConfig.coeff_shift on the
+    training split (kws.balance_shifts) and scales every split with it; "none", or a cfg that
+    already has shifts (features computed with them), leaves both as they are."""
+    if settings.coeff_scale not in COEFF_SCALES:
+        raise ShapeError(f"coeff_scale {settings.coeff_scale!r}: use one of {', '.join(COEFF_SCALES)}")
+    if settings.coeff_scale == "none" or cfg.coeff_shift:
+        return M, cfg
+    shifts = kws.balance_shifts(M[split == "train"])
+    return kws.scale_coeffs(M, shifts), dataclasses.replace(cfg, coeff_shift=shifts)
+
+
+def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None, frontend="q15",
+           mfcc: MfccConfig = MfccConfig()):
+    """Calibrate, quantize (q7, q15) and test a trained float graph; returns (KwsModel, metrics).
+    M are the features of `mfcc` (scale_for_training's)."""
     times = {} if times is None else times
     settings = resolve_for_data(settings, synthesized=False)
     graph = shift_unknown_prior(graph, list(labels), settings.unknown_logit_bias)
@@ -420,19 +442,21 @@ def finish(graph, hist, M, y, split, settings: TrainSettings, labels, times=None
     metrics["split_sizes"] = {k: int(np.sum(split == k)) for k in ("train", "val", "test")}
     times["evaluate"] = time.perf_counter() - t
     info = {"train": dataclasses.asdict(settings), "metrics": metrics}
-    model = KwsModel(graph, {s: v[0] for s, v in quant.items()}, tuple(labels), info=info,
+    model = KwsModel(graph, {s: v[0] for s, v in quant.items()}, tuple(labels), mfcc=mfcc, info=info,
                      frontend=frontend)
     return model, metrics
 
 
-def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None, frontend="q15"):
-    """train_float + finish; `times` (optional dict) gets "train", "quantize", "evaluate" seconds.
-    M must come from `frontend` (recorded in the model)."""
+def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None, frontend="q15",
+        mfcc: MfccConfig = MfccConfig()):
+    """scale_for_training + train_float + finish; `times` (optional dict) gets "train",
+    "quantize", "evaluate" seconds. M must come from `frontend` and `mfcc` (recorded in the model)."""
     times = {} if times is None else times
+    M, mfcc = scale_for_training(M, split, settings, mfcc)
     t = time.perf_counter()
     graph, hist = train_float(M, y, split, settings, len(labels), verbose)
     times["train"] = time.perf_counter() - t
-    return finish(graph, hist, M, y, split, settings, labels, times, frontend)
+    return finish(graph, hist, M, y, split, settings, labels, times, frontend, mfcc)
 
 
 def evaluate(graph, qgraphs, M, y):

@@ -26,6 +26,9 @@ from . import mfcc_q15 as _q15
 from . import rfft_q15 as _rfft
 
 
+COEFF_SHIFT_MAX = 8                     # |coeff_shift| per coefficient
+
+
 @dataclass(frozen=True)
 class MfccConfig:
     """Front-end parameters. Defaults: 40 ms Hamming windows every 20 ms, 10 coefficients.
@@ -47,8 +50,23 @@ class MfccConfig:
     # float front end only: the float MFCC is rounded to this many fractional bits (7: q8.7; a net
     # whose input is Q.1 and was trained on MFCCs rounded to 1 bit uses 1), carried as q8.7 ints
     frac_bits: int = 7
+    # after the front end, a right shift per coefficient of the q8.7 values (negative: left),
+    # rounded half up, saturated to int16 (qsim.kws.features.scale_coeffs); () = none. Chosen
+    # from the training features (features.balance_shifts) so that one input format gives every
+    # coefficient a similar share of its bits; the generated C does the same step.
+    coeff_shift: tuple = ()
 
     def __post_init__(self):
+        cs = self.coeff_shift
+        if not isinstance(cs, (tuple, list)) or any(
+                isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in cs):
+            raise ShapeError(f"MfccConfig: coeff_shift={str(cs)[:60]} must be a list of whole numbers")
+        object.__setattr__(self, "coeff_shift", tuple(int(v) for v in cs))
+        if self.coeff_shift and (len(self.coeff_shift) != self.n_coeffs
+                                 or not all(-COEFF_SHIFT_MAX <= v <= COEFF_SHIFT_MAX for v in self.coeff_shift)):
+            raise ShapeError(f"MfccConfig: coeff_shift={list(self.coeff_shift)[:20]} needs one shift per "
+                             f"coefficient ({self.n_coeffs}), each in -{COEFF_SHIFT_MAX}..{COEFF_SHIFT_MAX}, "
+                             "or none")
         if not 0 <= self.frac_bits <= 7:
             raise ShapeError(f"MfccConfig: frac_bits={self.frac_bits} must be in 0..7 (the features "
                              "are carried as q8.7)")

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qsim import float_exec
 from qsim.cli import main
+from qsim.errors import ShapeError
 from qsim.fixedpoint import QFormat
 from qsim.importers.spec import Sequential
 from qsim.kws import features as kws
@@ -64,12 +67,17 @@ def test_mfcc_to_input_is_quantize_of_dequantized(bits):
                                       err_msg=f"{q}")
 
 
+COEFF_SHIFTS = [(), (3, 1, 0, 0, 0, 0, 0, -1, -1, -1), (8, -8, 7, -7, 2, -2, 1, 0, 5, -4)]
+
+
 @needs_gcc
 @pytest.mark.parametrize("frac", [1, 4, 7, 9])
-def test_features_header_matches_python(tmp_path, frac):
-    """The generated C step == mfcc_to_input on every int16 value."""
+@pytest.mark.parametrize("coeff_shift", COEFF_SHIFTS)
+def test_features_header_matches_python(tmp_path, frac, coeff_shift):
+    """The generated C step == scale_coeffs then mfcc_to_input on every int16 value, each value
+    seen at every coefficient position."""
     q = QFormat(8 if frac < 8 else 16, frac)
-    (tmp_path / "f.h").write_text(kws.features_header(q, "net"))
+    (tmp_path / "f.h").write_text(kws.features_header(q, "net", coeff_shift=coeff_shift))
     ct = "int8_t" if q.bits == 8 else "int16_t"
     (tmp_path / "m.c").write_text(f"""#include <stdio.h>
 #include "f.h"
@@ -84,7 +92,72 @@ int main(void) {{ static int16_t m[65536]; static {ct} o[65536]; long i;
     got = np.array(subprocess.run([str(exe)], capture_output=True, text=True, check=True)
                    .stdout.split(), np.int64)
     m = np.arange(-32768, 32768).astype(np.int16)
-    np.testing.assert_array_equal(got, kws.mfcc_to_input(m, q))
+    want = kws.mfcc_to_input(kws.scale_coeffs(m[:-6].reshape(-1, 10), coeff_shift).reshape(-1)
+                             if coeff_shift else m, q)
+    np.testing.assert_array_equal(got[:len(want)], want)
+    if coeff_shift:           # shifted by one position: every value meets another coefficient
+        np.testing.assert_array_equal(
+            got[3:3 + 65530], kws.mfcc_to_input(kws.scale_coeffs(m[3:3 + 65530].reshape(-1, 10),
+                                                                 np.roll(coeff_shift, -3)).reshape(-1), q))
+
+
+@pytest.mark.parametrize("r", range(-8, 9))
+def test_scale_coeffs_is_rounded_power_of_two(r):
+    """scale_coeffs == round half up of m / 2**r, saturated to int16, per coefficient."""
+    m = np.arange(-32768, 32768).astype(np.int16)[:-6].reshape(-1, 10)
+    shifts = np.full(10, r)
+    shifts[3] = 0
+    got = kws.scale_coeffs(m, tuple(shifts)).astype(np.int64)
+    want = np.clip(np.floor(m.astype(np.float64) / 2.0 ** shifts + 0.5), -32768, 32767)
+    np.testing.assert_array_equal(got, want)
+    assert got.shape == m.shape
+
+
+def test_scale_coeffs_refuses_bad_shapes():
+    with pytest.raises(ShapeError, match="3 shifts for 10"):
+        kws.scale_coeffs(np.zeros((2, 49, 10, 1), np.int16), (1, 2, 3))
+    with pytest.raises(ShapeError, match="int16"):
+        kws.scale_coeffs(np.zeros((2, 10)), (0,) * 10)
+
+
+def test_balance_shifts_equalizes_ranges(rng):
+    """Coefficients 16x, 1x and 1/4x the median spread get shifts 4, 0, -2; after scaling every
+    range is within a factor 1.5 of the median."""
+    spread = np.array([1600, 100, 100, 100, 100, 100, 100, 25, 25, 100])
+    m = np.clip(rng.normal(0, 1, (500, 49, 10, 1)) * spread[:, None], -32768, 32767).astype(np.int16)
+    shifts = kws.balance_shifts(m)
+    assert shifts == (4, 0, 0, 0, 0, 0, 0, -2, -2, 0)
+    a = np.percentile(np.abs(kws.scale_coeffs(m, shifts)[..., 0].reshape(-1, 10)), 99.9, axis=0)
+    assert a.max() / np.median(a) < 1.5 and np.median(a) / a.min() < 1.5
+
+
+def test_mfcc_config_coeff_shift_is_checked():
+    from qsim.kws.mfcc import MfccConfig
+    assert MfccConfig(coeff_shift=[1] * 10).coeff_shift == (1,) * 10
+    for bad in ([1] * 9, [9] + [0] * 9, [True] * 10, "0000000000", [0.5] * 10):
+        with pytest.raises(ShapeError, match="coeff_shift"):
+            MfccConfig(coeff_shift=bad)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.lists(st.one_of(st.integers(-20, 20), st.floats(allow_nan=True), st.booleans(),
+                                    st.text(max_size=3), st.none()), max_size=12),
+                 st.text(max_size=12), st.integers(), st.none(), st.dictionaries(st.text(max_size=3),
+                                                                                st.integers(), max_size=2)))
+def test_kws_json_coeff_shift_is_checked(tmp_path_factory, value):
+    """A kws.json's mfcc.coeff_shift is untrusted: it loads only as ten whole numbers in -8..8,
+    anything else is a ModelFormatError naming it."""
+    from qsim.errors import ModelFormatError
+    from qsim.kws.flow import read_kws_json
+    p = tmp_path_factory.mktemp("kj") / "kws.json"
+    p.write_text(json.dumps({"labels": ["a", "b"], "mfcc": {"coeff_shift": value}}))
+    ok = isinstance(value, list) and (value == [] or (
+        len(value) == 10 and all(type(v) is int and -8 <= v <= 8 for v in value)))
+    if ok:
+        assert read_kws_json(p)[2].coeff_shift == tuple(value)
+    else:
+        with pytest.raises(ModelFormatError, match="coeff_shift"):
+            read_kws_json(p)
 
 
 def test_warp_formants_scales_every_frequency():
@@ -142,6 +215,26 @@ def test_train_kws_writes_model(tiny_model):
     doc = json.loads((tiny_model / "kws.json").read_text())
     assert doc["input_shift"]["q7"] == 7 - m.qgraphs["q7"].tensors["input"].qformat.frac_bits
     assert 0 <= doc["metrics"]["float"] <= 1 and "q15" in doc["metrics"]["agreement"]
+
+
+@needs_espeak
+def test_train_kws_balances_coefficients(tiny_model, tiny_set, tmp_path):
+    """--coeff-scale balanced: shifts picked on the training split, recorded in kws.json, and
+    the loaded model's front end applies them (its features are the scaled ones); the default
+    (none) records no shifts."""
+    from qsim.kws.dataset import load_kws
+    from qsim.kws.flow import KwsModel, load_features
+    assert KwsModel.load(tiny_model).mfcc.coeff_shift == ()
+    tiny_model = tmp_path / "bal"
+    assert main(["train", "kws", "--data", str(tiny_set), "-o", str(tiny_model), *TINY,
+                 "--coeff-scale", "balanced"]) == 0
+    m = KwsModel.load(tiny_model)
+    M, _, split, _ = load_features(tiny_set)
+    shifts = kws.balance_shifts(M[split == "train"])
+    assert m.mfcc.coeff_shift == shifts and any(shifts)
+    assert json.loads((tiny_model / "kws.json").read_text())["mfcc"]["coeff_shift"] == list(shifts)
+    audio = load_kws(tiny_set)[0][:6]
+    np.testing.assert_array_equal(m.features(audio), kws.scale_coeffs(kws.features(audio), shifts))
 
 
 @needs_espeak
@@ -209,7 +302,8 @@ def test_kws_command_on_wavs(cli, tiny_model, tiny_set, tmp_path):
 def test_tiny_demo_and_cache(tmp_path):
     from qsim.commands.train import settings_from
     from qsim.kws.demo import DemoSettings, run_demo
-    ns = argparse.Namespace(epochs=1, seed=0, lr=2e-3, batch_size=16, conv=[4, 4], fc=[8], keep="last")
+    ns = argparse.Namespace(epochs=1, seed=0, lr=2e-3, batch_size=16, conv=[4, 4], fc=[8], keep="last",
+                            coeff_scale="balanced")
     s = DemoSettings(per_class=4, voices=tuple(VOICES), train=settings_from(ns), parity_inputs=4,
                      report_samples=8)
     out, cache = tmp_path / "demo", tmp_path / "cache"
@@ -224,6 +318,10 @@ def test_tiny_demo_and_cache(tmp_path):
     train = json.loads((out / "model" / "kws.json").read_text())["train"]
     assert (train["time_mask"], train["freq_mask"]) == MASKS["synthesized"]
     assert train["unknown_logit_bias"] == UNKNOWN_LOGIT_BIAS["synthesized"]
+    shifts = json.loads((out / "model" / "kws.json").read_text())["mfcc"]["coeff_shift"]
+    assert len(shifts) == 10 and any(shifts)
+    assert f"kws_q7_coeff_shift[10] = {{{', '.join(map(str, shifts))}}};" in \
+        (out / "c/kws_q7/kws_q7_features.h").read_text()
     stages = {r["stage"]: r["note"] for r in summary["stages"]}
     assert stages["dataset"] != "cached"
     again = run_demo(out, s, cache=cache, standin=True)

@@ -71,8 +71,44 @@ def test_espeak_text_draws():
     assert texts == [d.espeak_text("backward", np.random.default_rng(k), v) for k in range(40)]
 
 
+def _frame_db(x, n=320):
+    e = np.mean(x[:len(x) // n * n].reshape(-1, n) ** 2, axis=1)
+    return 10 * np.log10(e + 1e-20)
+
+
+@pytest.mark.parametrize("kind", aug.EVENT_KINDS)
+def test_event_noise_is_unit_rms_and_not_stationary(kind):
+    """Each event kind is finite, unit RMS, reproducible from its Generator, and far less steady
+    than coloured noise: the spread of 20 ms frame energies (10th to 90th percentile) is wide."""
+    x = aug.events(np.random.default_rng(1), FS, kind)
+    assert x.shape == (FS,) and np.isfinite(x).all()
+    assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=1e-6)
+    assert np.array_equal(x, aug.events(np.random.default_rng(1), FS, kind))
+    spread = lambda y: np.subtract(*np.percentile(_frame_db(y), [90, 10]))   # noqa: E731
+    steady = max(spread(aug.noise(np.random.default_rng(k), FS, c))
+                 for k, c in enumerate(("white", "pink", "hum")))
+    spreads = [spread(aug.events(np.random.default_rng(k), FS, kind)) for k in range(12)]
+    assert steady < 7 and np.median(spreads) > 2 * steady, (steady, spreads)
+
+
+def test_silence_events_only_when_asked():
+    """Variety.events=0 leaves every _silence_ clip as before; events=1 makes them all
+    non-stationary; festival clips ignore it."""
+    v0, v1 = d.Variety(silence_top=-10.0), d.Variety(silence_top=-10.0, events=1.0)
+    for i in range(8):
+        a = d.make_clip(0, i, "_silence_", "en-us", 0.3, True, v0)[0]
+        assert np.array_equal(a, d.make_clip(0, i, "_silence_", "en-us", 0.3, True, d.Variety(
+            silence_top=-10.0, events=0.0))[0])
+        b = d.make_clip(0, i, "_silence_", "en-us", 0.3, False, v1)[0].astype(np.float64)
+        if np.abs(b).max() > 50:                       # not lost under 16-bit rounding
+            assert np.subtract(*np.percentile(_frame_db(b), [90, 10])) > 3
+        f = d.make_clip(0, i, "_silence_", "festival:kal_diphone", 0.3, True, v1)[0]
+        assert np.array_equal(f, d.make_clip(0, i, "_silence_", "festival:kal_diphone", 0.3, True)[0])
+
+
 def test_variety_checks():
-    for bad in ({"intonation": 1.5}, {"contour": -1}, {"silence_top": 3}, {"channel": -0.1}):
+    for bad in ({"intonation": 1.5}, {"contour": -1}, {"silence_top": 3}, {"channel": -0.1},
+                {"events": 2.0}):
         with pytest.raises(QsimError, match="help"):
             d.Variety(**bad)
 
