@@ -142,6 +142,13 @@ def test_variety_speech_clips():
                for i, a in enumerate(var))
     peak = [np.abs(a.astype(np.int32)).max() for a in var]
     assert all(p > 3000 for p in peak)                # still a spoken word at -20 dBFS or louder
+    # household-noise backgrounds: only the noise changes (same word, start and gain draws)
+    ev = d.Variety(background_events=1.0)
+    bg = [d.make_clip(5, i, "backward", "en-us", 0.3, False, ev)[0] for i in range(3)]
+    assert any(not np.array_equal(a, b) for a, b in zip(base, bg))
+    assert all(np.array_equal(a, d.make_clip(5, i, "backward", "en-us", 0.3, False, ev)[0])
+               for i, a in enumerate(bg))
+    assert all(np.corrcoef(a.astype(float), b.astype(float))[0, 1] > 0.5 for a, b in zip(base, bg))
 
 
 @needs_espeak
