@@ -52,3 +52,42 @@ def test_no_filter_reads_every_clip(kws_real, collection):
 def test_unknown_source_names_the_sources(kws_real, collection):
     with pytest.raises(QsimError, match="no clip of source 'nope'.*-, other, sctest02"):
         kws_real.load_folder(collection, "nope")
+
+
+NOISE_BENCH = Path(__file__).resolve().parents[2] / "bench" / "kws_noise_silence.py"
+
+
+@pytest.fixture(scope="module")
+def noise_bench():
+    spec = importlib.util.spec_from_file_location("kws_noise_silence_bench", NOISE_BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_noise_cuts_full_and_uniform_volume(noise_bench, tmp_path):
+    """Each file gives n cuts, each once at full volume (samples taken verbatim from the file)
+    and once scaled by a factor in [0, 1)."""
+    ramp = (np.arange(40000) % 20000 - 10000).astype(np.int16)
+    sf.write(tmp_path / "a.wav", ramp, 16000, subtype="PCM_16")
+    sf.write(tmp_path / "b.wav", -ramp, 16000, subtype="PCM_16")
+    clips, names, vols = noise_bench.cuts(tmp_path, 5, seed=1)
+    assert clips.shape == (20, 16000) and clips.dtype == np.int16
+    assert sorted(names.tolist()) == ["a"] * 10 + ["b"] * 10
+    src = {"a": ramp, "b": -ramp}
+    for x, n, v in zip(clips, names, vols):
+        if v == "full":
+            off = int(np.nonzero(src[n] == x[0])[0][0])
+            assert np.array_equal(x, src[n][off:off + 16000])
+        else:
+            assert np.abs(x.astype(int)).max() < np.abs(src[n].astype(int)).max()
+    assert (vols == "full").sum() == (vols == "uniform").sum() == 10
+
+
+def test_noise_cuts_refuse_short_or_missing(noise_bench, tmp_path):
+    with pytest.raises(QsimError, match="no .wav files"):
+        noise_bench.cuts(tmp_path, 1, seed=0)
+    sf.write(tmp_path / "short.wav", np.zeros(8000, np.int16), 16000, subtype="PCM_16")
+    with pytest.raises(QsimError, match="shorter than one second"):
+        noise_bench.cuts(tmp_path, 1, seed=0)
+    assert noise_bench.main(["--noise", str(tmp_path), "--model", str(tmp_path / "m")]) == 2
