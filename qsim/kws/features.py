@@ -70,18 +70,6 @@ def features(audio, cfg: MfccConfig = MfccConfig(), frontend="q15"):
     return scale_coeffs(m, cfg.coeff_shift) if cfg.coeff_shift else m
 
 
-@njit(cache=True)
-def _scale(m, shifts, out):
-    n = shifts.shape[0]
-    for i in range(m.shape[0]):
-        s, v = shifts[i % n], m[i]
-        if s > 0:
-            v = asr(v + (1 << (s - 1)), s)
-        elif s < 0:
-            v = v << -s
-        out[i] = ssat(v, 16)
-
-
 def scale_coeffs(m, shifts):
     """q8.7 int16 features (..., n_coeffs[, 1]) with coefficient c shifted right by shifts[c]
     (left if negative), rounded half up, saturated to int16: the front end's last step when
@@ -95,7 +83,7 @@ def scale_coeffs(m, shifts):
         raise ShapeError(f"scale_coeffs: {len(shifts.reshape(-1))} shifts for {n} coefficients")
     flat = np.ascontiguousarray(m.reshape(-1)).astype(np.int64)
     out = np.empty(flat.shape, np.int64)
-    _scale(flat, shifts, out)
+    _shift_round_sat(flat, shifts, 16, out)
     return out.astype(np.int16).reshape(m.shape)
 
 
@@ -147,13 +135,16 @@ def input_shift(qformat) -> int:
 
 
 @njit(cache=True)
-def _to_input(m, shift, bits, out):
+def _shift_round_sat(m, shifts, bits, out):
+    """out[i] = m[i] shifted right by shifts[i % len(shifts)] (left if negative), rounded half
+    up, saturated to `bits` (mfcc_to_input: one shift; scale_coeffs: one per coefficient)."""
+    n = shifts.shape[0]
     for i in range(m.shape[0]):
-        v = m[i]
-        if shift > 0:
-            v = asr(v + (1 << (shift - 1)), shift)
-        elif shift < 0:
-            v = v << -shift
+        s, v = shifts[i % n], m[i]
+        if s > 0:
+            v = asr(v + (1 << (s - 1)), s)
+        elif s < 0:
+            v = v << -s
         out[i] = ssat(v, bits)
 
 
@@ -168,7 +159,7 @@ def mfcc_to_input(m, qformat):
                          "help: re-quantize the model (the input format comes from calibration)")
     flat = np.ascontiguousarray(m.reshape(-1)).astype(np.int64)
     out = np.empty(flat.shape, np.int64)
-    _to_input(flat, shift, qformat.bits, out)
+    _shift_round_sat(flat, np.array([shift], np.int64), qformat.bits, out)
     return out.astype(qformat.dtype).reshape(m.shape)
 
 
