@@ -220,3 +220,21 @@ def test_words_start_anywhere_in_the_second():
         onsets.append(np.nonzero(e > 0.05 * e.max())[0][0] / 16000)
     assert max(onsets) > 0.4 and np.median(onsets) > 0.15, onsets
     assert min(onsets) < 0.15, onsets
+
+
+@needs_espeak
+def test_household_noise_stays_out_of_the_test_split(tmp_path):
+    """Variety.events changes training / validation _silence_ only: the test split's clips are
+    those of the same set made without it (the synthesized benchmark stays comparable)."""
+    voices = ["en-us", "en-gb", "en", "en-sc", "en-029", "en-gb-x-rp"]
+    sets = {}
+    for name, v in (("plain", d.Variety(silence_top=-10.0)), ("events", d.Variety(silence_top=-10.0, events=1.0))):
+        d.synthesize_kws(tmp_path / name, seed=4, per_class=20, voices=voices, workers=2, variety=v)
+        sets[name] = d.load_kws(tmp_path / name)
+    (xa, ya, sa), (xb, yb, sb) = sets["plain"], sets["events"]
+    assert np.array_equal(ya, yb) and np.array_equal(sa, sb) and {"train", "test"} <= set(sa)
+    sil = ya == d.LABELS.index("_silence_")
+    assert (sil & (sa == "test")).any() and np.array_equal(xa[sa == "test"], xb[sb == "test"])
+    assert np.array_equal(xa[~sil], xb[~sil])                     # words untouched (no background_events)
+    changed = [not np.array_equal(a, b) for a, b in zip(xa[sil & (sa != "test")], xb[sil & (sb != "test")])]
+    assert changed and all(changed)
