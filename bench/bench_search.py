@@ -51,7 +51,7 @@ def kws_net(args, out):
     s = DemoSettings(per_class=args.kws_per_class, heldout_per_class=0, workers=2)
     cache = ROOT / "data/cache"
     (data_dir, _), key = _dataset(s, cache, verbose=False)
-    (M, y, split), _, _ = _features(data_dir, key, cache)
+    ((M, y, split), _), _, _ = _features(s, data_dir, key, cache)
     fpath = out / f"kws-float-{key}-e{args.kws_epochs}"
     if not (fpath / "model.json").exists():
         t = TrainSettings(epochs=args.kws_epochs)
