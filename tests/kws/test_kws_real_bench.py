@@ -1,5 +1,6 @@
 """bench/kws_real.py's folder reader: the `--source` filter keeps exactly the clips tagged
-`<source>__` (numpy-synthesized clips the test writes; no recording is read)."""
+`<source>__`; bench/kws_noise_silence.py's cutter (numpy-synthesized clips the tests write; no
+recording is read)."""
 import importlib.util
 from pathlib import Path
 
@@ -9,15 +10,20 @@ import soundfile as sf
 
 from qsim.errors import QsimError
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "kws_real.py"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load_bench(name):
+    """bench/<name>.py as a module (bench/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", BENCH_DIR / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="module")
 def kws_real():
-    spec = importlib.util.spec_from_file_location("kws_real_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("kws_real")
 
 
 def write(folder, name, value):
@@ -54,15 +60,9 @@ def test_unknown_source_names_the_sources(kws_real, collection):
         kws_real.load_folder(collection, "nope")
 
 
-NOISE_BENCH = Path(__file__).resolve().parents[2] / "bench" / "kws_noise_silence.py"
-
-
 @pytest.fixture(scope="module")
 def noise_bench():
-    spec = importlib.util.spec_from_file_location("kws_noise_silence_bench", NOISE_BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("kws_noise_silence")
 
 
 def test_noise_cuts_full_and_uniform_volume(noise_bench, tmp_path):
