@@ -142,7 +142,7 @@ def noise(rng, n, kind=None, babble=None):
         f = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
         spec /= f ** (colour / 2.0)
         x = np.fft.irfft(spec, n)
-    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+    return _unit(x)
 
 
 def _unit(x):

@@ -210,7 +210,7 @@ def make_clip(seed, index, label, voice, warp=0.0, augment=False, variety=NO_VAR
         # no babble here: speech-like noise labelled _silence_ would contradict _unknown_
         top = variety.silence_top
         level = 10 ** ((rng.uniform(-70, -25) if top == -25.0 else vrng.uniform(-70, top)) / 20)
-        x = aug.noise(rng, n)
+        x = aug.noise(rng, n)            # drawn in any case: rng's later draws stay as before
         if variety.events and vrng.random() < variety.events:
             x = aug.events(vrng, n)
         if augment and rng.random() < 0.3:                   # two sources at once
