@@ -256,19 +256,26 @@ def read_kws_json(path):
     if unknown:
         raise bad(f"unknown mfcc key(s) {unknown[:5]}; known: {sorted(_MFCC_TYPES)}")
     for k, v in m.items():
-        t = _MFCC_TYPES[k]
-        ok = isinstance(v, list) and len(v) <= 512 and all(
-            isinstance(e, int) and not isinstance(e, bool) for e in v) if t in (tuple, "tuple") else \
-            isinstance(v, str) if t in (str, "str") else \
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 if t in (int, "int") else \
-            isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
-        if not ok:
-            raise bad(f"mfcc {k}={repr(v)[:40]} is not a valid {getattr(t, '__name__', t)}")
+        t = getattr(_MFCC_TYPES[k], "__name__", _MFCC_TYPES[k])
+        if not _mfcc_value_ok(t, v):
+            raise bad(f"mfcc {k}={repr(v)[:40]} is not a valid {t}")
     try:
         mfcc = MfccConfig(**m)
     except (QsimError, ValueError, TypeError) as e:
         raise bad(f"mfcc settings refused ({e})") from None
     return doc, tuple(labels), mfcc
+
+
+def _mfcc_value_ok(t, v):
+    """Whether a kws.json mfcc value fits its MfccConfig field type `t` (a type name)."""
+    whole = lambda e: isinstance(e, int) and not isinstance(e, bool)   # noqa: E731
+    if t == "tuple":
+        return isinstance(v, list) and len(v) <= 512 and all(whole(e) for e in v)
+    if t == "str":
+        return isinstance(v, str)
+    if t == "int":
+        return whole(v) and v > 0
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
 
 
 def _jsonable(v):
