@@ -237,12 +237,14 @@ def _acc_magnitude(graph, cal, node):
     return 0.0 if r is None else max(abs(r[0]), abs(r[1]))
 
 
-def _weighted(node, scheme, fi, fo, acc_max, bits):
+def _weighted(node, scheme, fi, fo, acc_max, bits, fw=None):
     """Fill weight_q, bias_q, bias_shift, out_shift of a conv/depthwise/fc running at `bits`;
-    returns the final fo."""
+    returns the final fo. `fw` forces the weights' frac_bits (weight_frac_override; weights
+    beyond its range saturate), else the ceil rule on max|w|."""
     wb = weight_bits(scheme, node.op, bits)
     w, b = (np.abs(np.asarray(node.params[k], np.float64)) for k in ("weight", "bias"))
-    fw = frac_for(float(w.max()) if w.size else 0.0, wb, f"layer '{node.name}' weights")
+    if fw is None:
+        fw = frac_for(float(w.max()) if w.size else 0.0, wb, f"layer '{node.name}' weights")
     if acc_max > 0 and fi + fw + math.ceil(math.log2(acc_max)) > ACC_BITS:
         # The C sums in int32 and wraps (doc §0.4): keep every calibrated accumulator inside
         # 2**ACC_BITS by coarsening the weights (the input format is fixed by the producer).
@@ -414,9 +416,31 @@ def _forced_heads(g, head, override):
     return forced
 
 
+def _weight_fracs(g, override):
+    """{layer name: weight frac_bits} from weight_frac_override; rejects unknown layers, layers
+    without weights and values that are not ints in qsim.validate.FRAC_BITS_RANGE."""
+    if override is None:
+        return {}
+    if not isinstance(override, dict):
+        raise QuantizationError(f"weight_frac_override must be a dict {{layer name: frac_bits}}, "
+                                f"got {type(override).__name__}")
+    lo, hi = FRAC_BITS_RANGE
+    weighted = {n.name for n in g.nodes if OPS[n.op].weighted}
+    for name, f in override.items():
+        if name not in weighted:
+            raise QuantizationError(f"weight_frac_override: no layer with weights named "
+                                    f"{str(name)[:80]!r} in graph '{g.name}'. help: one of "
+                                    f"{sorted(weighted)}")
+        if not isinstance(f, (int, np.integer)) or isinstance(f, bool) or not lo <= f <= hi:
+            raise QuantizationError(f"weight_frac_override: frac_bits for layer {name!r} must be "
+                                    f"an int in {lo}..{hi}, got {str(f)[:40]!r}")
+    return {k: int(v) for k, v in override.items()}
+
+
 def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PATH,
              version=DEFAULT_RELEASE, truncate=False, percentile=99.99, fc_opt=True,
-             frac_bits_override=None, layer_bits=None, pad_channels=True):
+             frac_bits_override=None, layer_bits=None, pad_channels=True,
+             weight_frac_override=None):
     """Quantize an HWC float graph for the legacy CMSIS-NN kernels.
 
     Parameters
@@ -493,6 +517,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
     wrapping = {head[n.input]: n for n in g.nodes if n.op == "softmax" and tbits[n.input] == 8
                 and g.quant.release.softmax_q7_wraps(path)}
     forced = _forced_heads(g, head, frac_bits_override or {})
+    wforced = _weight_fracs(g, weight_frac_override)
 
     def wanted(h):
         bits = tbits[h]
@@ -518,7 +543,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
             f = bits - 1
         elif OPS[node.op].weighted:
             f = _weighted(node, scheme, frac[head[node.input]], frac.get(h, wanted(h)),
-                          _acc_magnitude(g, calibration, node), bits)
+                          _acc_magnitude(g, calibration, node), bits, wforced.get(node.name))
             if out in bounds and f < bits - 4:
                 raise QuantizationError(
                     f"layer '{node.name}': its output feeds {bounds[out].op} '{bounds[out].name}', "
@@ -548,6 +573,7 @@ def quantize(graph, calibration, scheme="q7", strategy="minmax", path=DEFAULT_PA
                                     **({"frac_bits_override": dict(frac_bits_override)}
                                        if frac_bits_override else {}),
                                     **({"layer_bits": dict(user_bits)} if user_bits else {}),
+                                    **({"weight_frac_override": wforced} if wforced else {}),
                                     "calibration_samples": calibration.num_samples})
     return validate_quantized(g, f"quantize: graph '{g.name}'")  # never what simulate refuses
 

@@ -181,13 +181,14 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
     """Float training cached apart from quantization (a CMSIS release change does not retrain)."""
     t = s.train
     train_part = {k: v for k, v in dataclasses.asdict(t).items()
-                  if k not in ("calib_samples", "strategies", "version", "unknown_logit_bias")}
+                  if k not in ("calib_samples", "strategies", "version", "unknown_logit_bias",
+                               "tune_formats")}
     fkey = _key("float", feat_key, train_part, sources=("kws/features.py", "kws/net.py", "kws/flow.py",
                                                      "train"))
     fpath = cache / f"float-{fkey}"
     key = _key("model", fkey, dataclasses.asdict(t),
                sources=("kws/features.py", "kws/net.py", "kws/flow.py", "calibrate.py", "quantize.py",
-                        "stats.py", "passes"))
+                        "stats.py", "passes", "tune.py"))
     path = cache / f"model-{key}"
     if path.is_dir():
         st.rows += [["train", 0.0, "cached"], ["calibrate + quantize", 0.0, "cached"]]
@@ -207,7 +208,7 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
                         f"(kept {hist['best_epoch'] + 1})"])
     times = {}
     model, _ = finish(graph, hist, M, y, split, t, labels, times, s.frontend, mfcc)
-    st.rows.append(["calibrate + quantize", times["quantize"], "q7, q15; strategy picked on val"])
+    st.rows.append(["calibrate + quantize", times["quantize"], "q7, q15; formats picked on val"])
     _cached_dir(path, model.save)
     return model, key
 
@@ -446,7 +447,7 @@ def summary_text(d) -> str:
                   "clips): " + ", ".join(f"{k} {pct(ho[k]).strip()}" for k in
                                          ("float", "q7", "q15", "q7_qat") if k in ho)]
     lines += ["", f"parity library: {next(iter(d['parity'].values()))['library'] if d['parity'] else '-'}",
-              f"quantization strategy (picked on val): {d['strategy']}", "",
+              f"quantization strategy (picked on val agreement with float): {d['strategy']}", "",
               f"{'stage':<26} {'seconds':>8}  note"]
     lines += [f"{r['stage']:<26} {r['seconds']:>8.1f}  {r['note']}" for r in d["stages"]]
     lines.append(f"{'total':<26} {d['total_seconds']:>8.1f}")

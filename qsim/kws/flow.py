@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calibrate import calibrate
+from ..tune import tune_formats
 from ..errors import DatasetError, ModelFormatError, SaturationWarning, ShapeError
 from ..quantize import quantize
 from . import features as kws
@@ -62,6 +63,9 @@ class TrainSettings:
     mixup: float = 0.0                       # mixup alpha (qsim.train.train); 0 = off
     calib_samples: int = 1000
     strategies: tuple = ("minmax", "mse")     # per scheme, the best on the validation split wins
+    # each strategy also with its formats tuned on the calibration clips for fidelity to the
+    # float net (qsim.tune.tune_formats; no labels): candidates "minmax+tuned", "mse+tuned"
+    tune_formats: bool = True
     version: str = "5.7.0"                   # CMSIS_5 release and code path of the q7/q15 models
     path: str = "ref"                        # (`qsim train kws` defaults to qsim.releases')
     arch: str = "seed"                        # "seed" or "ds_cnn" (qsim.kws.net.ARCHS)
@@ -326,24 +330,38 @@ def accuracy(pred, y):
 
 
 def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=SCHEMES):
-    """{scheme: (qgraph, strategy, val accuracy)}: per scheme the strategy best on validation."""
+    """({scheme: (qgraph, strategy, val accuracy)}, calibration). Candidates per scheme: each of
+    s.strategies, and with s.tune_formats each also tuned for fidelity to the float net on the
+    calibration clips (qsim.tune). The quantized net's job is to do what the float net does, so
+    the candidate agreeing with the float net on most validation clips wins (ties: the more
+    accurate, then the first); without validation clips, the first candidate."""
     rng = np.random.default_rng([s.seed, 5])
     pick = rng.permutation(len(M_train))[:s.calib_samples]
-    cal = calibrate(graph, kws.mfcc_float(M_train[pick]), stats=("minmax", "log2hist"))
+    x_cal = kws.mfcc_float(M_train[pick])
+    cal = calibrate(graph, x_cal, stats=("minmax", "log2hist"))
+    pf = kws.float_probs(graph, kws.mfcc_float(M_val)).argmax(1) if len(y_val) else None
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
         for scheme in schemes:
             best = None
             for strategy in s.strategies:
-                q = quantize(graph, cal, scheme=scheme, strategy=strategy, path=s.path,
-                             version=s.version)
-                acc = accuracy(kws.quant_outputs(q, M_val).argmax(1), y_val) if len(y_val) else 0.0
-                if best is None or acc > best[2]:
-                    best = (q, strategy, acc)
-            q, strategy, acc = best
-            q.meta = dict(q.meta, selected_on="validation accuracy", val_accuracy=acc)
-            out[scheme] = best
+                kw = dict(scheme=scheme, strategy=strategy, path=s.path, version=s.version)
+                cands = [(strategy, quantize(graph, cal, **kw))]
+                if s.tune_formats:
+                    cands.append((strategy + "+tuned", tune_formats(graph, cal, x_cal, **kw)[0]))
+                for name, q in cands:
+                    if pf is None:
+                        score = (0.0, 0.0)
+                    else:
+                        pq = kws.quant_outputs(q, M_val).argmax(1)
+                        score = (accuracy(pq, pf), accuracy(pq, y_val))
+                    if best is None or score > best[3]:
+                        best = (q, name, score[1], score)
+            q, name, acc, (agree, _) = best
+            q.meta = dict(q.meta, selected_on="agreement with the float net on validation",
+                          val_accuracy=acc, val_agreement=agree)
+            out[scheme] = best[:3]
     return out, cal
 
 

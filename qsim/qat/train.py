@@ -18,7 +18,7 @@ Formats. By default every format and shift stays as the quantizer chose it (from
 calibration), and only the integer weights and biases change. With reselect_formats=True, after
 each epoch the float shadow weights are recalibrated (float forward over a fixed, seeded subset of
 at most RESELECT_SAMPLES training items) and requantized with the original scheme, strategy, path,
-version and truncate flag (qgraph.meta["quantize"]); formats, shifts and kernels may then change.
+version, truncate flag and format overrides (qgraph.meta["quantize"]); formats, shifts and kernels may then change.
 
 Result: a copy of qgraph (same IR, readable by codegen and parity unchanged) whose params are the
 grid values w_int * 2**-frac_bits of the best epoch's shadow weights, so quantizing them again
@@ -107,7 +107,8 @@ def _reselect(graph, X, rng_seed):
                     fc_opt=settings.get("fc_opt", True),
                     pad_channels=settings.get("pad_channels", True),
                     frac_bits_override=settings.get("frac_bits_override"),
-                    layer_bits=settings.get("layer_bits"))
+                    layer_bits=settings.get("layer_bits"),
+                    weight_frac_override=settings.get("weight_frac_override"))
 
 
 def _evaluate(qnet, Xq, y, batch_size):
