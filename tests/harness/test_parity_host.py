@@ -16,6 +16,7 @@ from qsim.calibrate import calibrate
 from qsim.cli import main
 from qsim.importers.spec import KWS_SPEC, Sequential
 from qsim.quantize import quantize
+from qsim.tune import tune_formats
 from tests.codegen._models import tiny_q7, tiny_q15
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
@@ -41,11 +42,18 @@ PADDED_Q7 = {"name": "padded", "input_shape": [9, 9, 3], "layers": [
     {"op": "flatten"}, {"op": "fc", "rows": 4}, {"op": "softmax"}]}
 
 
-def _quantized(spec, scheme, version="5.9.0", path="ref"):
+def _quantized(spec, scheme, version="5.9.0", path="ref", tuned=False):
+    """tuned: formats moved by qsim.tune (finer / coarser activations, saturated weights)."""
     g = Sequential.from_dict(spec).build(seed=0)
     x = np.random.default_rng(0).normal(0, 1, (16,) + tuple(spec["input_shape"])).astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if tuned:               # one outlier spoils the min/max input format: tuning moves it
+            x.reshape(len(x), -1)[0, 0] = 40.0
+            q, report = tune_formats(g, calibrate(g, x), x, scheme=scheme, version=version,
+                                     path=path)
+            assert report.moves, f"{spec['name']}: tuning moved no format, nothing to check"
+            return q
         return quantize(g, calibrate(g, x), scheme=scheme, version=version, path=path)
 
 
@@ -58,6 +66,8 @@ CASES = {
     "small_q15": lambda v, p="ref": _quantized(SMALL_Q15, "q15", v, p),
     "small_q7q15": lambda v, p="ref": _quantized(SMALL_Q15, "q7q15", v, p),
     "padded_q7": lambda v, p="ref": _quantized(PADDED_Q7, "q7", v, p),
+    "kws_q7_tuned": lambda v, p="ref": _quantized(KWS_SPEC, "q7", v, p, tuned=True),
+    "mixed_q7_tuned": lambda v, p="ref": _quantized(MIXED, "q7", v, p, tuned=True),
 }
 
 
@@ -104,7 +114,9 @@ def test_cli_parity_and_codegen(tmp_path, capsys):
 @pytest.mark.cmsis
 @pytest.mark.parametrize("case,path", [("kws_q7", "ref"), ("kws_q15", "ref"), ("mixed_q7", "ref"),
                                        ("small_q7q15", "ref"),
-                                       ("kws_q7", "dsp"), ("mixed_q7", "dsp"), ("small_q15", "dsp")])
+                                       ("kws_q7", "dsp"), ("mixed_q7", "dsp"), ("small_q15", "dsp"),
+                                       ("kws_q7_tuned", "ref"), ("kws_q7_tuned", "dsp"),
+                                       ("mixed_q7_tuned", "dsp")])
 def test_real_cmsis(cmsis_path, case, path):
     """path 'dsp' is the host DSP-emulation build (cmsis_nn/dsp_intrinsics.h). KWS q15 has no DSP
     case: its conv1 output width 7 is odd, which q15_fast_nonsquare cannot do on DSP."""
