@@ -12,6 +12,9 @@ names). Per tensor it accumulates:
               +inf when the quantized tensor is exact (JSON: null), -inf when f is all zero but q
               is not. The output of a softmax compares CMSIS's base-2 softmax with the float
               net's natural one, so a low SQNR there is expected (argmax agreement is what counts).
+              A tensor read only by relus (not a graph output) is compared after the relu,
+              max(f, 0) with max(q, 0): its negative side, saturated or not, becomes 0 anyway
+              (the quantizer gives it no range: qsim.quantize).
     at_max / at_min   integers equal to the format's qmax / qmin
     saturated         at_max + at_min, where at_min is left out when every reader of the tensor
                       is a relu (those values become 0 anyway) and it is not a graph output
@@ -130,7 +133,8 @@ class Report:
 
     def to_text(self) -> str:
         return (self.summary() + "\n\n" + self.table() + "\n\nsat %: values at the output "
-                "format's limits (qmin not counted before a relu). SQNR inf = exact. softmax "
+                "format's limits (qmin not counted before a relu). SQNR inf = exact; before a "
+                "relu it is taken after it (the negative side becomes 0 anyway). softmax "
                 "compares CMSIS's base-2 softmax with the float one: judge it by the agreement.\n")
 
     def to_dict(self) -> dict:
@@ -156,6 +160,12 @@ def _db(v):
     if v is None:
         return "-"
     return f"{v:.1f}" if math.isfinite(v) else ("inf" if v > 0 else "-inf")
+
+
+def _relu_only(qgraph, tensor) -> bool:
+    """Every reader of `tensor` is a relu and it is not a graph output."""
+    readers = qgraph.consumers(tensor)
+    return bool(readers) and all(n.op == "relu" for n in readers) and tensor not in qgraph.outputs
 
 
 def sqnr_db(signal: float, noise: float) -> float:
@@ -245,6 +255,7 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
     classes = int(np.prod(qgraph.tensors[out].shape))
     y = None if y is None else check_labels(y, len(X), classes)
     rows = _layer_rows(qgraph)
+    relu_only = {r.tensor: _relu_only(qgraph, r.tensor) for r in rows}
     acc = {r.tensor: [0.0, 0.0] for r in rows}        # sum f**2, sum (f - q)**2
     hists = {r.tensor: Log2Histogram() for r in rows} if histograms is None else None
     pred_f, pred_q = [], []
@@ -259,8 +270,11 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
                 f = fenv[r.tensor].astype(np.float64)
                 q = qenv[r.tensor]
                 fmt = qgraph.tensors[r.tensor].qformat
+                fq = fmt.dequantize(q)
+                if relu_only[r.tensor]:
+                    f, fq = np.maximum(f, 0.0), np.maximum(fq, 0.0)
                 acc[r.tensor][0] += float((f * f).sum())
-                acc[r.tensor][1] += float(((f - fmt.dequantize(q)) ** 2).sum())
+                acc[r.tensor][1] += float(((f - fq) ** 2).sum())
                 r.at_max += int(np.count_nonzero(q == fmt.qmax))
                 r.at_min += int(np.count_nonzero(q == fmt.qmin))
                 r.size += q.size
@@ -271,10 +285,7 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
             bar.update(len(xb))
     for r in rows:
         r.sqnr_db = sqnr_db(*acc[r.tensor])
-        readers = qgraph.consumers(r.tensor)
-        relu_only = (bool(readers) and all(n.op == "relu" for n in readers)
-                     and r.tensor not in qgraph.outputs)
-        r.saturated = r.at_max + (0 if relu_only else r.at_min)
+        r.saturated = r.at_max + (0 if relu_only[r.tensor] else r.at_min)
     pf, pq = np.concatenate(pred_f), np.concatenate(pred_q)
     q = qgraph.quant
     rep = Report(qgraph.name, q.scheme, q.path, q.version, q.truncate, len(X),

@@ -55,8 +55,13 @@ def test_numbers_match_independent_computation(setup):
     for r in rep.layers:
         f = fenv[r.tensor].astype(np.float64)
         fmt = q.tensors[r.tensor].qformat
-        d = f - fmt.dequantize(qenv[r.tensor])
-        assert r.sqnr_db == pytest.approx(10 * np.log10((f * f).sum() / (d * d).sum()), rel=1e-9)
+        fq = fmt.dequantize(qenv[r.tensor])
+        readers = q.consumers(r.tensor)
+        if readers and all(n.op == "relu" for n in readers):    # compared after the relu
+            f, fq = np.maximum(f, 0), np.maximum(fq, 0)
+        d = f - fq
+        # rel 1e-6: the float32 forward's sums depend on the batch (BLAS blocking)
+        assert r.sqnr_db == pytest.approx(10 * np.log10((f * f).sum() / (d * d).sum()), rel=1e-6)
         assert r.at_max == np.count_nonzero(qenv[r.tensor] == fmt.qmax)
         assert r.at_min == np.count_nonzero(qenv[r.tensor] == fmt.qmin)
         assert r.size == qenv[r.tensor].size
@@ -78,7 +83,7 @@ def test_batch_size_does_not_change_results(setup):
     for ra, rb in zip(a.layers, b.layers):
         assert (ra.at_max, ra.at_min, ra.saturated, ra.size) == (rb.at_max, rb.at_min,
                                                                  rb.saturated, rb.size)
-        assert ra.sqnr_db == pytest.approx(rb.sqnr_db, rel=1e-9)
+        assert ra.sqnr_db == pytest.approx(rb.sqnr_db, rel=1e-6)
         np.testing.assert_array_equal(a.histograms[ra.tensor].counts,
                                       b.histograms[rb.tensor].counts)
 
