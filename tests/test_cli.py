@@ -167,3 +167,39 @@ def test_quantize_warnings_are_one_line_each(cli, tmp_path):
     assert rc == 0
     lines = err.strip().splitlines()
     assert lines and all(s.startswith("qsim quantize: warning: layer '") for s in lines)
+
+
+def test_quantize_tune_data_moves_formats_and_records_them(cli, files, tmp_path):
+    from qsim.graph import Graph
+    from qsim.quantize import quantize
+    from qsim.calibrate import Calibration
+    from qsim.tune import tune_formats
+    d = files
+    x = np.load(d / "x.npy")
+    x[0, 0, 0, 0] = 50.0                       # an outlier spoils the min/max input format
+    np.save(tmp_path / "x_out.npy", x)
+    assert cli("calibrate", d / "tiny", "--data", tmp_path / "x_out.npy", "-o",
+               tmp_path / "c.json")[0] == 0
+    rc, out, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--tune-data",
+                       tmp_path / "x_out.npy", "-o", tmp_path / "q")
+    assert rc == 0, err
+    assert "tune_formats: output error" in out
+    q = Graph.load(tmp_path / "q")
+    g = Graph.load(d / "tiny")
+    cal = Calibration.load(tmp_path / "c.json")
+    expected, report = tune_formats(g, cal, x)
+    assert report.moves and all(f"{name}: frac_bits {a} -> {b}" in out
+                                for _, name, a, b, _ in report.moves)
+    assert q.meta["quantize"].get("frac_bits_override", {}) == report.frac_bits_override
+    assert q.meta["quantize"].get("weight_frac_override", {}) == report.weight_frac_override
+    plain = quantize(g, cal)
+    assert {t: q.tensors[t].qformat for t in g.tensors} == \
+        {t: expected.tensors[t].qformat for t in g.tensors}
+    assert any(q.tensors[t].qformat != plain.tensors[t].qformat for t in g.tensors) or \
+        any(q.node(n.name).weight_q != plain.node(n.name).weight_q for n in g.nodes
+            if n.op in ("conv", "fc"))
+    for bad, msg in (("x_nchw.npy", "NCHW"), ("x_empty.npy", "empty"), ("none.npy", "")):
+        rc, out, err = cli("quantize", d / "tiny", "--calib", tmp_path / "c.json", "--tune-data",
+                           d / bad, "-o", tmp_path / "q_bad")
+        assert rc == 2 and "qsim quantize: error:" in err and msg in err, err
+        assert not (tmp_path / "q_bad").exists()

@@ -19,8 +19,14 @@ layer bits:  --layer-bits conv2=16,fc1=16 (or a JSON file {"conv2": 16}) runs th
              format (relu, pooling, reshape, clip) follow their producer, and a requantize layer
              converts between widths (listed in the table)
 
+tuning:      --tune-data X.npy starts from --strategy's formats and moves activation and weight
+             formats by a bit wherever that brings the simulated outputs closer to the float
+             model's on X (no labels; qsim.tune): use calibration-like data, not your test set.
+             The moves are printed and recorded in the model (meta.quantize)
+
 example:
   qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --strategy mse -o kws_q7/
+  qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --tune-data x_cal.npy -o kws_q7t/
   qsim quantize kws.onnx --calib kws.calib.json --scheme q7 --layer-bits conv1=16 -o kws_mixed/
 """
 MAX_LAYER_BITS_BYTES = 1 << 20
@@ -61,6 +67,9 @@ def register(subparsers):
     p.add_argument("--no-pad-channels", action="store_true",
                    help="do not zero-pad q7 conv channels to reach the _fast kernels (less RAM and "
                         "flash, more cycles)")
+    p.add_argument("--tune-data", default=None, metavar="X.npy",
+                   help="tune the formats for fidelity to the float model on these float inputs "
+                        "(N, H, W, C) (see tuning below)")
     p.add_argument("-o", "--output", required=True, metavar="QMODEL_DIR",
                    help="folder to write (model.json + model.npz)")
     p.add_argument("--force", action="store_true", help="replace QMODEL_DIR if it exists")
@@ -128,20 +137,27 @@ def parse_layer_bits(text):
 def run(args):
     from qsim.quantize import describe, quantize
 
-    from ._common import (check_output, load_calibration, load_model, output_dir, release_and_path,
-                          show_warnings)
+    from ._common import (check_output, load_calibration, load_data, load_model, output_dir,
+                          release_and_path, show_warnings)
 
     release, path = release_and_path(args)
     layer_bits = parse_layer_bits(args.layer_bits) if args.layer_bits is not None else None
-    check_output(args.output, args.force, folder=True, inputs=(args.model, args.calib))
+    inputs = (args.model, args.calib) + ((args.tune_data,) if args.tune_data else ())
+    check_output(args.output, args.force, folder=True, inputs=inputs)
     graph = load_model(args.model)
     cal = load_calibration(args.calib)
     check_calibration(cal, graph, args.strategy, args.percentile, args.calib)
+    x_tune = load_data(args.tune_data, graph, "--tune-data") if args.tune_data else None
+    kw = dict(scheme=args.scheme, strategy=args.strategy, path=path, version=release,
+              truncate=args.truncate, percentile=args.percentile, fc_opt=not args.no_fc_opt,
+              layer_bits=layer_bits, pad_channels=not args.no_pad_channels)
+    tuned = None
     with show_warnings("quantize"):
-        q = quantize(graph, cal, scheme=args.scheme, strategy=args.strategy, path=path,
-                     version=release, truncate=args.truncate, percentile=args.percentile,
-                     fc_opt=not args.no_fc_opt, layer_bits=layer_bits,
-                     pad_channels=not args.no_pad_channels)
+        if x_tune is None:
+            q = quantize(graph, cal, **kw)
+        else:
+            from qsim.tune import tune_formats
+            q, tuned = tune_formats(graph, cal, x_tune, **kw)
     q.meta = dict(q.meta, quantized_from=str(args.model), calibration=str(args.calib),
                   strategy=args.strategy, percentile=args.percentile)
     findings = []
@@ -152,6 +168,8 @@ def run(args):
     with output_dir(args.output, args.force) as tmp:
         q.save(tmp)
     print(describe(q))
+    if tuned is not None:
+        print(tuned)
     for f in findings:
         print(f"qsim quantize: warning: {f}")
     print(f"wrote {args.output}")
