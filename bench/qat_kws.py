@@ -123,7 +123,7 @@ def main():
     X = kws.mfcc_float(M)
     checkout = None if args.no_cmsis else find_checkout(args.cmsis)
     version = checkout.version if checkout is not None else "5.7.0"
-    settings = TrainSettings(strategies=("minmax",), version=version)
+    settings = TrainSettings(strategies=("minmax",), tune_formats=False, version=version)
 
     t = time.perf_counter()
     if args.model:
