@@ -34,7 +34,7 @@ from .ops import OPS
 from .quantize import _format_groups, quantize
 from .simulate import simulate
 
-FIXED = ("softmax", "sigmoid", "tanh")
+CHUNK = 256          # items simulated / run in float at once (a trace keeps every tensor)
 
 
 @dataclass
@@ -63,19 +63,31 @@ def _targets(graph):
     out = []
     for t in graph.outputs:
         node = graph.producer(t)
-        out.append(node.input if node is not None and node.op in FIXED else t)
+        out.append(node.input if node is not None and OPS[node.op].fixed_output else t)
     return out
 
 
+def _reference(graph, x, targets):
+    """{target: float64 array} of the float net on x, run CHUNK items at a time."""
+    parts = {t: [] for t in targets}
+    for s in range(0, len(x), CHUNK):
+        env = float_exec.run(graph, x[s:s + CHUNK], dtype=np.float64, trace=True)
+        for t in targets:
+            parts[t].append(env[t])
+    return {t: np.concatenate(p) for t, p in parts.items()}
+
+
 def _error(qgraph, x, targets, ref):
+    """Mean over targets of sum (simulated - float)**2 / sum float**2."""
+    num = dict.fromkeys(targets, 0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)
-        trace = simulate(qgraph, x, trace=True)
-    err = 0.0
-    for t in targets:
-        z = qgraph.tensors[t].qformat.dequantize(trace[t])
-        err += float(np.mean((z - ref[t]) ** 2) / max(np.mean(ref[t] ** 2), 1e-30))
-    return err / len(targets)
+        for s in range(0, len(x), CHUNK):
+            trace = simulate(qgraph, x[s:s + CHUNK], trace=True)
+            for t in targets:
+                z = qgraph.tensors[t].qformat.dequantize(trace[t])
+                num[t] += float(np.sum((z - ref[t][s:s + CHUNK]) ** 2))
+    return sum(num[t] / max(float(np.sum(ref[t] ** 2)), 1e-300) for t in targets) / len(targets)
 
 
 def tune_formats(graph, calibration, x, *, rounds=3, min_gain=1e-3, max_samples=2000, **kwargs):
@@ -116,8 +128,7 @@ def _search(graph, x, acts, wts, rounds, min_gain, quantized):
     """Coordinate descent (module docstring): (best qgraph, its error, TuneReport)."""
     q = quantized(acts, wts)
     targets = _targets(graph)
-    ref = float_exec.run(graph, x, dtype=np.float64, trace=True)
-    ref = {t: ref[t] for t in targets}
+    ref = _reference(graph, x, targets)
     best = _error(q, x, targets, ref)
     report = TuneReport(best, best, samples=len(x), evaluated=1)
 

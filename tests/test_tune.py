@@ -39,7 +39,7 @@ def _relative_error(g, q, x, tensor):
 
 def test_tuning_moves_a_format_spoiled_by_an_outlier_and_lowers_the_error():
     g = _net()
-    x = _data(256, outlier=True)
+    x = _data(300, outlier=True)          # more than one CHUNK of items
     cal = calibrate(g, x)
     base = quantize(g, cal, scheme="q7")
     q, rep = tune_formats(g, cal, x, scheme="q7")
