@@ -22,7 +22,10 @@ def test_minmax_matches_trace(kws, rng):
     env = float_exec.run(kws, x, trace=True)
     assert cal.num_samples == 300 and set(cal.stats) == set(kws.tensors)
     for name, arr in env.items():
-        assert cal.range(name) == (float(arr.min()), float(arr.max())), name
+        # rel 1e-6, not equality: float32 BLAS sums depend on the batch size (OpenBLAS picks
+        # other kernels for 64 rows than for 300), so the batched run may differ in the last bits
+        assert cal.range(name) == pytest.approx((float(arr.min()), float(arr.max())),
+                                                rel=1e-6, abs=1e-6), name
 
 
 def test_iterable_equals_array_and_several_stats(kws, rng):
@@ -34,9 +37,10 @@ def test_iterable_equals_array_and_several_stats(kws, rng):
     for name in ("input", "conv1", "relu2", "fc3"):
         assert list(a[name]) == ["minmax", "percentile(99.9)", "log2hist"]
         for key in a[name]:
-            np.testing.assert_allclose(a.range(name, key), b.range(name, key), rtol=1e-12)
+            np.testing.assert_allclose(a.range(name, key), b.range(name, key), rtol=1e-6,
+                                       atol=1e-6)      # batches of 50 vs 37: float32 BLAS sums
         lo, hi = np.percentile(env[name].astype(np.float64), [0.1, 99.9])
-        np.testing.assert_allclose(a.range(name, "percentile(99.9)"), (lo, hi), rtol=1e-9)
+        np.testing.assert_allclose(a.range(name, "percentile(99.9)"), (lo, hi), rtol=1e-6)
         h = a[name]["log2hist"]
         assert h.counts.sum() + h.zeros == env[name].size
         np.testing.assert_array_equal(h.counts, b[name]["log2hist"].counts)
