@@ -1,5 +1,6 @@
 """A KWS model folder on real recordings in the Speech Commands layout: recall per label, float,
-q7 and q15 side by side (measurement only: nothing here trains or tunes anything).
+q7 and q15 side by side, and the QAT nets `qsim demo` saves beside them (q7_qat) (measurement
+only: nothing here trains or tunes anything).
 
     python bench/kws_real.py --data DIR --model MODEL_DIR [--model MODEL_DIR2 ...] [--source S]
 
@@ -71,13 +72,22 @@ def target_labels(words, labels):
     return np.array([labels.index(w if w in labels else unknown) for w in words])
 
 
-def predictions(model, audio):
-    """{engine: predicted label index (N,)} for float and every quantized scheme of the model."""
+def extra_engines(folder):
+    """{name: quantized graph} of the QAT nets `qsim demo` saves beside the schemes
+    (MODEL/q7_qat, ...): measured like the schemes."""
+    from qsim.graph import Graph
+    return {p.name: Graph.load(p) for p in sorted(Path(folder).glob("*_qat"))
+            if (p / "model.json").is_file()}
+
+
+def predictions(model, audio, extra=None):
+    """{engine: predicted label index (N,)} for float, every quantized scheme of the model and
+    the `extra` {name: qgraph}."""
     m = model.features(audio)
     out = {"float": float_probs(model.float_graph, mfcc_float(m)).argmax(1)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for scheme, q in model.qgraphs.items():
+        for scheme, q in {**model.qgraphs, **(extra or {})}.items():
             out[scheme] = quant_outputs(q, m).argmax(1)
     return out
 
@@ -120,7 +130,7 @@ def main(argv=None):
         model = KwsModel.load(folder)
         labels = list(model.labels)
         y = target_labels(words, labels)
-        preds = predictions(model, audio)
+        preds = predictions(model, audio, extra_engines(folder))
         print(f"\nmodel: {folder} (front end {model.frontend}; labels {', '.join(labels)})")
         print(table(labels, y, preds, np.ones(len(y), bool), "all clips, recall per label"))
         by_source = defaultdict(list)
@@ -132,7 +142,7 @@ def main(argv=None):
                 mask[by_source[s]] = True
                 print(table(labels, y, preds, mask, f"\nsource {s}"))
         print(confusion(labels, y, preds["float"], np.ones(len(y), bool)))
-        for scheme in model.qgraphs:
+        for scheme in [e for e in preds if e != "float"]:
             agree = np.mean(preds[scheme] == preds["float"])
             print(f"{scheme} agrees with float on {100 * agree:.2f}% of clips")
 

@@ -111,21 +111,29 @@ def _reselect(graph, X, rng_seed):
                     weight_frac_override=settings.get("weight_frac_override"))
 
 
-def _evaluate(qnet, Xq, y, batch_size):
+def _evaluate(qnet, Xq, y, batch_size, offset=None):
+    """(loss, accuracy) of the bit-exact net; with a logit offset, both of logits - offset."""
     logits, out = qnet.outputs(Xq, max(batch_size, 1024))
-    loss = SoftmaxCrossEntropy().forward(logits.reshape(len(Xq), -1), y)
-    pred = np.argmax(out.reshape(len(out), -1), axis=1)
+    logits = logits.reshape(len(Xq), -1)
+    if offset is not None:
+        logits = logits - offset
+        pred = np.argmax(logits, axis=1)
+    else:
+        pred = np.argmax(out.reshape(len(out), -1), axis=1)
+    loss = SoftmaxCrossEntropy().forward(logits, y)
     return loss, float((pred == y).mean())
 
 
-def run_epoch(qnet, opt, Xq, y, order, batch_size):
+def run_epoch(qnet, opt, Xq, y, order, batch_size, offset=None):
     """One pass over the grid-valued inputs Xq in the given order; returns (mean loss, accuracy)
-    of the training batches (accuracy from the dequantized logits)."""
+    of the training batches (accuracy from the dequantized logits, less `offset` if given)."""
     loss_fn, loss_sum, hits = SoftmaxCrossEntropy(), 0.0, 0
     with single_blas():         # parallel over the batch instead (qsim.train.workers)
         for s in range(0, len(order), batch_size):
             idx = order[s:s + batch_size]
             logits = qnet.forward(Xq[idx]).reshape(len(idx), -1)
+            if offset is not None:
+                logits = logits - offset
             loss_sum += loss_fn.forward(logits, y[idx]) * len(idx)
             hits += int((logits.argmax(1) == y[idx]).sum())
             opt.step(qnet.backward(loss_fn.backward()))
@@ -133,7 +141,8 @@ def run_epoch(qnet, opt, Xq, y, order, batch_size):
 
 
 def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch_size=64, lr=1e-3,
-             seed=0, patience=3, reselect_formats=False, verbose=False, lr_schedule=None):
+             seed=0, patience=3, reselect_formats=False, verbose=False, lr_schedule=None,
+             logit_offset=None):
     """Quantization-aware fine-tuning of a quantized graph (see the module docstring).
 
     Parameters
@@ -155,6 +164,10 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
         machine -> the same integers, whatever the thread count (qsim.train.workers.BLOCKS).
     reselect_formats : re-choose formats and shifts from a recalibration after every epoch.
     verbose : tqdm progress bar over epochs.
+    logit_offset : optional (classes,) floats added to the net's logits after training on
+        purpose (a prior shift such as qsim.kws.flow.shift_unknown_prior's, chosen on other data
+        than X): the loss and the accuracies are taken on logits - logit_offset, so fine-tuning
+        on X does not learn the offset away; the returned net keeps it.
 
     Returns
     -------
@@ -183,6 +196,7 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     if has_val:
         X_val, y_val = _check_data(qnet_graph, X_val, y_val, classes, "finetune (validation)")
     check_schedule(lr_schedule, "finetune")
+    offset = _check_offset(logit_offset, classes)
     opt = Adam(qnet.params, lr=lr)
     rng = np.random.default_rng(seed)
     Xq = qnet.quantize_input(X)
@@ -192,14 +206,14 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     best = best_key = None
     if has_val:
         history["initial_val_loss"], history["initial_val_acc"] = _evaluate(qnet, Xq_val, y_val,
-                                                                          batch_size)
+                                                                          batch_size, offset)
         best_key = (history["initial_val_acc"], -history["initial_val_loss"])
         best = ({k: p.copy() for k, p in qnet.params.items()}, _quant_state(qnet_graph), -1)
     waited = 0
     bar = tqdm(range(epochs), desc=f"qat {qgraph.name}", disable=not verbose, unit="epoch")
     for epoch in bar:
         opt.lr = scheduled_lr(lr, lr_schedule, epoch, epochs)
-        loss, acc = run_epoch(qnet, opt, Xq, y, rng.permutation(len(X)), batch_size)
+        loss, acc = run_epoch(qnet, opt, Xq, y, rng.permutation(len(X)), batch_size, offset)
         history["loss"].append(loss)
         history["acc"].append(acc)
         if reselect_formats:
@@ -217,7 +231,8 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
                 log.info("epoch %d: formats re-chosen", epoch)
         stats = {"loss": history["loss"][-1], "acc": history["acc"][-1]}
         if has_val:
-            key = record_validation(history, stats, *_evaluate(qnet, Xq_val, y_val, batch_size))
+            key = record_validation(history, stats,
+                                    *_evaluate(qnet, Xq_val, y_val, batch_size, offset))
             if key > best_key:
                 best_key, waited = key, 0
                 best = ({k: p.copy() for k, p in qnet.params.items()}, _quant_state(qnet_graph),
@@ -237,8 +252,24 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     else:
         history["best_epoch"] = len(history["loss"]) - 1 if epochs else -1
     settings = dict(seed=seed, lr=lr, batch_size=batch_size, lr_schedule=lr_schedule,
-                    reselect_formats=bool(reselect_formats))
+                    reselect_formats=bool(reselect_formats),
+                    **({} if offset is None else {"logit_offset": offset.tolist()}))
     return _result(qgraph, qnet_graph, history, settings), history
+
+
+def _check_offset(offset, classes):
+    """logit_offset as a (classes,) float64 array, or None; ShapeError for anything else."""
+    if offset is None:
+        return None
+    try:
+        a = np.asarray(offset, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ShapeError(f"finetune: logit_offset must be {classes} numbers, got "
+                         f"{str(offset)[:60]!r}") from None
+    if a.shape != (classes,) or not np.all(np.isfinite(a)):
+        raise ShapeError(f"finetune: logit_offset must be {classes} finite numbers (one per "
+                         f"class), got {str(offset)[:60]!r}")
+    return a
 
 
 def _result(qgraph, trained, history, settings):

@@ -10,7 +10,7 @@ from qsim.errors import ShapeError
 from qsim.importers.spec import Sequential
 from qsim.qat import QatNet, finetune
 from qsim.quantize import quantize
-from qsim.simulate import predict
+from qsim.simulate import predict, simulate
 from qsim.train import train
 
 CENTERS = np.random.default_rng(42).normal(0, 1, (4, 6, 6, 2)).astype(np.float32)
@@ -135,3 +135,49 @@ def test_cosine_schedule_starts_at_lr_and_then_decays(problem):
     assert not np.array_equal(w(cos2), w(run(2, None)))
     with pytest.raises(ValueError, match="lr_schedule"):
         run(1, "step")
+
+
+def _offset_net(problem, offset):
+    """problem's float net with `offset` added to fc2's bias (a prior shift made after training,
+    as qsim.kws.flow.shift_unknown_prior does), quantized."""
+    g, _, (X, y, *_) = problem
+    g = g.copy()
+    g.node("fc2").params["bias"] = (g.node("fc2").params["bias"] + offset).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return g, quantize(g, calibrate(g, X[:256]), scheme="q7")
+
+
+def test_logit_offset_is_kept_through_fine_tuning(problem):
+    _, _, (X, y, Xv, yv, Xt, yt) = problem
+    offset = np.array([0.0, 0.0, 2.5, 0.0])
+    g, q = _offset_net(problem, offset)
+    kw = dict(epochs=4, seed=0, lr=1e-2, patience=None)
+    plain, _ = finetune(g, q, X, y, Xv, yv, **kw)
+    kept, hist = finetune(g, q, X, y, Xv, yv, logit_offset=offset, **kw)
+
+    def margin(n):              # class 2's mean logit over the others' on the test inputs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            z = n.tensors["fc2"].qformat.dequantize(simulate(n, Xt, trace=True)["fc2"])
+        return float(np.mean(z[:, 2] - z[:, [0, 1, 3]].mean(1)))
+    # without logit_offset, training on y learns the offset away (3.2 -> -0.3 here); with it,
+    # the returned net keeps most of it on top of what training changed
+    assert margin(plain) < margin(q) - 2.0
+    assert margin(kept) > margin(plain) + 1.0
+    assert kept.meta["qat"]["logit_offset"] == offset.tolist()
+    # validation accuracy was scored on the bit-exact logits less the offset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logits = simulate(kept, Xv, trace=True)["fc2"]
+    z = kept.tensors["fc2"].qformat.dequantize(logits) - offset
+    best = hist["best_epoch"]
+    val = hist["val_acc"][best] if best >= 0 else hist["initial_val_acc"]
+    assert val == pytest.approx(_acc(z.argmax(1), yv))
+
+
+@pytest.mark.parametrize("offset", [[1.0, 2.0], [0, 0, np.nan, 0], "up", [[0, 0, 0, 0]] * 2])
+def test_bad_logit_offset_is_a_clear_error(problem, offset):
+    g, q, (X, y, *_) = problem
+    with pytest.raises(ShapeError, match="logit_offset"):
+        finetune(g, q, X[:64], y[:64], epochs=1, logit_offset=offset)
