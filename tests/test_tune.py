@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from qsim import float_exec
 from qsim.calibrate import calibrate
-from qsim.errors import QuantizationError, ShapeError
+from qsim.errors import ModelFormatError, QuantizationError, ShapeError
 from qsim.importers.spec import Sequential
 from qsim.quantize import quantize, weight_int
 from qsim.simulate import simulate
@@ -118,7 +118,7 @@ def test_weight_frac_override_from_untrusted_input_is_applied_or_refused(overrid
     except QuantizationError as e:
         assert "weight_frac_override" in str(e) or "layer" in str(e)
         return
-    except Exception as e:     # ModelFormatError: a format far too fine for the weights
+    except ModelFormatError as e:      # a format far too fine for the weights
         assert "far outside" in str(e), e
         return
     for name, f in override.items():
