@@ -126,7 +126,10 @@ class Graph:
         self.inputs: list[str] = []
         self.outputs: list[str] = []
         self.quant = QuantSettings()
-        self.meta: dict = {}   # free JSON-able provenance (source file, opset, seed, ...)
+        # free JSON-able provenance (source file, opset, seed, ...); one key is read back:
+        # "logit_offset", per class, what was added to the output logits after training (a prior
+        # shift, qsim.kws.flow.shift_unknown_prior), which QAT keeps (qsim.qat.finetune)
+        self.meta: dict = {}
 
     # -- building ------------------------------------------------------------------------------
     def add_input(self, name, shape) -> TensorInfo:

@@ -213,19 +213,6 @@ def _train_quantize(M, y, split, feat_key, s: DemoSettings, cache: Path, labels,
     return model, key
 
 
-def _logit_offset(model):
-    """The _unknown_ prior offset the float net carries (flow.shift_unknown_prior), per class,
-    for QAT to keep (without it, fine-tuning on the synthesized clips learns it away: on real
-    voices the q7_qat net called 4-6 points fewer _unknown_ clips than float; BENCHMARKS.md)."""
-    bias = float((model.info.get("train") or {}).get("unknown_logit_bias") or 0.0)
-    labels = list(model.labels)
-    if not bias or "_unknown_" not in labels:
-        return None
-    offset = [0.0] * len(labels)
-    offset[labels.index("_unknown_")] = bias
-    return offset
-
-
 def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     try:
         from .. import qat
@@ -238,8 +225,7 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     if finetune is None:
         notes.append("QAT skipped: qsim.qat has no finetune()")
         return None
-    offset = _logit_offset(model)
-    key = _key("qat", model_key, s.qat_epochs, s.qat_lr, offset, sources=("qat",))
+    key = _key("qat", model_key, s.qat_epochs, s.qat_lr, sources=("qat",))
     path = cache / f"qat-{key}"
     if path.is_dir():
         if (path / "notes.txt").is_file():
@@ -248,8 +234,7 @@ def _qat(model, M, y, split, model_key, s: DemoSettings, cache: Path, notes):
     tr, va = split == "train", split == "val"
     params = inspect.signature(finetune).parameters
     kw = {k: v for k, v in (("epochs", s.qat_epochs), ("seed", s.train.seed),
-                            ("batch_size", s.train.batch_size), ("lr", s.qat_lr),
-                            ("logit_offset", offset)) if k in params}
+                            ("batch_size", s.train.batch_size), ("lr", s.qat_lr)) if k in params}
     X, start = kws.mfcc_float(M), len(notes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SaturationWarning)

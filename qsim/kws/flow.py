@@ -395,7 +395,9 @@ def resolve_for_data(settings: TrainSettings, synthesized: bool) -> TrainSetting
 def shift_unknown_prior(graph, labels, bias):
     """A copy of the float graph with `bias` added to the _unknown_ output's bias (the last fc
     before the softmax): softmax(z + bias * e_unknown), the same as multiplying the _unknown_
-    prior odds by exp(bias). Done before calibration, so float, q7, q15 and the C all carry it."""
+    prior odds by exp(bias). Done before calibration, so float, q7, q15 and the C all carry it;
+    recorded per class in graph.meta["logit_offset"], which quantize keeps and QAT reads so that
+    fine-tuning does not learn the offset away."""
     if not bias:
         return graph
     if "_unknown_" not in labels:
@@ -411,6 +413,9 @@ def shift_unknown_prior(graph, labels, bias):
     b = fc.params["bias"].copy()
     b[labels.index("_unknown_")] += np.asarray(bias, b.dtype)
     fc.params["bias"] = b
+    offset = list(g.meta.get("logit_offset") or [0.0] * len(labels))
+    offset[labels.index("_unknown_")] += float(bias)
+    g.meta = dict(g.meta, logit_offset=offset)     # QAT keeps it (qsim.qat.finetune)
     return g
 
 

@@ -164,10 +164,11 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
         machine -> the same integers, whatever the thread count (qsim.train.workers.BLOCKS).
     reselect_formats : re-choose formats and shifts from a recalibration after every epoch.
     verbose : tqdm progress bar over epochs.
-    logit_offset : optional (classes,) floats added to the net's logits after training on
-        purpose (a prior shift such as qsim.kws.flow.shift_unknown_prior's, chosen on other data
-        than X): the loss and the accuracies are taken on logits - logit_offset, so fine-tuning
-        on X does not learn the offset away; the returned net keeps it.
+    logit_offset : (classes,) floats added to the net's logits after training on purpose (a
+        prior shift such as qsim.kws.flow.shift_unknown_prior's, chosen on other data than X):
+        the loss and the accuracies are taken on logits - logit_offset, so fine-tuning on X does
+        not learn the offset away; the returned net keeps it. Default: qgraph.meta's
+        "logit_offset" (what shift_unknown_prior records), else none; zeros turn it off.
 
     Returns
     -------
@@ -196,7 +197,8 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     if has_val:
         X_val, y_val = _check_data(qnet_graph, X_val, y_val, classes, "finetune (validation)")
     check_schedule(lr_schedule, "finetune")
-    offset = _check_offset(logit_offset, classes)
+    offset = (_check_offset(logit_offset, classes) if logit_offset is not None else
+              _check_offset(qgraph.meta.get("logit_offset"), classes, "qgraph.meta's logit_offset"))
     opt = Adam(qnet.params, lr=lr)
     rng = np.random.default_rng(seed)
     Xq = qnet.quantize_input(X)
@@ -257,17 +259,17 @@ def finetune(float_graph, qgraph, X, y, X_val=None, y_val=None, epochs=10, batch
     return _result(qgraph, qnet_graph, history, settings), history
 
 
-def _check_offset(offset, classes):
-    """logit_offset as a (classes,) float64 array, or None; ShapeError for anything else."""
+def _check_offset(offset, classes, what="logit_offset"):
+    """`offset` as a (classes,) float64 array, or None; ShapeError for anything else."""
     if offset is None:
         return None
     try:
         a = np.asarray(offset, np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ShapeError(f"finetune: logit_offset must be {classes} numbers, got "
+        raise ShapeError(f"finetune: {what} must be {classes} numbers, got "
                          f"{str(offset)[:60]!r}") from None
     if a.shape != (classes,) or not np.all(np.isfinite(a)):
-        raise ShapeError(f"finetune: logit_offset must be {classes} finite numbers (one per "
+        raise ShapeError(f"finetune: {what} must be {classes} finite numbers (one per "
                          f"class), got {str(offset)[:60]!r}")
     return a
 

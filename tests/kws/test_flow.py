@@ -388,6 +388,12 @@ def test_unknown_prior_shift_is_a_logit_offset():
     np.testing.assert_allclose(p1, want, rtol=1e-4, atol=1e-6)
     assert shift_unknown_prior(g, labels, 0.0) is g
     np.testing.assert_array_equal(float_probs(g, x), p0.astype(np.float32))   # g untouched
+    # recorded per class for QAT (qsim.qat.finetune), kept by quantize, added up when repeated
+    assert g2.meta["logit_offset"] == [0.0, 0.0, 0.0, 1.25, 0.0] and "logit_offset" not in g.meta
+    from qsim.calibrate import calibrate
+    from qsim.quantize import quantize
+    assert quantize(g2, calibrate(g2, x)).meta["logit_offset"] == g2.meta["logit_offset"]
+    assert shift_unknown_prior(g2, labels, -0.25).meta["logit_offset"][3] == 1.0
     for bad in (float("nan"), float("inf"), 100.0):
         with pytest.raises(DatasetError, match="unknown_logit_bias"):
             shift_unknown_prior(g, labels, bad)

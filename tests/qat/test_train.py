@@ -176,8 +176,27 @@ def test_logit_offset_is_kept_through_fine_tuning(problem):
     assert val == pytest.approx(_acc(z.argmax(1), yv))
 
 
+def test_logit_offset_defaults_to_the_one_the_model_records(problem):
+    _, _, (X, y, Xv, yv, *_) = problem
+    offset = np.array([0.0, 0.0, 2.5, 0.0])
+    g, q = _offset_net(problem, offset)
+    kw = dict(epochs=2, seed=0, lr=1e-2, patience=None)
+    explicit, _ = finetune(g, q, X, y, Xv, yv, logit_offset=offset, **kw)
+    q.meta = dict(q.meta, logit_offset=offset.tolist())      # as shift_unknown_prior records it
+    implicit, _ = finetune(g, q, X, y, Xv, yv, **kw)
+    off, _ = finetune(g, q, X, y, Xv, yv, logit_offset=np.zeros(4), **kw)
+    w = [n.node("fc2").params["weight"] for n in (explicit, implicit, off)]
+    assert np.array_equal(w[0], w[1]) and not np.array_equal(w[0], w[2])
+    assert implicit.meta["qat"]["logit_offset"] == offset.tolist()
+    assert implicit.meta["logit_offset"] == offset.tolist()       # the returned net keeps it
+
+
 @pytest.mark.parametrize("offset", [[1.0, 2.0], [0, 0, np.nan, 0], "up", [[0, 0, 0, 0]] * 2])
 def test_bad_logit_offset_is_a_clear_error(problem, offset):
     g, q, (X, y, *_) = problem
     with pytest.raises(ShapeError, match="logit_offset"):
         finetune(g, q, X[:64], y[:64], epochs=1, logit_offset=offset)
+    q = q.copy()
+    q.meta = dict(q.meta, logit_offset=offset)                   # from a model file: untrusted
+    with pytest.raises(ShapeError, match="qgraph.meta's logit_offset"):
+        finetune(g, q, X[:64], y[:64], epochs=1)
