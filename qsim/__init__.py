@@ -5,6 +5,7 @@ Public API (imported lazily, so `import qsim` stays cheap and kernels_ref needs 
     graph = qsim.load_onnx("model.onnx")            # or qsim.Graph.load("model_dir"), qsim.Sequential
     cal = qsim.calibrate(graph, X)                   # per-tensor statistics
     qgraph = qsim.quantize(graph, cal, scheme="q7", path="dsp")
+    qgraph, report = qsim.tune_formats(graph, cal, X, scheme="q7")   # formats moved for fidelity
     ints = qsim.simulate(qgraph, X, trace=True)      # bit-exact CMSIS-NN, every layer
 """
 import importlib
@@ -17,6 +18,7 @@ _API = {
     "Graph": "qsim.graph", "QFormat": "qsim.fixedpoint", "Sequential": "qsim.importers.spec",
     "load_onnx": "qsim.importers.onnx_import",
     "calibrate": "qsim.calibrate", "quantize": "qsim.quantize", "simulate": "qsim.simulate",
+    "tune_formats": "qsim.tune",
     "predict": "qsim.simulate", "dequantize": "qsim.simulate", "run_float": "qsim.float_exec",
 }
 __all__ = sorted(_API) + ["load"]

@@ -72,6 +72,8 @@ def test_public_api_names_stay_functions():
         assert callable(getattr(qsim, name)) and callable(getattr(qsim, name))
     from qsim import calibrate
     assert callable(calibrate)
+    importlib.import_module("qsim.tune")
+    assert qsim.tune_formats is importlib.import_module("qsim.tune").tune_formats
 
 
 def test_cifar10_spec_matches_cmsis_example_geometry():
