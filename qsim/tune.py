@@ -102,6 +102,10 @@ def tune_formats(graph, calibration, x, *, rounds=3, min_gain=1e-3, max_samples=
     if x.ndim != len(shape) + 1 or x.shape[1:] != tuple(shape) or not len(x):
         raise ShapeError(f"tune_formats: x must have shape (N,) + {tuple(shape)} with N >= 1, "
                          f"got {x.shape}")
+    if x.dtype.kind != "f":
+        raise ShapeError(f"tune_formats: x must hold float inputs like the calibration data, got "
+                         f"dtype {x.dtype}. help: pass the float data (x.astype(np.float32) if "
+                         "these are real values, not integers of the input format)")
     if not np.all(np.isfinite(x)):
         raise ShapeError("tune_formats: x has NaN or Inf values. help: clean the data")
     if len(graph.inputs) != 1:

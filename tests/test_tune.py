@@ -127,7 +127,8 @@ def test_weight_frac_override_from_untrusted_input_is_applied_or_refused(overrid
 
 @pytest.mark.parametrize("x, match", [(np.zeros((4, 8, 8, 3)), "shape"),
                                       (np.zeros((0, 8, 8, 4)), "N >= 1"),
-                                      (np.full((4, 8, 8, 4), np.nan), "NaN")])
+                                      (np.full((4, 8, 8, 4), np.nan), "NaN"),
+                                      (np.zeros((4, 8, 8, 4), np.int8), "float inputs")])
 def test_bad_data_is_a_clear_error(x, match):
     g = _net()
     cal = calibrate(g, _data(8))
