@@ -334,10 +334,10 @@ def accuracy(pred, y):
 
 def calibrate_quantize(graph, M_train, M_val, y_val, s: TrainSettings, schemes=SCHEMES):
     """({scheme: (qgraph, strategy, val accuracy)}, calibration). Candidates per scheme: each of
-    s.strategies, and with s.tune_formats each also tuned for fidelity to the float net on the
-    calibration clips (qsim.tune) where activations are 8-bit. The quantized net's job is to do what the float net does, so
-    the candidate agreeing with the float net on most validation clips wins (ties: the more
-    accurate, then the first); without validation clips, the first candidate."""
+    s.strategies, and with s.tune_formats (8-bit activations only) each also tuned for fidelity
+    to the float net on the calibration clips (qsim.tune). The quantized net's job is to do what
+    the float net does, so the candidate agreeing with the float net on most validation clips
+    wins (ties: the more accurate, then the first); without validation clips, the first one."""
     rng = np.random.default_rng([s.seed, 5])
     pick = rng.permutation(len(M_train))[:s.calib_samples]
     x_cal = kws.mfcc_float(M_train[pick])
