@@ -18,7 +18,8 @@ Formats. By default every format and shift stays as the quantizer chose it (from
 calibration), and only the integer weights and biases change. With reselect_formats=True, after
 each epoch the float shadow weights are recalibrated (float forward over a fixed, seeded subset of
 at most RESELECT_SAMPLES training items) and requantized with the original scheme, strategy, path,
-version, truncate flag and format overrides (qgraph.meta["quantize"]); formats, shifts and kernels may then change.
+version, truncate flag and format overrides (qgraph.meta["quantize"]); formats, shifts and
+kernels may then change.
 
 Result: a copy of qgraph (same IR, readable by codegen and parity unchanged) whose params are the
 grid values w_int * 2**-frac_bits of the best epoch's shadow weights, so quantizing them again
