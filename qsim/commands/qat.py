@@ -112,6 +112,10 @@ def run(args):
     with output_dir(args.output, args.force) as tmp:
         out.save(tmp)
     print(describe(out))
+    offset = out.meta.get("qat", {}).get("logit_offset")
+    if offset is not None:
+        print("logit offset kept (the model records it: meta logit_offset; loss and accuracies on "
+              "the logits less " + ", ".join(f"{v:g}" for v in offset) + ")")
     for e, loss in enumerate(hist["loss"]):
         line = f"epoch {e}: loss {loss:.4f} acc {hist['acc'][e]:.4f}"
         if hist["val_acc"]:

@@ -55,3 +55,22 @@ def test_qat_command_errors_are_clean(files, capsys):
     assert main(["qat", str(d / "float"), "--float", str(d / "float"), "--data",
                  str(d / "x.npy"), "--labels", str(d / "y.npy"), "-o", str(d / "o2")]) == 2
     assert "float model, not a quantized one" in capsys.readouterr().err
+
+
+def test_qat_command_keeps_the_logit_offset_a_model_records(files, capsys):
+    d, x, y = files
+    q = Graph.load(d / "q")
+    q.meta = dict(q.meta, logit_offset=[0.0, 1.5, 0.0])       # as shift_unknown_prior records it
+    q.save(d / "q_off")
+    base = ["qat", "--float", str(d / "float"), "--data", str(d / "x.npy"), "--labels",
+            str(d / "y.npy"), "--val-split", "0.25", "--epochs", "1", "--seed", "3"]
+    assert main([base[0], str(d / "q_off")] + base[1:] + ["-o", str(d / "out")]) == 0
+    assert "logit offset kept" in capsys.readouterr().out
+    out = Graph.load(d / "out")
+    assert out.meta["logit_offset"] == out.meta["qat"]["logit_offset"] == [0.0, 1.5, 0.0]
+    q.meta = dict(q.meta, logit_offset=[0.0, "x", 0.0])       # a model file is untrusted input
+    q.save(d / "q_bad")
+    assert main([base[0], str(d / "q_bad")] + base[1:] + ["-o", str(d / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert "qgraph.meta's logit_offset" in err and err.count("\n") == 1
+    assert not (d / "out2").exists()
