@@ -401,3 +401,42 @@ def test_unknown_prior_shift_is_a_logit_offset():
         shift_unknown_prior(g, ["a", "b", "c", "d", "e"], 1.0)
     assert resolve_for_data(TrainSettings(), True).unknown_logit_bias == UNKNOWN_LOGIT_BIAS["synthesized"]
     assert resolve_for_data(TrainSettings(), False).unknown_logit_bias == 0.0
+
+
+def test_calibrate_quantize_keeps_the_candidate_closest_to_float():
+    """Per scheme: minmax / mse, plain and (8-bit activations) tuned; the one agreeing with the
+    float net on most validation clips is kept, recomputed here candidate by candidate."""
+    import warnings as _w
+    from qsim.calibrate import calibrate
+    from qsim.importers.spec import Sequential
+    from qsim.kws import features as kws
+    from qsim.kws.flow import TrainSettings, calibrate_quantize
+    from qsim.kws.net import kws_spec
+    from qsim.quantize import quantize
+    from qsim.tune import tune_formats
+    rng = np.random.default_rng(3)
+    g = Sequential.from_dict(kws_spec(5, conv=(4, 4), fc=(8,))).build(seed=2)
+    M = (rng.normal(0, 1, (300, 49, 10, 1)) * rng.uniform(100, 2000, (10, 1))).astype(np.int16)
+    s = TrainSettings(calib_samples=120, seed=0)
+    M_tr, M_val = M[:200], M[200:]
+    y_val = rng.integers(0, 5, 100)
+    out, cal = calibrate_quantize(g, M_tr, M_val, y_val, s)
+    pick = np.random.default_rng([0, 5]).permutation(200)[:120]
+    x_cal = kws.mfcc_float(M_tr[pick])
+    pf = kws.float_probs(g, kws.mfcc_float(M_val)).argmax(1)
+    for scheme, (q, name, acc) in out.items():
+        with _w.catch_warnings():
+            _w.simplefilter("ignore")
+            cands = {st: quantize(g, cal, scheme=scheme, strategy=st, path=s.path, version=s.version)
+                     for st in s.strategies}
+            if scheme == "q7":
+                cands.update({st + "+tuned": tune_formats(g, cal, x_cal, scheme=scheme, strategy=st,
+                                                          path=s.path, version=s.version)[0]
+                              for st in s.strategies})
+            agree = {k: float(np.mean(kws.quant_outputs(c, M_val).argmax(1) == pf))
+                     for k, c in cands.items()}
+        assert name in agree and agree[name] == max(agree.values()), (scheme, name, agree)
+        assert q.meta["val_agreement"] == agree[name]
+        assert acc == float(np.mean(kws.quant_outputs(q, M_val).argmax(1) == y_val))
+        assert q.meta["selected_on"] == "agreement with the float net on validation"
+    assert not out["q15"][1].endswith("+tuned")
