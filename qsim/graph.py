@@ -169,6 +169,12 @@ class Graph:
     def consumers(self, tensor) -> list:
         return [n for n in self.nodes if tensor in n.inputs]
 
+    def only_relus_read(self, tensor) -> bool:
+        """Every reader of `tensor` is a relu (at least one) and it is not a graph output: its
+        negative values, saturated or not, become 0 before anything else sees them."""
+        readers = self.consumers(tensor)
+        return bool(readers) and all(n.op == "relu" for n in readers) and tensor not in self.outputs
+
     def input_q(self, node) -> QFormat | None:
         return self.tensors[node.inputs[0]].qformat
 

@@ -162,12 +162,6 @@ def _db(v):
     return f"{v:.1f}" if math.isfinite(v) else ("inf" if v > 0 else "-inf")
 
 
-def _relu_only(qgraph, tensor) -> bool:
-    """Every reader of `tensor` is a relu and it is not a graph output."""
-    readers = qgraph.consumers(tensor)
-    return bool(readers) and all(n.op == "relu" for n in readers) and tensor not in qgraph.outputs
-
-
 def sqnr_db(signal: float, noise: float) -> float:
     """10 log10(signal / noise) with the exact cases made explicit (see module docstring)."""
     if noise == 0:
@@ -255,7 +249,7 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
     classes = int(np.prod(qgraph.tensors[out].shape))
     y = None if y is None else check_labels(y, len(X), classes)
     rows = _layer_rows(qgraph)
-    relu_only = {r.tensor: _relu_only(qgraph, r.tensor) for r in rows}
+    relu_only = {r.tensor: qgraph.only_relus_read(r.tensor) for r in rows}
     acc = {r.tensor: [0.0, 0.0] for r in rows}        # sum f**2, sum (f - q)**2
     hists = {r.tensor: Log2Histogram() for r in rows} if histograms is None else None
     pred_f, pred_q = [], []

@@ -210,8 +210,7 @@ class _Plan:
         self.truncate = qgraph.quant.truncate
         self.sat = [node.name for node, _ in self.calls if OPS[node.op].weighted]
         outs = {name: qgraph.node(name).output for name in self.sat}
-        self.count_lo = {name: not all(n.op == "relu" for n in qgraph.consumers(outs[name]))
-                         or outs[name] in qgraph.outputs for name in self.sat}
+        self.count_lo = {name: not qgraph.only_relus_read(outs[name]) for name in self.sat}
         self.n_consumers = {t: len(qgraph.consumers(t)) for t in qgraph.tensors}
         self.channels = {t: qgraph.tensors[t].shape[-1] if channel_pad(qgraph, t) else None
                          for t in qgraph.tensors}       # stored channels to keep (None: all)

@@ -137,12 +137,13 @@ def _search(graph, x, acts, wts, rounds, min_gain, quantized):
     report = TuneReport(best, best, samples=len(x), evaluated=1)
 
     heads = _format_groups(q)
-    groups = []                       # one tensor of the float graph per free format group
+    groups, seen = [], set()          # one tensor of the float graph per free format group
     for t in graph.tensors:
         node = graph.producer(t)
-        if t in heads and heads[t] not in [heads[g] for g in groups] and \
+        if t in heads and heads[t] not in seen and \
                 not (node is not None and OPS[node.op].fixed_output):
             groups.append(t)
+            seen.add(heads[t])
     layers = [n.name for n in graph.nodes if OPS[n.op].weighted]
 
     def current(kind, name, qg):
