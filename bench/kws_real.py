@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from qsim.errors import QsimError  # noqa: E402
 from qsim.kws.features import float_probs, mfcc_float, quant_outputs  # noqa: E402
 from qsim.kws.flow import KwsModel  # noqa: E402
+from qsim.metrics import paired_delta  # noqa: E402
 from qsim.kws.speech_commands import read_clip  # noqa: E402
 
 SKIP = {"_background_noise_", "_unlabeled_", "long"}
@@ -144,7 +145,8 @@ def main(argv=None):
         print(confusion(labels, y, preds["float"], np.ones(len(y), bool)))
         for scheme in [e for e in preds if e != "float"]:
             agree = np.mean(preds[scheme] == preds["float"])
-            print(f"{scheme} agrees with float on {100 * agree:.2f}% of clips")
+            print(f"{scheme} agrees with float on {100 * agree:.2f}% of clips; {scheme} - float "
+                  + paired_delta(y, preds["float"], preds[scheme]).describe(scheme, unit="clips"))
 
 
 if __name__ == "__main__":

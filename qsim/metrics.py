@@ -18,6 +18,10 @@ names). Per tensor it accumulates:
     at_max / at_min   integers equal to the format's qmax / qmin
     saturated         at_max + at_min, where at_min is left out when every reader of the tensor
                       is a relu (those values become 0 anyway) and it is not a graph output
+Accuracy against float is also given paired over the same items (`paired_delta`): how many
+items only the quantized net gets right and how many only the float net does, the difference's
+exact confidence interval and McNemar's exact test, so a user can tell a real quantization loss
+from the noise of a small test set.
 The float data is always taken as floats (integer .npy data is converted), so the quantized run
 quantizes it with the input format exactly as the deployed pre-processing would. Histograms of
 every float tensor (Log2Histogram) are kept in `Report.histograms` for `qsim.plots`.
@@ -67,6 +71,55 @@ class LayerStats:
 
 
 @dataclass
+class PairedDelta:
+    """Accuracy of a new classifier minus a reference one, paired over the same labelled items.
+
+    gained: items only the new one gets right; lost: items only the reference gets right.
+    delta = (gained - lost) / n. Given the k = gained + lost discordant items, gained is
+    Binomial(k, pi) with pi = 1/2 when both are equally accurate (McNemar's exact test:
+    p_value, two-sided); the confidence interval of delta is k / n * (2 pi - 1) at the
+    Clopper-Pearson interval of pi (exact, conditional on k). No discordant item: delta 0,
+    interval [0, 0], p 1.
+    """
+
+    n: int
+    gained: int
+    lost: int
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    confidence: float = 0.95
+
+    def describe(self, new="quantized", ref="float", unit="items") -> str:
+        pts = lambda v: f"{100 * v:+.2f}"   # noqa: E731
+        return (f"{pts(self.delta)} points ({100 * self.confidence:g}% CI {pts(self.ci_low)} .. "
+                f"{pts(self.ci_high)}; {self.gained} {unit} right only in {new}, {self.lost} only "
+                f"in {ref}; McNemar p {self.p_value:.2g})")
+
+
+def paired_delta(y, pred_ref, pred_new, confidence=0.95) -> PairedDelta:
+    """PairedDelta of `pred_new` against `pred_ref` (class indices) for labels `y`, all (N,)."""
+    from scipy.stats import binomtest
+
+    y, a, b = (np.asarray(v).reshape(-1) for v in (y, pred_ref, pred_new))
+    if not (len(y) == len(a) == len(b)) or len(y) == 0:
+        raise ShapeError(f"paired_delta: labels and both predictions need the same non-zero "
+                         f"length, got {len(y)}, {len(a)}, {len(b)}")
+    if not 0 < confidence < 1:
+        raise ShapeError(f"paired_delta: confidence must be in (0, 1), got {confidence!r}")
+    ra, rb = a == y, b == y
+    gained, lost, n = int(np.sum(rb & ~ra)), int(np.sum(ra & ~rb)), len(y)
+    k = gained + lost
+    if k == 0:
+        return PairedDelta(n, 0, 0, 0.0, 0.0, 0.0, 1.0, confidence)
+    test = binomtest(gained, k, 0.5)
+    ci = test.proportion_ci(confidence_level=confidence, method="exact")
+    return PairedDelta(n, gained, lost, (gained - lost) / n, k / n * (2 * ci.low - 1),
+                       k / n * (2 * ci.high - 1), float(min(1.0, test.pvalue)), confidence)
+
+
+@dataclass
 class Report:
     """Result of `evaluate`; accuracies are None without labels."""
 
@@ -79,6 +132,7 @@ class Report:
     agreement: float
     float_accuracy: float | None = None
     quant_accuracy: float | None = None
+    delta: PairedDelta | None = None      # quantized - float accuracy, paired (with labels)
     layers: list = field(default_factory=list)
     histograms: dict = field(default_factory=dict, repr=False)   # tensor -> Log2Histogram
 
@@ -100,6 +154,8 @@ class Report:
                  f"  float accuracy      {pct(self.float_accuracy)}",
                  f"  quantized accuracy  {pct(self.quant_accuracy)}",
                  f"  top-1 agreement     {100 * self.agreement:.2f}%"]
+        if self.delta is not None:
+            lines.insert(3, f"  quantized - float   {self.delta.describe()}")
         worst = self.worst_layer()
         if worst is not None:
             lines.append(f"  lowest SQNR         {worst.sqnr_db:.1f} dB at layer '{worst.name}'")
@@ -287,4 +343,5 @@ def evaluate(float_graph, qgraph, X, y=None, *, batch_size=256, histograms=None,
                  histograms=hists if hists is not None else dict(histograms))
     if y is not None:
         rep.float_accuracy, rep.quant_accuracy = float(np.mean(pf == y)), float(np.mean(pq == y))
+        rep.delta = paired_delta(y, pf, pq)
     return rep

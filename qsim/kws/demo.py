@@ -39,7 +39,7 @@ from harness.parity import run_network_parity
 from ..errors import SaturationWarning
 from ..fileio import atomic_dir
 from ..graph import Graph
-from ..metrics import evaluate as report_eval
+from ..metrics import PairedDelta, evaluate as report_eval
 from ..plots import write_profile
 from . import features as kws
 from .dataset import DEMO_VARIETY, LABELS, NO_VARIETY, Variety, synthesize_kws
@@ -365,7 +365,7 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         ho = split == "heldout"
         if ho.any():
             held = evaluate(model.float_graph, model.qgraphs, M[ho], y[ho])
-            acc["heldout"] = {k: held[k] for k in ("float", *model.qgraphs, "test_samples")}
+            acc["heldout"] = {k: held[k] for k in ("float", *model.qgraphs, "test_samples", "delta")}
     from . import voices as vx
     notes += vx.missing_synthesizers()
     qat_res = st.run("qat", lambda: _qat(model, M, y, split, model_key, settings, cache, notes))
@@ -374,9 +374,12 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         qgraphs["q7_qat"] = qat_res[0]
         extra = evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[te], y[te])
         acc["q7_qat"], acc["agreement"]["q7_qat"] = extra["q7_qat"], extra["agreement"]["q7_qat"]
+        acc["delta"].update(extra["delta"])
         if "heldout" in acc:
-            acc["heldout"]["q7_qat"] = evaluate(model.float_graph, {"q7_qat": qat_res[0]},
-                                                M[split == "heldout"], y[split == "heldout"])["q7_qat"]
+            held = evaluate(model.float_graph, {"q7_qat": qat_res[0]}, M[split == "heldout"],
+                            y[split == "heldout"])
+            acc["heldout"]["q7_qat"] = held["q7_qat"]
+            acc["heldout"]["delta"].update(held["delta"])
     elif st.rows[-1][2] == "":
         st.rows[-1][2] = "skipped"
     fe_err = st.run("front-end error", lambda: frontend_errors(*_test_audio(settings, data_dir), labels))
@@ -423,6 +426,11 @@ def _summary(s, acc, model, reps, mem, par, st, notes, total, checkout):
     }
 
 
+def _delta_text(d) -> str:
+    """One PairedDelta (as its dict in summary.json) in words."""
+    return PairedDelta(**d).describe(new="this net", unit="clips")
+
+
 def summary_text(d) -> str:
     pct = lambda v: f"{100 * v:6.2f}%"   # noqa: E731
     a, n = d["accuracy"], d["split_sizes"] or {}
@@ -442,10 +450,15 @@ def summary_text(d) -> str:
         lines.append(f"{k:<10} {pct(a[k]):>9} {100 * (a[k] - a['float']):+8.2f}  "
                      f"{pct(a['agreement'][k]):>7} {worst:>22} {mem.get('ram', '-'):>7} "
                      f"{mem.get('flash', '-'):>8} {par_s:>24}")
+    if a.get("delta"):
+        lines += ["", "vs float, paired over the same test clips (a small test set moves by chance;"
+                  " p < 0.05: a real difference):"]
+        lines += [f"  {k:<8} {_delta_text(v)}" for k, v in a["delta"].items()]
     if ho:
         lines += ["", f"held-out synthesizer (festival voices, never in training; {ho['test_samples']} "
                   "clips): " + ", ".join(f"{k} {pct(ho[k]).strip()}" for k in
                                          ("float", "q7", "q15", "q7_qat") if k in ho)]
+        lines += [f"  {k:<8} {_delta_text(v)}" for k, v in (ho.get("delta") or {}).items()]
     lines += ["", f"parity library: {next(iter(d['parity'].values()))['library'] if d['parity'] else '-'}",
               f"quantization strategy (picked on val agreement with float): {d['strategy']}", "",
               f"{'stage':<26} {'seconds':>8}  note"]

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..calibrate import calibrate
 from ..errors import DatasetError, ModelFormatError, SaturationWarning, ShapeError
+from ..metrics import paired_delta
 from ..quantize import quantize
 from ..schemes import act_bits
 from ..tune import tune_formats
@@ -493,11 +494,15 @@ def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None,
 
 
 def evaluate(graph, qgraphs, M, y):
-    """Test accuracies {"float": a, scheme: a, "agreement": {scheme: a}} on q8.7 features."""
+    """Test accuracies {"float": a, scheme: a, "agreement": {scheme: a}, "delta": {scheme: the
+    scheme's accuracy - float's paired over the clips (qsim.metrics.paired_delta, as a dict)}}
+    on q8.7 features."""
     pf = kws.float_probs(graph, kws.mfcc_float(M)).argmax(1)
-    res = {"float": accuracy(pf, y), "agreement": {}, "test_samples": int(len(y))}
+    res = {"float": accuracy(pf, y), "agreement": {}, "delta": {}, "test_samples": int(len(y))}
     for scheme, q in qgraphs.items():
         pq = kws.quant_outputs(q, M).argmax(1)
         res[scheme] = accuracy(pq, y)
         res["agreement"][scheme] = accuracy(pq, pf)
+        if len(y):
+            res["delta"][scheme] = dataclasses.asdict(paired_delta(y, pf, pq))
     return res

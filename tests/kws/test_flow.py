@@ -329,6 +329,14 @@ def test_tiny_demo_and_cache(tmp_path):
     assert stages["dataset"] == stages["train"] == stages["features (arm_mfcc_q15)"] == "cached"
     assert again["accuracy"] == summary["accuracy"]
     assert "KWS demo" in (out / "summary.txt").read_text()
+    # q7, q15, q7_qat against float, paired over the test clips: consistent with the accuracies
+    acc, text = summary["accuracy"], (out / "summary.txt").read_text()
+    assert set(acc["delta"]) == {k for k in ("q7", "q15", "q7_qat") if k in acc} and acc["delta"]
+    for k, d in acc["delta"].items():
+        assert d["n"] == acc["test_samples"]
+        assert d["delta"] == pytest.approx(acc[k] - acc["float"], abs=1e-12)
+        assert f"{100 * d['delta']:+.2f} points" in text
+    assert "McNemar p" in text and "paired over the same test clips" in text
 
 
 def _full_demo():
