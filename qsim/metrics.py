@@ -93,9 +93,10 @@ class PairedDelta:
 
     def describe(self, new="quantized", ref="float", unit="items") -> str:
         pts = lambda v: f"{100 * v:+.2f}"   # noqa: E731
+        one = unit[:-1] if unit.endswith("s") else unit
         return (f"{pts(self.delta)} points ({100 * self.confidence:g}% CI {pts(self.ci_low)} .. "
-                f"{pts(self.ci_high)}; {self.gained} {unit} right only in {new}, {self.lost} only "
-                f"in {ref}; McNemar p {self.p_value:.2g})")
+                f"{pts(self.ci_high)}; {self.gained} {one if self.gained == 1 else unit} right "
+                f"only in {new}, {self.lost} only in {ref}; McNemar p {self.p_value:.2g})")
 
 
 def paired_delta(y, pred_ref, pred_new, confidence=0.95) -> PairedDelta:
