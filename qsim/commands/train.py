@@ -101,9 +101,17 @@ def print_metrics(m, labels=None):
     n = m["split_sizes"]
     print(f"split: {n['train']} train, {n['val']} val, {n['test']} test clips (test = held-out speakers)")
     print(f"trained {m['epochs_run']} epochs (kept epoch {m['best_epoch'] + 1}, val {pct(m['val_accuracy'] or 0)})")
+    if m["float"] is None:
+        print("test accuracy: none (the test split is empty: no clip of the folder falls in it; "
+              "give testing_list.txt or more speakers)")
+        return
     print(f"test accuracy: float {pct(m['float'])}"
           + "".join(f", {s} {pct(m[s])} ({m['strategy'][s]}; agreement {pct(m['agreement'][s])})"
                     for s in ("q7", "q15") if s in m))
+    from qsim.metrics import PairedDelta
+    for s, d in (m.get("delta") or {}).items():
+        print(f"  {s} - float on the test clips: "
+              + PairedDelta(**d).describe(new=s, unit="clips"))
 
 
 def run(args):

@@ -355,6 +355,12 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         f"features ({FRONTEND_STAGE.get(settings.frontend, settings.frontend)})",
         lambda: _features(settings, data_dir, data_key, cache))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
+    if not (split == "test").any():
+        from ..errors import DatasetError
+        raise DatasetError(f"{data_dir}: no clip falls in the test split ({len(M)} clips: "
+                           f"{np.sum(split == 'train')} train, {np.sum(split == 'val')} val); the "
+                           "demo measures accuracy and C parity on it. help: add a "
+                           "testing_list.txt, or clips of more speakers")
     M, mfcc = scale_for_training(M, split, settings.train)
     model, model_key = _train_quantize(M, y, split, feat_key, settings, cache, labels, verbose, st,
                                        mfcc)

@@ -496,13 +496,15 @@ def fit(M, y, split, settings: TrainSettings, labels, verbose=False, times=None,
 def evaluate(graph, qgraphs, M, y):
     """Test accuracies {"float": a, scheme: a, "agreement": {scheme: a}, "delta": {scheme: the
     scheme's accuracy - float's paired over the clips (qsim.metrics.paired_delta, as a dict)}}
-    on q8.7 features."""
+    on q8.7 features. No clips (an empty test split): every accuracy is None."""
+    if not len(y):
+        return {"float": None, **{s: None for s in qgraphs}, "agreement": {}, "delta": {},
+                "test_samples": 0}
     pf = kws.float_probs(graph, kws.mfcc_float(M)).argmax(1)
     res = {"float": accuracy(pf, y), "agreement": {}, "delta": {}, "test_samples": int(len(y))}
     for scheme, q in qgraphs.items():
         pq = kws.quant_outputs(q, M).argmax(1)
         res[scheme] = accuracy(pq, y)
         res["agreement"][scheme] = accuracy(pq, pf)
-        if len(y):
-            res["delta"][scheme] = dataclasses.asdict(paired_delta(y, pf, pq))
+        res["delta"][scheme] = dataclasses.asdict(paired_delta(y, pf, pq))
     return res

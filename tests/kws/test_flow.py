@@ -215,6 +215,9 @@ def test_train_kws_writes_model(tiny_model):
     doc = json.loads((tiny_model / "kws.json").read_text())
     assert doc["input_shift"]["q7"] == 7 - m.qgraphs["q7"].tensors["input"].qformat.frac_bits
     assert 0 <= doc["metrics"]["float"] <= 1 and "q15" in doc["metrics"]["agreement"]
+    for s in ("q7", "q15"):          # paired over the test clips, consistent with the accuracies
+        d = doc["metrics"]["delta"][s]
+        assert d["gained"] - d["lost"] == round(d["n"] * (doc["metrics"][s] - doc["metrics"]["float"]))
 
 
 @needs_espeak

@@ -280,3 +280,23 @@ def test_reading_some_splits_gives_the_same_clips(folder):
         assert labels2 == labels and set(ss) <= set(want)
         np.testing.assert_array_equal(Xs, X[keep])
         np.testing.assert_array_equal(ys, y[keep])
+
+
+def test_empty_test_split(tmp_path, capsys):
+    """No clip in the test split (an empty testing_list.txt): `train kws` still writes the model
+    and says there is no test accuracy; `demo` (which measures on the test split) stops with a
+    named error before training and leaves no output folder. Neither prints a traceback."""
+    root = write_folder(tmp_path / "sc", lists=True, clips_per_speaker=1)
+    (root / "testing_list.txt").write_text("")
+    model = tmp_path / "m"
+    assert main(["train", "kws", "--data", str(root), "--words", "yes", "no", "-o", str(model),
+                 *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert "0 test clips" in out and "test split is empty" in out and "Traceback" not in err
+    assert (model / "kws.json").is_file()
+    demo = tmp_path / "demo"
+    assert main(["demo", "--data", str(root), "--words", "yes", "no", "-o", str(demo), "--cache",
+                 str(tmp_path / "cache"), "--standin", *TINY]) == 2
+    out, err = capsys.readouterr()
+    assert "no clip falls in the test split" in err and "testing_list.txt" in err
+    assert not demo.exists()
