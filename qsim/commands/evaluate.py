@@ -1,7 +1,9 @@
 """`qsim evaluate`: accuracy of a quantized model against its float original, with layer SQNR.
 
 Runs the float model and the bit-exact simulation of the quantized one over the same data and
-prints float and quantized accuracy (with --labels), top-1 agreement, the layer with the lowest
+prints float and quantized accuracy (with --labels; also their difference paired over the same
+items: how many only one of the two gets right, its 95% interval and McNemar's p, to tell a real
+quantization loss from a small test set's chance), top-1 agreement, the layer with the lowest
 SQNR and the most saturated one; --layers adds the per-layer table (formats, shifts, kernel,
 SQNR, saturation). `qsim report` writes the same as files, with plots.
 """
