@@ -36,7 +36,7 @@ from codegen.generate import write_network
 from codegen.memory_report import measure_code_size, memory_report
 from harness.parity import run_network_parity
 
-from ..errors import SaturationWarning
+from ..errors import DatasetError, SaturationWarning
 from ..fileio import atomic_dir
 from ..graph import Graph
 from ..metrics import PairedDelta, evaluate as report_eval
@@ -131,7 +131,6 @@ def _real_dataset(s: DemoSettings):
     from . import speech_commands as sc
     root = Path(s.data)
     if not sc.is_speech_commands(root):
-        from ..errors import DatasetError
         raise DatasetError(f"--data {root}: not a folder in the Speech Commands layout (word "
                            "folders of 16 kHz WAV clips, _background_noise_/). help: give such a "
                            "folder, or leave --data out for the built-in synthesized set")
@@ -356,7 +355,6 @@ def run_demo(out, settings: DemoSettings = DemoSettings(), cache="data/cache", c
         lambda: _features(settings, data_dir, data_key, cache))
     st.rows[-1][2] = "cached" if cached else f"{len(M)} clips x {M.shape[1]} frames"
     if not (split == "test").any():
-        from ..errors import DatasetError
         raise DatasetError(f"{data_dir}: no clip falls in the test split ({len(M)} clips: "
                            f"{np.sum(split == 'train')} train, {np.sum(split == 'val')} val); the "
                            "demo measures accuracy and C parity on it. help: add a "
