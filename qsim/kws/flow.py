@@ -240,7 +240,7 @@ def _check_labels(labels, bad):
 
 def read_kws_json(path):
     """(doc, labels, MfccConfig) from a kws.json; ModelFormatError naming the field otherwise:
-    bad JSON, labels missing or fewer than two distinct strings, unknown schemes, unknown MFCC
+    bad JSON, labels missing or fewer than two distinct strings, schemes missing, empty or unknown, unknown MFCC
     keys or values of the wrong type."""
     from ..errors import QsimError
 
@@ -254,9 +254,11 @@ def read_kws_json(path):
     if not isinstance(doc, dict) or doc.get("format", "qsim-kws") != "qsim-kws":
         raise bad("not a qsim-kws file")
     labels = _check_labels(doc.get("labels"), bad)
-    schemes = doc.get("schemes", [])
-    if not isinstance(schemes, list) or not set(schemes) <= set(SCHEMES):
-        raise bad(f"schemes {str(schemes)[:80]} are not a subset of {list(SCHEMES)}")
+    schemes = doc.get("schemes")
+    if (not isinstance(schemes, list) or not schemes or not all(isinstance(v, str) for v in schemes)
+            or not set(schemes) <= set(SCHEMES) or len(set(schemes)) != len(schemes)):
+        raise bad(f"schemes {str(schemes)[:80]} must name the model's quantized nets: one or more "
+                  f"of {list(SCHEMES)}, each once")
     m = doc.get("mfcc", {})
     if not isinstance(m, dict):
         raise bad("mfcc is not an object")
@@ -283,7 +285,7 @@ def _mfcc_value_ok(t, v):
         return isinstance(v, str)
     if t == "int":
         return whole(v) and v > 0
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and v >= 0
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e9
 
 
 def _jsonable(v):

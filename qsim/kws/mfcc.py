@@ -29,6 +29,9 @@ from . import rfft_q15 as _rfft
 COEFF_SHIFT_MAX = 8                     # |coeff_shift| per coefficient
 
 
+WINDOWS = ("hamming", "hann", "blackman", "boxcar")    # scipy.signal.get_window names, no parameter
+
+
 @dataclass(frozen=True)
 class MfccConfig:
     """Front-end parameters. Defaults: 40 ms Hamming windows every 20 ms, 10 coefficients.
@@ -57,6 +60,19 @@ class MfccConfig:
     coeff_shift: tuple = ()
 
     def __post_init__(self):
+        if self.window not in WINDOWS:
+            raise ShapeError(f"MfccConfig: window={str(self.window)[:40]!r} is not one of {WINDOWS}")
+        for name in ("fmin", "fmax"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not abs(v) < 1e9:
+                raise ShapeError(f"MfccConfig: {name}={str(v)[:40]} must be a frequency in Hz")
+            object.__setattr__(self, name, float(v))
+        for name, hi in (("sample_rate", 192000), ("clip_len", 60 * 192000), ("frame_len", 1 << 16),
+                         ("hop", 1 << 20), ("fft_len", 1 << 16), ("n_mels", 512), ("n_coeffs", 512)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 < v <= hi:
+                raise ShapeError(f"MfccConfig: {name}={str(v)[:40]} must be a whole number in 1..{hi}")
         cs = self.coeff_shift
         if not isinstance(cs, (tuple, list)) or any(
                 isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in cs):

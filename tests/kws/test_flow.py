@@ -150,7 +150,7 @@ def test_kws_json_coeff_shift_is_checked(tmp_path_factory, value):
     from qsim.errors import ModelFormatError
     from qsim.kws.flow import read_kws_json
     p = tmp_path_factory.mktemp("kj") / "kws.json"
-    p.write_text(json.dumps({"labels": ["a", "b"], "mfcc": {"coeff_shift": value}}))
+    p.write_text(json.dumps({"labels": ["a", "b"], "schemes": ["q7"], "mfcc": {"coeff_shift": value}}))
     ok = isinstance(value, list) and (value == [] or (
         len(value) == 10 and all(type(v) is int and -8 <= v <= 8 for v in value)))
     if ok:
@@ -451,3 +451,32 @@ def test_calibrate_quantize_keeps_the_candidate_closest_to_float():
         assert acc == float(np.mean(kws.quant_outputs(q, M_val).argmax(1) == y_val))
         assert q.meta["selected_on"] == "agreement with the float net on validation"
     assert not out["q15"][1].endswith("+tuned")
+
+
+_HOSTILE = st.one_of(st.integers(-2, 70000), st.sampled_from([0, 1, 2 ** 31, 10 ** 30, -10 ** 30]),
+                     st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+                     st.text(max_size=8), st.sampled_from(["hann", "hamming", "boxcar", "kaiser"]),
+                     st.lists(st.integers(-9, 9), max_size=11))
+_MFCC_KEYS = ["sample_rate", "frame_len", "hop", "fft_len", "n_mels", "n_coeffs", "fmin", "fmax",
+              "window", "clip_len", "frac_bits", "coeff_shift"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(_MFCC_KEYS), _HOSTILE, max_size=4))
+def test_kws_json_mfcc_loads_and_runs_or_is_refused(tmp_path_factory, edits):
+    """Every mfcc value of a kws.json is untrusted: a file either loads and then both front ends
+    compute a clip's features, or it is one ModelFormatError (never another exception)."""
+    from qsim.errors import ModelFormatError
+    from qsim.kws.flow import read_kws_json
+    p = tmp_path_factory.mktemp("kj") / "kws.json"
+    p.write_text(json.dumps({"labels": ["a", "b"], "schemes": ["q7"], "mfcc": edits}))
+    try:
+        cfg = read_kws_json(p)[2]
+    except ModelFormatError:
+        return
+    if cfg.clip_len > 4 * 16000:
+        return                                   # valid, only slow to compute
+    clip = np.random.default_rng(0).integers(-3000, 3000, (1, cfg.clip_len)).astype(np.int16)
+    for frontend in ("q15", "float"):
+        m = kws.features(clip, cfg, frontend)
+        assert m.shape == (1, cfg.n_frames, cfg.n_coeffs, 1) and m.dtype == np.int16
