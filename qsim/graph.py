@@ -295,17 +295,22 @@ class Graph:
         return g
 
     def save(self, path):
-        """Write model.json + model.npz (see module docstring); returns the json path."""
+        """Write model.json + model.npz (see module docstring); returns the json path. Names are
+        checked first (qsim.validate.check_names): a graph that could not be loaded back is never
+        written."""
+        from .validate import check_names
+        check_names(self, f"save {str(path)[:80]}")
         return graph_io.write(*self.to_dict(), path)
 
     @staticmethod
     def load(path) -> "Graph":
         """Read a graph written by `save` (folder or .json path), checked by qsim.validate (a fully
         quantized graph by validate_quantized); raises ModelFormatError or the validator's error."""
-        from .validate import validate_graph, validate_quantized   # validate reads the IR: no cycle at import
+        from .validate import check_names, validate_graph, validate_quantized   # no cycle at import
         doc, arrays, jpath = graph_io.read(path)
         try:
             g = Graph.from_dict(doc, arrays)
+            check_names(g, str(jpath))          # arrays are found by layer name: names first
             g.validate()
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as e:
             if isinstance(e, UnknownRelease):       # quant.path / quant.version edited in the file

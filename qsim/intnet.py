@@ -289,8 +289,10 @@ def _window(layer, op, in_shape, kernel):
 def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, truncate=False):
     """A quantized Graph from C-call arguments (see the module doc); raises a QsimError naming the
     layer for any argument the C would refuse or qsim cannot represent."""
+    from .validate import check_name            # validate reads the IR: no cycle at import
     check_path(path)
     release = release_of(release).name          # UnknownRelease names the modelled tags
+    check_name(name, "network")
     if not isinstance(input_spec, dict) or "shape" not in input_spec:
         raise ShapeError("the input needs {'shape': [H, W, C] or [n], 'bits': 8|16, "
                          "'frac_bits': f (optional)}")
@@ -308,6 +310,7 @@ def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, 
     for i, n in enumerate(names):
         if not isinstance(n, str) or not n:
             raise ShapeError(f"layer {i}: every layer needs a non-empty 'name'")
+        check_name(n, f"layer {i}")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ShapeError(f"layer names used twice: {dup}")
@@ -335,6 +338,7 @@ def build(name, input_spec, layers, path=DEFAULT_PATH, release=DEFAULT_RELEASE, 
     g = Graph(name)
     g.quant = quant
     in_name = str(input_spec.get("name", "input"))
+    check_name(in_name, "input")
     g.add_input(in_name, tuple(input_spec["shape"]))
     fi = int(fi_given) if fi_given is not None else _nominal_input(layers, resolved, bits)
     g.tensors[in_name].qformat = QFormat(bits, fi)

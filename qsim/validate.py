@@ -56,6 +56,32 @@ def check_name(name, what):
     if len(name) > MAX_NAME:
         _fail(what, f"name '{name[:40]}...' has {len(name)} characters, more than {MAX_NAME}",
               "rename it (Graph.save keeps names as they are)")
+    if "\x00" in name or not name.isprintable() and _unencodable(name):
+        _fail(what, f"name {name[:40]!r} holds a NUL or an unpaired surrogate, which no file "
+              "format or C string can carry", "rename it")
+
+
+def check_names(graph, who="model"):
+    """The graph's, every tensor's and every layer's name (check_name), and no layer name twice
+    (a model file keys each layer's arrays by its name)."""
+    check_name(graph.name, f"{who}: graph")
+    for t in graph.tensors:
+        check_name(t, f"{who}: tensor")
+    seen = set()
+    for n in graph.nodes:
+        check_name(n.name, f"{who}: layer")
+        if n.name in seen:
+            _fail(f"{who}: layer {n.name[:60]!r}", "two layers have this name (each layer's "
+                  "weights are stored under its name)", "rename one of them")
+        seen.add(n.name)
+
+
+def _unencodable(text):
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def validate_graph(graph, who="model"):
@@ -63,16 +89,14 @@ def validate_graph(graph, who="model"):
     from .graph import Graph
     if not isinstance(graph, Graph):
         raise ModelFormatError(f"{who}: expected a qsim Graph, got {type(graph).__name__}")
-    check_name(graph.name, f"{who}: graph")
+    check_names(graph, who)
     if graph.layout not in ("HWC", "CHW"):
         _fail(who, f"layout {graph.layout!r} is not 'HWC' or 'CHW'", "re-save the graph")
     for t, info in graph.tensors.items():
-        check_name(t, f"{who}: tensor")
         if any(d < 1 for d in info.shape):
             _fail(f"{who}: tensor '{t}'", f"shape {info.shape} has an empty or negative axis",
                   "every axis needs at least one element")
     for n in graph.nodes:
-        check_name(n.name, f"{who}: layer")
         for k, v in n.params.items():
             a = np.asarray(v)
             if a.dtype.kind not in "fiu":

@@ -6,6 +6,7 @@ Nothing here executes generated code except through the stand-in harness where s
 that nothing a name carries can run is structural: the object defines only `<prefix>_run`, has no
 constructor sections, and every generated line is printable ASCII.
 """
+import json
 import re
 import shutil
 import subprocess
@@ -57,10 +58,19 @@ def _hostile_graph(names):
     pick = lambda i: names[i % len(names)] if names else ""
     g.name = pick(0)
     for i, node in enumerate(g.nodes):
-        node.name = pick(i + 1)                 # node names may collide
+        node.name = pick(i + 1) + "#" * i       # unique (validate refuses a layer name twice);
+                                                # their C identifiers may still collide
     for i, t in enumerate(list(g.tensors)):
         _rename_tensor(g, t, f"{pick(i + 2)}#{i}")   # tensor names stay unique (graph invariant)
     return g
+
+
+def _refused(g):
+    """Whether qsim.validate refuses a name of g: NUL, an unpaired surrogate (no file format or C
+    string carries them) or more than MAX_NAME characters."""
+    from qsim.validate import MAX_NAME
+    return any("\x00" in s or any(0xD800 <= ord(c) <= 0xDFFF for c in s) or len(s) > MAX_NAME
+               for s in [g.name, *g.tensors, *(n.name for n in g.nodes)])
 
 
 def _check_inert(gen, folder):
@@ -88,7 +98,13 @@ def _check_inert(gen, folder):
 @given(names=st.lists(hostile, min_size=1, max_size=8))
 def test_hostile_names_compile_to_inert_c(tmp_path_factory, names):
     folder = tmp_path_factory.mktemp("n") / "c"
-    gen = write_network(_hostile_graph(names), folder)
+    g = _hostile_graph(names)
+    if _refused(g):
+        with pytest.raises(ModelFormatError, match="NUL or an unpaired surrogate|characters"):
+            write_network(g, folder)
+        assert not folder.exists()
+        return
+    gen = write_network(g, folder)
     _check_inert(gen, folder)
 
 
@@ -296,3 +312,51 @@ def test_codegen_command_surfaces_a_compile_failure(tmp_path, capsys, monkeypatc
     err = capsys.readouterr().err
     assert err.startswith("qsim codegen: error: measuring the code size") and "no_such_symbol" in err
     assert not (tmp_path / "c").exists()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.one_of(hostile, st.sampled_from(["\ud800", "a\x00b", "\udfff"])),
+                      min_size=1, max_size=6))
+def test_hostile_names_round_trip_or_are_refused_before_writing(tmp_path_factory, names):
+    """Graph.save with any names: the model loads back with the same names and weights, or save
+    refuses before writing a file (NUL, unpaired surrogates: no file format carries them)."""
+    from qsim.graph import Graph
+    g = _hostile_graph(names)
+    folder = tmp_path_factory.mktemp("rt") / "q"
+    assert len({n.name for n in g.nodes}) == len(g.nodes)   # _hostile_graph keeps them apart
+    if _refused(g):
+        with pytest.raises(ModelFormatError, match="NUL or an unpaired surrogate|characters"):
+            g.save(folder)
+        assert not folder.exists()
+        return
+    g.save(folder)
+    back = Graph.load(folder)
+    assert back.name == g.name and list(back.tensors) == list(g.tensors)
+    assert [n.name for n in back.nodes] == [n.name for n in g.nodes]
+    for a, b in zip(g.nodes, back.nodes):
+        for k in a.params:
+            np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_a_layer_name_twice_is_refused(tmp_path):
+    """Each layer's arrays are stored under its name: two layers of one name would load with one
+    layer's weights in both (silently, when the shapes agree). Refused on save, on load and by
+    the generators."""
+    from qsim.graph import Graph
+    g = tiny_q7()
+    g.save(tmp_path / "ok")
+    a, b = (n for n in g.nodes if n.params)
+    first, second = a.name, b.name
+    b.name = a.name
+    with pytest.raises(ModelFormatError, match="two layers have this name"):
+        g.save(tmp_path / "twice")
+    assert not (tmp_path / "twice").exists()
+    with pytest.raises(ModelFormatError, match="two layers have this name"):
+        write_network(g, tmp_path / "c")
+    doc = json.loads((tmp_path / "ok" / "model.json").read_text())
+    for n in doc["nodes"]:                       # the same edit in a saved model.json
+        if n["name"] == second:
+            n["name"] = first
+    (tmp_path / "ok" / "model.json").write_text(json.dumps(doc))
+    with pytest.raises(ModelFormatError, match="two layers have this name"):
+        Graph.load(tmp_path / "ok")
