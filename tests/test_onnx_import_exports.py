@@ -8,6 +8,7 @@ Every imported model is run by float_exec and compared with onnxruntime (atol as
 tests/test_onnx_import.py).
 """
 import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -358,3 +359,47 @@ def test_nodes_after_a_refused_node_are_still_checked(rng):
              helper.make_node("Gemm", ["m", "f"], ["y"], transB=1)]
     _err(make_model(nodes, (4, 6, 6), w, opset=14), UnsupportedOpError, "2 nodes",
          "'res1' (HardSwish)", "'res2' (HardSwish)")
+
+
+_ONNX_DIR = Path(__file__).parent / "data" / "onnx"
+_INTS = st.sampled_from([-1, 0, 1, 2, 3, 7, 1000, 2 ** 31 - 1, -2 ** 31, 2 ** 40])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), name=st.sampled_from(["kws_small", "ds_net", "cifar"]))
+def test_random_onnx_edits_import_or_name_the_error(data, name):
+    """An ONNX file is untrusted: any node's integer attributes cut, lengthened or set to odd
+    values, or an initializer shortened or given NaN: the import gives a graph that runs, or
+    raises one QsimError naming the problem (found this way: a 1-long `strides` was an
+    IndexError, a bias of the wrong length a numpy broadcast error)."""
+    from qsim.errors import QsimError
+    model = onnx.load(_ONNX_DIR / f"{name}.onnx")
+    nodes = [n for n in model.graph.node if any(a.type == onnx.AttributeProto.INTS
+                                                 or a.type == onnx.AttributeProto.INT
+                                                 for a in n.attribute)]
+    for _ in range(data.draw(st.integers(1, 2))):
+        if data.draw(st.booleans()) and nodes:
+            n = data.draw(st.sampled_from(nodes))
+            a = data.draw(st.sampled_from([a for a in n.attribute if a.type in (
+                onnx.AttributeProto.INTS, onnx.AttributeProto.INT)]))
+            if a.type == onnx.AttributeProto.INT:
+                a.i = data.draw(_INTS)
+            else:
+                values = data.draw(st.lists(_INTS, min_size=0, max_size=len(a.ints) + 1))
+                del a.ints[:]
+                a.ints.extend(values)
+        else:
+            t = data.draw(st.sampled_from(list(model.graph.initializer)))
+            arr = numpy_helper.to_array(t).astype(np.float32).reshape(-1)
+            if data.draw(st.booleans()):
+                arr = arr[:max(0, arr.size - data.draw(st.integers(1, 3)))]
+            elif arr.size:
+                arr[data.draw(st.integers(0, arr.size - 1))] = np.nan
+                arr = arr.reshape(numpy_helper.to_array(t).shape)
+            t.CopyFrom(numpy_helper.from_array(arr, t.name))
+    try:
+        g = load_onnx(model)
+    except QsimError:
+        return
+    shape = g.tensors[g.inputs[0]].shape
+    float_exec.run(g, np.zeros((1,) + shape, np.float32))

@@ -174,7 +174,14 @@ def _build(ctx, model):
             if any(t in dead or t in unknown for t in inputs):
                 dead.update(n.output)        # reads a refused node's output: not checked
                 continue
-            HANDLERS[n.op_type](ctx, n, attrs)
+            try:
+                HANDLERS[n.op_type](ctx, n, attrs)
+            except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError,
+                    OverflowError) as e:        # the node's own numbers do not fit together
+                raise ModelFormatError(
+                    f"{_where(n)}: its attributes and initializers do not fit together "
+                    f"({type(e).__name__}: {str(e)[:160]}). help: re-export the model; if "
+                    "onnxruntime runs it as it is, report this to qsim") from None
         except (UnsupportedOpError, ShapeError) as e:
             if isinstance(e, ShapeError) and not problems:
                 raise

@@ -17,7 +17,7 @@ from math import ceil
 
 import numpy as np
 
-from ..errors import UnsupportedOpError
+from ..errors import ModelFormatError, UnsupportedOpError
 from ..ops import out_dim
 
 
@@ -29,6 +29,13 @@ def where(n):
 
 def unsupported(n, what, fix=""):
     raise UnsupportedOpError(f"{where(n)}: {what}" + (f". help: {fix}" if fix else ""))
+
+
+def _check_ints(n, what, values, count, low, high=1 << 16):
+    """`values` are `count` whole numbers in low..high, else a ModelFormatError naming the node."""
+    if len(values) != count or not all(isinstance(v, int) and low <= v <= high for v in values):
+        raise ModelFormatError(f"{where(n)}: {what} {list(values)[:8]} must be {count} whole numbers "
+                               f"in {low}..{high}. help: re-export the model")
 
 
 def padded_input(ctx, n):
@@ -52,6 +59,10 @@ def geometry(ctx, n, a, kernel, x, extra=(0, 0, 0, 0), pad_node=None, default_st
     if any(d != 1 for d in a.get("dilations", [1, 1])):
         unsupported(n, f"dilations {a['dilations']}; CMSIS-NN has no dilated kernels")
     strides = list(a.get("strides", [default_stride] * 2))
+    _check_ints(n, "kernel_shape", kernel, 2, 1)
+    _check_ints(n, "strides", strides, 2, 1)
+    if "pads" in a:
+        _check_ints(n, "pads", list(a["pads"]), 4, 0)
     in_hw = ctx.shape(x)[1:]
     padded_hw = [in_hw[i] + extra[i] + extra[i + 2] for i in range(2)]
     auto = a.get("auto_pad", b"NOTSET")
