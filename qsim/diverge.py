@@ -71,7 +71,12 @@ def _parse_text(text, sizes, p):
             v = parse_int(tok.lstrip("-+ "))
             if v is None:
                 raise DataFileError(f"--dump {p}: record {i}: {tok!r} is not an integer")
-            vals.append(-v if neg else v)
+            v = -v if neg else v
+            if not -(1 << (bits - 1)) <= v < 1 << (bits - 1):
+                raise DataFileError(f"--dump {p}: record {i}: {str(v)[:24]} does not fit the "
+                                    f"layer's {bits}-bit output (q{bits - 1}_t). help: dump the "
+                                    "stored values as the device prints them")
+            vals.append(v)
         want = int(np.prod(shape))
         if len(vals) != want:
             raise DataFileError(f"--dump {p}: record {i} has {len(vals)} values, layer {i} writes "

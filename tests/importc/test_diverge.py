@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qsim.cli import main
-from qsim.diverge import diverge, format_text_dump, read_dump, simulated_records
+from qsim.diverge import diverge, format_text_dump, read_dump, record_sizes, simulated_records
 from qsim.errors import DataFileError
 
 from ._nets import SPECS, data, quantized
@@ -135,6 +135,13 @@ def test_malformed_dumps(tmp_path):
     p.write_text("{" + "1, " * 3 + "zz}")
     with pytest.raises(DataFileError, match="not an integer"):
         read_dump(p, g, "text")
+    size = int(np.prod(record_sizes(g)[0][0]))       # a value the q7_t output cannot hold
+    for v in ("128", "-129", "99999999999999999999999"):
+        p.write_text("qsim_tap 0 {" + "0, " * (size - 1) + v + "}\n")
+        with pytest.raises(DataFileError, match="does not fit the layer's 8-bit output"):
+            read_dump(p, g)
+    p.write_text("qsim_tap 0 {" + "0, " * (size - 1) + "-128}\n")
+    assert read_dump(p, g)[0].min() == -128
 
 
 def test_cli(tmp_path, capsys):
