@@ -90,6 +90,9 @@ def validate_graph(graph, who="model"):
     if not isinstance(graph, Graph):
         raise ModelFormatError(f"{who}: expected a qsim Graph, got {type(graph).__name__}")
     check_names(graph, who)
+    if not graph.inputs or not graph.outputs:
+        _fail(who, f"inputs {graph.inputs} and outputs {graph.outputs}: a graph needs at least "
+              "one of each", "re-save the graph")
     if graph.layout not in ("HWC", "CHW"):
         _fail(who, f"layout {graph.layout!r} is not 'HWC' or 'CHW'", "re-save the graph")
     for t, info in graph.tensors.items():
@@ -116,9 +119,10 @@ def check_frac_bits(qf, where, what):
               "re-quantize the model with `qsim quantize`")
     lo, hi = FRAC_BITS_RANGE
     if not lo <= qf.frac_bits <= hi:
-        _fail(where, f"{what} has frac_bits {qf.frac_bits}, outside {lo}..{hi} (a range of "
-              f"+-{2.0 ** (qf.bits - 1 - qf.frac_bits):.3g})", "re-calibrate: the value range "
-              "is absurd, or the file was edited")
+        span = qf.bits - 1 - qf.frac_bits
+        rng = f" (a range of +-{2.0 ** span:.3g})" if abs(span) < 1000 else ""
+        _fail(where, f"{what} has frac_bits {str(qf.frac_bits)[:24]}, outside {lo}..{hi}{rng}",
+              "re-calibrate: the value range is absurd, or the file was edited")
 
 
 def _allowed_kernels(node, scheme, bits, bits_in=None):
