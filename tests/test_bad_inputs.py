@@ -231,6 +231,7 @@ def d(tmp_path_factory):
     from qsim.graph import Node
     from qsim.fixedpoint import QFormat
     huge.add_node(Node("r", "relu", ["x"], ["y"]))
+    huge.outputs = ["y"]
     huge.quant.scheme = "q7"
     for t in huge.tensors.values():
         t.qformat = QFormat(8, 7)
