@@ -56,9 +56,11 @@ def check_name(name, what):
     if len(name) > MAX_NAME:
         _fail(what, f"name '{name[:40]}...' has {len(name)} characters, more than {MAX_NAME}",
               "rename it (Graph.save keeps names as they are)")
-    if "\x00" in name or not name.isprintable() and _unencodable(name):
-        _fail(what, f"name {name[:40]!r} holds a NUL or an unpaired surrogate, which no file "
-              "format or C string can carry", "rename it")
+    if not name.isprintable():
+        bad = next(c for c in name if not c.isprintable())
+        _fail(what, f"name {name[:40]!r} holds the unprintable character U+{ord(bad):04X} "
+              "(names are shown in terminals, logs and C comments; a NUL or an unpaired "
+              "surrogate cannot even be stored)", "rename it")
 
 
 def check_names(graph, who="model"):
@@ -76,12 +78,6 @@ def check_names(graph, who="model"):
         seen.add(n.name)
 
 
-def _unencodable(text):
-    try:
-        text.encode("utf-8")
-        return False
-    except UnicodeEncodeError:
-        return True
 
 
 def validate_graph(graph, who="model"):

@@ -233,8 +233,9 @@ _MFCC_TYPES = {f.name: f.type for f in dataclasses.fields(MfccConfig)}
 
 def _check_labels(labels, bad):
     if not isinstance(labels, list) or len(labels) < 2 or len(set(map(str, labels))) != len(labels) \
-            or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in labels):
-        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 characters)")
+            or not all(isinstance(x, str) and 0 < len(x) <= 64 and x.isprintable() for x in labels):
+        raise bad(f"labels {str(labels)[:80]} are not two or more distinct names (1-64 printable "
+                  "characters: they are printed as they are)")
     return labels
 
 
