@@ -14,18 +14,25 @@ import numpy as np
 from .errors import CalibrationError
 
 
+MAX_COUNT = 1 << 62              # counts are summed as int64
+
+
 def _num(d, key, finite=True):
     """d[key] as a float; a string, null, bool, or (finite=True) NaN/Inf is a CalibrationError."""
     v = d[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or finite and not math.isfinite(v):
+    try:
+        f = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    except OverflowError:                       # an integer beyond any float
+        f = None
+    if f is None or finite and not math.isfinite(f):
         raise CalibrationError(f"{key}={str(v)[:40]!r} is not a finite number")
-    return float(v)
+    return f
 
 
 def _count(d, key):
     v = d[key]
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise CalibrationError(f"{key}={str(v)[:40]!r} is not a count (an integer >= 0)")
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
+        raise CalibrationError(f"{key}={str(v)[:40]!r} is not a count (an integer 0..2**62)")
     return v
 
 
@@ -185,9 +192,12 @@ class Log2Histogram:
         s = cls(lo_exp, hi_exp)
         counts = d["counts"]
         if not isinstance(counts, list) or len(counts) != hi_exp - lo_exp or not all(
-                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
-            raise CalibrationError(f"log2hist counts are not {hi_exp - lo_exp} counts >= 0")
+                isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= MAX_COUNT
+                for c in counts):
+            raise CalibrationError(f"log2hist counts are not {hi_exp - lo_exp} counts in 0..2**62")
         s.counts, s.zeros = np.array(counts, np.int64), _count(d, "zeros")
+        if sum(counts) + s.zeros > MAX_COUNT:      # summed as int64: keep far from wrapping
+            raise CalibrationError("log2hist counts sum to more than 2**62")
         s.minmax = MinMax.from_dict(d["minmax"])
         return s
 

@@ -775,15 +775,19 @@ def test_random_calibration_edits_work_or_name_the_error(d, data):
         if not isinstance(per, dict):
             continue
         stat = per[data.draw(st.sampled_from(sorted(per)))] if per else None
-        if isinstance(stat, dict) and stat:
+        huge = st.sampled_from([10 ** 30, 2 ** 63, -2 ** 63, 2 ** 62, 10 ** 400])
+        if isinstance(stat, dict) and isinstance(stat.get("counts"), list) and stat["counts"] \
+                and data.draw(st.booleans()):
+            stat["counts"][data.draw(st.integers(0, len(stat["counts"]) - 1))] = data.draw(huge)
+        elif isinstance(stat, dict) and stat:
             stat[data.draw(st.sampled_from(sorted(stat)))] = data.draw(
-                st.floats() | st.integers(-10**6, 10**6) | JSON)
+                st.floats() | st.integers(-10**6, 10**6) | huge | JSON)
         else:
             doc["tensors"][data.draw(st.sampled_from(tensors))] = data.draw(JSON)
     try:
         cal = Calibration.from_dict(doc)
         quantize(Graph.load(d / "tiny"), cal, strategy=data.draw(st.sampled_from(
-            ["minmax", "mse"])))
+            ["minmax", "mse", "percentile"])))
     except E.QsimError:
         pass
 
