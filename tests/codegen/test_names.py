@@ -58,8 +58,9 @@ def _hostile_graph(names):
     pick = lambda i: names[i % len(names)] if names else ""
     g.name = pick(0)
     for i, node in enumerate(g.nodes):
-        node.name = pick(i + 1) + "#" * i       # unique (validate refuses a layer name twice);
-                                                # their C identifiers may still collide
+        node.name = f"{i}:{pick(i + 1)}"        # unique (validate refuses a layer name twice:
+                                                # the index before the first ':' tells them
+                                                # apart); their C identifiers may still collide
     for i, t in enumerate(list(g.tensors)):
         _rename_tensor(g, t, f"{pick(i + 2)}#{i}")   # tensor names stay unique (graph invariant)
     return g
