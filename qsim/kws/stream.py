@@ -2,7 +2,8 @@
 detections (what `qsim kws long.wav` prints).
 
 Windows: the one-clip window (1 s) starts every `hop_frames` MFCC frame hops (20 ms each by
-default). The MFCC frames of the whole recording are computed once and window k takes frames
+default). The MFCC frames of the whole recording are computed once (CHUNK_FRAMES at a time) and
+window k takes frames
 k * hop_frames ... + n_frames - 1: arm_mfcc_q15 works frame by frame, so these are exactly the
 features each one-second window would get on its own. The recording is zero-padded at the end up
 to the last window's end, so no sample is dropped (the padding is reported).
@@ -36,6 +37,9 @@ class StreamSettings:
     minimum_count: int = 3
 
 
+CHUNK_FRAMES = 4096  # MFCC frames computed at a time (the FFT buffers of an hour are gigabytes)
+
+
 def windows(audio, model, hop_frames):
     """(M int16 (W, n_frames, n_coeffs, 1), window starts in samples (W,), zero samples padded)."""
     cfg = model.mfcc
@@ -48,7 +52,11 @@ def windows(audio, model, hop_frames):
     n_win = 1 + max(0, -(-(len(audio) - cfg.clip_len) // hop))
     total = (n_win - 1) * hop + cfg.clip_len
     padded = np.pad(audio, (0, total - len(audio)))
-    all_frames = model.features(padded[None])[0]            # (frames, n_coeffs, 1)
+    n_all = 1 + (total - cfg.frame_len) // cfg.hop
+    all_frames = np.concatenate([                            # (frames, n_coeffs, 1)
+        model.features(padded[None, f * cfg.hop:(min(n_all, f + CHUNK_FRAMES) - 1) * cfg.hop
+                              + cfg.frame_len])[0]
+        for f in range(0, n_all, CHUNK_FRAMES)])             # frame by frame: chunks change nothing
     idx = np.arange(n_win)[:, None] * hop_frames + np.arange(cfg.n_frames)
     return all_frames[idx], np.arange(n_win) * hop, total - len(audio)
 
@@ -75,12 +83,18 @@ def softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+BATCH = 1024        # windows per simulated batch: the trace of every tensor stays ~100 MB
+
+
 def engine_scores(model, M):
-    """{engine: (scores (N, classes) float, integer output or None)}: float, then each scheme."""
+    """{engine: (scores (N, classes) float, integer output or None)}: float, then each scheme.
+    Windows go through in batches of BATCH (a long recording has tens of thousands)."""
     out = {} if model.float_graph is None else {     # an imported integer-only model has none
         "float": (kws.float_probs(model.float_graph, kws.mfcc_float(M)).astype(np.float64), None)}
     for scheme, q in model.qgraphs.items():
-        logits, ints = logits_and_output(q, M)
+        parts = [logits_and_output(q, M[s:s + BATCH]) for s in range(0, len(M), BATCH)]
+        ints = np.concatenate([p[1] for p in parts])
+        logits = None if parts[0][0] is None else np.concatenate([p[0] for p in parts])
         out[scheme] = (softmax(logits) if logits is not None
                        else q.tensors[q.outputs[0]].qformat.dequantize(ints), ints)
     return out
@@ -90,11 +104,15 @@ def recognize(times_ms, scores, labels, s: StreamSettings = StreamSettings()):
     """RecognizeCommands over windows: [(time_ms, label, averaged score)] of reported commands."""
     found, prev_label, prev_time = [], "_silence_", None
     times_ms = np.asarray(times_ms, np.float64)
+    if np.any(np.diff(times_ms) < 0):
+        raise ShapeError("recognize: window times must not decrease")
+    first = 0                   # the oldest window still inside the averaging window
     for i, t in enumerate(times_ms):
-        recent = times_ms[:i + 1] >= t - s.average_window_ms
-        if recent.sum() < s.minimum_count:
+        while times_ms[first] < t - s.average_window_ms:
+            first += 1
+        if i + 1 - first < s.minimum_count:
             continue
-        avg = scores[:i + 1][recent].mean(axis=0)
+        avg = scores[first:i + 1].mean(axis=0)
         k = int(avg.argmax())
         since = np.inf if prev_label == "_silence_" or prev_time is None else t - prev_time
         if avg[k] > s.threshold and labels[k] != prev_label and since > s.suppression_ms:

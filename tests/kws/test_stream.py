@@ -94,3 +94,39 @@ def test_detections_on_a_long_recording(model, tmp_path, capsys):
     assert [(r[0], r[2]) for r in rows] == [(e, w) for e in ("float", "q7", "q15") for _, w in truth]
     assert out.splitlines()[2].split()[:2] == [str(one), "yes"]
     assert main(["kws", str(path), "--model", str(model), "--hop", "0"]) == 2
+
+
+def _recognize_spelled_out(times_ms, scores, labels, s):
+    """RecognizeCommands as TF writes it: every step averages all windows in the last
+    average_window_ms (a scan of the whole history; the reference for the linear version)."""
+    found, prev_label, prev_time = [], "_silence_", None
+    for i, t in enumerate(times_ms):
+        recent = times_ms[:i + 1] >= t - s.average_window_ms
+        if recent.sum() < s.minimum_count:
+            continue
+        avg = scores[:i + 1][recent].mean(axis=0)
+        k = int(avg.argmax())
+        since = np.inf if prev_label == "_silence_" or prev_time is None else t - prev_time
+        if avg[k] > s.threshold and labels[k] != prev_label and since > s.suppression_ms:
+            prev_label, prev_time = labels[k], t
+            if not labels[k].startswith("_"):
+                found.append((float(t), labels[k], float(avg[k])))
+    return found
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.integers(0, 80), min_size=1, max_size=120), seed=st.integers(0, 2**31),
+       average=st.sampled_from([0.0, 40.0, 200.0, 500.0]), count=st.integers(1, 5),
+       threshold=st.sampled_from([0.0, 0.3, 0.7]), suppression=st.sampled_from([0.0, 300.0, 1500.0]))
+def test_recognize_is_the_spelled_out_rule(steps, seed, average, count, threshold, suppression):
+    """The one-pass RecognizeCommands (oldest window in the average tracked as time moves on) gives
+    exactly the detections of the rule evaluated from scratch at every window."""
+    times = np.cumsum(np.asarray(steps, np.float64) * 10.0)       # equal times allowed
+    scores = np.random.default_rng(seed).dirichlet(np.ones(4) * 0.3, len(times))
+    labels = ("yes", "no", "_unknown_", "_silence_")
+    s = StreamSettings(average_window_ms=average, minimum_count=count, threshold=threshold,
+                       suppression_ms=suppression)
+    assert recognize(times, scores, labels, s) == _recognize_spelled_out(times, scores, labels, s)
