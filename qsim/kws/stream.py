@@ -3,9 +3,8 @@ detections (what `qsim kws long.wav` prints).
 
 Windows: the one-clip window (1 s) starts every `hop_frames` MFCC frame hops (20 ms each by
 default). The MFCC frames of the whole recording are computed once (CHUNK_FRAMES at a time) and
-window k takes frames
-k * hop_frames ... + n_frames - 1: arm_mfcc_q15 works frame by frame, so these are exactly the
-features each one-second window would get on its own. The recording is zero-padded at the end up
+window k takes frames k * hop_frames ... + n_frames - 1: arm_mfcc_q15 works frame by frame, so
+these are exactly the features each one-second window would get on its own. The recording is zero-padded at the end up
 to the last window's end, so no sample is dropped (the padding is reported).
 
 Scores per engine and window: the float net's softmax; for a quantized net the simulated integer
