@@ -7,6 +7,7 @@ import scipy.signal
 from ..errors import AudioError
 
 CLIP_SECONDS = 1.0
+BLOCK = 1 << 20         # frames read at a time from a file at the target rate (a long recording)
 
 
 def to_int16(x):
@@ -67,19 +68,31 @@ def load_wav(path, sample_rate=16000, clip_seconds=CLIP_SECONDS):
             # input samples, so the kept samples are the same as from the whole file, and a
             # file (or a header) claiming hours costs nothing.
             frames = min(frames, int(math.ceil((clip_seconds + 1.0) * rate)))
-        check_memory(8 * channels * frames * 3 + 8 * 3 * frames * max(1, sample_rate // rate),
+        same = rate == sample_rate      # no resampling: read and convert block by block
+        check_memory(2 * frames + 8 * channels * min(frames, BLOCK) * 3 if same else
+                     8 * channels * frames * 3 + 8 * 3 * frames * max(1, sample_rate // rate),
                      f"reading audio file {path} ({frames} frames x {channels} channels)",
                      "cut the recording into short clips")
-        data, rate = sf.read(str(path), frames=frames, dtype="float64", always_2d=True)
+        if same:
+            blocks = sf.blocks(str(path), blocksize=BLOCK, frames=frames, dtype="float64",
+                               always_2d=True)
+        else:
+            blocks = [sf.read(str(path), frames=frames, dtype="float64", always_2d=True)[0]]
+        parts, nonfinite = [], 0
+        for data in blocks:             # each sample: the mean of its channels, as a whole read
+            bad = int(np.sum(~np.isfinite(data)))
+            nonfinite += bad
+            mono = data.mean(axis=1)
+            parts.append(to_int16(mono) if same and not bad else mono)
     except (RuntimeError, OSError, sf.LibsndfileError, ValueError) as e:
         raise AudioError(f"cannot read audio file {path}: {e}. help: {help_fmt}") from None
-    if data.size == 0:
+    if sum(len(p) for p in parts) == 0:
         raise AudioError(f"audio file {path} holds no samples. help: re-record or drop it from "
                          "the dataset")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"audio file {path} holds {int(np.sum(~np.isfinite(data)))} NaN/Inf "
+    if nonfinite:
+        raise AudioError(f"audio file {path} holds {nonfinite} NaN/Inf "
                          "samples (a damaged float WAV). help: re-record or re-export it")
-    mono = resample(data.mean(axis=1), rate, sample_rate)
+    mono = np.concatenate(parts) if same else resample(parts[0], rate, sample_rate)
     if clip_seconds is not None:
         mono = fix_length(mono, int(round(clip_seconds * sample_rate)))
     return to_int16(mono)

@@ -48,3 +48,19 @@ def test_fix_length_and_to_int16():
     assert fix_length(np.ones((2, 5)), 3).shape == (2, 3)
     assert fix_length(np.ones(5), 8).tolist() == [1] * 5 + [0] * 3
     assert to_int16(np.array([-1.5, -1.0, 0.5, 1.0])).tolist() == [-32768, -32768, 16384, 32767]
+
+
+@pytest.mark.parametrize("subtype, channels", [("PCM_16", 1), ("FLOAT", 2), ("PCM_24", 3)])
+def test_block_reading_equals_one_read(tmp_path, monkeypatch, subtype, channels):
+    """A file at the target rate is read and mixed down block by block (a long recording never
+    sits in memory as float64): the samples are those of mixing down one whole read."""
+    import soundfile as sf
+
+    from qsim.kws import audio
+    x = np.random.default_rng(3).uniform(-0.9, 0.9, (5000, channels))
+    path = tmp_path / "x.wav"
+    sf.write(path, x, 16000, subtype=subtype)
+    whole = audio.to_int16(sf.read(path, dtype="float64", always_2d=True)[0].mean(axis=1))
+    monkeypatch.setattr(audio, "BLOCK", 777)            # 7 blocks, the last one short
+    np.testing.assert_array_equal(audio.load_wav(path, 16000, None), whole)
+    np.testing.assert_array_equal(audio.load_wav(path, 16000, 0.25), whole[:4000])
